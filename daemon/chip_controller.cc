@@ -1,0 +1,275 @@
+#include "daemon/chip_controller.h"
+
+#include <cmath>
+#include <cstdlib>
+#include <numbers>
+
+#include "absl/strings/str_cat.h"
+#include "spdlog/spdlog.h"
+
+namespace phc::daemon {
+namespace {
+
+HeaterLimits LimitsOf(const photonic::v1::ChipDescription& chip) {
+  return {.max_voltage_v = chip.heater().max_voltage_v(),
+          .max_current_ma = chip.heater().max_current_ma(),
+          .max_total_power_mw = chip.max_total_heater_power_mw()};
+}
+
+}  // namespace
+
+absl::StatusOr<std::unique_ptr<ChipController>> ChipController::Create(
+    const photonic::v1::ChipDescription& chip, drivers::DriverSet drivers) {
+  if (!drivers.heaters || !drivers.modulators || !drivers.detectors) {
+    return absl::InvalidArgumentError("chip controller: a driver is missing");
+  }
+  const int n = static_cast<int>(chip.mesh_size());
+  if (drivers.heaters->channel_count() != n * (n - 1) || drivers.modulators->channel_count() != n ||
+      drivers.detectors->channel_count() != n) {
+    return absl::FailedPreconditionError(absl::StrCat(
+        "chip controller: drivers have ", drivers.heaters->channel_count(), " heater, ",
+        drivers.modulators->channel_count(), " modulator and ", drivers.detectors->channel_count(),
+        " detector channels; chip \"", chip.name(), "\" needs ", n * (n - 1), ", ", n, " and ", n));
+  }
+  std::unique_ptr<ChipController> controller(new ChipController(chip, std::move(drivers)));
+  ChipController* raw = controller.get();
+  if (absl::Status s = controller->RunSync([raw] { return raw->DriveToSafeState(); }); !s.ok()) {
+    return s;
+  }
+  return controller;
+}
+
+ChipController::ChipController(const photonic::v1::ChipDescription& chip,
+                               drivers::DriverSet drivers)
+    : chip_(chip),
+      drivers_(std::move(drivers)),
+      heater_model_(chip.heater()),
+      guard_(LimitsOf(chip), heater_model_),
+      phase_count_(drivers_.heaters->channel_count()),
+      input_count_(drivers_.modulators->channel_count()),
+      output_count_(drivers_.detectors->channel_count()),
+      phases_rad_(phase_count_, 0.0),
+      heater_volts_v_(phase_count_, 0.0),
+      amplitudes_(input_count_, 0.0),
+      work_(io_.get_executor()),
+      thread_([this] { io_.run(); }) {}
+
+ChipController::~ChipController() {
+  work_.reset();
+  thread_.join();
+}
+
+void ChipController::Post(std::function<void()> op) { boost::asio::post(io_, std::move(op)); }
+
+bool ChipController::OnHardwareThread() const {
+  return io_.get_executor().running_in_this_thread();
+}
+
+void ChipController::RequireHardwareThread() const {
+  if (!OnHardwareThread()) {
+    spdlog::critical("bug: hardware operation called off the hardware thread");
+    std::abort();
+  }
+}
+
+absl::StatusOr<std::vector<double>> ChipController::PlanPhases(
+    std::span<const double> phases_rad, std::span<const std::uint32_t> indices) const {
+  if (indices.empty()) {
+    if (static_cast<int>(phases_rad.size()) != phase_count_) {
+      return absl::InvalidArgumentError(
+          absl::StrCat("phases_rad has ", phases_rad.size(), " entries; the chip has ",
+                       phase_count_, " phases (give indices to set a subset)"));
+    }
+  } else if (indices.size() != phases_rad.size()) {
+    return absl::InvalidArgumentError(absl::StrCat("indices has ", indices.size(),
+                                                   " entries but phases_rad has ",
+                                                   phases_rad.size()));
+  }
+  std::vector<double> planned = phases_rad_;
+  std::vector<bool> seen(phase_count_, false);
+  for (std::size_t i = 0; i < phases_rad.size(); ++i) {
+    if (!std::isfinite(phases_rad[i])) {
+      return absl::InvalidArgumentError(
+          absl::StrCat("phases_rad[", i, "] = ", phases_rad[i], " is not a finite number"));
+    }
+    std::size_t target = i;
+    if (!indices.empty()) {
+      if (indices[i] >= static_cast<std::uint32_t>(phase_count_)) {
+        return absl::InvalidArgumentError(absl::StrCat("indices[", i, "] = ", indices[i],
+                                                       " is out of range (the chip has ",
+                                                       phase_count_, " phases)"));
+      }
+      target = indices[i];
+      if (seen[target]) {
+        return absl::InvalidArgumentError(
+            absl::StrCat("indices[", i, "] = ", indices[i], " appears more than once"));
+      }
+      seen[target] = true;
+    }
+    planned[target] = WrapPhase(phases_rad[i]);
+  }
+  return planned;
+}
+
+absl::Status ChipController::CheckGuard(const std::vector<double>& wrapped_phases,
+                                        std::vector<double>& volts_v) const {
+  volts_v.resize(wrapped_phases.size());
+  for (std::size_t i = 0; i < wrapped_phases.size(); ++i) {
+    volts_v[i] = heater_model_.VoltageForPhase(wrapped_phases[i]);
+  }
+  return guard_.CheckHeaterVoltages(volts_v);
+}
+
+absl::Status ChipController::WriteHeaters(const std::vector<double>& wrapped_phases,
+                                          std::span<const std::uint32_t> indices) {
+  std::vector<double> volts_v;
+  if (absl::Status s = CheckGuard(wrapped_phases, volts_v); !s.ok()) return s;
+  std::vector<int> channels;
+  std::vector<double> channel_volts;
+  if (indices.empty()) {
+    channels.resize(phase_count_);
+    for (int ch = 0; ch < phase_count_; ++ch) channels[ch] = ch;
+    channel_volts = volts_v;
+  } else {
+    for (std::uint32_t ch : indices) {
+      channels.push_back(static_cast<int>(ch));
+      channel_volts.push_back(volts_v[ch]);
+    }
+  }
+  if (absl::Status s = drivers_.heaters->SetVoltages(channels, channel_volts); !s.ok()) {
+    // The driver may have written part of the request: resynchronise.
+    spdlog::error("heater write failed: {}", s.ToString());
+    if (absl::StatusOr<std::vector<double>> readback = drivers_.heaters->ReadVoltages();
+        readback.ok()) {
+      heater_volts_v_ = *readback;
+      for (int ch = 0; ch < phase_count_; ++ch) {
+        phases_rad_[ch] = heater_model_.PhaseForVoltage(heater_volts_v_[ch]);
+      }
+    }
+    return s;
+  }
+  phases_rad_ = wrapped_phases;
+  heater_volts_v_ = std::move(volts_v);
+  return absl::OkStatus();
+}
+
+absl::StatusOr<PhaseState> ChipController::SetPhases(std::span<const double> phases_rad,
+                                                     std::span<const std::uint32_t> indices) {
+  RequireHardwareThread();
+  absl::StatusOr<std::vector<double>> planned = PlanPhases(phases_rad, indices);
+  if (!planned.ok()) return planned.status();
+  if (absl::Status s = WriteHeaters(*planned, indices); !s.ok()) return s;
+  return GetPhases();
+}
+
+PhaseState ChipController::GetPhases() const {
+  RequireHardwareThread();
+  PhaseState state;
+  state.phases_rad = phases_rad_;
+  state.heater_power_mw.resize(phase_count_);
+  for (int ch = 0; ch < phase_count_; ++ch) {
+    state.heater_power_mw[ch] = heater_model_.PowerMwForVoltage(heater_volts_v_[ch]);
+    state.total_heater_power_mw += state.heater_power_mw[ch];
+  }
+  return state;
+}
+
+absl::Status ChipController::ValidateInputs(std::span<const double> amplitudes) const {
+  if (static_cast<int>(amplitudes.size()) != input_count_) {
+    return absl::InvalidArgumentError(absl::StrCat("amplitudes has ", amplitudes.size(),
+                                                   " entries; the chip has ", input_count_,
+                                                   " inputs"));
+  }
+  for (std::size_t i = 0; i < amplitudes.size(); ++i) {
+    if (!(amplitudes[i] >= 0.0 && amplitudes[i] <= 1.0)) {
+      return absl::InvalidArgumentError(
+          absl::StrCat("amplitudes[", i, "] = ", amplitudes[i], " is outside [0, 1]"));
+    }
+  }
+  return absl::OkStatus();
+}
+
+absl::Status ChipController::WriteInputs(std::span<const double> amplitudes) {
+  // Modulator field transmission t = sin(pi/2 * V / V_pi)  =>  V = 2 V_pi / pi * asin(t).
+  const double v_pi = chip_.modulator().v_pi_v();
+  std::vector<double> volts_v(amplitudes.size());
+  for (std::size_t i = 0; i < amplitudes.size(); ++i) {
+    volts_v[i] = 2.0 * v_pi / std::numbers::pi * std::asin(amplitudes[i]);
+  }
+  if (absl::Status s = drivers_.modulators->SetVoltages(volts_v); !s.ok()) return s;
+  amplitudes_.assign(amplitudes.begin(), amplitudes.end());
+  return absl::OkStatus();
+}
+
+absl::StatusOr<std::vector<double>> ChipController::SetInputs(std::span<const double> amplitudes) {
+  RequireHardwareThread();
+  if (absl::Status s = ValidateInputs(amplitudes); !s.ok()) return s;
+  if (absl::Status s = WriteInputs(amplitudes); !s.ok()) return s;
+  return amplitudes_;
+}
+
+absl::StatusOr<int> ChipController::ValidateAverages(std::uint32_t averages) const {
+  if (averages > static_cast<std::uint32_t>(kMaxAverages)) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("averages = ", averages, " exceeds the maximum of ", kMaxAverages));
+  }
+  return averages == 0 ? 1 : static_cast<int>(averages);
+}
+
+absl::StatusOr<DetectorReading> ChipController::ReadDetectors(std::uint32_t averages) {
+  RequireHardwareThread();
+  absl::StatusOr<int> count = ValidateAverages(averages);
+  if (!count.ok()) return count.status();
+  absl::StatusOr<std::vector<double>> currents_a = drivers_.detectors->ReadCurrentsA(*count);
+  if (!currents_a.ok()) return currents_a.status();
+  const double responsivity = chip_.detector().responsivity_a_per_w();
+  const double dark_a = chip_.detector().dark_current_na() * 1e-9;
+  DetectorReading reading;
+  reading.averages = *count;
+  for (double current_a : *currents_a) {
+    reading.photocurrent_ua.push_back(current_a * 1e6);
+    reading.optical_power_mw.push_back((current_a - dark_a) / responsivity * 1e3);
+  }
+  return reading;
+}
+
+absl::StatusOr<DetectorReading> ChipController::Query(const QueryConfig& config) {
+  RequireHardwareThread();
+  std::vector<double> planned;
+  if (!config.phases_rad.empty()) {
+    absl::StatusOr<std::vector<double>> plan = PlanPhases(config.phases_rad, {});
+    if (!plan.ok()) return plan.status();
+    planned = *std::move(plan);
+    std::vector<double> volts_v;
+    if (absl::Status s = CheckGuard(planned, volts_v); !s.ok()) return s;
+  }
+  if (!config.amplitudes.empty()) {
+    if (absl::Status s = ValidateInputs(config.amplitudes); !s.ok()) return s;
+  }
+  if (absl::Status s = ValidateAverages(config.averages).status(); !s.ok()) return s;
+
+  if (!planned.empty()) {
+    if (absl::Status s = WriteHeaters(planned, {}); !s.ok()) return s;
+  }
+  if (!config.amplitudes.empty()) {
+    if (absl::Status s = WriteInputs(config.amplitudes); !s.ok()) return s;
+  }
+  return ReadDetectors(config.averages);
+}
+
+absl::Status ChipController::DriveToSafeState() {
+  RequireHardwareThread();
+  std::vector<int> channels(phase_count_);
+  for (int ch = 0; ch < phase_count_; ++ch) channels[ch] = ch;
+  const std::vector<double> zeros(phase_count_, 0.0);
+  absl::Status heaters = drivers_.heaters->SetVoltages(channels, zeros);
+  if (heaters.ok()) {
+    phases_rad_.assign(phase_count_, 0.0);
+    heater_volts_v_.assign(phase_count_, 0.0);
+  }
+  absl::Status inputs = WriteInputs(std::vector<double>(input_count_, 0.0));
+  if (!heaters.ok()) return heaters;
+  return inputs;
+}
+
+}  // namespace phc::daemon

@@ -1,0 +1,138 @@
+// ChipController: the only code that touches instrument drivers.
+//
+// Every hardware operation runs on one hardware thread (a Boost.Asio
+// io_context). Other threads hand work to it with Post() or RunSync(); the
+// hardware operations below REQUIRE being called on that thread and check it.
+// Requests are validated completely before any driver is written; a refused
+// request changes nothing.
+#pragma once
+
+#include <cstdint>
+#include <functional>
+#include <future>
+#include <memory>
+#include <span>
+#include <string>
+#include <thread>
+#include <type_traits>
+#include <vector>
+
+#include <boost/asio/executor_work_guard.hpp>
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/post.hpp>
+
+#include "absl/status/statusor.h"
+#include "daemon/heater_model.h"
+#include "daemon/power_guard.h"
+#include "phc/drivers/instrument_drivers.h"
+#include "photonic/v1/config.pb.h"
+
+namespace phc::daemon {
+
+inline constexpr int kMaxAverages = 65536;
+
+struct PhaseState {
+  std::vector<double> phases_rad;  // wrapped to [0, 2 pi)
+  std::vector<double> heater_power_mw;
+  double total_heater_power_mw = 0.0;
+};
+
+struct DetectorReading {
+  std::vector<double> photocurrent_ua;
+  std::vector<double> optical_power_mw;
+  int averages = 1;
+};
+
+// A batched configuration: empty fields keep the chip's current setting.
+struct QueryConfig {
+  std::span<const double> phases_rad;  // empty or every phase
+  std::span<const double> amplitudes;  // empty or every input
+  std::uint32_t averages = 0;          // 0 means 1
+};
+
+class ChipController {
+ public:
+  // Starts the hardware thread and drives the chip to its safe state
+  // (heaters and modulators at 0 V).
+  static absl::StatusOr<std::unique_ptr<ChipController>> Create(
+      const photonic::v1::ChipDescription& chip, drivers::DriverSet drivers);
+
+  // Stops the hardware thread after the work already posted. Does not touch
+  // the hardware: call DriveToSafeState() first.
+  ~ChipController();
+
+  ChipController(const ChipController&) = delete;
+  ChipController& operator=(const ChipController&) = delete;
+
+  // Thread-safe.
+  const photonic::v1::ChipDescription& chip() const { return chip_; }
+  const std::string& backend_name() const { return drivers_.backend_name; }
+  int phase_count() const { return phase_count_; }
+  int input_count() const { return input_count_; }
+  int output_count() const { return output_count_; }
+  const HeaterLimits& heater_limits() const { return guard_.limits(); }
+  void Post(std::function<void()> op);
+  bool OnHardwareThread() const;
+
+  // Runs op on the hardware thread and waits for its result.
+  // REQUIRES: not called on the hardware thread.
+  template <typename Op>
+  std::invoke_result_t<Op> RunSync(Op op) {
+    std::packaged_task<std::invoke_result_t<Op>()> task(std::move(op));
+    auto result = task.get_future();
+    boost::asio::post(io_, [&task] { task(); });
+    return result.get();
+  }
+
+  // --- Hardware operations. REQUIRES: OnHardwareThread(). ---
+
+  // indices empty: phases_rad holds every phase; else phases_rad[i] is for
+  // indices[i]. INVALID_ARGUMENT for malformed requests, FAILED_PRECONDITION
+  // for requests over a heater limit.
+  absl::StatusOr<PhaseState> SetPhases(std::span<const double> phases_rad,
+                                       std::span<const std::uint32_t> indices);
+  PhaseState GetPhases() const;
+  // Field amplitudes in [0, 1], one per input.
+  absl::StatusOr<std::vector<double>> SetInputs(std::span<const double> amplitudes);
+  const std::vector<double>& inputs() const { return amplitudes_; }
+  // averages: 0 means 1.
+  absl::StatusOr<DetectorReading> ReadDetectors(std::uint32_t averages);
+  // Validates phases and inputs together, writes both, then reads.
+  absl::StatusOr<DetectorReading> Query(const QueryConfig& config);
+  // All heaters and modulators to 0 V.
+  absl::Status DriveToSafeState();
+
+ private:
+  ChipController(const photonic::v1::ChipDescription& chip, drivers::DriverSet drivers);
+
+  absl::Status ValidateInputs(std::span<const double> amplitudes) const;
+  absl::StatusOr<int> ValidateAverages(std::uint32_t averages) const;
+  // Full new phase vector for a request, or an error naming the bad field.
+  absl::StatusOr<std::vector<double>> PlanPhases(std::span<const double> phases_rad,
+                                                 std::span<const std::uint32_t> indices) const;
+  absl::Status CheckGuard(const std::vector<double>& wrapped_phases,
+                          std::vector<double>& volts_v) const;
+  absl::Status WriteHeaters(const std::vector<double>& wrapped_phases,
+                            std::span<const std::uint32_t> indices);
+  absl::Status WriteInputs(std::span<const double> amplitudes);
+  void RequireHardwareThread() const;
+
+  const photonic::v1::ChipDescription chip_;
+  drivers::DriverSet drivers_;
+  const NominalHeaterModel heater_model_;
+  const PowerGuard guard_;
+  const int phase_count_;
+  const int input_count_;
+  const int output_count_;
+
+  // Owned by the hardware thread.
+  std::vector<double> phases_rad_;
+  std::vector<double> heater_volts_v_;
+  std::vector<double> amplitudes_;
+
+  mutable boost::asio::io_context io_;  // mutable: get_executor() is non-const
+  boost::asio::executor_work_guard<boost::asio::io_context::executor_type> work_;
+  std::thread thread_;
+};
+
+}  // namespace phc::daemon

@@ -1,0 +1,178 @@
+#include "daemon/chip_service.h"
+
+#include <utility>
+
+#include "daemon/status_convert.h"
+#include "spdlog/spdlog.h"
+
+namespace phc::daemon {
+namespace {
+
+using photonic::v1::QueryRequest;
+using photonic::v1::QueryResponse;
+
+template <typename Repeated>
+std::span<const typename Repeated::value_type> AsSpan(const Repeated& field) {
+  return {field.data(), static_cast<std::size_t>(field.size())};
+}
+
+template <typename Response>
+void FillPhases(const PhaseState& state, Response& response) {
+  response.mutable_heater_power_mw()->Assign(state.heater_power_mw.begin(),
+                                             state.heater_power_mw.end());
+  response.set_total_heater_power_mw(state.total_heater_power_mw);
+}
+
+template <typename Response>
+void FillReading(const DetectorReading& reading, Response& response) {
+  response.mutable_photocurrent_ua()->Assign(reading.photocurrent_ua.begin(),
+                                             reading.photocurrent_ua.end());
+  response.mutable_optical_power_mw()->Assign(reading.optical_power_mw.begin(),
+                                              reading.optical_power_mw.end());
+}
+
+// One reactor per Query stream: read a configuration, run it on the
+// hardware thread, write the reading, read the next.
+class QueryReactor final : public grpc::ServerBidiReactor<QueryRequest, QueryResponse> {
+ public:
+  explicit QueryReactor(ChipController& controller) : controller_(controller) {
+    StartRead(&request_);
+  }
+
+  void OnReadDone(bool ok) override {
+    if (!ok) {  // the client closed its side, or the call was cancelled
+      Finish(grpc::Status::OK);
+      return;
+    }
+    controller_.Post([this] {
+      absl::StatusOr<DetectorReading> reading =
+          controller_.Query({.phases_rad = AsSpan(request_.phases_rad()),
+                             .amplitudes = AsSpan(request_.amplitudes()),
+                             .averages = request_.averages()});
+      if (!reading.ok()) {
+        Finish(ToGrpcStatus(reading.status()));
+        return;
+      }
+      response_.Clear();
+      response_.set_tag(request_.tag());
+      FillReading(*reading, response_);
+      StartWrite(&response_);
+    });
+  }
+
+  void OnWriteDone(bool ok) override {
+    if (!ok) {
+      Finish(grpc::Status(grpc::StatusCode::CANCELLED, "query stream closed while writing"));
+      return;
+    }
+    StartRead(&request_);
+  }
+
+  void OnDone() override { delete this; }
+
+ private:
+  ChipController& controller_;
+  QueryRequest request_;
+  QueryResponse response_;
+};
+
+}  // namespace
+
+grpc::ServerUnaryReactor* ChipServiceImpl::GetChipInfo(grpc::CallbackServerContext* context,
+                                                       const photonic::v1::GetChipInfoRequest*,
+                                                       photonic::v1::ChipInfo* response) {
+  const auto& chip = controller_.chip();
+  response->set_name(chip.name());
+  response->set_backend(controller_.backend_name());
+  response->set_topology(chip.topology());
+  response->set_mesh_size(chip.mesh_size());
+  response->set_phase_count(controller_.phase_count());
+  response->set_input_count(controller_.input_count());
+  response->set_output_count(controller_.output_count());
+  auto* limits = response->mutable_limits();
+  limits->set_max_heater_voltage_v(controller_.heater_limits().max_voltage_v);
+  limits->set_max_heater_current_ma(controller_.heater_limits().max_current_ma);
+  limits->set_max_total_heater_power_mw(controller_.heater_limits().max_total_power_mw);
+  limits->set_max_modulator_voltage_v(chip.modulator().max_voltage_v());
+  response->set_phase_layout(
+      "Clements mesh, MZIs numbered column by column, top to bottom; phase 2m is MZI m's internal "
+      "phase theta, phase 2m+1 its external phase phi");
+  auto* reactor = context->DefaultReactor();
+  reactor->Finish(grpc::Status::OK);
+  return reactor;
+}
+
+grpc::ServerUnaryReactor* ChipServiceImpl::SetPhases(grpc::CallbackServerContext* context,
+                                                     const photonic::v1::SetPhasesRequest* request,
+                                                     photonic::v1::SetPhasesResponse* response) {
+  auto* reactor = context->DefaultReactor();
+  controller_.Post([this, reactor, request, response] {
+    absl::StatusOr<PhaseState> state =
+        controller_.SetPhases(AsSpan(request->phases_rad()), AsSpan(request->indices()));
+    if (!state.ok()) {
+      spdlog::warn("SetPhases refused: {}", state.status().ToString());
+      reactor->Finish(ToGrpcStatus(state.status()));
+      return;
+    }
+    response->mutable_applied_phases_rad()->Assign(state->phases_rad.begin(),
+                                                   state->phases_rad.end());
+    FillPhases(*state, *response);
+    reactor->Finish(grpc::Status::OK);
+  });
+  return reactor;
+}
+
+grpc::ServerUnaryReactor* ChipServiceImpl::GetPhases(grpc::CallbackServerContext* context,
+                                                     const photonic::v1::GetPhasesRequest*,
+                                                     photonic::v1::GetPhasesResponse* response) {
+  auto* reactor = context->DefaultReactor();
+  controller_.Post([this, reactor, response] {
+    const PhaseState state = controller_.GetPhases();
+    response->mutable_phases_rad()->Assign(state.phases_rad.begin(), state.phases_rad.end());
+    FillPhases(state, *response);
+    reactor->Finish(grpc::Status::OK);
+  });
+  return reactor;
+}
+
+grpc::ServerUnaryReactor* ChipServiceImpl::SetInputs(grpc::CallbackServerContext* context,
+                                                     const photonic::v1::SetInputsRequest* request,
+                                                     photonic::v1::SetInputsResponse* response) {
+  auto* reactor = context->DefaultReactor();
+  controller_.Post([this, reactor, request, response] {
+    absl::StatusOr<std::vector<double>> applied =
+        controller_.SetInputs(AsSpan(request->amplitudes()));
+    if (!applied.ok()) {
+      spdlog::warn("SetInputs refused: {}", applied.status().ToString());
+      reactor->Finish(ToGrpcStatus(applied.status()));
+      return;
+    }
+    response->mutable_amplitudes()->Assign(applied->begin(), applied->end());
+    reactor->Finish(grpc::Status::OK);
+  });
+  return reactor;
+}
+
+grpc::ServerUnaryReactor* ChipServiceImpl::ReadDetectors(
+    grpc::CallbackServerContext* context, const photonic::v1::ReadDetectorsRequest* request,
+    photonic::v1::ReadDetectorsResponse* response) {
+  auto* reactor = context->DefaultReactor();
+  controller_.Post([this, reactor, request, response] {
+    absl::StatusOr<DetectorReading> reading = controller_.ReadDetectors(request->averages());
+    if (!reading.ok()) {
+      reactor->Finish(ToGrpcStatus(reading.status()));
+      return;
+    }
+    FillReading(*reading, *response);
+    response->set_averages(static_cast<std::uint32_t>(reading->averages));
+    reactor->Finish(grpc::Status::OK);
+  });
+  return reactor;
+}
+
+grpc::ServerBidiReactor<QueryRequest, QueryResponse>* ChipServiceImpl::Query(
+    grpc::CallbackServerContext*) {
+  return new QueryReactor(controller_);
+}
+
+}  // namespace phc::daemon

@@ -1,0 +1,37 @@
+// ChipService over the gRPC callback API. Reactions never block: each call
+// posts its work to the ChipController's hardware thread, which finishes the
+// call when the work is done.
+#pragma once
+
+#include "daemon/chip_controller.h"
+#include "photonic/v1/chip.grpc.pb.h"
+
+namespace phc::daemon {
+
+class ChipServiceImpl final : public photonic::v1::ChipService::CallbackService {
+ public:
+  explicit ChipServiceImpl(ChipController& controller) : controller_(controller) {}
+
+  grpc::ServerUnaryReactor* GetChipInfo(grpc::CallbackServerContext* context,
+                                        const photonic::v1::GetChipInfoRequest* request,
+                                        photonic::v1::ChipInfo* response) override;
+  grpc::ServerUnaryReactor* SetPhases(grpc::CallbackServerContext* context,
+                                      const photonic::v1::SetPhasesRequest* request,
+                                      photonic::v1::SetPhasesResponse* response) override;
+  grpc::ServerUnaryReactor* GetPhases(grpc::CallbackServerContext* context,
+                                      const photonic::v1::GetPhasesRequest* request,
+                                      photonic::v1::GetPhasesResponse* response) override;
+  grpc::ServerUnaryReactor* SetInputs(grpc::CallbackServerContext* context,
+                                      const photonic::v1::SetInputsRequest* request,
+                                      photonic::v1::SetInputsResponse* response) override;
+  grpc::ServerUnaryReactor* ReadDetectors(grpc::CallbackServerContext* context,
+                                          const photonic::v1::ReadDetectorsRequest* request,
+                                          photonic::v1::ReadDetectorsResponse* response) override;
+  grpc::ServerBidiReactor<photonic::v1::QueryRequest, photonic::v1::QueryResponse>* Query(
+      grpc::CallbackServerContext* context) override;
+
+ private:
+  ChipController& controller_;
+};
+
+}  // namespace phc::daemon

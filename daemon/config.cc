@@ -1,0 +1,117 @@
+#include "daemon/config.h"
+
+#include <fstream>
+#include <sstream>
+
+#include "absl/strings/str_cat.h"
+#include "google/protobuf/io/tokenizer.h"
+#include "google/protobuf/text_format.h"
+#include "photonsim/chip_description.h"
+#include "spdlog/spdlog.h"
+
+namespace phc::daemon {
+namespace {
+
+constexpr std::string_view kDefaultListenAddress = "127.0.0.1:50051";
+
+class CollectFirstError final : public google::protobuf::io::ErrorCollector {
+ public:
+  explicit CollectFirstError(absl::string_view source) : source_(source) {}
+
+  void AddError(int line, google::protobuf::io::ColumnNumber column,
+                const std::string& message) override {
+    if (first_error_.empty()) {
+      first_error_ = absl::StrCat(source_, ":", line + 1, ":", column + 1, ": ", message);
+    }
+  }
+
+  const std::string& first_error() const { return first_error_; }
+
+ private:
+  std::string source_;
+  std::string first_error_;
+};
+
+}  // namespace
+
+absl::StatusOr<std::string> ReadTextFile(const std::filesystem::path& path) {
+  std::ifstream in(path, std::ios::binary);
+  if (!in) {
+    return absl::NotFoundError(absl::StrCat("cannot open ", path.string()));
+  }
+  std::ostringstream text;
+  text << in.rdbuf();
+  if (in.bad()) return absl::DataLossError(absl::StrCat("error reading ", path.string()));
+  return text.str();
+}
+
+absl::Status ParseTextProto(std::string_view text, absl::string_view source_name,
+                            google::protobuf::Message& message) {
+  CollectFirstError errors(source_name);
+  google::protobuf::TextFormat::Parser parser;
+  parser.RecordErrorsTo(&errors);
+  if (!parser.ParseFromString(std::string(text), &message)) {
+    return absl::InvalidArgumentError(errors.first_error().empty()
+                                          ? absl::StrCat(source_name, ": cannot parse")
+                                          : errors.first_error());
+  }
+  return absl::OkStatus();
+}
+
+absl::Status ValidateDaemonConfig(photonic::v1::DaemonConfig& config) {
+  if (config.listen_address().empty()) config.set_listen_address(std::string(kDefaultListenAddress));
+  if (config.listen_address().starts_with("unix:") && config.listen_address().size() == 5) {
+    return absl::InvalidArgumentError("config: listen_address \"unix:\" names no socket path");
+  }
+  if (config.backend() != photonic::v1::BACKEND_SIM) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("config: backend ", photonic::v1::Backend_Name(config.backend()),
+                     " is not supported; set backend: BACKEND_SIM"));
+  }
+  if (config.log_level().empty()) config.set_log_level("info");
+  if (spdlog::level::from_str(config.log_level()) == spdlog::level::off &&
+      config.log_level() != "off") {
+    return absl::InvalidArgumentError(
+        absl::StrCat("config: log_level \"", config.log_level(),
+                     "\" is not one of trace, debug, info, warn, error, critical, off"));
+  }
+  if (config.chip_source_case() == photonic::v1::DaemonConfig::CHIP_SOURCE_NOT_SET) {
+    return absl::InvalidArgumentError("config: set chip_file or chip");
+  }
+  return absl::OkStatus();
+}
+
+absl::StatusOr<LoadedConfig> LoadConfigFile(const std::filesystem::path& path) {
+  absl::StatusOr<std::string> text = ReadTextFile(path);
+  if (!text.ok()) return absl::NotFoundError(absl::StrCat("config file: ", text.status().message()));
+
+  LoadedConfig loaded;
+  if (absl::Status s = ParseTextProto(*text, path.string(), loaded.daemon); !s.ok()) return s;
+  if (absl::Status s = ValidateDaemonConfig(loaded.daemon); !s.ok()) {
+    return absl::InvalidArgumentError(absl::StrCat(path.string(), ": ", s.message()));
+  }
+
+  if (loaded.daemon.has_chip()) {
+    loaded.chip = loaded.daemon.chip();
+    loaded.chip_source = "inline";
+  } else {
+    std::filesystem::path chip_path = loaded.daemon.chip_file();
+    if (chip_path.is_relative()) chip_path = path.parent_path() / chip_path;
+    absl::StatusOr<std::string> chip_text = ReadTextFile(chip_path);
+    if (!chip_text.ok()) {
+      return absl::NotFoundError(absl::StrCat(path.string(), ": chip_file \"",
+                                              loaded.daemon.chip_file(),
+                                              "\": ", chip_text.status().message()));
+    }
+    if (absl::Status s = ParseTextProto(*chip_text, chip_path.string(), loaded.chip); !s.ok()) {
+      return s;
+    }
+    loaded.chip_source = chip_path.string();
+  }
+  if (absl::Status s = photonsim::ValidateChipDescription(loaded.chip); !s.ok()) {
+    return absl::InvalidArgumentError(absl::StrCat(loaded.chip_source, ": ", s.message()));
+  }
+  return loaded;
+}
+
+}  // namespace phc::daemon

@@ -1,0 +1,35 @@
+// Loading and validating photonicd's configuration (DaemonConfig) and the
+// chip description it names, from protobuf text-format files.
+#pragma once
+
+#include <filesystem>
+#include <string>
+#include "absl/strings/string_view.h"
+
+#include "absl/status/status.h"
+#include "absl/status/statusor.h"
+#include "google/protobuf/message.h"
+#include "photonic/v1/config.pb.h"
+
+namespace phc::daemon {
+
+struct LoadedConfig {
+  photonic::v1::DaemonConfig daemon;
+  photonic::v1::ChipDescription chip;  // validated
+  std::string chip_source;             // file path, or "inline"
+};
+
+absl::StatusOr<std::string> ReadTextFile(const std::filesystem::path& path);
+
+// Parses text format into `message`; errors carry source:line:column.
+absl::Status ParseTextProto(std::string_view text, absl::string_view source_name,
+                            google::protobuf::Message& message);
+
+// Reads the daemon config, resolves and reads the chip description, applies
+// defaults and validates both. Nothing is started.
+absl::StatusOr<LoadedConfig> LoadConfigFile(const std::filesystem::path& path);
+
+// Validates a parsed daemon config (not the chip) and fills defaults.
+absl::Status ValidateDaemonConfig(photonic::v1::DaemonConfig& config);
+
+}  // namespace phc::daemon

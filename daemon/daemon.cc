@@ -1,0 +1,98 @@
+#include "daemon/daemon.h"
+
+#include <chrono>
+
+#include <grpcpp/ext/proto_server_reflection_plugin.h>
+#include <grpcpp/health_check_service_interface.h>
+#include <grpcpp/security/server_credentials.h>
+#include <grpcpp/server_builder.h>
+
+#include "absl/strings/str_cat.h"
+#include "phc/drivers/sim_drivers.h"
+#include "photonsim/sim_chip.h"
+#include "spdlog/spdlog.h"
+
+namespace phc::daemon {
+namespace {
+
+absl::StatusOr<drivers::DriverSet> MakeDrivers(const LoadedConfig& config) {
+  switch (config.daemon.backend()) {
+    case photonic::v1::BACKEND_SIM: {
+      absl::StatusOr<std::unique_ptr<photonsim::SimChip>> chip =
+          photonsim::SimChip::Create(config.chip, config.daemon.sim().seed());
+      if (!chip.ok()) return chip.status();
+      return drivers::MakeSimDrivers(std::shared_ptr<photonsim::SimChip>(*std::move(chip)),
+                                     config.chip.heater().max_voltage_v(),
+                                     config.chip.modulator().max_voltage_v());
+    }
+    default:
+      return absl::InvalidArgumentError(
+          absl::StrCat("backend ", photonic::v1::Backend_Name(config.daemon.backend()),
+                       " is not supported"));
+  }
+}
+
+std::string ResolvedAddress(const std::string& requested, int selected_port) {
+  if (requested.starts_with("unix:")) return requested;
+  const std::size_t colon = requested.rfind(':');
+  return absl::StrCat(requested.substr(0, colon), ":", selected_port);
+}
+
+}  // namespace
+
+absl::StatusOr<std::unique_ptr<Daemon>> Daemon::Start(const LoadedConfig& config) {
+  absl::StatusOr<drivers::DriverSet> drivers = MakeDrivers(config);
+  if (!drivers.ok()) return drivers.status();
+
+  std::unique_ptr<Daemon> daemon(new Daemon());
+  absl::StatusOr<std::unique_ptr<ChipController>> controller =
+      ChipController::Create(config.chip, *std::move(drivers));
+  if (!controller.ok()) return controller.status();
+  daemon->controller_ = *std::move(controller);
+  daemon->chip_service_ = std::make_unique<ChipServiceImpl>(*daemon->controller_);
+
+  grpc::EnableDefaultHealthCheckService(true);
+  grpc::reflection::InitProtoReflectionServerBuilderPlugin();
+  grpc::ServerBuilder builder;
+  int selected_port = 0;
+  const std::string& listen = config.daemon.listen_address();
+  builder.AddListeningPort(listen, grpc::InsecureServerCredentials(), &selected_port);
+  builder.RegisterService(daemon->chip_service_.get());
+  daemon->server_ = builder.BuildAndStart();
+  if (!daemon->server_ || (!listen.starts_with("unix:") && selected_port == 0)) {
+    daemon->server_.reset();
+    daemon->shut_down_ = true;
+    daemon->controller_->RunSync([c = daemon->controller_.get()] { return c->DriveToSafeState(); })
+        .IgnoreError();
+    return absl::UnavailableError(absl::StrCat("cannot listen on \"", listen,
+                                               "\" (address in use, bad address or permissions)"));
+  }
+  daemon->address_ = ResolvedAddress(listen, selected_port);
+  daemon->server_->GetHealthCheckService()->SetServingStatus(true);
+  spdlog::info("serving chip \"{}\" ({}x{} {}, {} phases, backend {}) on {}", config.chip.name(),
+               config.chip.mesh_size(), config.chip.mesh_size(),
+               photonic::v1::MeshTopology_Name(config.chip.topology()),
+               daemon->controller_->phase_count(), daemon->controller_->backend_name(),
+               daemon->address_);
+  return daemon;
+}
+
+absl::Status Daemon::Shutdown(int grace_ms) {
+  if (shut_down_) return absl::OkStatus();
+  shut_down_ = true;
+  server_->GetHealthCheckService()->SetServingStatus(false);
+  server_->Shutdown(std::chrono::system_clock::now() + std::chrono::milliseconds(grace_ms));
+  server_->Wait();
+  absl::Status safe =
+      controller_->RunSync([c = controller_.get()] { return c->DriveToSafeState(); });
+  if (safe.ok()) {
+    spdlog::info("all heaters and modulators driven to 0 V");
+  } else {
+    spdlog::critical("could not drive the chip to its safe state: {}", safe.ToString());
+  }
+  return safe;
+}
+
+Daemon::~Daemon() { Shutdown().IgnoreError(); }
+
+}  // namespace phc::daemon

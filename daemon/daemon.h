@@ -1,0 +1,42 @@
+// Daemon: builds the object graph from a loaded config (chip backend,
+// drivers, ChipController, services) and runs the gRPC server.
+#pragma once
+
+#include <memory>
+#include <string>
+
+#include <grpcpp/server.h>
+
+#include "absl/status/statusor.h"
+#include "daemon/chip_controller.h"
+#include "daemon/chip_service.h"
+#include "daemon/config.h"
+
+namespace phc::daemon {
+
+class Daemon {
+ public:
+  // Starts serving on config.daemon.listen_address. A TCP port of 0 picks a
+  // free port: address() tells which.
+  static absl::StatusOr<std::unique_ptr<Daemon>> Start(const LoadedConfig& config);
+
+  // Stops the server (in-flight calls get `grace_ms` to finish), then
+  // drives every heater and modulator to 0 V. Idempotent.
+  absl::Status Shutdown(int grace_ms = 2000);
+  ~Daemon();
+
+  // "host:port" or "unix:/path", as clients should dial it.
+  const std::string& address() const { return address_; }
+  ChipController& controller() { return *controller_; }
+
+ private:
+  Daemon() = default;
+
+  std::unique_ptr<ChipController> controller_;
+  std::unique_ptr<ChipServiceImpl> chip_service_;
+  std::unique_ptr<grpc::Server> server_;
+  std::string address_;
+  bool shut_down_ = false;
+};
+
+}  // namespace phc::daemon

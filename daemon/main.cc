@@ -1,0 +1,66 @@
+// photonicd: the photonic chip daemon.
+//
+//   photonicd --config deploy/photonicd.textproto [--listen ADDRESS]
+//
+// SIGTERM or SIGINT: stop serving, drive every heater to 0 V, exit 0.
+#include <csignal>
+#include <cstdio>
+#include <iostream>
+
+#include <CLI/CLI.hpp>
+
+#include "daemon/config.h"
+#include "daemon/daemon.h"
+#include "spdlog/sinks/stdout_color_sinks.h"
+#include "spdlog/spdlog.h"
+
+int main(int argc, char** argv) {
+  CLI::App app{"photonicd: serves a photonic chip (simulated or real) over gRPC"};
+  std::string config_path;
+  std::string listen_override;
+  std::string log_level_override;
+  app.add_option("-c,--config", config_path, "daemon config (protobuf text format)")
+      ->required()
+      ->check(CLI::ExistingFile);
+  app.add_option("-l,--listen", listen_override,
+                 "override listen_address: host:port (port 0 = any free) or unix:/path");
+  app.add_option("--log-level", log_level_override, "override log_level");
+  CLI11_PARSE(app, argc, argv);
+
+  // Logs go to stderr; stdout carries only the "listening on" line.
+  spdlog::set_default_logger(spdlog::stderr_color_mt("photonicd"));
+
+  absl::StatusOr<phc::daemon::LoadedConfig> config = phc::daemon::LoadConfigFile(config_path);
+  if (config.ok() && !listen_override.empty()) config->daemon.set_listen_address(listen_override);
+  if (config.ok() && !log_level_override.empty()) {
+    config->daemon.set_log_level(log_level_override);
+    if (absl::Status s = phc::daemon::ValidateDaemonConfig(config->daemon); !s.ok()) config = s;
+  }
+  if (!config.ok()) {
+    std::cerr << "photonicd: " << config.status().message() << "\n";
+    return 2;
+  }
+  spdlog::set_level(spdlog::level::from_str(config->daemon.log_level()));
+
+  // Block the stop signals in every thread; main waits for them below.
+  sigset_t stop_signals;
+  sigemptyset(&stop_signals);
+  sigaddset(&stop_signals, SIGINT);
+  sigaddset(&stop_signals, SIGTERM);
+  pthread_sigmask(SIG_BLOCK, &stop_signals, nullptr);
+
+  absl::StatusOr<std::unique_ptr<phc::daemon::Daemon>> daemon =
+      phc::daemon::Daemon::Start(*config);
+  if (!daemon.ok()) {
+    std::cerr << "photonicd: " << daemon.status().message() << "\n";
+    return 1;
+  }
+  std::cout << "photonicd: listening on " << (*daemon)->address() << std::endl;
+
+  int signal_number = 0;
+  sigwait(&stop_signals, &signal_number);
+  spdlog::info("received {}, shutting down", signal_number == SIGTERM ? "SIGTERM" : "SIGINT");
+  const absl::Status safe = (*daemon)->Shutdown();
+  daemon->reset();
+  return safe.ok() ? 0 : 1;
+}

@@ -1,0 +1,36 @@
+// PowerGuard: the single check every heater write passes. It sees the whole
+// heater state a request would produce and refuses it if any channel's
+// voltage or current, or the total electrical power, would exceed its limit.
+// Nothing is clipped: a refused request is reported with the channel, the
+// limit and the value, as FAILED_PRECONDITION.
+#pragma once
+
+#include <span>
+
+#include "absl/status/status.h"
+#include "daemon/heater_model.h"
+
+namespace phc::daemon {
+
+struct HeaterLimits {
+  double max_voltage_v = 0.0;
+  double max_current_ma = 0.0;
+  double max_total_power_mw = 0.0;
+};
+
+class PowerGuard {
+ public:
+  PowerGuard(HeaterLimits limits, NominalHeaterModel model)
+      : limits_(limits), model_(model) {}
+
+  // volts_v: the voltage of every heater channel after the intended write.
+  absl::Status CheckHeaterVoltages(std::span<const double> volts_v) const;
+
+  const HeaterLimits& limits() const { return limits_; }
+
+ private:
+  HeaterLimits limits_;
+  NominalHeaterModel model_;
+};
+
+}  // namespace phc::daemon

@@ -1,0 +1,110 @@
+#include "phc/drivers/sim_drivers.h"
+
+#include <cmath>
+#include <utility>
+
+#include "absl/strings/str_cat.h"
+
+namespace phc::drivers {
+namespace {
+
+absl::Status CheckVoltage(absl::string_view what, int channel, double volts_v, double max_v) {
+  if (!std::isfinite(volts_v) || volts_v < 0.0 || volts_v > max_v) {
+    return absl::OutOfRangeError(absl::StrCat(what, " channel ", channel, ": ", volts_v,
+                                              " V is outside [0, ", max_v, "] V"));
+  }
+  return absl::OkStatus();
+}
+
+class SimHeaterDriver final : public HeaterDriver {
+ public:
+  SimHeaterDriver(std::shared_ptr<photonsim::SimChip> chip, double max_voltage_v)
+      : chip_(std::move(chip)), max_voltage_v_(max_voltage_v) {}
+
+  int channel_count() const override { return chip_->heater_count(); }
+  double max_voltage_v() const override { return max_voltage_v_; }
+
+  absl::Status SetVoltages(std::span<const int> channels,
+                           std::span<const double> volts_v) override {
+    if (channels.size() != volts_v.size()) {
+      return absl::InvalidArgumentError("heater write: channels and volts differ in length");
+    }
+    for (std::size_t i = 0; i < channels.size(); ++i) {
+      if (channels[i] < 0 || channels[i] >= channel_count()) {
+        return absl::InvalidArgumentError(absl::StrCat("heater channel ", channels[i],
+                                                       " does not exist (", channel_count(),
+                                                       " channels)"));
+      }
+      if (absl::Status s = CheckVoltage("heater", channels[i], volts_v[i], max_voltage_v_);
+          !s.ok()) {
+        return s;
+      }
+    }
+    chip_->SetHeaterVoltages(channels, volts_v);
+    return absl::OkStatus();
+  }
+
+  absl::StatusOr<std::vector<double>> ReadVoltages() override {
+    return chip_->heater_voltages_v();
+  }
+
+ private:
+  std::shared_ptr<photonsim::SimChip> chip_;
+  double max_voltage_v_;
+};
+
+class SimDacDriver final : public DacDriver {
+ public:
+  SimDacDriver(std::shared_ptr<photonsim::SimChip> chip, double max_voltage_v)
+      : chip_(std::move(chip)), max_voltage_v_(max_voltage_v) {}
+
+  int channel_count() const override { return chip_->modulator_count(); }
+  double max_voltage_v() const override { return max_voltage_v_; }
+
+  absl::Status SetVoltages(std::span<const double> volts_v) override {
+    if (static_cast<int>(volts_v.size()) != channel_count()) {
+      return absl::InvalidArgumentError(absl::StrCat("modulator write: expected ", channel_count(),
+                                                     " voltages, got ", volts_v.size()));
+    }
+    for (int i = 0; i < channel_count(); ++i) {
+      if (absl::Status s = CheckVoltage("modulator", i, volts_v[i], max_voltage_v_); !s.ok()) {
+        return s;
+      }
+    }
+    chip_->SetModulatorVoltages(volts_v);
+    return absl::OkStatus();
+  }
+
+ private:
+  std::shared_ptr<photonsim::SimChip> chip_;
+  double max_voltage_v_;
+};
+
+class SimAdcDriver final : public AdcDriver {
+ public:
+  explicit SimAdcDriver(std::shared_ptr<photonsim::SimChip> chip) : chip_(std::move(chip)) {}
+
+  int channel_count() const override { return chip_->detector_count(); }
+
+  absl::StatusOr<std::vector<double>> ReadCurrentsA(int averages) override {
+    if (averages < 1) return absl::InvalidArgumentError("averages must be at least 1");
+    return chip_->ReadPhotocurrentsA(averages);
+  }
+
+ private:
+  std::shared_ptr<photonsim::SimChip> chip_;
+};
+
+}  // namespace
+
+DriverSet MakeSimDrivers(std::shared_ptr<photonsim::SimChip> chip, double heater_max_voltage_v,
+                         double modulator_max_voltage_v) {
+  DriverSet set;
+  set.backend_name = "sim";
+  set.heaters = std::make_unique<SimHeaterDriver>(chip, heater_max_voltage_v);
+  set.modulators = std::make_unique<SimDacDriver>(chip, modulator_max_voltage_v);
+  set.detectors = std::make_unique<SimAdcDriver>(std::move(chip));
+  return set;
+}
+
+}  // namespace phc::drivers
