@@ -1,0 +1,282 @@
+// End to end: the real photonicd binary on the simulated chip, driven by the
+// real photonctl binary and by a gRPC client.
+#include <grpcpp/grpcpp.h>
+#include <gtest/gtest.h>
+#include <signal.h>
+
+#include <filesystem>
+#include <fstream>
+#include <numbers>
+#include <random>
+
+#include "google/protobuf/util/json_util.h"
+#include "grpcpp/generic/generic_stub.h"
+#include "photonic/v1/chip.grpc.pb.h"
+#include "photonsim/clements_mesh.h"
+#include "subprocess.h"
+
+namespace phc {
+namespace {
+
+namespace pb = photonic::v1;
+using testing::CommandResult;
+using testing::RunCommand;
+using testing::Subprocess;
+
+constexpr auto kStartTimeout = std::chrono::seconds(20);
+const std::string kChipFile = std::string(PHC_SOURCE_DIR) + "/deploy/chips/clements8.textproto";
+
+// Nominal values of deploy/chips/clements8.textproto; the simulated chip is
+// ideal, so its readings follow them exactly.
+constexpr int kN = 8;
+constexpr double kLaserMw = 1.0;
+constexpr double kResponsivity = 0.9;
+constexpr double kDarkUa = 1e-3;
+
+class DaemonE2eTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    dir_ = std::filesystem::temp_directory_path() /
+           ("phc_e2e_" + std::to_string(getpid()) + "_" +
+            ::testing::UnitTest::GetInstance()->current_test_info()->name());
+    std::filesystem::create_directories(dir_);
+    config_ = dir_ / "photonicd.textproto";
+    std::ofstream(config_) << "chip_file: \"" << kChipFile << "\"\nbackend: BACKEND_SIM\n"
+                           << "sim { seed: 3 }\n";
+  }
+  void TearDown() override { std::filesystem::remove_all(dir_); }
+
+  // Starts photonicd and waits for its "listening on" line.
+  void StartDaemon(const std::string& listen) {
+    daemon_ = std::make_unique<Subprocess>(
+        std::vector<std::string>{PHOTONICD_PATH, "--config", config_.string(), "--listen", listen});
+    const std::optional<std::string> line = daemon_->ReadStdoutLine(kStartTimeout);
+    ASSERT_TRUE(line.has_value()) << "photonicd did not start: " << daemon_->Wait().err;
+    const std::string prefix = "photonicd: listening on ";
+    ASSERT_TRUE(line->starts_with(prefix)) << *line;
+    address_ = line->substr(prefix.size());
+    channel_ = grpc::CreateChannel(address_, grpc::InsecureChannelCredentials());
+    stub_ = pb::ChipService::NewStub(channel_);
+  }
+
+  CommandResult Photonctl(std::vector<std::string> args) {
+    args.insert(args.begin(), {PHOTONCTL_PATH, "--address", address_});
+    return RunCommand(args);
+  }
+
+  template <typename Request, typename Response, typename Method>
+  grpc::Status Call(Method method, const Request& request, Response& response) {
+    grpc::ClientContext context;
+    context.set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(10));
+    return (stub_.get()->*method)(&context, request, &response);
+  }
+
+  std::filesystem::path dir_;
+  std::filesystem::path config_;
+  std::unique_ptr<Subprocess> daemon_;
+  std::string address_;
+  std::shared_ptr<grpc::Channel> channel_;
+  std::unique_ptr<pb::ChipService::Stub> stub_;
+};
+
+// Expected photocurrents in uA from the mesh physics for given phases and
+// input amplitudes.
+std::vector<double> ExpectedPhotocurrentsUa(const std::vector<double>& phases,
+                                            const std::vector<double>& amplitudes) {
+  photonsim::ClementsMesh mesh(kN);
+  mesh.SetPhases(phases);
+  photonsim::VectorXc inputs(kN);
+  for (int i = 0; i < kN; ++i) inputs(i) = std::sqrt(kLaserMw) * amplitudes[i];
+  const photonsim::VectorXc outputs = mesh.TransferMatrix() * inputs;
+  std::vector<double> currents(kN);
+  for (int k = 0; k < kN; ++k) currents[k] = kResponsivity * std::norm(outputs(k)) * 1e3 + kDarkUa;
+  return currents;
+}
+
+std::vector<double> RandomVector(int size, double low, double high, std::uint64_t seed) {
+  std::mt19937_64 rng(seed);
+  std::uniform_real_distribution<double> dist(low, high);
+  std::vector<double> v(size);
+  for (double& x : v) x = dist(rng);
+  return v;
+}
+
+void ExpectReadingNear(const google::protobuf::RepeatedField<double>& got,
+                       const std::vector<double>& expected) {
+  ASSERT_EQ(got.size(), static_cast<int>(expected.size()));
+  for (int k = 0; k < got.size(); ++k) {
+    EXPECT_NEAR(got[k], expected[k], 1e-9 * std::max(1.0, expected[k])) << "output " << k;
+  }
+}
+
+TEST_F(DaemonE2eTest, CliAndGrpcClientDriveTheSimulatedChip) {
+  StartDaemon("unix:" + (dir_ / "photonicd.sock").string());
+
+  // photonctl info --json parses as ChipInfo.
+  CommandResult info = Photonctl({"info", "--json"});
+  ASSERT_EQ(info.exit_code, 0) << info.err;
+  pb::ChipInfo chip_info;
+  ASSERT_TRUE(google::protobuf::util::JsonStringToMessage(info.out, &chip_info).ok()) << info.out;
+  EXPECT_EQ(chip_info.name(), "clements8");
+  EXPECT_EQ(chip_info.backend(), "sim");
+  EXPECT_EQ(chip_info.phase_count(), 56u);
+
+  // Program through the gRPC client, check against the mesh physics.
+  const std::vector<double> phases = RandomVector(56, 0.0, 1.2 * std::numbers::pi, 21);
+  const std::vector<double> amplitudes = RandomVector(kN, 0.0, 1.0, 22);
+  pb::SetInputsRequest inputs_request;
+  inputs_request.mutable_amplitudes()->Assign(amplitudes.begin(), amplitudes.end());
+  pb::SetInputsResponse inputs_response;
+  ASSERT_TRUE(Call(&pb::ChipService::Stub::SetInputs, inputs_request, inputs_response).ok());
+  pb::SetPhasesRequest phases_request;
+  phases_request.mutable_phases_rad()->Assign(phases.begin(), phases.end());
+  pb::SetPhasesResponse phases_response;
+  ASSERT_TRUE(Call(&pb::ChipService::Stub::SetPhases, phases_request, phases_response).ok());
+  pb::ReadDetectorsRequest read_request;
+  read_request.set_averages(8);
+  pb::ReadDetectorsResponse reading;
+  ASSERT_TRUE(Call(&pb::ChipService::Stub::ReadDetectors, read_request, reading).ok());
+  ExpectReadingNear(reading.photocurrent_ua(), ExpectedPhotocurrentsUa(phases, amplitudes));
+  EXPECT_EQ(reading.averages(), 8u);
+
+  // photonctl read --json agrees with the gRPC client.
+  CommandResult read = Photonctl({"read", "--json"});
+  ASSERT_EQ(read.exit_code, 0) << read.err;
+  pb::ReadDetectorsResponse cli_reading;
+  ASSERT_TRUE(google::protobuf::util::JsonStringToMessage(read.out, &cli_reading).ok());
+  ExpectReadingNear(cli_reading.photocurrent_ua(), ExpectedPhotocurrentsUa(phases, amplitudes));
+
+  // A subset write through the CLI changes only the named phases.
+  CommandResult set = Photonctl({"set-phases", "--indices", "0,55", "--", "3.0", "-1.0"});
+  ASSERT_EQ(set.exit_code, 0) << set.err;
+  std::vector<double> updated = phases;
+  updated[0] = 3.0;
+  updated[55] = 2 * std::numbers::pi - 1.0;
+  pb::GetPhasesResponse got;
+  ASSERT_TRUE(Call(&pb::ChipService::Stub::GetPhases, pb::GetPhasesRequest(), got).ok());
+  ASSERT_EQ(got.phases_rad_size(), 56);
+  for (int i = 0; i < 56; ++i) EXPECT_NEAR(got.phases_rad(i), updated[i], 1e-12) << i;
+}
+
+TEST_F(DaemonE2eTest, BadRequestsGetInvalidArgumentAndChangeNothing) {
+  StartDaemon("unix:" + (dir_ / "photonicd.sock").string());
+  pb::GetPhasesResponse before;
+  ASSERT_TRUE(Call(&pb::ChipService::Stub::GetPhases, pb::GetPhasesRequest(), before).ok());
+
+  CommandResult wrong_length = Photonctl({"set-phases", "1", "2", "3"});
+  EXPECT_EQ(wrong_length.exit_code, 1);
+  EXPECT_NE(wrong_length.err.find("INVALID_ARGUMENT: phases_rad has 3 entries"), std::string::npos)
+      << wrong_length.err;
+
+  CommandResult bad_index = Photonctl({"set-phases", "--indices", "56", "--", "1.0"});
+  EXPECT_EQ(bad_index.exit_code, 1);
+  EXPECT_NE(bad_index.err.find("indices[0] = 56 is out of range"), std::string::npos)
+      << bad_index.err;
+
+  pb::SetPhasesRequest nan_request;
+  nan_request.add_phases_rad(std::numeric_limits<double>::quiet_NaN());
+  nan_request.add_indices(4);
+  pb::SetPhasesResponse ignored;
+  const grpc::Status nan_status = Call(&pb::ChipService::Stub::SetPhases, nan_request, ignored);
+  EXPECT_EQ(nan_status.error_code(), grpc::StatusCode::INVALID_ARGUMENT);
+
+  pb::GetPhasesResponse after;
+  ASSERT_TRUE(Call(&pb::ChipService::Stub::GetPhases, pb::GetPhasesRequest(), after).ok());
+  EXPECT_EQ(after.SerializeAsString(), before.SerializeAsString());
+}
+
+TEST_F(DaemonE2eTest, QueryStreamAnswersEachConfigurationInOrder) {
+  StartDaemon("127.0.0.1:0");
+  grpc::ClientContext context;
+  auto stream = stub_->Query(&context);
+  for (std::uint64_t tag = 1; tag <= 5; ++tag) {
+    const std::vector<double> phases = RandomVector(56, 0.0, std::numbers::pi, 100 + tag);
+    const std::vector<double> amplitudes = RandomVector(kN, 0.0, 1.0, 200 + tag);
+    pb::QueryRequest request;
+    request.set_tag(tag);
+    request.mutable_phases_rad()->Assign(phases.begin(), phases.end());
+    request.mutable_amplitudes()->Assign(amplitudes.begin(), amplitudes.end());
+    ASSERT_TRUE(stream->Write(request));
+    pb::QueryResponse response;
+    ASSERT_TRUE(stream->Read(&response));
+    EXPECT_EQ(response.tag(), tag);
+    ExpectReadingNear(response.photocurrent_ua(), ExpectedPhotocurrentsUa(phases, amplitudes));
+  }
+  // A malformed configuration ends the stream with INVALID_ARGUMENT.
+  pb::QueryRequest bad;
+  bad.add_amplitudes(0.5);
+  ASSERT_TRUE(stream->Write(bad));
+  pb::QueryResponse response;
+  EXPECT_FALSE(stream->Read(&response));
+  stream->WritesDone();
+  const grpc::Status status = stream->Finish();
+  EXPECT_EQ(status.error_code(), grpc::StatusCode::INVALID_ARGUMENT);
+  EXPECT_NE(status.error_message().find("amplitudes has 1 entries"), std::string::npos);
+}
+
+TEST_F(DaemonE2eTest, HealthServingAndSigtermDrivesHeatersToZeroAndExitsZero) {
+  StartDaemon("127.0.0.1:0");
+  EXPECT_TRUE(address_.starts_with("127.0.0.1:")) << address_;
+  EXPECT_NE(address_, "127.0.0.1:0");
+
+  // grpc.health.v1 through the generic stub-free health check call.
+  grpc::ClientContext context;
+  context.set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(10));
+  grpc::GenericStub generic(channel_);
+  // An empty HealthCheckRequest serialises to zero bytes.
+  grpc::Slice empty_slice("");
+  grpc::ByteBuffer empty(&empty_slice, 1);
+  std::mutex mu;
+  std::condition_variable done_cv;
+  bool done = false;
+  grpc::Status health_status;
+  grpc::ByteBuffer health_reply;
+  generic.UnaryCall(&context, "/grpc.health.v1.Health/Check", grpc::StubOptions(), &empty,
+                    &health_reply, [&](grpc::Status s) {
+                      std::lock_guard lock(mu);
+                      health_status = s;
+                      done = true;
+                      done_cv.notify_one();
+                    });
+  {
+    std::unique_lock lock(mu);
+    done_cv.wait(lock, [&] { return done; });
+  }
+  ASSERT_TRUE(health_status.ok()) << health_status.error_message();
+  std::vector<grpc::Slice> slices;
+  ASSERT_TRUE(health_reply.Dump(&slices).ok());
+  std::string reply;
+  for (const auto& s : slices) reply.append(reinterpret_cast<const char*>(s.begin()), s.size());
+  EXPECT_EQ(reply, std::string("\x08\x01", 2));  // status: SERVING
+
+  pb::SetPhasesRequest request;
+  request.add_phases_rad(2.0);
+  request.add_indices(7);
+  pb::SetPhasesResponse response;
+  ASSERT_TRUE(Call(&pb::ChipService::Stub::SetPhases, request, response).ok());
+  EXPECT_GT(response.total_heater_power_mw(), 0.0);
+
+  daemon_->Signal(SIGTERM);
+  const CommandResult result = daemon_->Wait();
+  EXPECT_EQ(result.exit_code, 0) << result.err;
+  EXPECT_NE(result.err.find("all heaters and modulators driven to 0 V"), std::string::npos)
+      << result.err;
+}
+
+TEST_F(DaemonE2eTest, MalformedConfigExitsNonZeroWithMessage) {
+  std::ofstream(config_) << "chip_file: \"" << kChipFile << "\"\nbackend: BACKEND_SIM\nsim {";
+  const CommandResult result =
+      RunCommand({PHOTONICD_PATH, "--config", config_.string(), "--listen", "127.0.0.1:0"});
+  EXPECT_EQ(result.exit_code, 2);
+  EXPECT_NE(result.err.find("photonicd.textproto:3:"), std::string::npos) << result.err;
+}
+
+TEST_F(DaemonE2eTest, PhotonctlReportsUnreachableDaemon) {
+  address_ = "unix:" + (dir_ / "nobody.sock").string();
+  const CommandResult result = Photonctl({"--connect-timeout", "0.2", "info"});
+  EXPECT_EQ(result.exit_code, 1);
+  EXPECT_NE(result.err.find("cannot reach photonicd"), std::string::npos) << result.err;
+}
+
+}  // namespace
+}  // namespace phc

@@ -1,0 +1,115 @@
+#include "subprocess.h"
+
+#include <fcntl.h>
+#include <poll.h>
+#include <signal.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <cstdlib>
+#include <cstring>
+
+namespace phc::testing {
+namespace {
+
+// Reads both pipes until both reach EOF, so neither can fill and block the child.
+void DrainBoth(int out_fd, int err_fd, std::string& out, std::string& err) {
+  pollfd fds[2] = {{.fd = out_fd, .events = POLLIN, .revents = 0},
+                   {.fd = err_fd, .events = POLLIN, .revents = 0}};
+  std::string* sinks[2] = {&out, &err};
+  int open_count = 2;
+  char buffer[4096];
+  while (open_count > 0) {
+    if (poll(fds, 2, -1) < 0) return;
+    for (int i = 0; i < 2; ++i) {
+      if (fds[i].fd < 0 || fds[i].revents == 0) continue;
+      const ssize_t n = read(fds[i].fd, buffer, sizeof buffer);
+      if (n <= 0) {
+        fds[i].fd = -1;
+        --open_count;
+      } else {
+        sinks[i]->append(buffer, n);
+      }
+    }
+  }
+}
+
+int DecodeWaitStatus(int status) {
+  if (WIFEXITED(status)) return WEXITSTATUS(status);
+  if (WIFSIGNALED(status)) return 128 + WTERMSIG(status);
+  return -1;
+}
+
+}  // namespace
+
+Subprocess::Subprocess(const std::vector<std::string>& argv) {
+  int out_pipe[2];
+  int err_pipe[2];
+  if (pipe2(out_pipe, O_CLOEXEC) != 0 || pipe2(err_pipe, O_CLOEXEC) != 0) std::abort();
+  pid_ = fork();
+  if (pid_ < 0) std::abort();
+  if (pid_ == 0) {
+    dup2(out_pipe[1], STDOUT_FILENO);
+    dup2(err_pipe[1], STDERR_FILENO);
+    std::vector<char*> args;
+    for (const std::string& a : argv) args.push_back(const_cast<char*>(a.c_str()));
+    args.push_back(nullptr);
+    execv(args[0], args.data());
+    _exit(127);
+  }
+  close(out_pipe[1]);
+  close(err_pipe[1]);
+  stdout_fd_ = out_pipe[0];
+  stderr_fd_ = err_pipe[0];
+}
+
+Subprocess::~Subprocess() {
+  if (pid_ > 0) {
+    kill(pid_, SIGKILL);
+    waitpid(pid_, nullptr, 0);
+  }
+  if (stdout_fd_ >= 0) close(stdout_fd_);
+  if (stderr_fd_ >= 0) close(stderr_fd_);
+}
+
+std::optional<std::string> Subprocess::ReadStdoutLine(std::chrono::milliseconds timeout) {
+  const auto deadline = std::chrono::steady_clock::now() + timeout;
+  while (true) {
+    if (const std::size_t newline = stdout_buffer_.find('\n'); newline != std::string::npos) {
+      std::string line = stdout_buffer_.substr(0, newline);
+      stdout_buffer_.erase(0, newline + 1);
+      return line;
+    }
+    const auto left = std::chrono::duration_cast<std::chrono::milliseconds>(
+        deadline - std::chrono::steady_clock::now());
+    if (left.count() <= 0) return std::nullopt;
+    pollfd pfd{.fd = stdout_fd_, .events = POLLIN, .revents = 0};
+    if (poll(&pfd, 1, static_cast<int>(left.count())) <= 0) return std::nullopt;
+    char buffer[1024];
+    const ssize_t n = read(stdout_fd_, buffer, sizeof buffer);
+    if (n <= 0) return std::nullopt;
+    stdout_buffer_.append(buffer, n);
+  }
+}
+
+void Subprocess::Signal(int signal_number) {
+  if (pid_ > 0) kill(pid_, signal_number);
+}
+
+CommandResult Subprocess::Wait() {
+  CommandResult result;
+  result.out = stdout_buffer_;
+  DrainBoth(stdout_fd_, stderr_fd_, result.out, result.err);
+  int status = 0;
+  waitpid(pid_, &status, 0);
+  pid_ = -1;
+  result.exit_code = DecodeWaitStatus(status);
+  return result;
+}
+
+CommandResult RunCommand(const std::vector<std::string>& argv) {
+  Subprocess process(argv);
+  return process.Wait();
+}
+
+}  // namespace phc::testing
