@@ -76,14 +76,13 @@ absl::StatusOr<std::vector<double>> ChipController::PlanPhases(
     std::span<const double> phases_rad, std::span<const std::uint32_t> indices) const {
   if (indices.empty()) {
     if (static_cast<int>(phases_rad.size()) != phase_count_) {
-      return absl::InvalidArgumentError(
-          absl::StrCat("phases_rad has ", phases_rad.size(), " entries; the chip has ",
-                       phase_count_, " phases (give indices to set a subset)"));
+      return absl::InvalidArgumentError(absl::StrCat("phases_rad has ", phases_rad.size(),
+                                                     " entries; the chip has ", phase_count_,
+                                                     " phases (give indices to set a subset)"));
     }
   } else if (indices.size() != phases_rad.size()) {
-    return absl::InvalidArgumentError(absl::StrCat("indices has ", indices.size(),
-                                                   " entries but phases_rad has ",
-                                                   phases_rad.size()));
+    return absl::InvalidArgumentError(absl::StrCat(
+        "indices has ", indices.size(), " entries but phases_rad has ", phases_rad.size()));
   }
   std::vector<double> planned = phases_rad_;
   std::vector<bool> seen(phase_count_, false);
@@ -176,9 +175,8 @@ PhaseState ChipController::GetPhases() const {
 
 absl::Status ChipController::ValidateInputs(std::span<const double> amplitudes) const {
   if (static_cast<int>(amplitudes.size()) != input_count_) {
-    return absl::InvalidArgumentError(absl::StrCat("amplitudes has ", amplitudes.size(),
-                                                   " entries; the chip has ", input_count_,
-                                                   " inputs"));
+    return absl::InvalidArgumentError(absl::StrCat(
+        "amplitudes has ", amplitudes.size(), " entries; the chip has ", input_count_, " inputs"));
   }
   for (std::size_t i = 0; i < amplitudes.size(); ++i) {
     if (!(amplitudes[i] >= 0.0 && amplitudes[i] <= 1.0)) {

@@ -7,6 +7,9 @@
 // request changes nothing.
 #pragma once
 
+#include <boost/asio/executor_work_guard.hpp>
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/post.hpp>
 #include <cstdint>
 #include <functional>
 #include <future>
@@ -16,10 +19,6 @@
 #include <thread>
 #include <type_traits>
 #include <vector>
-
-#include <boost/asio/executor_work_guard.hpp>
-#include <boost/asio/io_context.hpp>
-#include <boost/asio/post.hpp>
 
 #include "absl/status/statusor.h"
 #include "daemon/heater_model.h"

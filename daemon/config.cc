@@ -59,14 +59,15 @@ absl::Status ParseTextProto(std::string_view text, absl::string_view source_name
 }
 
 absl::Status ValidateDaemonConfig(photonic::v1::DaemonConfig& config) {
-  if (config.listen_address().empty()) config.set_listen_address(std::string(kDefaultListenAddress));
+  if (config.listen_address().empty())
+    config.set_listen_address(std::string(kDefaultListenAddress));
   if (config.listen_address().starts_with("unix:") && config.listen_address().size() == 5) {
     return absl::InvalidArgumentError("config: listen_address \"unix:\" names no socket path");
   }
   if (config.backend() != photonic::v1::BACKEND_SIM) {
-    return absl::InvalidArgumentError(
-        absl::StrCat("config: backend ", photonic::v1::Backend_Name(config.backend()),
-                     " is not supported; set backend: BACKEND_SIM"));
+    return absl::InvalidArgumentError(absl::StrCat("config: backend ",
+                                                   photonic::v1::Backend_Name(config.backend()),
+                                                   " is not supported; set backend: BACKEND_SIM"));
   }
   if (config.log_level().empty()) config.set_log_level("info");
   if (spdlog::level::from_str(config.log_level()) == spdlog::level::off &&
@@ -83,7 +84,8 @@ absl::Status ValidateDaemonConfig(photonic::v1::DaemonConfig& config) {
 
 absl::StatusOr<LoadedConfig> LoadConfigFile(const std::filesystem::path& path) {
   absl::StatusOr<std::string> text = ReadTextFile(path);
-  if (!text.ok()) return absl::NotFoundError(absl::StrCat("config file: ", text.status().message()));
+  if (!text.ok())
+    return absl::NotFoundError(absl::StrCat("config file: ", text.status().message()));
 
   LoadedConfig loaded;
   if (absl::Status s = ParseTextProto(*text, path.string(), loaded.daemon); !s.ok()) return s;

@@ -4,10 +4,10 @@
 
 #include <filesystem>
 #include <string>
-#include "absl/strings/string_view.h"
 
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
+#include "absl/strings/string_view.h"
 #include "google/protobuf/message.h"
 #include "photonic/v1/config.pb.h"
 

@@ -1,11 +1,11 @@
 #include "daemon/daemon.h"
 
-#include <chrono>
-
 #include <grpcpp/ext/proto_server_reflection_plugin.h>
 #include <grpcpp/health_check_service_interface.h>
 #include <grpcpp/security/server_credentials.h>
 #include <grpcpp/server_builder.h>
+
+#include <chrono>
 
 #include "absl/strings/str_cat.h"
 #include "phc/drivers/sim_drivers.h"
@@ -26,9 +26,8 @@ absl::StatusOr<drivers::DriverSet> MakeDrivers(const LoadedConfig& config) {
                                      config.chip.modulator().max_voltage_v());
     }
     default:
-      return absl::InvalidArgumentError(
-          absl::StrCat("backend ", photonic::v1::Backend_Name(config.daemon.backend()),
-                       " is not supported"));
+      return absl::InvalidArgumentError(absl::StrCat(
+          "backend ", photonic::v1::Backend_Name(config.daemon.backend()), " is not supported"));
   }
 }
 

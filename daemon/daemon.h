@@ -2,10 +2,10 @@
 // drivers, ChipController, services) and runs the gRPC server.
 #pragma once
 
+#include <grpcpp/server.h>
+
 #include <memory>
 #include <string>
-
-#include <grpcpp/server.h>
 
 #include "absl/status/statusor.h"
 #include "daemon/chip_controller.h"

@@ -3,11 +3,10 @@
 //   photonicd --config deploy/photonicd.textproto [--listen ADDRESS]
 //
 // SIGTERM or SIGINT: stop serving, drive every heater to 0 V, exit 0.
+#include <CLI/CLI.hpp>
 #include <csignal>
 #include <cstdio>
 #include <iostream>
-
-#include <CLI/CLI.hpp>
 
 #include "daemon/config.h"
 #include "daemon/daemon.h"
@@ -49,8 +48,7 @@ int main(int argc, char** argv) {
   sigaddset(&stop_signals, SIGTERM);
   pthread_sigmask(SIG_BLOCK, &stop_signals, nullptr);
 
-  absl::StatusOr<std::unique_ptr<phc::daemon::Daemon>> daemon =
-      phc::daemon::Daemon::Start(*config);
+  absl::StatusOr<std::unique_ptr<phc::daemon::Daemon>> daemon = phc::daemon::Daemon::Start(*config);
   if (!daemon.ok()) {
     std::cerr << "photonicd: " << daemon.status().message() << "\n";
     return 1;

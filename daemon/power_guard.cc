@@ -15,9 +15,8 @@ absl::Status PowerGuard::CheckHeaterVoltages(std::span<const double> volts_v) co
           absl::StrCat("heater channel ", ch, ": voltage ", v, " V is not a valid drive"));
     }
     if (v > limits_.max_voltage_v) {
-      return absl::FailedPreconditionError(absl::StrCat("heater channel ", ch, ": ", v,
-                                                        " V exceeds the limit of ",
-                                                        limits_.max_voltage_v, " V"));
+      return absl::FailedPreconditionError(absl::StrCat(
+          "heater channel ", ch, ": ", v, " V exceeds the limit of ", limits_.max_voltage_v, " V"));
     }
     const double current_ma = model_.CurrentMaForVoltage(v);
     if (current_ma > limits_.max_current_ma) {
@@ -28,9 +27,9 @@ absl::Status PowerGuard::CheckHeaterVoltages(std::span<const double> volts_v) co
     total_power_mw += model_.PowerMwForVoltage(v);
   }
   if (total_power_mw > limits_.max_total_power_mw) {
-    return absl::FailedPreconditionError(
-        absl::StrCat("total heater power ", total_power_mw, " mW exceeds the budget of ",
-                     limits_.max_total_power_mw, " mW"));
+    return absl::FailedPreconditionError(absl::StrCat("total heater power ", total_power_mw,
+                                                      " mW exceeds the budget of ",
+                                                      limits_.max_total_power_mw, " mW"));
   }
   return absl::OkStatus();
 }

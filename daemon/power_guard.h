@@ -20,8 +20,7 @@ struct HeaterLimits {
 
 class PowerGuard {
  public:
-  PowerGuard(HeaterLimits limits, NominalHeaterModel model)
-      : limits_(limits), model_(model) {}
+  PowerGuard(HeaterLimits limits, NominalHeaterModel model) : limits_(limits), model_(model) {}
 
   // volts_v: the voltage of every heater channel after the intended write.
   absl::Status CheckHeaterVoltages(std::span<const double> volts_v) const;

@@ -142,8 +142,14 @@ class Client {
       PrintJson(response);
       return 0;
     }
-    PrintPhaseTable(response.applied_phases_rad(), response.heater_power_mw(),
-                    response.total_heater_power_mw());
+    // Show what this request wrote; get-phases lists every phase.
+    std::printf("%-6s %12s %12s\n", "phase", "applied_rad", "heater_mW");
+    for (std::size_t i = 0; i < phases.size(); ++i) {
+      const int index = indices.empty() ? static_cast<int>(i) : static_cast<int>(indices[i]);
+      std::printf("%-6d %12.6f %12.4f\n", index, response.applied_phases_rad(index),
+                  response.heater_power_mw(index));
+    }
+    std::printf("total heater power: %.4f mW\n", response.total_heater_power_mw());
     return 0;
   }
 

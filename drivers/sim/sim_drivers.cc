@@ -31,9 +31,8 @@ class SimHeaterDriver final : public HeaterDriver {
     }
     for (std::size_t i = 0; i < channels.size(); ++i) {
       if (channels[i] < 0 || channels[i] >= channel_count()) {
-        return absl::InvalidArgumentError(absl::StrCat("heater channel ", channels[i],
-                                                       " does not exist (", channel_count(),
-                                                       " channels)"));
+        return absl::InvalidArgumentError(absl::StrCat(
+            "heater channel ", channels[i], " does not exist (", channel_count(), " channels)"));
       }
       if (absl::Status s = CheckVoltage("heater", channels[i], volts_v[i], max_voltage_v_);
           !s.ok()) {
@@ -44,9 +43,7 @@ class SimHeaterDriver final : public HeaterDriver {
     return absl::OkStatus();
   }
 
-  absl::StatusOr<std::vector<double>> ReadVoltages() override {
-    return chip_->heater_voltages_v();
-  }
+  absl::StatusOr<std::vector<double>> ReadVoltages() override { return chip_->heater_voltages_v(); }
 
  private:
   std::shared_ptr<photonsim::SimChip> chip_;

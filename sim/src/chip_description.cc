@@ -1,17 +1,17 @@
 #include "photonsim/chip_description.h"
 
 #include <cmath>
-#include "absl/strings/string_view.h"
 
 #include "absl/strings/str_cat.h"
+#include "absl/strings/string_view.h"
 
 namespace photonsim {
 namespace {
 
 absl::Status RequirePositive(absl::string_view field, double value) {
   if (!std::isfinite(value) || value <= 0.0) {
-    return absl::InvalidArgumentError(
-        absl::StrCat("chip description: ", field, " must be a positive finite number, got ", value));
+    return absl::InvalidArgumentError(absl::StrCat(
+        "chip description: ", field, " must be a positive finite number, got ", value));
   }
   return absl::OkStatus();
 }
@@ -31,9 +31,9 @@ absl::Status ValidateChipDescription(const photonic::v1::ChipDescription& chip) 
     return absl::InvalidArgumentError("chip description: name must not be empty");
   }
   if (chip.topology() != photonic::v1::MESH_TOPOLOGY_CLEMENTS) {
-    return absl::InvalidArgumentError(
-        absl::StrCat("chip description: topology ", photonic::v1::MeshTopology_Name(chip.topology()),
-                     " is not supported (supported: MESH_TOPOLOGY_CLEMENTS)"));
+    return absl::InvalidArgumentError(absl::StrCat(
+        "chip description: topology ", photonic::v1::MeshTopology_Name(chip.topology()),
+        " is not supported (supported: MESH_TOPOLOGY_CLEMENTS)"));
   }
   if (chip.mesh_size() < 2 || chip.mesh_size() > kMaxMeshSize) {
     return absl::InvalidArgumentError(absl::StrCat("chip description: mesh_size must be in [2, ",
@@ -64,9 +64,10 @@ absl::Status ValidateChipDescription(const photonic::v1::ChipDescription& chip) 
     if (!status.ok()) return status;
   }
   if (modulator.max_voltage_v() < modulator.v_pi_v()) {
-    return absl::InvalidArgumentError(absl::StrCat(
-        "chip description: modulator.max_voltage_v (", modulator.max_voltage_v(),
-        ") must be at least modulator.v_pi_v (", modulator.v_pi_v(), ") to reach full transmission"));
+    return absl::InvalidArgumentError(
+        absl::StrCat("chip description: modulator.max_voltage_v (", modulator.max_voltage_v(),
+                     ") must be at least modulator.v_pi_v (", modulator.v_pi_v(),
+                     ") to reach full transmission"));
   }
   return absl::OkStatus();
 }

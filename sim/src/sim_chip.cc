@@ -22,8 +22,8 @@ HiddenTruth NominalTruth(const photonic::v1::ChipDescription& chip) {
   return truth;
 }
 
-absl::StatusOr<std::unique_ptr<SimChip>> SimChip::Create(
-    const photonic::v1::ChipDescription& chip, std::uint64_t /*seed*/) {
+absl::StatusOr<std::unique_ptr<SimChip>> SimChip::Create(const photonic::v1::ChipDescription& chip,
+                                                         std::uint64_t /*seed*/) {
   if (absl::Status status = ValidateChipDescription(chip); !status.ok()) return status;
   return std::make_unique<SimChip>(chip, NominalTruth(chip));
 }

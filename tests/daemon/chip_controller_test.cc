@@ -6,9 +6,9 @@
 #include <limits>
 #include <numbers>
 
-#include "tests/daemon/test_chip.h"
 #include "phc/drivers/sim_drivers.h"
 #include "photonsim/sim_chip.h"
+#include "tests/daemon/test_chip.h"
 
 namespace phc::daemon {
 namespace {

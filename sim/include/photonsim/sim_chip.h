@@ -38,8 +38,8 @@ HiddenTruth NominalTruth(const photonic::v1::ChipDescription& chip);
 class SimChip {
  public:
   // Validates the description; the seed selects the hidden chip.
-  static absl::StatusOr<std::unique_ptr<SimChip>> Create(
-      const photonic::v1::ChipDescription& chip, std::uint64_t seed);
+  static absl::StatusOr<std::unique_ptr<SimChip>> Create(const photonic::v1::ChipDescription& chip,
+                                                         std::uint64_t seed);
 
   SimChip(const photonic::v1::ChipDescription& chip, HiddenTruth truth);
 
