@@ -19,19 +19,29 @@ HeaterLimits LimitsOf(const photonic::v1::ChipDescription& chip) {
 }  // namespace
 
 absl::StatusOr<std::unique_ptr<ChipController>> ChipController::Create(
-    const photonic::v1::ChipDescription& chip, drivers::DriverSet drivers) {
-  if (!drivers.heaters || !drivers.modulators || !drivers.detectors) {
-    return absl::InvalidArgumentError("chip controller: a driver is missing");
+    const photonic::v1::ChipDescription& chip, drivers::DriverSet drivers,
+    double settle_time_constants) {
+  if (!drivers.heaters || !drivers.modulators || !drivers.detectors || !drivers.clock) {
+    return absl::InvalidArgumentError("chip controller: a driver or the clock is missing");
   }
-  const int n = static_cast<int>(chip.mesh_size());
-  if (drivers.heaters->channel_count() != n * (n - 1) || drivers.modulators->channel_count() != n ||
-      drivers.detectors->channel_count() != n) {
+  if (!(settle_time_constants >= 0.0 && settle_time_constants <= 1000.0)) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("settle_time_constants must be in [0, 1000], got ", settle_time_constants));
+  }
+  const photonsim::ChipLayout layout = photonsim::BuildChipLayout(chip);
+  if (drivers.heaters->channel_count() != layout.phase_count ||
+      drivers.modulators->channel_count() != layout.input_count ||
+      drivers.detectors->channel_count() != layout.output_count) {
     return absl::FailedPreconditionError(absl::StrCat(
         "chip controller: drivers have ", drivers.heaters->channel_count(), " heater, ",
         drivers.modulators->channel_count(), " modulator and ", drivers.detectors->channel_count(),
-        " detector channels; chip \"", chip.name(), "\" needs ", n * (n - 1), ", ", n, " and ", n));
+        " detector channels; chip \"", chip.name(), "\" needs ", layout.phase_count, ", ",
+        layout.input_count, " and ", layout.output_count));
   }
-  std::unique_ptr<ChipController> controller(new ChipController(chip, std::move(drivers)));
+  const auto settle_time = std::chrono::nanoseconds(
+      static_cast<std::int64_t>(settle_time_constants * chip.thermal().tau_us() * 1e3));
+  std::unique_ptr<ChipController> controller(
+      new ChipController(chip, std::move(drivers), settle_time));
   ChipController* raw = controller.get();
   if (absl::Status s = controller->RunSync([raw] { return raw->DriveToSafeState(); }); !s.ok()) {
     return s;
@@ -40,9 +50,12 @@ absl::StatusOr<std::unique_ptr<ChipController>> ChipController::Create(
 }
 
 ChipController::ChipController(const photonic::v1::ChipDescription& chip,
-                               drivers::DriverSet drivers)
+                               drivers::DriverSet drivers, std::chrono::nanoseconds settle_time)
     : chip_(chip),
+      layout_(photonsim::BuildChipLayout(chip)),
+      balanced_output_(layout_.output_count, false),
       drivers_(std::move(drivers)),
+      settle_time_(settle_time),
       heater_model_(chip.heater()),
       guard_(LimitsOf(chip), heater_model_),
       phase_count_(drivers_.heaters->channel_count()),
@@ -52,7 +65,13 @@ ChipController::ChipController(const photonic::v1::ChipDescription& chip,
       heater_volts_v_(phase_count_, 0.0),
       amplitudes_(input_count_, 0.0),
       work_(io_.get_executor()),
-      thread_([this] { io_.run(); }) {}
+      thread_([this] { io_.run(); }) {
+  for (const photonsim::CircuitLayout& circuit : layout_.circuits) {
+    if (circuit.kind != photonsim::CircuitKind::kMicroringBank) continue;
+    for (int k = 0; k < circuit.output_count; ++k)
+      balanced_output_[circuit.first_output + k] = true;
+  }
+}
 
 ChipController::~ChipController() {
   work_.reset();
@@ -149,6 +168,7 @@ absl::Status ChipController::WriteHeaters(const std::vector<double>& wrapped_pha
   }
   phases_rad_ = wrapped_phases;
   heater_volts_v_ = std::move(volts_v);
+  drivers_.clock->SleepFor(settle_time_);  // let the phases settle before any read
   return absl::OkStatus();
 }
 
@@ -224,9 +244,12 @@ absl::StatusOr<DetectorReading> ChipController::ReadDetectors(std::uint32_t aver
   const double dark_a = chip_.detector().dark_current_na() * 1e-9;
   DetectorReading reading;
   reading.averages = *count;
-  for (double current_a : *currents_a) {
+  for (int k = 0; k < output_count_; ++k) {
+    const double current_a = (*currents_a)[k];
+    // Balanced pairs: the dark currents cancel; the power is drop - through.
+    const double signal_a = balanced_output_[k] ? current_a : current_a - dark_a;
     reading.photocurrent_ua.push_back(current_a * 1e6);
-    reading.optical_power_mw.push_back((current_a - dark_a) / responsivity * 1e3);
+    reading.optical_power_mw.push_back(signal_a / responsivity * 1e3);
   }
   return reading;
 }
@@ -264,6 +287,7 @@ absl::Status ChipController::DriveToSafeState() {
   if (heaters.ok()) {
     phases_rad_.assign(phase_count_, 0.0);
     heater_volts_v_.assign(phase_count_, 0.0);
+    drivers_.clock->SleepFor(settle_time_);
   }
   absl::Status inputs = WriteInputs(std::vector<double>(input_count_, 0.0));
   if (!heaters.ok()) return heaters;

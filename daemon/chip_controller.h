@@ -10,6 +10,7 @@
 #include <boost/asio/executor_work_guard.hpp>
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/post.hpp>
+#include <chrono>
 #include <cstdint>
 #include <functional>
 #include <future>
@@ -25,6 +26,7 @@
 #include "daemon/power_guard.h"
 #include "phc/drivers/instrument_drivers.h"
 #include "photonic/v1/config.pb.h"
+#include "photonsim/chip_layout.h"
 
 namespace phc::daemon {
 
@@ -52,9 +54,12 @@ struct QueryConfig {
 class ChipController {
  public:
   // Starts the hardware thread and drives the chip to its safe state
-  // (heaters and modulators at 0 V).
+  // (heaters and modulators at 0 V). After every heater write the
+  // controller waits settle_time_constants * chip.thermal.tau_us on the
+  // drivers' clock before the chip is read.
   static absl::StatusOr<std::unique_ptr<ChipController>> Create(
-      const photonic::v1::ChipDescription& chip, drivers::DriverSet drivers);
+      const photonic::v1::ChipDescription& chip, drivers::DriverSet drivers,
+      double settle_time_constants = 8.0);
 
   // Stops the hardware thread after the work already posted. Does not touch
   // the hardware: call DriveToSafeState() first.
@@ -65,6 +70,8 @@ class ChipController {
 
   // Thread-safe.
   const photonic::v1::ChipDescription& chip() const { return chip_; }
+  const photonsim::ChipLayout& layout() const { return layout_; }
+  std::chrono::nanoseconds settle_time() const { return settle_time_; }
   const std::string& backend_name() const { return drivers_.backend_name; }
   int phase_count() const { return phase_count_; }
   int input_count() const { return input_count_; }
@@ -102,7 +109,8 @@ class ChipController {
   absl::Status DriveToSafeState();
 
  private:
-  ChipController(const photonic::v1::ChipDescription& chip, drivers::DriverSet drivers);
+  ChipController(const photonic::v1::ChipDescription& chip, drivers::DriverSet drivers,
+                 std::chrono::nanoseconds settle_time);
 
   absl::Status ValidateInputs(std::span<const double> amplitudes) const;
   absl::StatusOr<int> ValidateAverages(std::uint32_t averages) const;
@@ -117,7 +125,10 @@ class ChipController {
   void RequireHardwareThread() const;
 
   const photonic::v1::ChipDescription chip_;
+  const photonsim::ChipLayout layout_;
+  std::vector<bool> balanced_output_;  // balanced photodiode pairs (microring banks)
   drivers::DriverSet drivers_;
+  const std::chrono::nanoseconds settle_time_;
   const NominalHeaterModel heater_model_;
   const PowerGuard guard_;
   const int phase_count_;

@@ -84,8 +84,18 @@ grpc::ServerUnaryReactor* ChipServiceImpl::GetChipInfo(grpc::CallbackServerConte
   const auto& chip = controller_.chip();
   response->set_name(chip.name());
   response->set_backend(controller_.backend_name());
-  response->set_topology(chip.topology());
-  response->set_mesh_size(chip.mesh_size());
+  for (const photonsim::CircuitLayout& circuit : controller_.layout().circuits) {
+    photonic::v1::CircuitInfo* info = response->add_circuits();
+    info->set_name(circuit.name);
+    info->set_kind(photonsim::CircuitKindName(circuit));
+    info->set_size(circuit.size);
+    info->set_first_phase(circuit.first_phase);
+    info->set_phase_count(circuit.phase_count);
+    info->set_first_input(circuit.first_input);
+    info->set_input_count(circuit.input_count);
+    info->set_first_output(circuit.first_output);
+    info->set_output_count(circuit.output_count);
+  }
   response->set_phase_count(controller_.phase_count());
   response->set_input_count(controller_.input_count());
   response->set_output_count(controller_.output_count());
@@ -95,8 +105,10 @@ grpc::ServerUnaryReactor* ChipServiceImpl::GetChipInfo(grpc::CallbackServerConte
   limits->set_max_total_heater_power_mw(controller_.heater_limits().max_total_power_mw);
   limits->set_max_modulator_voltage_v(chip.modulator().max_voltage_v());
   response->set_phase_layout(
-      "Clements mesh, MZIs numbered column by column, top to bottom; phase 2m is MZI m's internal "
-      "phase theta, phase 2m+1 its external phase phi");
+      "phases are numbered circuit by circuit. mesh: MZIs column by column, top to bottom; phase "
+      "2m is MZI m's internal phase theta, 2m+1 its external phase phi. svd: V-dagger mesh, then "
+      "one attenuator theta per mode, then U mesh. microring_bank: ring detunings row-major "
+      "(rows x channels)");
   auto* reactor = context->DefaultReactor();
   reactor->Finish(grpc::Status::OK);
   return reactor;

@@ -44,8 +44,9 @@ absl::StatusOr<std::unique_ptr<Daemon>> Daemon::Start(const LoadedConfig& config
   if (!drivers.ok()) return drivers.status();
 
   std::unique_ptr<Daemon> daemon(new Daemon());
-  absl::StatusOr<std::unique_ptr<ChipController>> controller =
-      ChipController::Create(config.chip, *std::move(drivers));
+  absl::StatusOr<std::unique_ptr<ChipController>> controller = ChipController::Create(
+      config.chip, *std::move(drivers),
+      config.daemon.settle_time_constants() > 0 ? config.daemon.settle_time_constants() : 8.0);
   if (!controller.ok()) return controller.status();
   daemon->controller_ = *std::move(controller);
   daemon->chip_service_ = std::make_unique<ChipServiceImpl>(*daemon->controller_);
@@ -68,11 +69,11 @@ absl::StatusOr<std::unique_ptr<Daemon>> Daemon::Start(const LoadedConfig& config
   }
   daemon->address_ = ResolvedAddress(listen, selected_port);
   daemon->server_->GetHealthCheckService()->SetServingStatus(true);
-  spdlog::info("serving chip \"{}\" ({}x{} {}, {} phases, backend {}) on {}", config.chip.name(),
-               config.chip.mesh_size(), config.chip.mesh_size(),
-               photonic::v1::MeshTopology_Name(config.chip.topology()),
-               daemon->controller_->phase_count(), daemon->controller_->backend_name(),
-               daemon->address_);
+  spdlog::info(
+      "serving chip \"{}\" ({} circuits, {} phases, {} inputs, {} outputs, backend {}) on {}",
+      config.chip.name(), daemon->controller_->layout().circuits.size(),
+      daemon->controller_->phase_count(), daemon->controller_->input_count(),
+      daemon->controller_->output_count(), daemon->controller_->backend_name(), daemon->address_);
   return daemon;
 }
 

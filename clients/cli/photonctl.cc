@@ -118,8 +118,14 @@ class Client {
     }
     std::printf("chip          %s\n", info.name().c_str());
     std::printf("backend       %s\n", info.backend().c_str());
-    std::printf("mesh          %s, %u x %u\n", pb::MeshTopology_Name(info.topology()).c_str(),
-                info.mesh_size(), info.mesh_size());
+    std::printf("circuits      %d\n", info.circuits_size());
+    for (const pb::CircuitInfo& c : info.circuits()) {
+      std::printf("  %-16s %-15s size %-4u phases %u-%u  inputs %u-%u  outputs %u-%u\n",
+                  c.name().c_str(), c.kind().c_str(), c.size(), c.first_phase(),
+                  c.first_phase() + c.phase_count() - 1, c.first_input(),
+                  c.first_input() + c.input_count() - 1, c.first_output(),
+                  c.first_output() + c.output_count() - 1);
+    }
     std::printf("phases        %u\n", info.phase_count());
     std::printf("inputs        %u\n", info.input_count());
     std::printf("outputs       %u\n", info.output_count());

@@ -92,6 +92,17 @@ class SimAdcDriver final : public AdcDriver {
   std::shared_ptr<photonsim::SimChip> chip_;
 };
 
+// Sleeping on a simulated chip advances its virtual clock: no wall time.
+class SimChipClock final : public Clock {
+ public:
+  explicit SimChipClock(std::shared_ptr<photonsim::SimChip> chip) : chip_(std::move(chip)) {}
+  std::chrono::nanoseconds Now() const override { return chip_->now(); }
+  void SleepFor(std::chrono::nanoseconds duration) override { chip_->Advance(duration); }
+
+ private:
+  std::shared_ptr<photonsim::SimChip> chip_;
+};
+
 }  // namespace
 
 DriverSet MakeSimDrivers(std::shared_ptr<photonsim::SimChip> chip, double heater_max_voltage_v,
@@ -100,7 +111,8 @@ DriverSet MakeSimDrivers(std::shared_ptr<photonsim::SimChip> chip, double heater
   set.backend_name = "sim";
   set.heaters = std::make_unique<SimHeaterDriver>(chip, heater_max_voltage_v);
   set.modulators = std::make_unique<SimDacDriver>(chip, modulator_max_voltage_v);
-  set.detectors = std::make_unique<SimAdcDriver>(std::move(chip));
+  set.detectors = std::make_unique<SimAdcDriver>(chip);
+  set.clock = std::make_shared<SimChipClock>(std::move(chip));
   return set;
 }
 

@@ -8,7 +8,7 @@
 
 #include "phc/drivers/sim_drivers.h"
 #include "photonsim/sim_chip.h"
-#include "tests/daemon/test_chip.h"
+#include "tests/test_chips.h"
 
 namespace phc::daemon {
 namespace {
@@ -18,7 +18,7 @@ constexpr double kInf = std::numeric_limits<double>::infinity();
 
 class ChipControllerTest : public ::testing::Test {
  protected:
-  void SetUp() override { Build(testing::TestChipDescription(4)); }
+  void SetUp() override { Build(phc::testing::IdealMeshChip(4)); }
 
   void Build(const photonic::v1::ChipDescription& description) {
     controller_.reset();
@@ -110,7 +110,7 @@ TEST_F(ChipControllerTest, RequestOverPowerBudgetIsRefusedWithoutWriting) {
 }
 
 TEST_F(ChipControllerTest, RequestOverChannelVoltageLimitIsRefused) {
-  photonic::v1::ChipDescription chip = testing::TestChipDescription(4);
+  photonic::v1::ChipDescription chip = phc::testing::IdealMeshChip(4);
   chip.mutable_heater()->set_max_voltage_v(6.0);  // 2 pi needs 7.07 V
   Build(chip);
   const auto state = SetPhases({1.99 * std::numbers::pi}, {9});

@@ -11,8 +11,10 @@ namespace {
 
 constexpr char kChip[] = R"pb(
   name: "chip4"
-  topology: MESH_TOPOLOGY_CLEMENTS
-  mesh_size: 4
+  circuits {
+    name: "mesh"
+    mesh { topology: MESH_TOPOLOGY_CLEMENTS size: 4 }
+  }
   laser_power_mw: 1
   heater { resistance_ohm: 1000 p_pi_mw: 25 max_voltage_v: 10 max_current_ma: 10 }
   modulator { v_pi_v: 2.5 max_voltage_v: 3 }
@@ -46,7 +48,7 @@ TEST_F(ConfigTest, LoadsConfigAndResolvesChipFileRelativeToConfig) {
   const absl::StatusOr<LoadedConfig> loaded = LoadConfigFile(path);
   ASSERT_TRUE(loaded.ok()) << loaded.status();
   EXPECT_EQ(loaded->chip.name(), "chip4");
-  EXPECT_EQ(loaded->chip.mesh_size(), 4u);
+  EXPECT_EQ(loaded->chip.circuits(0).mesh().size(), 4u);
   // Defaults.
   EXPECT_EQ(loaded->daemon.listen_address(), "127.0.0.1:50051");
   EXPECT_EQ(loaded->daemon.log_level(), "info");
@@ -88,13 +90,13 @@ TEST_F(ConfigTest, MissingChipFileNamesTheField) {
 
 TEST_F(ConfigTest, InvalidChipFieldIsNamedWithItsValue) {
   std::string chip = kChip;
-  chip.replace(chip.find("mesh_size: 4"), 12, "mesh_size: 1");
+  chip.replace(chip.find("size: 4"), 7, "size: 1");
   Write("chips/bad.textproto", chip);
   const auto path =
       Write("photonicd.textproto", "chip_file: \"chips/bad.textproto\"\nbackend: BACKEND_SIM\n");
   const absl::StatusOr<LoadedConfig> loaded = LoadConfigFile(path);
   EXPECT_EQ(loaded.status().code(), absl::StatusCode::kInvalidArgument);
-  EXPECT_NE(loaded.status().message().find("mesh_size must be in [2, 256], got 1"),
+  EXPECT_NE(loaded.status().message().find("circuits[0].mesh.size must be in [2, 256], got 1"),
             std::string::npos)
       << loaded.status();
   EXPECT_NE(loaded.status().message().find("bad.textproto"), std::string::npos);

@@ -12,7 +12,7 @@
 #include "google/protobuf/util/json_util.h"
 #include "grpcpp/generic/generic_stub.h"
 #include "photonic/v1/chip.grpc.pb.h"
-#include "photonsim/clements_mesh.h"
+#include "photonsim/mzi_mesh.h"
 #include "subprocess.h"
 
 namespace phc {
@@ -24,10 +24,22 @@ using testing::RunCommand;
 using testing::Subprocess;
 
 constexpr auto kStartTimeout = std::chrono::seconds(20);
-const std::string kChipFile = std::string(PHC_SOURCE_DIR) + "/deploy/chips/clements8.textproto";
+const std::string kChipsDir = std::string(PHC_SOURCE_DIR) + "/deploy/chips";
 
-// Nominal values of deploy/chips/clements8.textproto; the simulated chip is
-// ideal, so its readings follow them exactly.
+// An ideal 8x8 chip (no fabrication errors, crosstalk or noise): its readings
+// follow the nominal values below exactly.
+constexpr char kIdealChip[] = R"pb(
+  name: "ideal8"
+  circuits {
+    name: "mesh"
+    mesh { topology: MESH_TOPOLOGY_CLEMENTS size: 8 }
+  }
+  laser_power_mw: 1
+  heater { resistance_ohm: 1000 p_pi_mw: 22.5 max_voltage_v: 10 max_current_ma: 10 }
+  modulator { v_pi_v: 2.5 max_voltage_v: 3 }
+  detector { responsivity_a_per_w: 0.9 dark_current_na: 1 }
+  max_total_heater_power_mw: 1500
+)pb";
 constexpr int kN = 8;
 constexpr double kLaserMw = 1.0;
 constexpr double kResponsivity = 0.9;
@@ -40,11 +52,16 @@ class DaemonE2eTest : public ::testing::Test {
            ("phc_e2e_" + std::to_string(getpid()) + "_" +
             ::testing::UnitTest::GetInstance()->current_test_info()->name());
     std::filesystem::create_directories(dir_);
-    config_ = dir_ / "photonicd.textproto";
-    std::ofstream(config_) << "chip_file: \"" << kChipFile << "\"\nbackend: BACKEND_SIM\n"
-                           << "sim { seed: 3 }\n";
+    std::ofstream(dir_ / "ideal8.textproto") << kIdealChip;
+    WriteConfig("ideal8.textproto");
   }
   void TearDown() override { std::filesystem::remove_all(dir_); }
+
+  void WriteConfig(const std::string& chip_file) {
+    config_ = dir_ / "photonicd.textproto";
+    std::ofstream(config_) << "chip_file: \"" << chip_file << "\"\nbackend: BACKEND_SIM\n"
+                           << "sim { seed: 3 }\n";
+  }
 
   // Starts photonicd and waits for its "listening on" line.
   void StartDaemon(const std::string& listen) {
@@ -83,7 +100,7 @@ class DaemonE2eTest : public ::testing::Test {
 // input amplitudes.
 std::vector<double> ExpectedPhotocurrentsUa(const std::vector<double>& phases,
                                             const std::vector<double>& amplitudes) {
-  photonsim::ClementsMesh mesh(kN);
+  photonsim::MziMesh mesh = photonsim::MziMesh::Clements(kN);
   mesh.SetPhases(phases);
   photonsim::VectorXc inputs(kN);
   for (int i = 0; i < kN; ++i) inputs(i) = std::sqrt(kLaserMw) * amplitudes[i];
@@ -117,7 +134,9 @@ TEST_F(DaemonE2eTest, CliAndGrpcClientDriveTheSimulatedChip) {
   ASSERT_EQ(info.exit_code, 0) << info.err;
   pb::ChipInfo chip_info;
   ASSERT_TRUE(google::protobuf::util::JsonStringToMessage(info.out, &chip_info).ok()) << info.out;
-  EXPECT_EQ(chip_info.name(), "clements8");
+  EXPECT_EQ(chip_info.name(), "ideal8");
+  ASSERT_EQ(chip_info.circuits_size(), 1);
+  EXPECT_EQ(chip_info.circuits(0).kind(), "mesh/clements");
   EXPECT_EQ(chip_info.backend(), "sim");
   EXPECT_EQ(chip_info.phase_count(), 56u);
 
@@ -264,11 +283,39 @@ TEST_F(DaemonE2eTest, HealthServingAndSigtermDrivesHeatersToZeroAndExitsZero) {
 }
 
 TEST_F(DaemonE2eTest, MalformedConfigExitsNonZeroWithMessage) {
-  std::ofstream(config_) << "chip_file: \"" << kChipFile << "\"\nbackend: BACKEND_SIM\nsim {";
+  std::ofstream(config_) << "chip_file: \"ideal8.textproto\"\nbackend: BACKEND_SIM\nsim {";
   const CommandResult result =
       RunCommand({PHOTONICD_PATH, "--config", config_.string(), "--listen", "127.0.0.1:0"});
   EXPECT_EQ(result.exit_code, 2);
   EXPECT_NE(result.err.find("photonicd.textproto:3:"), std::string::npos) << result.err;
+}
+
+// The daemon serves every shipped chip description: info, a write, a read.
+TEST_F(DaemonE2eTest, ServesEveryShippedChipDescription) {
+  for (const std::string chip : {"clements8", "clements16", "onn_svd8x24", "mrr_bank8"}) {
+    SCOPED_TRACE(chip);
+    WriteConfig(kChipsDir + "/" + chip + ".textproto");
+    StartDaemon("unix:" + (dir_ / (chip + ".sock")).string());
+    pb::ChipInfo info;
+    ASSERT_TRUE(Call(&pb::ChipService::Stub::GetChipInfo, pb::GetChipInfoRequest(), info).ok());
+    EXPECT_EQ(info.name(), chip);
+    EXPECT_GT(info.phase_count(), 0u);
+    pb::SetPhasesRequest set;
+    set.add_phases_rad(1.0);
+    set.add_indices(info.phase_count() - 1);
+    pb::SetPhasesResponse set_response;
+    ASSERT_TRUE(Call(&pb::ChipService::Stub::SetPhases, set, set_response).ok());
+    pb::SetInputsRequest inputs;
+    for (std::uint32_t i = 0; i < info.input_count(); ++i) inputs.add_amplitudes(0.5);
+    pb::SetInputsResponse inputs_response;
+    ASSERT_TRUE(Call(&pb::ChipService::Stub::SetInputs, inputs, inputs_response).ok());
+    pb::ReadDetectorsResponse reading;
+    ASSERT_TRUE(
+        Call(&pb::ChipService::Stub::ReadDetectors, pb::ReadDetectorsRequest(), reading).ok());
+    EXPECT_EQ(reading.photocurrent_ua_size(), static_cast<int>(info.output_count()));
+    daemon_->Signal(SIGTERM);
+    EXPECT_EQ(daemon_->Wait().exit_code, 0);
+  }
 }
 
 TEST_F(DaemonE2eTest, PhotonctlReportsUnreachableDaemon) {

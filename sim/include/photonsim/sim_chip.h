@@ -1,75 +1,94 @@
-// SimChip: a simulated photonic chip at the electrical level the drivers see.
-// Inputs are heater and modulator voltages, outputs are photocurrents.
+// SimChip: a simulated photonic chip with its instruments, at the electrical
+// level the drivers see. Inputs are heater and modulator DAC voltages and a
+// TEC setpoint; outputs are digitised photocurrents and a temperature.
 //
-// The chip is drawn around a ChipDescription: its HiddenTruth (the values the
-// fab actually produced) is not visible to the daemon, which has to calibrate
-// as on hardware. This first version draws an ideal chip (truth = nominal);
-// fabrication spreads, crosstalk, dynamics and noise extend HiddenTruth.
+// Physics (see ../shared/DESIGN.md): heater power P = V^2/R; phase
+//   phi_i = phi0_i + drift * (T - T_ref) + eta_i * sum_j Gamma_ij P_eff_j,
+// where P_eff follows P with a first-order lag tau on a virtual clock; MZI
+// meshes with coupler errors and loss, SVD cores and microring banks; shot
+// and thermal noise, TIA and ADC. The chip is drawn around its description
+// from a seed (HiddenTruth); the daemon never sees the truth.
+//
+// Time only moves when Advance() is called or a reading integrates: reading
+// right after a write sees the not-yet-settled phases.
 //
 // Thread safety: not thread-safe; the owner serialises access.
 #pragma once
 
+#include <chrono>
 #include <cstdint>
 #include <memory>
+#include <random>
 #include <span>
 #include <vector>
 
 #include "absl/status/statusor.h"
 #include "photonic/v1/config.pb.h"
-#include "photonsim/clements_mesh.h"
+#include "photonsim/chip_layout.h"
+#include "photonsim/detector_chain.h"
+#include "photonsim/hidden_truth.h"
+#include "photonsim/optical_circuit.h"
 
 namespace photonsim {
 
-struct HiddenTruth {
-  std::vector<double> heater_resistance_ohm;         // per phase shifter
-  std::vector<double> heater_efficiency_rad_per_mw;  // per phase shifter
-  std::vector<double> phase_bias_rad;                // per phase shifter
-  std::vector<double> splitting_error_rad;           // input, output coupler per MZI
-  double modulator_v_pi_v = 0.0;
-  double laser_power_mw = 0.0;  // into each input at full modulation
-  double responsivity_a_per_w = 0.0;
-  double dark_current_a = 0.0;
-};
-
-// The truth of a perfectly fabricated chip: every value at its nominal.
-// REQUIRES: ValidateChipDescription(chip).ok().
-HiddenTruth NominalTruth(const photonic::v1::ChipDescription& chip);
-
 class SimChip {
  public:
-  // Validates the description; the seed selects the hidden chip.
+  // Validates the description and draws the hidden chip from `seed`.
   static absl::StatusOr<std::unique_ptr<SimChip>> Create(const photonic::v1::ChipDescription& chip,
                                                          std::uint64_t seed);
 
-  SimChip(const photonic::v1::ChipDescription& chip, HiddenTruth truth);
+  // noise_seed seeds detector noise and temperature wander.
+  SimChip(const photonic::v1::ChipDescription& chip, HiddenTruth truth, std::uint64_t noise_seed);
 
-  int heater_count() const { return mesh_.phase_count(); }
-  int modulator_count() const { return mesh_.mode_count(); }
-  int detector_count() const { return mesh_.mode_count(); }
+  const ChipLayout& layout() const { return layout_; }
+  int heater_count() const { return layout_.phase_count; }
+  int modulator_count() const { return layout_.input_count; }
+  int detector_count() const { return layout_.output_count; }
 
-  // REQUIRES: channels and volts have equal length; channels in range.
+  // Voltages are quantised by the driver DAC (heater.dac_bits over
+  // [0, max_voltage_v]). REQUIRES: equal lengths; channels in range.
   void SetHeaterVoltages(std::span<const int> channels, std::span<const double> volts_v);
   // REQUIRES: volts_v.size() == modulator_count().
   void SetModulatorVoltages(std::span<const double> volts_v);
+  // Applied (quantised) voltages.
+  const std::vector<double>& heater_voltages_v() const { return heater_volts_v_; }
+  const std::vector<double>& modulator_voltages_v() const { return modulator_volts_v_; }
 
-  const std::vector<double>& heater_voltages_v() const { return heater_voltages_v_; }
-  const std::vector<double>& modulator_voltages_v() const { return modulator_voltages_v_; }
-
-  // Photocurrent of every detector, averaged over `averages` samples.
+  // Digitised photocurrent of every detector, averaged over `averages`
+  // conversions; the optics are sampled at the start of the conversion
+  // window, then the clock advances by averages * sample_time.
   // REQUIRES: averages >= 1.
   std::vector<double> ReadPhotocurrentsA(int averages);
 
-  // Test-only: what the chip really is.
+  std::chrono::nanoseconds now() const { return now_; }
+  void Advance(std::chrono::nanoseconds dt);
+
+  void SetTecSetpointC(double setpoint_c) { tec_setpoint_c_ = setpoint_c; }
+  double tec_setpoint_c() const { return tec_setpoint_c_; }
+  double temperature_c() const { return tec_setpoint_c_ + temperature_offset_k_; }
+
+  // Test-only: the truth, and the phase every shifter has right now.
   const HiddenTruth& hidden_truth_for_testing() const { return truth_; }
+  std::vector<double> PhasesForTesting() const;
 
  private:
-  void UpdateMesh();
+  void UpdateCircuits();
 
+  photonic::v1::ChipDescription description_;
+  ChipLayout layout_;
   HiddenTruth truth_;
-  ClementsMesh mesh_;
-  std::vector<double> heater_voltages_v_;
-  std::vector<double> modulator_voltages_v_;
-  bool mesh_stale_ = true;
+  std::vector<std::unique_ptr<OpticalCircuit>> circuits_;
+  DetectorChain detector_;
+  std::mt19937_64 noise_rng_;
+
+  std::vector<double> heater_volts_v_;
+  std::vector<double> target_power_mw_;     // V^2/R of the applied voltages
+  std::vector<double> effective_power_mw_;  // after thermal settling
+  std::vector<double> modulator_volts_v_;
+  std::chrono::nanoseconds now_{0};
+  double tec_setpoint_c_;
+  double temperature_offset_k_ = 0.0;
+  bool circuits_stale_ = true;
 };
 
 }  // namespace photonsim

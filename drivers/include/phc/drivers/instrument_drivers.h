@@ -13,6 +13,7 @@
 
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
+#include "phc/drivers/clock.h"
 
 namespace phc::drivers {
 
@@ -54,6 +55,7 @@ struct DriverSet {
   std::unique_ptr<HeaterDriver> heaters;
   std::unique_ptr<DacDriver> modulators;
   std::unique_ptr<AdcDriver> detectors;
+  std::shared_ptr<Clock> clock;  // the time the instruments live in
 };
 
 }  // namespace phc::drivers

@@ -1,15 +1,20 @@
-// A small chip description shared by the daemon tests.
+// Chip descriptions shared by tests: small, and ideal unless a test turns
+// an imperfection on.
 #pragma once
 
 #include "photonic/v1/config.pb.h"
 
-namespace phc::daemon::testing {
+namespace phc::testing {
 
-inline photonic::v1::ChipDescription TestChipDescription(int mesh_size = 4) {
+// A single ideal N x N Clements mesh: no fabrication spread, no crosstalk,
+// instant settling, noiseless detection.
+inline photonic::v1::ChipDescription IdealMeshChip(int mesh_size = 4) {
   photonic::v1::ChipDescription chip;
   chip.set_name("test-chip");
-  chip.set_topology(photonic::v1::MESH_TOPOLOGY_CLEMENTS);
-  chip.set_mesh_size(mesh_size);
+  auto* circuit = chip.add_circuits();
+  circuit->set_name("mesh");
+  circuit->mutable_mesh()->set_topology(photonic::v1::MESH_TOPOLOGY_CLEMENTS);
+  circuit->mutable_mesh()->set_size(mesh_size);
   chip.set_laser_power_mw(1.0);
   chip.mutable_heater()->set_resistance_ohm(1000);
   chip.mutable_heater()->set_p_pi_mw(25);
@@ -20,7 +25,8 @@ inline photonic::v1::ChipDescription TestChipDescription(int mesh_size = 4) {
   chip.mutable_detector()->set_responsivity_a_per_w(0.9);
   chip.mutable_detector()->set_dark_current_na(1);
   chip.set_max_total_heater_power_mw(200);
+  chip.mutable_tec()->set_setpoint_c(25);
   return chip;
 }
 
-}  // namespace phc::daemon::testing
+}  // namespace phc::testing

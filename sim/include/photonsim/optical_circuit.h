@@ -1,0 +1,36 @@
+// The optical circuits a chip is made of, behind one interface: an MZI mesh,
+// an SVD core (U Sigma V^dagger) or a microring weight bank. A circuit maps
+// input field amplitudes (sqrt(mW), one per modulator) to the optical power
+// at its detectors. Balanced detectors (microring banks) report the power at
+// both photodiodes; the signal is positive minus negative.
+#pragma once
+
+#include <memory>
+#include <span>
+
+#include "photonsim/chip_layout.h"
+#include "photonsim/eigen.h"
+
+namespace photonsim {
+
+class OpticalCircuit {
+ public:
+  virtual ~OpticalCircuit() = default;
+
+  // splitting errors: 2 per MZI; amplitude: 1 per MZI (ignored by rings).
+  virtual void SetImperfections(std::span<const double> splitting_errors_rad,
+                                std::span<const double> mzi_amplitude) = 0;
+  // Phase of every shifter of the circuit (rings: round-trip detuning).
+  virtual void SetPhases(std::span<const double> phases_rad) = 0;
+  // input_fields: input_count() real amplitudes; positive_mw/negative_mw:
+  // output_count() powers (negative_mw is 0 for single detectors).
+  virtual void Detect(std::span<const double> input_fields, std::span<double> positive_mw,
+                      std::span<double> negative_mw) const = 0;
+  // Whether outputs are balanced photodiode pairs.
+  virtual bool balanced() const = 0;
+};
+
+// REQUIRES: circuit from BuildChipLayout of a valid description.
+std::unique_ptr<OpticalCircuit> MakeOpticalCircuit(const CircuitLayout& circuit);
+
+}  // namespace photonsim
