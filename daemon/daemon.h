@@ -20,9 +20,10 @@ class Daemon {
   // free port: address() tells which.
   static absl::StatusOr<std::unique_ptr<Daemon>> Start(const LoadedConfig& config);
 
-  // Stops the server (in-flight calls get `grace_ms` to finish), then
+  // Stops the server (in-flight calls and open connections get `grace_ms`
+  // to finish), then
   // drives every heater and modulator to 0 V. Idempotent.
-  absl::Status Shutdown(int grace_ms = 2000);
+  absl::Status Shutdown(int grace_ms = 1000);
   ~Daemon();
 
   // "host:port" or "unix:/path", as clients should dial it.

@@ -313,6 +313,9 @@ TEST_F(DaemonE2eTest, ServesEveryShippedChipDescription) {
     ASSERT_TRUE(
         Call(&pb::ChipService::Stub::ReadDetectors, pb::ReadDetectorsRequest(), reading).ok());
     EXPECT_EQ(reading.photocurrent_ua_size(), static_cast<int>(info.output_count()));
+    // An open client connection holds a shutdown for its grace period.
+    stub_.reset();
+    channel_.reset();
     daemon_->Signal(SIGTERM);
     EXPECT_EQ(daemon_->Wait().exit_code, 0);
   }
