@@ -24,11 +24,15 @@ step() { printf '\n== %s\n$ photonctl %s\n' "$1" "${*:2}"; ctl "${@:2}"; }
 step "The chip photonicd serves" info
 step "Light into input 0 only" set-inputs 1 0 0 0 0 0 0 0
 echo
-echo "   Every heater is at 0 V: every MZI is in its cross state, so the mesh"
-echo "   reverses the mode order and input 0 arrives at output 7."
+echo "   Every heater is at 0 V. On an ideal chip every MZI would be in its cross"
+echo "   state and input 0 would arrive at output 7 alone. This simulated chip has"
+echo "   fabrication errors (random phase biases, coupler errors, 0.2 dB per MZI),"
+echo "   thermal crosstalk, settling, shot/thermal noise and a 16-bit ADC: until it"
+echo "   is calibrated, the light spreads over several outputs."
 step "Detector readings" read --averages 16
 echo
-echo "   MZI 0 (modes 0,1) to theta = pi/2: a 50:50 splitter. Phase 0 is its theta."
+echo "   Heat MZI 0's internal phase (phase 0) by pi/2: the daemon converts the phase"
+echo "   to a heater voltage, waits for the heater to settle, and the pattern moves."
 step "Set one phase by index" set-phases --indices 0 -- 1.5707963
 step "Detector readings" read --averages 16
 echo
