@@ -4,6 +4,7 @@
 
 #include "photonsim/chip_layout.h"
 #include "photonsim/optical_circuit.h"
+#include "photonsim/svd_programming.h"
 #include "tests/sim/random_unitary.h"
 #include "tests/test_chips.h"
 
@@ -60,6 +61,42 @@ TEST(SvdCircuitTest, OutputPowerIsSigmaSquaredWeightedPowerAfterVDagger) {
   }
   // The output mesh is lossless and unitary: it only redistributes power.
   EXPECT_NEAR(total, expected_total, 1e-12);
+}
+
+TEST(SvdProgrammingTest, CoreRealisesTargetMatrixUpToOutputPhases) {
+  for (int n : {2, 4, 8}) {
+    MatrixXc w = MatrixXc::Random(n, n);
+    const absl::StatusOr<SvdCoreProgram> program = ProgramSvdCore(w);
+    ASSERT_TRUE(program.ok()) << program.status();
+    const MatrixXc t = program->scale * SvdCoreTransfer(n, program->phases_rad);
+    // |t_ij| = |w_ij| and each row differs from W's by one common phase.
+    for (int r = 0; r < n; ++r) {
+      const Complex phase = t(r, 0) / w(r, 0) / std::abs(t(r, 0) / w(r, 0));
+      EXPECT_LT((t.row(r) - phase * w.row(r)).cwiseAbs().maxCoeff(), 1e-11) << "n=" << n;
+    }
+  }
+}
+
+TEST(SvdProgrammingTest, ChipCircuitDetectsTheProgrammedIntensities) {
+  constexpr int kN = 8;
+  MatrixXc w = MatrixXc::Random(kN, kN);
+  const absl::StatusOr<SvdCoreProgram> program = ProgramSvdCore(w);
+  ASSERT_TRUE(program.ok());
+  const ChipLayout layout = BuildChipLayout(SvdChip(kN, 1));
+  auto circuit = MakeOpticalCircuit(layout.circuits[0]);
+  circuit->SetPhases(program->phases_rad);
+  const std::vector<double> inputs = {0.1, 0.8, 0.3, 0.0, 0.5, 0.9, 0.2, 0.4};
+  VectorXc x(kN);
+  for (int i = 0; i < kN; ++i) x(i) = inputs[i];
+  const VectorXc y = w * x / program->scale;
+  std::vector<double> positive(kN), negative(kN);
+  circuit->Detect(inputs, positive, negative);
+  for (int k = 0; k < kN; ++k) EXPECT_NEAR(positive[k], std::norm(y(k)), 1e-12) << k;
+}
+
+TEST(SvdProgrammingTest, RejectsZeroAndNonSquare) {
+  EXPECT_FALSE(ProgramSvdCore(MatrixXc::Zero(4, 4)).ok());
+  EXPECT_FALSE(ProgramSvdCore(MatrixXc::Ones(3, 4)).ok());
 }
 
 }  // namespace
