@@ -53,6 +53,7 @@ ChipController::ChipController(const photonic::v1::ChipDescription& chip,
                                drivers::DriverSet drivers, std::chrono::nanoseconds settle_time)
     : chip_(chip),
       layout_(photonsim::BuildChipLayout(chip)),
+      power_ceiling_mw_(chip.max_total_heater_power_mw()),
       balanced_output_(layout_.output_count, false),
       drivers_(std::move(drivers)),
       settle_time_(settle_time),
@@ -143,18 +144,13 @@ absl::Status ChipController::WriteHeaters(const std::vector<double>& wrapped_pha
   std::vector<double> volts_v;
   if (absl::Status s = CheckGuard(wrapped_phases, volts_v); !s.ok()) return s;
   std::vector<int> channels;
-  std::vector<double> channel_volts;
   if (indices.empty()) {
     channels.resize(phase_count_);
     for (int ch = 0; ch < phase_count_; ++ch) channels[ch] = ch;
-    channel_volts = volts_v;
   } else {
-    for (std::uint32_t ch : indices) {
-      channels.push_back(static_cast<int>(ch));
-      channel_volts.push_back(volts_v[ch]);
-    }
+    for (std::uint32_t ch : indices) channels.push_back(static_cast<int>(ch));
   }
-  if (absl::Status s = drivers_.heaters->SetVoltages(channels, channel_volts); !s.ok()) {
+  if (absl::Status s = WriteVoltagesWithSlewLimit(channels, volts_v); !s.ok()) {
     // The driver may have written part of the request: resynchronise.
     spdlog::error("heater write failed: {}", s.ToString());
     if (absl::StatusOr<std::vector<double>> readback = drivers_.heaters->ReadVoltages();
@@ -168,7 +164,50 @@ absl::Status ChipController::WriteHeaters(const std::vector<double>& wrapped_pha
   }
   phases_rad_ = wrapped_phases;
   heater_volts_v_ = std::move(volts_v);
-  drivers_.clock->SleepFor(settle_time_);  // let the phases settle before any read
+  return absl::OkStatus();
+}
+
+absl::Status ChipController::WriteVoltagesWithSlewLimit(std::span<const int> channels,
+                                                        const std::vector<double>& target_v) {
+  // Ramp in equal steps no larger than max_step_v. Every intermediate state
+  // lies between two guarded states: per channel |V| is between its ends
+  // and the total power V^2 is convex in the step, so it stays in budget.
+  const double max_step_v = chip_.heater().max_step_v();
+  double largest_change_v = 0.0;
+  for (int ch : channels) {
+    largest_change_v = std::max(largest_change_v, std::abs(target_v[ch] - heater_volts_v_[ch]));
+  }
+  const int steps = max_step_v > 0.0
+                        ? std::max(1, static_cast<int>(std::ceil(largest_change_v / max_step_v)))
+                        : 1;
+  std::vector<double> step_v(channels.size());
+  for (int s = 1; s <= steps; ++s) {
+    const double t = static_cast<double>(s) / steps;
+    for (std::size_t i = 0; i < channels.size(); ++i) {
+      const double from = heater_volts_v_[channels[i]];
+      step_v[i] = s == steps ? target_v[channels[i]] : from + t * (target_v[channels[i]] - from);
+    }
+    if (absl::Status st = drivers_.heaters->SetVoltages(channels, step_v); !st.ok()) return st;
+    drivers_.clock->SleepFor(settle_time_);  // let the phases settle before any read
+  }
+  return absl::OkStatus();
+}
+
+absl::Status ChipController::SetPowerBudget(double max_total_heater_power_mw) {
+  RequireHardwareThread();
+  if (!(max_total_heater_power_mw > 0.0 && max_total_heater_power_mw <= power_ceiling_mw_)) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("max_total_heater_power_mw = ", max_total_heater_power_mw, " must be in (0, ",
+                     power_ceiling_mw_, "] mW (the chip description's ceiling)"));
+  }
+  const double present_mw = guard_.TotalPowerMw(heater_volts_v_);
+  if (present_mw > max_total_heater_power_mw) {
+    return absl::FailedPreconditionError(
+        absl::StrCat("the heaters draw ", present_mw, " mW now, more than the requested budget of ",
+                     max_total_heater_power_mw, " mW; lower the phases first"));
+  }
+  guard_.set_max_total_power_mw(max_total_heater_power_mw);
+  spdlog::info("heater power budget set to {} mW", max_total_heater_power_mw);
   return absl::OkStatus();
 }
 

@@ -76,6 +76,7 @@ class ChipController {
   int phase_count() const { return phase_count_; }
   int input_count() const { return input_count_; }
   int output_count() const { return output_count_; }
+  // REQUIRES: OnHardwareThread() (the budget can change at run time).
   const HeaterLimits& heater_limits() const { return guard_.limits(); }
   void Post(std::function<void()> op);
   bool OnHardwareThread() const;
@@ -107,6 +108,8 @@ class ChipController {
   absl::StatusOr<DetectorReading> Query(const QueryConfig& config);
   // All heaters and modulators to 0 V.
   absl::Status DriveToSafeState();
+  // A new chip-wide heater budget in (0, chip max_total_heater_power_mw].
+  absl::Status SetPowerBudget(double max_total_heater_power_mw);
 
  private:
   ChipController(const photonic::v1::ChipDescription& chip, drivers::DriverSet drivers,
@@ -121,16 +124,19 @@ class ChipController {
                           std::vector<double>& volts_v) const;
   absl::Status WriteHeaters(const std::vector<double>& wrapped_phases,
                             std::span<const std::uint32_t> indices);
+  absl::Status WriteVoltagesWithSlewLimit(std::span<const int> channels,
+                                          const std::vector<double>& target_v);
   absl::Status WriteInputs(std::span<const double> amplitudes);
   void RequireHardwareThread() const;
 
   const photonic::v1::ChipDescription chip_;
   const photonsim::ChipLayout layout_;
+  const double power_ceiling_mw_;      // the description's budget: the operator's ceiling
   std::vector<bool> balanced_output_;  // balanced photodiode pairs (microring banks)
   drivers::DriverSet drivers_;
   const std::chrono::nanoseconds settle_time_;
   const NominalHeaterModel heater_model_;
-  const PowerGuard guard_;
+  PowerGuard guard_;  // budget changes on the hardware thread only
   const int phase_count_;
   const int input_count_;
   const int output_count_;

@@ -78,6 +78,14 @@ class QueryReactor final : public grpc::ServerBidiReactor<QueryRequest, QueryRes
 
 }  // namespace
 
+static void FillLimits(const HeaterLimits& heater, double modulator_max_v,
+                       photonic::v1::Limits& limits) {
+  limits.set_max_heater_voltage_v(heater.max_voltage_v);
+  limits.set_max_heater_current_ma(heater.max_current_ma);
+  limits.set_max_total_heater_power_mw(heater.max_total_power_mw);
+  limits.set_max_modulator_voltage_v(modulator_max_v);
+}
+
 grpc::ServerUnaryReactor* ChipServiceImpl::GetChipInfo(grpc::CallbackServerContext* context,
                                                        const photonic::v1::GetChipInfoRequest*,
                                                        photonic::v1::ChipInfo* response) {
@@ -99,18 +107,36 @@ grpc::ServerUnaryReactor* ChipServiceImpl::GetChipInfo(grpc::CallbackServerConte
   response->set_phase_count(controller_.phase_count());
   response->set_input_count(controller_.input_count());
   response->set_output_count(controller_.output_count());
-  auto* limits = response->mutable_limits();
-  limits->set_max_heater_voltage_v(controller_.heater_limits().max_voltage_v);
-  limits->set_max_heater_current_ma(controller_.heater_limits().max_current_ma);
-  limits->set_max_total_heater_power_mw(controller_.heater_limits().max_total_power_mw);
-  limits->set_max_modulator_voltage_v(chip.modulator().max_voltage_v());
   response->set_phase_layout(
       "phases are numbered circuit by circuit. mesh: MZIs column by column, top to bottom; phase "
       "2m is MZI m's internal phase theta, 2m+1 its external phase phi. svd: V-dagger mesh, then "
       "one attenuator theta per mode, then U mesh. microring_bank: ring detunings row-major "
       "(rows x channels)");
   auto* reactor = context->DefaultReactor();
-  reactor->Finish(grpc::Status::OK);
+  // The power budget can change at run time: read it on the hardware thread.
+  controller_.Post([this, reactor, response] {
+    FillLimits(controller_.heater_limits(), controller_.chip().modulator().max_voltage_v(),
+               *response->mutable_limits());
+    reactor->Finish(grpc::Status::OK);
+  });
+  return reactor;
+}
+
+grpc::ServerUnaryReactor* ChipServiceImpl::SetPowerBudget(
+    grpc::CallbackServerContext* context, const photonic::v1::SetPowerBudgetRequest* request,
+    photonic::v1::Limits* response) {
+  auto* reactor = context->DefaultReactor();
+  controller_.Post([this, reactor, request, response] {
+    if (absl::Status s = controller_.SetPowerBudget(request->max_total_heater_power_mw());
+        !s.ok()) {
+      spdlog::warn("SetPowerBudget refused: {}", s.ToString());
+      reactor->Finish(ToGrpcStatus(s));
+      return;
+    }
+    FillLimits(controller_.heater_limits(), controller_.chip().modulator().max_voltage_v(),
+               *response);
+    reactor->Finish(grpc::Status::OK);
+  });
   return reactor;
 }
 

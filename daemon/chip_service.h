@@ -27,6 +27,9 @@ class ChipServiceImpl final : public photonic::v1::ChipService::CallbackService 
   grpc::ServerUnaryReactor* ReadDetectors(grpc::CallbackServerContext* context,
                                           const photonic::v1::ReadDetectorsRequest* request,
                                           photonic::v1::ReadDetectorsResponse* response) override;
+  grpc::ServerUnaryReactor* SetPowerBudget(grpc::CallbackServerContext* context,
+                                           const photonic::v1::SetPowerBudgetRequest* request,
+                                           photonic::v1::Limits* response) override;
   grpc::ServerBidiReactor<photonic::v1::QueryRequest, photonic::v1::QueryResponse>* Query(
       grpc::CallbackServerContext* context) override;
 

@@ -6,6 +6,12 @@
 
 namespace phc::daemon {
 
+double PowerGuard::TotalPowerMw(std::span<const double> volts_v) const {
+  double total_mw = 0.0;
+  for (double v : volts_v) total_mw += model_.PowerMwForVoltage(v);
+  return total_mw;
+}
+
 absl::Status PowerGuard::CheckHeaterVoltages(std::span<const double> volts_v) const {
   double total_power_mw = 0.0;
   for (std::size_t ch = 0; ch < volts_v.size(); ++ch) {

@@ -26,6 +26,10 @@ class PowerGuard {
   absl::Status CheckHeaterVoltages(std::span<const double> volts_v) const;
 
   const HeaterLimits& limits() const { return limits_; }
+  // REQUIRES: a positive finite budget; the caller checks it against the
+  // chip's ceiling and the present state.
+  void set_max_total_power_mw(double budget_mw) { limits_.max_total_power_mw = budget_mw; }
+  double TotalPowerMw(std::span<const double> volts_v) const;
 
  private:
   HeaterLimits limits_;

@@ -188,6 +188,21 @@ class Client {
     return 0;
   }
 
+  int SetPowerBudget(double budget_mw) {
+    grpc::ClientContext context;
+    Prepare(context);
+    pb::SetPowerBudgetRequest request;
+    request.set_max_total_heater_power_mw(budget_mw);
+    pb::Limits limits;
+    if (grpc::Status s = stub_->SetPowerBudget(&context, request, &limits); !s.ok()) return Fail(s);
+    if (options_.json) {
+      PrintJson(limits);
+      return 0;
+    }
+    std::printf("heater power budget: %.3f mW\n", limits.max_total_heater_power_mw());
+    return 0;
+  }
+
   int Read(unsigned averages) {
     grpc::ClientContext context;
     Prepare(context);
@@ -255,6 +270,10 @@ int main(int argc, char** argv) {
   auto* set_inputs = app.add_subcommand("set-inputs", "input field amplitudes in [0, 1]");
   std::vector<double> amplitudes;
   set_inputs->add_option("amplitudes", amplitudes, "one amplitude per input")->required();
+  auto* power_budget =
+      app.add_subcommand("power-budget", "set the chip-wide heater power budget (operator)");
+  double budget_mw = 0.0;
+  power_budget->add_option("milliwatts", budget_mw, "new budget in mW")->required();
   auto* read = app.add_subcommand("read", "read every detector");
   unsigned averages = 1;
   read->add_option("-n,--averages", averages, "readings averaged per detector")
@@ -269,5 +288,6 @@ int main(int argc, char** argv) {
   if (*get_phases) return client.GetPhases();
   if (*set_inputs) return client.SetInputs(amplitudes);
   if (*read) return client.Read(averages);
+  if (*power_budget) return client.SetPowerBudget(budget_mw);
   return 2;
 }

@@ -113,6 +113,7 @@ absl::Status ValidateChipDescription(const photonic::v1::ChipDescription& chip) 
            RequirePositive("heater.max_voltage_v", heater.max_voltage_v()),
            RequirePositive("heater.max_current_ma", heater.max_current_ma()),
            RequireInRange("heater.dac_bits", heater.dac_bits(), 0, 24),
+           RequireInRange("heater.max_step_v", heater.max_step_v(), 0, 1e3),
            RequirePositive("modulator.v_pi_v", modulator.v_pi_v()),
            RequirePositive("modulator.max_voltage_v", modulator.max_voltage_v()),
            RequireInRange("modulator.dac_bits", modulator.dac_bits(), 0, 24),
