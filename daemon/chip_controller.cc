@@ -59,6 +59,7 @@ ChipController::ChipController(const photonic::v1::ChipDescription& chip,
       settle_time_(settle_time),
       heater_model_(chip.heater()),
       guard_(LimitsOf(chip), heater_model_),
+      phase_model_(HeaterPhaseModel::Nominal(chip)),
       phase_count_(drivers_.heaters->channel_count()),
       input_count_(drivers_.modulators->channel_count()),
       output_count_(drivers_.detectors->channel_count()),
@@ -132,23 +133,27 @@ absl::StatusOr<std::vector<double>> ChipController::PlanPhases(
 
 absl::Status ChipController::CheckGuard(const std::vector<double>& wrapped_phases,
                                         std::vector<double>& volts_v) const {
-  volts_v.resize(wrapped_phases.size());
-  for (std::size_t i = 0; i < wrapped_phases.size(); ++i) {
-    volts_v[i] = heater_model_.VoltageForPhase(wrapped_phases[i]);
+  const std::vector<double> powers_mw = phase_model_.PowersForPhases(wrapped_phases);
+  volts_v.resize(powers_mw.size());
+  for (std::size_t i = 0; i < powers_mw.size(); ++i) {
+    volts_v[i] = std::sqrt(powers_mw[i] * 1e-3 * heater_model_.resistance_ohm());
   }
   return guard_.CheckHeaterVoltages(volts_v);
 }
 
-absl::Status ChipController::WriteHeaters(const std::vector<double>& wrapped_phases,
-                                          std::span<const std::uint32_t> indices) {
+absl::Status ChipController::WriteHeaters(const std::vector<double>& wrapped_phases) {
   std::vector<double> volts_v;
   if (absl::Status s = CheckGuard(wrapped_phases, volts_v); !s.ok()) return s;
+  return WriteHeaterVolts(std::move(volts_v), wrapped_phases);
+}
+
+absl::Status ChipController::WriteHeaterVolts(std::vector<double> volts_v,
+                                              std::vector<double> phases) {
+  // Only channels whose voltage changes are written (with crosstalk
+  // compensation, one phase can move its neighbours' voltages too).
   std::vector<int> channels;
-  if (indices.empty()) {
-    channels.resize(phase_count_);
-    for (int ch = 0; ch < phase_count_; ++ch) channels[ch] = ch;
-  } else {
-    for (std::uint32_t ch : indices) channels.push_back(static_cast<int>(ch));
+  for (int ch = 0; ch < phase_count_; ++ch) {
+    if (volts_v[ch] != heater_volts_v_[ch]) channels.push_back(ch);
   }
   if (absl::Status s = WriteVoltagesWithSlewLimit(channels, volts_v); !s.ok()) {
     // The driver may have written part of the request: resynchronise.
@@ -156,15 +161,45 @@ absl::Status ChipController::WriteHeaters(const std::vector<double>& wrapped_pha
     if (absl::StatusOr<std::vector<double>> readback = drivers_.heaters->ReadVoltages();
         readback.ok()) {
       heater_volts_v_ = *readback;
+      std::vector<double> powers(phase_count_);
       for (int ch = 0; ch < phase_count_; ++ch) {
-        phases_rad_[ch] = heater_model_.PhaseForVoltage(heater_volts_v_[ch]);
+        powers[ch] = heater_model_.PowerMwForVoltage(heater_volts_v_[ch]);
       }
+      phases_rad_ = phase_model_.PhasesForPowers(powers);
     }
     return s;
   }
-  phases_rad_ = wrapped_phases;
+  phases_rad_ = std::move(phases);
   heater_volts_v_ = std::move(volts_v);
   return absl::OkStatus();
+}
+
+absl::Status ChipController::SetHeaterPowers(std::span<const double> powers_mw) {
+  RequireHardwareThread();
+  if (static_cast<int>(powers_mw.size()) != phase_count_) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "powers has ", powers_mw.size(), " entries; the chip has ", phase_count_, " heaters"));
+  }
+  std::vector<double> volts_v(phase_count_);
+  for (int ch = 0; ch < phase_count_; ++ch) {
+    if (!(powers_mw[ch] >= 0.0 && std::isfinite(powers_mw[ch]))) {
+      return absl::InvalidArgumentError(
+          absl::StrCat("powers[", ch, "] = ", powers_mw[ch], " is not a finite power >= 0"));
+    }
+    volts_v[ch] = std::sqrt(powers_mw[ch] * 1e-3 * heater_model_.resistance_ohm());
+  }
+  if (absl::Status s = guard_.CheckHeaterVoltages(volts_v); !s.ok()) return s;
+  return WriteHeaterVolts(std::move(volts_v), phase_model_.PhasesForPowers(powers_mw));
+}
+
+void ChipController::InstallPhaseModel(HeaterPhaseModel model) {
+  RequireHardwareThread();
+  phase_model_ = std::move(model);
+  std::vector<double> powers(phase_count_);
+  for (int ch = 0; ch < phase_count_; ++ch) {
+    powers[ch] = heater_model_.PowerMwForVoltage(heater_volts_v_[ch]);
+  }
+  phases_rad_ = phase_model_.PhasesForPowers(powers);
 }
 
 absl::Status ChipController::WriteVoltagesWithSlewLimit(std::span<const int> channels,
@@ -172,6 +207,7 @@ absl::Status ChipController::WriteVoltagesWithSlewLimit(std::span<const int> cha
   // Ramp in equal steps no larger than max_step_v. Every intermediate state
   // lies between two guarded states: per channel |V| is between its ends
   // and the total power V^2 is convex in the step, so it stays in budget.
+  if (channels.empty()) return absl::OkStatus();  // nothing changes
   const double max_step_v = chip_.heater().max_step_v();
   double largest_change_v = 0.0;
   for (int ch : channels) {
@@ -216,7 +252,7 @@ absl::StatusOr<PhaseState> ChipController::SetPhases(std::span<const double> pha
   RequireHardwareThread();
   absl::StatusOr<std::vector<double>> planned = PlanPhases(phases_rad, indices);
   if (!planned.ok()) return planned.status();
-  if (absl::Status s = WriteHeaters(*planned, indices); !s.ok()) return s;
+  if (absl::Status s = WriteHeaters(*planned); !s.ok()) return s;
   return GetPhases();
 }
 
@@ -309,7 +345,7 @@ absl::StatusOr<DetectorReading> ChipController::Query(const QueryConfig& config)
   if (absl::Status s = ValidateAverages(config.averages).status(); !s.ok()) return s;
 
   if (!planned.empty()) {
-    if (absl::Status s = WriteHeaters(planned, {}); !s.ok()) return s;
+    if (absl::Status s = WriteHeaters(planned); !s.ok()) return s;
   }
   if (!config.amplitudes.empty()) {
     if (absl::Status s = WriteInputs(config.amplitudes); !s.ok()) return s;

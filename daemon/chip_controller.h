@@ -22,6 +22,7 @@
 #include <vector>
 
 #include "absl/status/statusor.h"
+#include "daemon/calibration/heater_phase_model.h"
 #include "daemon/heater_model.h"
 #include "daemon/power_guard.h"
 #include "phc/drivers/instrument_drivers.h"
@@ -110,6 +111,13 @@ class ChipController {
   absl::Status DriveToSafeState();
   // A new chip-wide heater budget in (0, chip max_total_heater_power_mw].
   absl::Status SetPowerBudget(double max_total_heater_power_mw);
+  // Calibration access: every heater's power (nominal mW, P = V^2/R_nominal),
+  // through PowerGuard, the slew limit and settling like any write.
+  absl::Status SetHeaterPowers(std::span<const double> powers_mw);
+  // Replaces the phase <-> power map (after calibration); the present
+  // phases are re-derived from the heater voltages.
+  void InstallPhaseModel(HeaterPhaseModel model);
+  const HeaterPhaseModel& phase_model() const { return phase_model_; }
 
  private:
   ChipController(const photonic::v1::ChipDescription& chip, drivers::DriverSet drivers,
@@ -122,8 +130,9 @@ class ChipController {
                                                  std::span<const std::uint32_t> indices) const;
   absl::Status CheckGuard(const std::vector<double>& wrapped_phases,
                           std::vector<double>& volts_v) const;
-  absl::Status WriteHeaters(const std::vector<double>& wrapped_phases,
-                            std::span<const std::uint32_t> indices);
+  absl::Status WriteHeaters(const std::vector<double>& wrapped_phases);
+  // Writes a complete, guard-checked voltage state; `phases` is what it means.
+  absl::Status WriteHeaterVolts(std::vector<double> volts_v, std::vector<double> phases);
   absl::Status WriteVoltagesWithSlewLimit(std::span<const int> channels,
                                           const std::vector<double>& target_v);
   absl::Status WriteInputs(std::span<const double> amplitudes);
@@ -136,7 +145,8 @@ class ChipController {
   drivers::DriverSet drivers_;
   const std::chrono::nanoseconds settle_time_;
   const NominalHeaterModel heater_model_;
-  PowerGuard guard_;  // budget changes on the hardware thread only
+  PowerGuard guard_;              // budget changes on the hardware thread only
+  HeaterPhaseModel phase_model_;  // hardware thread only
   const int phase_count_;
   const int input_count_;
   const int output_count_;
