@@ -118,6 +118,8 @@ class ChipController {
   // phases are re-derived from the heater voltages.
   void InstallPhaseModel(HeaterPhaseModel model);
   const HeaterPhaseModel& phase_model() const { return phase_model_; }
+  // The instruments' clock (virtual on the simulator).
+  std::chrono::nanoseconds ChipTime() const { return drivers_.clock->Now(); }
 
  private:
   ChipController(const photonic::v1::ChipDescription& chip, drivers::DriverSet drivers,

@@ -1,10 +1,14 @@
 #include "daemon/calibration/calibration_fit.h"
 
 #include <Eigen/Dense>
+#include <algorithm>
 #include <cmath>
 #include <limits>
 #include <numbers>
 #include <random>
+
+#include "photonsim/chip_layout.h"
+#include "photonsim/mzi_mesh.h"
 
 namespace phc::daemon {
 namespace {
@@ -45,6 +49,62 @@ std::vector<double> ConfigurationPhases(
 }
 
 }  // namespace
+
+std::vector<std::vector<int>> ReadingDependencies(const photonsim::CircuitLayout& circuit,
+                                                  const photonsim::MatrixXc& patterns) {
+  // The circuit as a list of elements: modes they act on, phases they hold.
+  struct Element {
+    int a, b;  // b < 0: acts on mode a alone
+    std::vector<int> phases;
+  };
+  std::vector<Element> elements;
+  auto add_mesh = [&](const photonsim::MziMesh& mesh, int phase_offset) {
+    for (int m = 0; m < mesh.mzi_count(); ++m) {
+      const photonsim::MziPlacement& p = mesh.placements()[m];
+      elements.push_back(
+          {p.top_mode, p.bottom_mode, {phase_offset + 2 * m, phase_offset + 2 * m + 1}});
+    }
+  };
+  const int n = circuit.size;
+  if (circuit.kind == photonsim::CircuitKind::kSvd) {
+    const photonsim::MziMesh mesh = photonsim::MziMesh::Clements(n);
+    add_mesh(mesh, 0);
+    for (int k = 0; k < n; ++k) elements.push_back({k, -1, {mesh.phase_count() + k}});
+    add_mesh(mesh, mesh.phase_count() + n);
+  } else {
+    add_mesh(photonsim::MeshForCircuit(circuit.spec.mesh()), 0);
+  }
+  auto touches = [](const Element& e, const std::vector<bool>& lit) {
+    return lit[e.a] || (e.b >= 0 && lit[e.b]);
+  };
+  std::vector<std::vector<int>> dependencies;
+  for (Eigen::Index q = 0; q < patterns.rows(); ++q) {
+    std::vector<bool> lit(n, false);
+    for (int i = 0; i < n; ++i) lit[i] = std::abs(patterns(q, i)) > 0.0;
+    std::vector<bool> forward(elements.size(), false);
+    for (std::size_t e = 0; e < elements.size(); ++e) {
+      if (!touches(elements[e], lit)) continue;
+      forward[e] = true;
+      lit[elements[e].a] = true;
+      if (elements[e].b >= 0) lit[elements[e].b] = true;
+    }
+    for (int k = 0; k < n; ++k) {
+      std::vector<bool> reach(n, false);
+      reach[k] = true;
+      std::vector<int> phases;
+      for (std::size_t e = elements.size(); e-- > 0;) {
+        if (!touches(elements[e], reach)) continue;
+        reach[elements[e].a] = true;
+        if (elements[e].b >= 0) reach[elements[e].b] = true;
+        if (forward[e])
+          phases.insert(phases.end(), elements[e].phases.begin(), elements[e].phases.end());
+      }
+      std::sort(phases.begin(), phases.end());
+      dependencies.push_back(std::move(phases));
+    }
+  }
+  return dependencies;
+}
 
 SweepFit FitSweepFrequency(std::span<const double> powers_mw, const Eigen::MatrixXd& readings,
                            double nominal_efficiency_rad_per_mw) {
@@ -108,6 +168,86 @@ double BiasFitRms(photonsim::LinearCircuit& model, const BiasFitData& data,
   return std::sqrt(rss / count);
 }
 
+double RefineBiasesAndEfficiencies(
+    photonsim::LinearCircuit& model, const BiasFitData& data, std::vector<double>& bias_rad,
+    std::vector<double>& efficiency_rad_per_mw,
+    const std::vector<std::vector<photonsim::CrosstalkEntry>>& crosstalk, int iterations) {
+  const int phases = model.phase_count();
+  const std::size_t configs = data.measured.size();
+  const Eigen::Index per_config = data.measured.empty() ? 0 : data.measured[0].size();
+  const Eigen::Index rows = per_config * static_cast<Eigen::Index>(configs);
+  const std::vector<double> zero(phases, 0.0), ones(phases, 1.0);
+  // felt[c][j]: P_cj + sum_l G_jl P_cl, so phase = bias + eta * felt.
+  std::vector<std::vector<double>> felt(configs);
+  for (std::size_t c = 0; c < configs; ++c) {
+    felt[c] = ConfigurationPhases(zero, ones, crosstalk, data.powers_mw[c]);
+  }
+  auto residuals = [&](const std::vector<double>& bias, const std::vector<double>& eta,
+                       Eigen::VectorXd& r, Eigen::MatrixXd* jacobian) {
+    r.resize(rows);
+    if (jacobian != nullptr) jacobian->setZero(rows, 2 * phases);
+    std::vector<double> phase(phases);
+    constexpr double kStep = 1e-6;
+    for (std::size_t c = 0; c < configs; ++c) {
+      for (int j = 0; j < phases; ++j) phase[j] = bias[j] + eta[j] * felt[c][j];
+      const Eigen::MatrixXd base = ModelPowers(model, data.patterns, phase);
+      const Eigen::Index offset = static_cast<Eigen::Index>(c) * per_config;
+      const Eigen::MatrixXd difference = base - data.measured[c];
+      r.segment(offset, per_config) =
+          Eigen::Map<const Eigen::VectorXd>(difference.data(), per_config);
+      if (jacobian == nullptr) continue;
+      for (int j = 0; j < phases; ++j) {
+        phase[j] += kStep;
+        const Eigen::MatrixXd d = (ModelPowers(model, data.patterns, phase) - base) / kStep;
+        phase[j] -= kStep;
+        const Eigen::Map<const Eigen::VectorXd> column(d.data(), per_config);
+        jacobian->block(offset, j, per_config, 1) = column;
+        jacobian->block(offset, phases + j, per_config, 1) = column * felt[c][j];
+      }
+    }
+  };
+  // Efficiencies stay within a factor of two of where they started.
+  const std::vector<double> eta_start = efficiency_rad_per_mw;
+  Eigen::VectorXd r;
+  Eigen::MatrixXd jacobian;
+  residuals(bias_rad, efficiency_rad_per_mw, r, &jacobian);
+  double cost = r.squaredNorm();
+  double damping = 1e-3;
+  for (int it = 0; it < iterations; ++it) {
+    const Eigen::MatrixXd jtj = jacobian.transpose() * jacobian;
+    const Eigen::VectorXd jtr = jacobian.transpose() * r;
+    bool improved = false;
+    for (int attempt = 0; attempt < 8 && !improved; ++attempt) {
+      Eigen::MatrixXd a = jtj;
+      a.diagonal() += damping * (jtj.diagonal().array() + 1e-12).matrix();
+      const Eigen::VectorXd step = -a.ldlt().solve(jtr);
+      std::vector<double> bias = bias_rad, eta = efficiency_rad_per_mw;
+      for (int j = 0; j < phases; ++j) {
+        bias[j] += step(j);
+        eta[j] = std::clamp(eta[j] + step(phases + j), 0.5 * eta_start[j], 2.0 * eta_start[j]);
+      }
+      Eigen::VectorXd trial;
+      residuals(bias, eta, trial, nullptr);
+      if (trial.squaredNorm() < cost) {
+        bias_rad = std::move(bias);
+        efficiency_rad_per_mw = std::move(eta);
+        damping = std::max(1e-9, damping / 3);
+        improved = true;
+      } else {
+        damping *= 10;
+      }
+    }
+    if (!improved) break;
+    residuals(bias_rad, efficiency_rad_per_mw, r, &jacobian);
+    const double new_cost = r.squaredNorm();
+    const bool converged = cost - new_cost < 1e-10 * cost;
+    cost = new_cost;
+    if (converged) break;
+  }
+  for (double& b : bias_rad) b = std::fmod(std::fmod(b, kTwoPi) + kTwoPi, kTwoPi);
+  return std::sqrt(cost / static_cast<double>(std::max<Eigen::Index>(1, rows)));
+}
+
 BiasFitResult FitPhaseBiases(photonsim::LinearCircuit& model, const BiasFitData& data,
                              const std::vector<double>& efficiency_rad_per_mw,
                              const std::vector<std::vector<photonsim::CrosstalkEntry>>& crosstalk,
@@ -125,9 +265,22 @@ BiasFitResult FitPhaseBiases(photonsim::LinearCircuit& model, const BiasFitData&
   std::vector<Eigen::MatrixXd> at_shift[3];
   for (auto& v : at_shift) v.resize(configs);
 
-  // One exact coordinate sweep over every phase.
-  auto sweep = [&](std::vector<double>& bias) {
-    for (int j = 0; j < phases; ++j) {
+  const Eigen::Index pattern_count = data.patterns.rows();
+  const Eigen::Index outputs = data.patterns.cols();
+  Eigen::MatrixXd mask = Eigen::MatrixXd::Ones(pattern_count, outputs);
+  auto masked_rms = [&](const std::vector<double>& bias) {
+    double rss = 0.0;
+    for (std::size_t c = 0; c < configs; ++c) {
+      for (int i = 0; i < phases; ++i) work[i] = bias[i] + driven[c][i];
+      rss += ((ModelPowers(model, data.patterns, work) - data.measured[c]).array() * mask.array())
+                 .square()
+                 .sum();
+    }
+    return std::sqrt(rss / std::max(1.0, mask.sum() * static_cast<double>(configs)));
+  };
+  // One exact coordinate sweep over the given phases, on the masked readings.
+  auto sweep = [&](std::vector<double>& bias, const std::vector<int>& coordinates) {
+    for (int j : coordinates) {
       for (int s = 0; s < 3; ++s) {
         for (std::size_t c = 0; c < configs; ++c) {
           for (int i = 0; i < phases; ++i) work[i] = bias[i] + driven[c][i];
@@ -145,12 +298,14 @@ BiasFitResult FitPhaseBiases(photonsim::LinearCircuit& model, const BiasFitData&
                            std::cos(shifts[2]) * at_shift[2][c]);
         const Eigen::MatrixXd d = (2.0 / 3.0) * (std::sin(shifts[1]) * at_shift[1][c] +
                                                  std::sin(shifts[2]) * at_shift[2][c]);
-        const Eigen::MatrixXd m = data.measured[c] - a;
-        s_mb += (m.array() * b.array()).sum();
-        s_md += (m.array() * d.array()).sum();
-        s_bb += b.squaredNorm();
-        s_dd += d.squaredNorm();
-        s_bd += (b.array() * d.array()).sum();
+        const Eigen::ArrayXXd m = (data.measured[c] - a).array() * mask.array();
+        const Eigen::ArrayXXd bm = b.array() * mask.array();
+        const Eigen::ArrayXXd dm = d.array() * mask.array();
+        s_mb += (m * bm).sum();
+        s_md += (m * dm).sum();
+        s_bb += bm.square().sum();
+        s_dd += dm.square().sum();
+        s_bd += (bm * dm).sum();
       }
       double best_x = 0.0;
       double best = std::numeric_limits<double>::infinity();
@@ -180,27 +335,75 @@ BiasFitResult FitPhaseBiases(photonsim::LinearCircuit& model, const BiasFitData&
 
   std::mt19937_64 rng(options.seed);
   std::uniform_real_distribution<double> uniform(0.0, kTwoPi);
-  const int total = options.restarts * 3 + options.sweeps;
-  int done = 0;
-  BiasFitResult best;
-  best.rms_residual = std::numeric_limits<double>::infinity();
-  for (int r = 0; r < std::max(1, options.restarts); ++r) {
-    std::vector<double> bias(phases);
-    for (double& b : bias) b = uniform(rng);
-    for (int s = 0; s < 3; ++s) {
-      sweep(bias);
-      ++done;
-      if (options.on_sweep) options.on_sweep(done, total, best.rms_residual);
+  std::vector<std::vector<int>> dependencies = data.dependencies;
+  if (dependencies.empty()) {
+    std::vector<int> all(phases);
+    for (int j = 0; j < phases; ++j) all[j] = j;
+    dependencies.assign(pattern_count * outputs, all);
+  }
+  std::vector<bool> placed(phases, false);
+  std::vector<int> placed_list;
+  std::vector<double> bias(phases, 0.0);
+  mask.setZero();
+  while (static_cast<int>(placed_list.size()) < phases) {
+    // The reading that brings in the fewest new phases.
+    std::vector<int> fresh;
+    std::size_t best_size = std::numeric_limits<std::size_t>::max();
+    for (const std::vector<int>& deps : dependencies) {
+      std::vector<int> candidate;
+      for (int j : deps) {
+        if (!placed[j]) candidate.push_back(j);
+      }
+      if (!candidate.empty() && candidate.size() < best_size) {
+        best_size = candidate.size();
+        fresh = std::move(candidate);
+      }
     }
-    const double rms = BiasFitRms(model, data, bias, efficiency_rad_per_mw, crosstalk);
-    if (rms < best.rms_residual) best = {bias, rms};
+    if (fresh.empty()) {  // phases no reading depends on: unobservable
+      for (int j = 0; j < phases; ++j) {
+        if (!placed[j]) fresh.push_back(j);
+      }
+    }
+    for (int j : fresh) placed[j] = true;
+    for (Eigen::Index t = 0; t < pattern_count * outputs; ++t) {
+      const bool covered = std::all_of(dependencies[t].begin(), dependencies[t].end(),
+                                       [&](int j) { return placed[j]; });
+      mask(t / outputs, t % outputs) = covered ? 1.0 : 0.0;
+    }
+    std::vector<double> step_best = bias;
+    double step_best_rms = std::numeric_limits<double>::infinity();
+    std::vector<int> active = placed_list;  // earlier phases may move too
+    active.insert(active.end(), fresh.begin(), fresh.end());
+    for (int r = 0; r < std::max(1, options.restarts); ++r) {
+      std::vector<double> trial = bias;
+      for (int j : fresh) trial[j] = uniform(rng);
+      double rms = masked_rms(trial);
+      for (int s = 0; s < options.sweeps; ++s) {
+        sweep(trial, active);
+        const double next = masked_rms(trial);
+        const bool stalled = rms - next < 1e-4 * rms;
+        rms = next;
+        if (stalled) break;
+      }
+      if (rms < step_best_rms) {
+        step_best_rms = rms;
+        step_best = trial;
+      }
+      if (step_best_rms < options.good_enough_rms) break;
+    }
+    bias = std::move(step_best);
+    placed_list.insert(placed_list.end(), fresh.begin(), fresh.end());
+    sweep(bias, placed_list);  // let the earlier phases follow
+    if (options.on_progress) {
+      options.on_progress(static_cast<int>(placed_list.size()), phases, masked_rms(bias));
+    }
   }
-  for (int s = 0; s < options.sweeps; ++s) {
-    sweep(best.bias_rad);
-    ++done;
-    best.rms_residual = BiasFitRms(model, data, best.bias_rad, efficiency_rad_per_mw, crosstalk);
-    if (options.on_sweep) options.on_sweep(done, total, best.rms_residual);
-  }
+  BiasFitResult best;
+  best.bias_rad = std::move(bias);
+  best.efficiency_rad_per_mw = efficiency_rad_per_mw;
+  best.rms_residual = RefineBiasesAndEfficiencies(
+      model, data, best.bias_rad, best.efficiency_rad_per_mw, crosstalk, options.polish_iterations);
+  best.restarts_used = options.restarts;
   return best;
 }
 

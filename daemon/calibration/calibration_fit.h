@@ -32,30 +32,55 @@ struct BiasFitData {
   photonsim::MatrixXc patterns;                // Q x N input fields
   std::vector<std::vector<double>> powers_mw;  // per configuration, per phase of the circuit
   std::vector<Eigen::MatrixXd> measured;       // per configuration, Q x N, rows sum to 1
+  // For reading (q, k) at q * N + k: the phases it depends on. Empty: all.
+  std::vector<std::vector<int>> dependencies;
 };
 
+// The phases each reading (pattern q, output k) depends on: those of the
+// elements both in the forward light cone of the pattern's lit inputs and in
+// the backward light cone of output k. REQUIRES: a mesh or SVD circuit.
+std::vector<std::vector<int>> ReadingDependencies(const photonsim::CircuitLayout& circuit,
+                                                  const photonsim::MatrixXc& patterns);
+
 struct BiasFitOptions {
-  int sweeps = 12;   // coordinate sweeps after the restarts
-  int restarts = 4;  // random starting points, 3 sweeps each; the best continues
+  int restarts = 8;               // random starts per growth step at most
+  int sweeps = 8;                 // coordinate sweeps from each start at most
+  int polish_iterations = 8;      // then Levenberg-Marquardt on biases and efficiencies
+  double good_enough_rms = 0.02;  // a start that fits this well ends a step's search
   std::uint64_t seed = 1;
-  // Called after each sweep with (sweeps done, sweeps in all, rms).
-  std::function<void(int, int, double)> on_sweep;
+  // Called after each growth step with (phases placed, phases, rms so far).
+  std::function<void(int, int, double)> on_progress;
 };
 
 struct BiasFitResult {
   std::vector<double> bias_rad;
+  std::vector<double> efficiency_rad_per_mw;
   double rms_residual = 0.0;
+  int restarts_used = 0;
 };
 
 // Phase of shifter i in configuration c: bias_i + eta_i (P_ci + sum_j G_ij P_cj).
-// Fits the biases by exact coordinate minimisation: a reading through an
-// MZI circuit is a first-order trigonometric polynomial in any one phase,
-// so three model evaluations give the whole 1-D loss curve.
+// The loss over all phases at once has wide plateaus and local minima, so the
+// biases are found progressively: start with the readings that depend on the
+// fewest phases, fit those phases (random starts, exact coordinate
+// minimisation: a reading through an MZI circuit is a first-order
+// trigonometric polynomial in any one phase, so three model evaluations give
+// the whole 1-D loss curve), then add the readings that bring in the fewest
+// new phases, and so on. Levenberg-Marquardt on biases and efficiencies
+// finishes.
 // crosstalk: circuit-local indices.
 BiasFitResult FitPhaseBiases(photonsim::LinearCircuit& model, const BiasFitData& data,
                              const std::vector<double>& efficiency_rad_per_mw,
                              const std::vector<std::vector<photonsim::CrosstalkEntry>>& crosstalk,
                              const BiasFitOptions& options);
+
+// Levenberg-Marquardt on biases and efficiencies together, from the given
+// values (updated in place); the Jacobian column of a bias comes from one
+// forward difference, an efficiency's by the chain rule. Returns the RMS.
+double RefineBiasesAndEfficiencies(
+    photonsim::LinearCircuit& model, const BiasFitData& data, std::vector<double>& bias_rad,
+    std::vector<double>& efficiency_rad_per_mw,
+    const std::vector<std::vector<photonsim::CrosstalkEntry>>& crosstalk, int iterations);
 
 // RMS residual of a bias/efficiency/crosstalk model on the data.
 double BiasFitRms(photonsim::LinearCircuit& model, const BiasFitData& data,
