@@ -10,6 +10,16 @@
 namespace phc::daemon {
 namespace {
 
+// PowerGuard checks currents and powers against the lowest resistance the
+// description's fabrication spread allows (3 sigma): a heater whose true
+// resistance is low draws more than the nominal value says.
+photonic::v1::HeaterSpec WorstCaseHeater(const photonic::v1::ChipDescription& chip) {
+  photonic::v1::HeaterSpec heater = chip.heater();
+  heater.set_resistance_ohm(heater.resistance_ohm() *
+                            (1.0 - 3.0 * chip.fabrication().resistance_spread()));
+  return heater;
+}
+
 HeaterLimits LimitsOf(const photonic::v1::ChipDescription& chip) {
   return {.max_voltage_v = chip.heater().max_voltage_v(),
           .max_current_ma = chip.heater().max_current_ma(),
@@ -58,7 +68,7 @@ ChipController::ChipController(const photonic::v1::ChipDescription& chip,
       drivers_(std::move(drivers)),
       settle_time_(settle_time),
       heater_model_(chip.heater()),
-      guard_(LimitsOf(chip), heater_model_),
+      guard_(LimitsOf(chip), NominalHeaterModel(WorstCaseHeater(chip))),
       phase_model_(HeaterPhaseModel::Nominal(chip)),
       phase_count_(drivers_.heaters->channel_count()),
       input_count_(drivers_.modulators->channel_count()),
@@ -67,11 +77,32 @@ ChipController::ChipController(const photonic::v1::ChipDescription& chip,
       heater_volts_v_(phase_count_, 0.0),
       amplitudes_(input_count_, 0.0),
       work_(io_.get_executor()),
-      thread_([this] { io_.run(); }) {
+      thread_([this] { RunHardwareThread(); }) {
   for (const photonsim::CircuitLayout& circuit : layout_.circuits) {
     if (circuit.kind != photonsim::CircuitKind::kMicroringBank) continue;
     for (int k = 0; k < circuit.output_count; ++k)
       balanced_output_[circuit.first_output + k] = true;
+  }
+}
+
+void ChipController::RunHardwareThread() {
+  // A task that throws (a bug) must not end the thread and leave the heaters
+  // powered: log it, drive the chip safe, and keep serving.
+  while (true) {
+    try {
+      io_.run();
+      return;
+    } catch (const std::exception& e) {
+      spdlog::critical("bug: hardware task threw: {}; driving the chip to its safe state",
+                       e.what());
+    } catch (...) {
+      spdlog::critical("bug: hardware task threw; driving the chip to its safe state");
+    }
+    try {
+      DriveToSafeState().IgnoreError();
+    } catch (...) {
+      spdlog::critical("could not drive the chip to its safe state");
+    }
   }
 }
 
@@ -134,11 +165,32 @@ absl::StatusOr<std::vector<double>> ChipController::PlanPhases(
 absl::Status ChipController::CheckGuard(const std::vector<double>& wrapped_phases,
                                         std::vector<double>& volts_v) const {
   const std::vector<double> powers_mw = phase_model_.PowersForPhases(wrapped_phases);
+  // The powers must really give the phases (the crosstalk solve converged).
+  const std::vector<double> reached = phase_model_.PhasesForPowers(powers_mw);
+  for (std::size_t i = 0; i < reached.size(); ++i) {
+    const double error =
+        std::abs(std::remainder(reached[i] - wrapped_phases[i], 2 * std::numbers::pi));
+    if (!(error < 1e-6)) {
+      return absl::FailedPreconditionError(
+          absl::StrCat("phase ", i, " = ", wrapped_phases[i],
+                       " rad cannot be reached with non-negative heater powers given the "
+                       "calibrated crosstalk"));
+    }
+  }
   volts_v.resize(powers_mw.size());
   for (std::size_t i = 0; i < powers_mw.size(); ++i) {
-    volts_v[i] = std::sqrt(powers_mw[i] * 1e-3 * heater_model_.resistance_ohm());
+    volts_v[i] =
+        QuantiseHeaterVolts(std::sqrt(powers_mw[i] * 1e-3 * heater_model_.resistance_ohm()));
   }
   return guard_.CheckHeaterVoltages(volts_v);
+}
+
+double ChipController::QuantiseHeaterVolts(double volts_v) const {
+  // What the driver's DAC will really output: the guard checks that value.
+  const std::uint32_t bits = chip_.heater().dac_bits();
+  if (bits == 0) return volts_v;
+  const double lsb = chip_.heater().max_voltage_v() / (std::ldexp(1.0, bits) - 1.0);
+  return std::round(volts_v / lsb) * lsb;
 }
 
 absl::Status ChipController::WriteHeaters(const std::vector<double>& wrapped_phases) {
@@ -166,6 +218,11 @@ absl::Status ChipController::WriteHeaterVolts(std::vector<double> volts_v,
         powers[ch] = heater_model_.PowerMwForVoltage(heater_volts_v_[ch]);
       }
       phases_rad_ = phase_model_.PhasesForPowers(powers);
+      drivers_.clock->SleepFor(settle_time_);
+    } else {
+      spdlog::critical("heater readback failed too ({}); driving the chip to its safe state",
+                       readback.status().ToString());
+      DriveToSafeState().IgnoreError();
     }
     return s;
   }
@@ -186,7 +243,8 @@ absl::Status ChipController::SetHeaterPowers(std::span<const double> powers_mw) 
       return absl::InvalidArgumentError(
           absl::StrCat("powers[", ch, "] = ", powers_mw[ch], " is not a finite power >= 0"));
     }
-    volts_v[ch] = std::sqrt(powers_mw[ch] * 1e-3 * heater_model_.resistance_ohm());
+    volts_v[ch] =
+        QuantiseHeaterVolts(std::sqrt(powers_mw[ch] * 1e-3 * heater_model_.resistance_ohm()));
   }
   if (absl::Status s = guard_.CheckHeaterVoltages(volts_v); !s.ok()) return s;
   return WriteHeaterVolts(std::move(volts_v), phase_model_.PhasesForPowers(powers_mw));
@@ -279,17 +337,31 @@ absl::Status ChipController::ValidateInputs(std::span<const double> amplitudes) 
           absl::StrCat("amplitudes[", i, "] = ", amplitudes[i], " is outside [0, 1]"));
     }
   }
+  const double max_v = drivers_.modulators->max_voltage_v();
+  const std::vector<double> volts_v = ModulatorVolts(amplitudes);
+  for (std::size_t i = 0; i < volts_v.size(); ++i) {
+    if (volts_v[i] > max_v) {
+      return absl::FailedPreconditionError(absl::StrCat("modulator ", i, " would need ", volts_v[i],
+                                                        " V, over its limit of ", max_v, " V"));
+    }
+  }
   return absl::OkStatus();
 }
 
-absl::Status ChipController::WriteInputs(std::span<const double> amplitudes) {
-  // Modulator field transmission t = sin(pi/2 * V / V_pi)  =>  V = 2 V_pi / pi * asin(t).
+std::vector<double> ChipController::ModulatorVolts(std::span<const double> amplitudes) const {
+  // Field transmission t = sin(pi/2 * V / V_pi)  =>  V = 2 V_pi / pi * asin(t), at most V_pi.
   const double v_pi = chip_.modulator().v_pi_v();
   std::vector<double> volts_v(amplitudes.size());
   for (std::size_t i = 0; i < amplitudes.size(); ++i) {
-    volts_v[i] = 2.0 * v_pi / std::numbers::pi * std::asin(amplitudes[i]);
+    volts_v[i] = std::min(v_pi, 2.0 * v_pi / std::numbers::pi * std::asin(amplitudes[i]));
   }
-  if (absl::Status s = drivers_.modulators->SetVoltages(volts_v); !s.ok()) return s;
+  return volts_v;
+}
+
+absl::Status ChipController::WriteInputs(std::span<const double> amplitudes) {
+  if (absl::Status s = drivers_.modulators->SetVoltages(ModulatorVolts(amplitudes)); !s.ok()) {
+    return s;
+  }
   amplitudes_.assign(amplitudes.begin(), amplitudes.end());
   return absl::OkStatus();
 }
@@ -360,8 +432,8 @@ absl::Status ChipController::DriveToSafeState() {
   const std::vector<double> zeros(phase_count_, 0.0);
   absl::Status heaters = drivers_.heaters->SetVoltages(channels, zeros);
   if (heaters.ok()) {
-    phases_rad_.assign(phase_count_, 0.0);
     heater_volts_v_.assign(phase_count_, 0.0);
+    phases_rad_ = phase_model_.PhasesForPowers(zeros);  // the chip's own biases
     drivers_.clock->SleepFor(settle_time_);
   }
   absl::Status inputs = WriteInputs(std::vector<double>(input_count_, 0.0));

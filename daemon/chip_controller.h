@@ -86,6 +86,7 @@ class ChipController {
   // REQUIRES: not called on the hardware thread.
   template <typename Op>
   std::invoke_result_t<Op> RunSync(Op op) {
+    if (OnHardwareThread()) std::abort();  // would wait for itself forever
     std::packaged_task<std::invoke_result_t<Op>()> task(std::move(op));
     auto result = task.get_future();
     boost::asio::post(io_, [&task] { task(); });
@@ -133,12 +134,15 @@ class ChipController {
   absl::Status CheckGuard(const std::vector<double>& wrapped_phases,
                           std::vector<double>& volts_v) const;
   absl::Status WriteHeaters(const std::vector<double>& wrapped_phases);
+  double QuantiseHeaterVolts(double volts_v) const;
   // Writes a complete, guard-checked voltage state; `phases` is what it means.
   absl::Status WriteHeaterVolts(std::vector<double> volts_v, std::vector<double> phases);
   absl::Status WriteVoltagesWithSlewLimit(std::span<const int> channels,
                                           const std::vector<double>& target_v);
   absl::Status WriteInputs(std::span<const double> amplitudes);
+  std::vector<double> ModulatorVolts(std::span<const double> amplitudes) const;
   void RequireHardwareThread() const;
+  void RunHardwareThread();
 
   const photonic::v1::ChipDescription chip_;
   const photonsim::ChipLayout layout_;

@@ -126,7 +126,11 @@ grpc::ServerUnaryReactor* ChipServiceImpl::SetPowerBudget(
     grpc::CallbackServerContext* context, const photonic::v1::SetPowerBudgetRequest* request,
     photonic::v1::Limits* response) {
   auto* reactor = context->DefaultReactor();
-  controller_.Post([this, reactor, request, response] {
+  controller_.Post([this, context, reactor, request, response] {
+    if (context->IsCancelled()) {
+      reactor->Finish(grpc::Status::CANCELLED);
+      return;
+    }
     if (absl::Status s = controller_.SetPowerBudget(request->max_total_heater_power_mw());
         !s.ok()) {
       spdlog::warn("SetPowerBudget refused: {}", s.ToString());
@@ -144,7 +148,11 @@ grpc::ServerUnaryReactor* ChipServiceImpl::SetPhases(grpc::CallbackServerContext
                                                      const photonic::v1::SetPhasesRequest* request,
                                                      photonic::v1::SetPhasesResponse* response) {
   auto* reactor = context->DefaultReactor();
-  controller_.Post([this, reactor, request, response] {
+  controller_.Post([this, context, reactor, request, response] {
+    if (context->IsCancelled()) {  // the client gave up while the call waited: write nothing
+      reactor->Finish(grpc::Status::CANCELLED);
+      return;
+    }
     absl::StatusOr<PhaseState> state =
         controller_.SetPhases(AsSpan(request->phases_rad()), AsSpan(request->indices()));
     if (!state.ok()) {
@@ -177,7 +185,11 @@ grpc::ServerUnaryReactor* ChipServiceImpl::SetInputs(grpc::CallbackServerContext
                                                      const photonic::v1::SetInputsRequest* request,
                                                      photonic::v1::SetInputsResponse* response) {
   auto* reactor = context->DefaultReactor();
-  controller_.Post([this, reactor, request, response] {
+  controller_.Post([this, context, reactor, request, response] {
+    if (context->IsCancelled()) {
+      reactor->Finish(grpc::Status::CANCELLED);
+      return;
+    }
     absl::StatusOr<std::vector<double>> applied =
         controller_.SetInputs(AsSpan(request->amplitudes()));
     if (!applied.ok()) {

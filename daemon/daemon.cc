@@ -50,6 +50,19 @@ absl::StatusOr<std::unique_ptr<Daemon>> Daemon::Start(const LoadedConfig& config
   if (!controller.ok()) return controller.status();
   daemon->controller_ = *std::move(controller);
   daemon->chip_service_ = std::make_unique<ChipServiceImpl>(*daemon->controller_);
+  // A simulated chip is a different chip for every seed.
+  const std::string instance =
+      config.daemon.backend() == photonic::v1::BACKEND_SIM
+          ? absl::StrCat(config.chip.name(), ".sim-seed-", config.daemon.sim().seed())
+          : config.chip.name();
+  daemon->calibration_state_ = std::make_unique<CalibrationState>(
+      CalibrationState{std::nullopt, CalibrationStore(config.daemon.state_dir(), instance)});
+  ChipController* controller_ptr = daemon->controller_.get();
+  CalibrationState* state_ptr = daemon->calibration_state_.get();
+  controller_ptr->RunSync(
+      [controller_ptr, state_ptr] { LoadStoredCalibration(*controller_ptr, *state_ptr); });
+  daemon->calibration_service_ =
+      std::make_unique<CalibrationServiceImpl>(*daemon->controller_, *daemon->calibration_state_);
 
   grpc::EnableDefaultHealthCheckService(true);
   grpc::reflection::InitProtoReflectionServerBuilderPlugin();
@@ -58,6 +71,7 @@ absl::StatusOr<std::unique_ptr<Daemon>> Daemon::Start(const LoadedConfig& config
   const std::string& listen = config.daemon.listen_address();
   builder.AddListeningPort(listen, grpc::InsecureServerCredentials(), &selected_port);
   builder.RegisterService(daemon->chip_service_.get());
+  builder.RegisterService(daemon->calibration_service_.get());
   daemon->server_ = builder.BuildAndStart();
   if (!daemon->server_ || (!listen.starts_with("unix:") && selected_port == 0)) {
     daemon->server_.reset();

@@ -8,6 +8,7 @@
 #include <string>
 
 #include "absl/status/statusor.h"
+#include "daemon/calibration_service.h"
 #include "daemon/chip_controller.h"
 #include "daemon/chip_service.h"
 #include "daemon/config.h"
@@ -35,6 +36,8 @@ class Daemon {
 
   std::unique_ptr<ChipController> controller_;
   std::unique_ptr<ChipServiceImpl> chip_service_;
+  std::unique_ptr<CalibrationState> calibration_state_;
+  std::unique_ptr<CalibrationServiceImpl> calibration_service_;
   std::unique_ptr<grpc::Server> server_;
   std::string address_;
   bool shut_down_ = false;

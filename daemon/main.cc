@@ -6,7 +6,9 @@
 #include <CLI/CLI.hpp>
 #include <csignal>
 #include <cstdio>
+#include <cstring>
 #include <iostream>
+#include <thread>
 
 #include "daemon/config.h"
 #include "daemon/daemon.h"
@@ -46,6 +48,8 @@ int main(int argc, char** argv) {
   sigemptyset(&stop_signals);
   sigaddset(&stop_signals, SIGINT);
   sigaddset(&stop_signals, SIGTERM);
+  sigaddset(&stop_signals, SIGHUP);
+  sigaddset(&stop_signals, SIGQUIT);
   pthread_sigmask(SIG_BLOCK, &stop_signals, nullptr);
 
   absl::StatusOr<std::unique_ptr<phc::daemon::Daemon>> daemon = phc::daemon::Daemon::Start(*config);
@@ -57,7 +61,14 @@ int main(int argc, char** argv) {
 
   int signal_number = 0;
   sigwait(&stop_signals, &signal_number);
-  spdlog::info("received {}, shutting down", signal_number == SIGTERM ? "SIGTERM" : "SIGINT");
+  spdlog::info("received signal {} ({}), shutting down", signal_number, strsignal(signal_number));
+  // A second signal while shutting down ends the process at once.
+  std::thread([stop_signals] {
+    int second = 0;
+    sigwait(&stop_signals, &second);
+    spdlog::critical("second signal {} during shutdown: exiting now", second);
+    std::_Exit(3);
+  }).detach();
   const absl::Status safe = (*daemon)->Shutdown();
   daemon->reset();
   return safe.ok() ? 0 : 1;

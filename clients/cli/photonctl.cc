@@ -9,6 +9,7 @@
 // Exit status: 0 success, 1 the daemon refused or could not be reached,
 // 2 bad command line.
 #include <grpcpp/grpcpp.h>
+#include <unistd.h>
 
 #include <CLI/CLI.hpp>
 #include <chrono>
@@ -19,6 +20,7 @@
 #include <vector>
 
 #include "google/protobuf/util/json_util.h"
+#include "photonic/v1/calibration.grpc.pb.h"
 #include "photonic/v1/chip.grpc.pb.h"
 
 namespace {
@@ -98,6 +100,7 @@ class Client {
       return false;
     }
     stub_ = pb::ChipService::NewStub(channel_);
+    calibration_ = pb::CalibrationService::NewStub(channel_);
     return true;
   }
 
@@ -203,6 +206,60 @@ class Client {
     return 0;
   }
 
+  // Streams progress as a bar on stderr; prints the result.
+  int Calibrate(const pb::CalibrateRequest& request) {
+    grpc::ClientContext context;  // no deadline: calibration takes as long as it takes
+    auto stream = calibration_->Calibrate(&context, request);
+    pb::CalibrationProgress progress;
+    pb::PhaseCalibration result;
+    const bool bar = !options_.json && isatty(STDERR_FILENO);
+    while (stream->Read(&progress)) {
+      if (progress.has_result()) result = progress.result();
+      if (bar) {
+        const int filled = static_cast<int>(progress.fraction() * 30);
+        std::fprintf(stderr, "\r[%-30s] %5.1f%%  %-10s ETA %5.1f s",
+                     std::string(filled, '#').c_str(), 100 * progress.fraction(),
+                     progress.stage().c_str(), progress.eta_seconds());
+      } else if (!options_.json) {
+        std::fprintf(stderr, "%5.1f%% %s\n", 100 * progress.fraction(), progress.stage().c_str());
+      }
+    }
+    if (bar) std::fprintf(stderr, "\n");
+    if (grpc::Status s = stream->Finish(); !s.ok()) return Fail(s);
+    return PrintCalibration(result);
+  }
+
+  int GetCalibration() {
+    grpc::ClientContext context;
+    Prepare(context);
+    pb::PhaseCalibration calibration;
+    if (grpc::Status s = calibration_->GetCalibration(&context, {}, &calibration); !s.ok()) {
+      return Fail(s);
+    }
+    return PrintCalibration(calibration);
+  }
+
+  int ProgramUnitary(unsigned circuit, std::uint64_t seed) {
+    grpc::ClientContext context;
+    Prepare(context);
+    pb::ProgramUnitaryRequest request;
+    request.set_circuit(circuit);
+    request.set_seed(seed);
+    pb::ProgramUnitaryResponse response;
+    if (grpc::Status s = calibration_->ProgramUnitary(&context, request, &response); !s.ok()) {
+      return Fail(s);
+    }
+    if (options_.json) {
+      PrintJson(response);
+      return 0;
+    }
+    std::printf("programmed a Haar-random unitary (seed %llu) on circuit %u\n",
+                static_cast<unsigned long long>(seed), circuit);
+    std::printf("fidelity (mean over inputs of (sum_k sqrt(p_k q_k))^2): %.5f\n",
+                response.fidelity());
+    return 0;
+  }
+
   int Read(unsigned averages) {
     grpc::ClientContext context;
     Prepare(context);
@@ -226,6 +283,24 @@ class Client {
   }
 
  private:
+  int PrintCalibration(const pb::PhaseCalibration& c) const {
+    if (options_.json) {
+      PrintJson(c);
+      return 0;
+    }
+    int fitted = 0;
+    for (bool f : c.fitted()) fitted += f ? 1 : 0;
+    std::printf("calibration of %s, %s\n", c.chip_name().c_str(), c.created_at().c_str());
+    std::printf("phase shifters fitted   %d of %d\n", fitted, c.phase_bias_rad_size());
+    std::printf("crosstalk (nearest)     %.4f (decay %.2f pitch, cutoff %.1f)\n",
+                c.crosstalk_nearest(), c.crosstalk_decay_pitch(), c.crosstalk_cutoff_pitch());
+    std::printf("fit residuals (rms)     efficiency %.5f, bias %.5f\n", c.efficiency_fit_rms(),
+                c.bias_fit_rms());
+    std::printf("readings                %u (%.3f s chip time, %.2f s wall time)\n",
+                c.measurements(), c.chip_seconds(), c.wall_seconds());
+    return 0;
+  }
+
   template <typename Repeated>
   static void PrintPhaseTable(const Repeated& phases, const Repeated& powers, double total_mw) {
     std::printf("%-6s %12s %12s\n", "phase", "value_rad", "heater_mW");
@@ -238,6 +313,7 @@ class Client {
   Options options_;
   std::shared_ptr<grpc::Channel> channel_;
   std::unique_ptr<pb::ChipService::Stub> stub_;
+  std::unique_ptr<pb::CalibrationService::Stub> calibration_;
 };
 
 }  // namespace
@@ -274,6 +350,25 @@ int main(int argc, char** argv) {
       app.add_subcommand("power-budget", "set the chip-wide heater power budget (operator)");
   double budget_mw = 0.0;
   power_budget->add_option("milliwatts", budget_mw, "new budget in mW")->required();
+  auto* calibrate = app.add_subcommand("calibrate", "calibrate every MZI circuit (operator)");
+  pb::CalibrateRequest calibrate_request;
+  calibrate->add_option_function<unsigned>(
+      "--configurations", [&](unsigned v) { calibrate_request.set_configurations(v); },
+      "random heater configurations for the bias fit (default 48)");
+  calibrate->add_option_function<std::uint64_t>(
+      "--seed", [&](std::uint64_t v) { calibrate_request.set_seed(v); },
+      "seed of the configurations");
+  calibrate->add_option_function<unsigned>(
+      "--averages", [&](unsigned v) { calibrate_request.set_averages(v); },
+      "detector averages per reading (default 16)");
+  auto* show_calibration = app.add_subcommand("calibration", "show the present calibration");
+  auto* program_unitary = app.add_subcommand(
+      "program-unitary", "program a random unitary and measure the fidelity reached");
+  unsigned circuit = 0;
+  std::uint64_t unitary_seed = 1;
+  program_unitary->add_option("-c,--circuit", circuit, "circuit index")->capture_default_str();
+  program_unitary->add_option("--seed", unitary_seed, "seed of the Haar-random unitary")
+      ->capture_default_str();
   auto* read = app.add_subcommand("read", "read every detector");
   unsigned averages = 1;
   read->add_option("-n,--averages", averages, "readings averaged per detector")
@@ -289,5 +384,8 @@ int main(int argc, char** argv) {
   if (*set_inputs) return client.SetInputs(amplitudes);
   if (*read) return client.Read(averages);
   if (*power_budget) return client.SetPowerBudget(budget_mw);
+  if (*calibrate) return client.Calibrate(calibrate_request);
+  if (*show_calibration) return client.GetCalibration();
+  if (*program_unitary) return client.ProgramUnitary(circuit, unitary_seed);
   return 2;
 }

@@ -27,7 +27,7 @@ bool IsMziCircuit(const photonsim::CircuitLayout& circuit) {
 // Tracks progress over the whole run and estimates the time left.
 class ProgressTracker {
  public:
-  ProgressTracker(const CalibrationProgress& callback, double total_units)
+  ProgressTracker(const CalibrationProgressFn& callback, double total_units)
       : callback_(callback), total_(total_units), start_(std::chrono::steady_clock::now()) {}
 
   void Advance(double units, const std::string& stage, int phase) {
@@ -47,7 +47,7 @@ class ProgressTracker {
   }
 
  private:
-  const CalibrationProgress& callback_;
+  const CalibrationProgressFn& callback_;
   double total_;
   double done_ = 0.0;
   std::chrono::steady_clock::time_point start_;
@@ -154,7 +154,7 @@ absl::StatusOr<CalibrationOptions> CalibrationOptionsFrom(
 
 absl::StatusOr<photonic::v1::PhaseCalibration> RunCalibration(ChipController& controller,
                                                               const CalibrationOptions& options,
-                                                              const CalibrationProgress& progress,
+                                                              const CalibrationProgressFn& progress,
                                                               const std::atomic<bool>* cancelled) {
   const auto wall_start = std::chrono::steady_clock::now();
   const auto chip_start = controller.ChipTime();
@@ -172,9 +172,9 @@ absl::StatusOr<photonic::v1::PhaseCalibration> RunCalibration(ChipController& co
   for (const auto& circuit : layout.circuits) {
     if (!IsMziCircuit(circuit)) continue;
     const int patterns = 2 * circuit.size - 1;
-    total_units += circuit.phase_count * options.sweep_points + options.configurations * patterns +
-                   // restarts of the fit, in units of as many readings
-                   (options.max_restarts + 6) * circuit.phase_count;
+    // The fit takes about nine times as long as the readings in our runs.
+    total_units +=
+        10.0 * (circuit.phase_count * options.sweep_points + options.configurations * patterns);
   }
   ProgressTracker tracker(progress, std::max(1.0, total_units));
   auto check_cancel = [&]() -> absl::Status {
@@ -194,6 +194,7 @@ absl::StatusOr<photonic::v1::PhaseCalibration> RunCalibration(ChipController& co
   for (const photonsim::CircuitLayout& circuit : layout.circuits) {
     if (!IsMziCircuit(circuit)) continue;
     const int n = circuit.size;
+    const int patterns = 2 * n - 1;
     // --- Stage 1: one heater at a time, all inputs lit.
     Eigen::RowVectorXcd sweep_pattern(n);
     std::uniform_real_distribution<double> amplitude(0.5, 1.0);
@@ -274,8 +275,12 @@ absl::StatusOr<photonic::v1::PhaseCalibration> RunCalibration(ChipController& co
     fit_options.seed = options.seed + circuit.first_phase;
     fit_options.restarts = options.max_restarts;
     fit_options.good_enough_rms = 0.02;
-    fit_options.on_progress = [&](int, int, double) {
-      tracker.Advance(circuit.phase_count, "bias fit", -1);
+    const double fit_units =
+        9.0 * (circuit.phase_count * options.sweep_points + options.configurations * patterns);
+    int placed_before = 0;
+    fit_options.on_progress = [&](int placed, int phases, double) {
+      tracker.Advance(0.85 * fit_units * (placed - placed_before) / phases, "bias fit", -1);
+      placed_before = placed;
     };
     // The search runs without crosstalk: with the design's crosstalk assumed
     // it ended in a wrong basin in our runs. Its strength is fitted below.
@@ -301,7 +306,7 @@ absl::StatusOr<photonic::v1::PhaseCalibration> RunCalibration(ChipController& co
       Candidate c{nearest, bias0, eta0, 0.0};
       c.rms = RefineBiasesAndEfficiencies(*model, data, c.bias, c.eta, crosstalk_for(nearest),
                                           iterations);
-      tracker.Advance(circuit.phase_count / 2.0, "crosstalk", -1);
+      tracker.Advance(0.15 * fit_units / 12, "crosstalk", -1);
       return c;
     };
     Candidate best = try_nearest(0.0, fit.bias_rad, local_eta, 4);

@@ -36,14 +36,14 @@ struct CalibrationStatus {
   double eta_seconds = 0.0;
 };
 
-using CalibrationProgress = std::function<void(const CalibrationStatus&)>;
+using CalibrationProgressFn = std::function<void(const CalibrationStatus&)>;
 
 // REQUIRES: on the controller's hardware thread. Installs the result in the
 // controller and leaves the chip in its safe state. CANCELLED if `cancelled`
 // turns true (the chip is left safe and the old model kept).
 absl::StatusOr<photonic::v1::PhaseCalibration> RunCalibration(ChipController& controller,
                                                               const CalibrationOptions& options,
-                                                              const CalibrationProgress& progress,
+                                                              const CalibrationProgressFn& progress,
                                                               const std::atomic<bool>* cancelled);
 
 struct UnitaryMeasurement {

@@ -43,6 +43,11 @@ int DecodeWaitStatus(int status) {
 }  // namespace
 
 Subprocess::Subprocess(const std::vector<std::string>& argv) {
+  // Everything the child needs is built before fork: allocating after fork
+  // in a multithreaded process is not safe.
+  std::vector<char*> args;
+  for (const std::string& a : argv) args.push_back(const_cast<char*>(a.c_str()));
+  args.push_back(nullptr);
   int out_pipe[2];
   int err_pipe[2];
   if (pipe2(out_pipe, O_CLOEXEC) != 0 || pipe2(err_pipe, O_CLOEXEC) != 0) std::abort();
@@ -51,9 +56,6 @@ Subprocess::Subprocess(const std::vector<std::string>& argv) {
   if (pid_ == 0) {
     dup2(out_pipe[1], STDOUT_FILENO);
     dup2(err_pipe[1], STDERR_FILENO);
-    std::vector<char*> args;
-    for (const std::string& a : argv) args.push_back(const_cast<char*>(a.c_str()));
-    args.push_back(nullptr);
     execv(args[0], args.data());
     _exit(127);
   }

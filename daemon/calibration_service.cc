@@ -1,0 +1,243 @@
+#include "daemon/calibration_service.h"
+
+#include <Eigen/QR>
+#include <atomic>
+#include <cmath>
+#include <mutex>
+#include <random>
+
+#include "absl/strings/str_cat.h"
+#include "daemon/calibration/calibrator.h"
+#include "daemon/status_convert.h"
+#include "spdlog/spdlog.h"
+
+namespace phc::daemon {
+namespace {
+
+using ProgressMessage = photonic::v1::CalibrationProgress;
+
+// Streams progress of one calibration; frees itself in OnDone.
+class CalibrateReactor final : public grpc::ServerWriteReactor<ProgressMessage> {
+ public:
+  CalibrateReactor(ChipController& controller, CalibrationState& state, CalibrationOptions options)
+      : controller_(controller), state_(state), options_(options) {
+    controller_.Post([this] { Run(); });
+  }
+
+  void OnWriteDone(bool ok) override {
+    std::lock_guard lock(mu_);
+    writing_ = false;
+    if (!ok) {
+      cancelled_ = true;  // the client is gone: stop at the next check
+      has_pending_ = false;
+    }
+    if (has_pending_) {
+      StartNextLocked();
+    } else if (done_) {
+      FinishLocked();
+    }
+  }
+
+  void OnCancel() override { cancelled_ = true; }
+  void OnDone() override { delete this; }
+
+ private:
+  // Hardware thread.
+  void Run() {
+    absl::StatusOr<photonic::v1::PhaseCalibration> result = RunCalibration(
+        controller_, options_,
+        [this](const CalibrationStatus& status) {
+          ProgressMessage progress;
+          progress.set_fraction(status.fraction);
+          progress.set_stage(status.stage);
+          progress.set_phase(status.phase);
+          progress.set_eta_seconds(status.eta_seconds);
+          Publish(std::move(progress));
+        },
+        &cancelled_);
+    if (result.ok()) {
+      state_.current = *result;
+      if (absl::Status s = state_.store.Save(*result); !s.ok()) {
+        spdlog::error("calibration not saved: {}", s.ToString());
+      } else if (state_.store.persistent()) {
+        spdlog::info("calibration saved to {}", state_.store.path().string());
+      }
+      ProgressMessage last;
+      last.set_fraction(1.0);
+      last.set_stage("done");
+      last.set_phase(-1);
+      *last.mutable_result() = *result;
+      Publish(std::move(last));
+    } else {
+      spdlog::warn("calibration ended: {}", result.status().ToString());
+    }
+    std::lock_guard lock(mu_);
+    status_ = ToGrpcStatus(result.status());
+    done_ = true;
+    if (!writing_ && !has_pending_) FinishLocked();
+  }
+
+  void Publish(ProgressMessage progress) {
+    std::lock_guard lock(mu_);
+    if (cancelled_) return;
+    pending_ = std::move(progress);
+    has_pending_ = true;
+    if (!writing_) StartNextLocked();
+  }
+
+  void StartNextLocked() {
+    current_ = std::move(pending_);
+    has_pending_ = false;
+    writing_ = true;
+    StartWrite(&current_);
+  }
+
+  void FinishLocked() {
+    if (finished_) return;
+    finished_ = true;
+    Finish(status_);
+  }
+
+  ChipController& controller_;
+  CalibrationState& state_;
+  const CalibrationOptions options_;
+  std::atomic<bool> cancelled_{false};
+  std::mutex mu_;
+  ProgressMessage pending_;
+  ProgressMessage current_;
+  bool has_pending_ = false;
+  bool writing_ = false;
+  bool done_ = false;
+  bool finished_ = false;
+  grpc::Status status_;
+};
+
+// Haar-random unitary: QR of a complex Gaussian matrix, phases fixed.
+photonsim::MatrixXc RandomUnitary(int n, std::uint64_t seed) {
+  std::mt19937_64 rng(seed);
+  std::normal_distribution<double> gauss(0.0, 1.0);
+  photonsim::MatrixXc z(n, n);
+  for (int r = 0; r < n; ++r) {
+    for (int c = 0; c < n; ++c) z(r, c) = photonsim::Complex(gauss(rng), gauss(rng));
+  }
+  Eigen::HouseholderQR<photonsim::MatrixXc> qr(z);
+  photonsim::MatrixXc q = qr.householderQ();
+  for (int k = 0; k < n; ++k) q.col(k) *= qr.matrixQR()(k, k) / std::abs(qr.matrixQR()(k, k));
+  return q;
+}
+
+}  // namespace
+
+void LoadStoredCalibration(ChipController& controller, CalibrationState& state) {
+  absl::StatusOr<photonic::v1::PhaseCalibration> stored = state.store.Load();
+  if (!stored.ok()) {
+    if (!absl::IsNotFound(stored.status())) {
+      spdlog::error("stored calibration unusable, running uncalibrated: {}",
+                    stored.status().ToString());
+    }
+    return;
+  }
+  absl::StatusOr<HeaterPhaseModel> model =
+      HeaterPhaseModel::FromCalibration(controller.chip(), *stored);
+  if (!model.ok()) {
+    spdlog::error("stored calibration {} does not fit the chip, running uncalibrated: {}",
+                  state.store.path().string(), model.status().ToString());
+    return;
+  }
+  controller.InstallPhaseModel(*std::move(model));
+  state.current = *std::move(stored);
+  spdlog::info("loaded calibration of {} from {}", state.current->created_at(),
+               state.store.path().string());
+}
+
+grpc::ServerWriteReactor<ProgressMessage>* CalibrationServiceImpl::Calibrate(
+    grpc::CallbackServerContext* context, const photonic::v1::CalibrateRequest* request) {
+  absl::StatusOr<CalibrationOptions> options = CalibrationOptionsFrom(*request);
+  if (!options.ok()) {
+    // A reactor that only reports the error.
+    class Refusal final : public grpc::ServerWriteReactor<ProgressMessage> {
+     public:
+      explicit Refusal(grpc::Status status) { Finish(status); }
+      void OnDone() override { delete this; }
+    };
+    return new Refusal(ToGrpcStatus(options.status()));
+  }
+  (void)context;
+  return new CalibrateReactor(controller_, state_, *options);
+}
+
+grpc::ServerUnaryReactor* CalibrationServiceImpl::GetCalibration(
+    grpc::CallbackServerContext* context, const photonic::v1::GetCalibrationRequest*,
+    photonic::v1::PhaseCalibration* response) {
+  auto* reactor = context->DefaultReactor();
+  controller_.Post([this, reactor, response] {
+    if (!state_.current) {
+      reactor->Finish(grpc::Status(grpc::StatusCode::NOT_FOUND,
+                                   "the chip has not been calibrated (photonctl calibrate)"));
+      return;
+    }
+    *response = *state_.current;
+    reactor->Finish(grpc::Status::OK);
+  });
+  return reactor;
+}
+
+grpc::ServerUnaryReactor* CalibrationServiceImpl::ProgramUnitary(
+    grpc::CallbackServerContext* context, const photonic::v1::ProgramUnitaryRequest* request,
+    photonic::v1::ProgramUnitaryResponse* response) {
+  auto* reactor = context->DefaultReactor();
+  controller_.Post([this, reactor, request, response] {
+    const auto& circuits = controller_.layout().circuits;
+    if (request->circuit() >= circuits.size()) {
+      reactor->Finish(grpc::Status(grpc::StatusCode::INVALID_ARGUMENT,
+                                   absl::StrCat("circuit ", request->circuit(), " does not exist (",
+                                                circuits.size(), " circuits)")));
+      return;
+    }
+    const int n = circuits[request->circuit()].size;
+    photonsim::MatrixXc target;
+    if (request->real_size() == 0 && request->imag_size() == 0) {
+      target = RandomUnitary(n, request->seed());
+    } else {
+      if (request->real_size() != n * n || request->imag_size() != n * n) {
+        reactor->Finish(grpc::Status(
+            grpc::StatusCode::INVALID_ARGUMENT,
+            absl::StrCat("real and imag must hold ", n * n, " entries (row-major ", n, "x", n,
+                         "), got ", request->real_size(), " and ", request->imag_size())));
+        return;
+      }
+      target.resize(n, n);
+      for (int i = 0; i < n * n; ++i) {
+        target(i / n, i % n) = photonsim::Complex(request->real(i), request->imag(i));
+      }
+      if (!target.allFinite()) {
+        reactor->Finish(
+            grpc::Status(grpc::StatusCode::INVALID_ARGUMENT, "target has non-finite entries"));
+        return;
+      }
+    }
+    const int averages = request->averages() == 0 ? 16 : static_cast<int>(request->averages());
+    if (averages > kMaxAverages) {
+      reactor->Finish(grpc::Status(grpc::StatusCode::INVALID_ARGUMENT,
+                                   absl::StrCat("averages must be at most ", kMaxAverages)));
+      return;
+    }
+    absl::StatusOr<UnitaryMeasurement> measurement = ProgramUnitaryAndMeasure(
+        controller_, static_cast<int>(request->circuit()), target, averages);
+    if (!measurement.ok()) {
+      reactor->Finish(ToGrpcStatus(measurement.status()));
+      return;
+    }
+    response->set_fidelity(measurement->fidelity);
+    for (int r = 0; r < n; ++r) {
+      for (int c = 0; c < n; ++c) {
+        response->add_measured_power_fraction(measurement->measured(r, c));
+        response->add_target_power_fraction(measurement->target(r, c));
+      }
+    }
+    reactor->Finish(grpc::Status::OK);
+  });
+  return reactor;
+}
+
+}  // namespace phc::daemon
