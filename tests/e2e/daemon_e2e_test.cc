@@ -11,6 +11,7 @@
 
 #include "google/protobuf/util/json_util.h"
 #include "grpcpp/generic/generic_stub.h"
+#include "photonic/v1/calibration.grpc.pb.h"
 #include "photonic/v1/chip.grpc.pb.h"
 #include "photonsim/mzi_mesh.h"
 #include "subprocess.h"
@@ -321,6 +322,109 @@ TEST_F(DaemonE2eTest, ServesEveryShippedChipDescription) {
     daemon_->Signal(SIGTERM);
     EXPECT_EQ(daemon_->Wait().exit_code, 0);
   }
+}
+
+// A 4x4 chip with random phase biases, heater spreads, crosstalk and noise.
+constexpr char kFabricatedChip[] = R"pb(
+  name: "fab4"
+  circuits {
+    name: "mesh"
+    mesh { topology: MESH_TOPOLOGY_CLEMENTS size: 4 }
+  }
+  laser_power_mw: 1
+  heater { resistance_ohm: 1000 p_pi_mw: 22.5 max_voltage_v: 10 max_current_ma: 12 dac_bits: 16 }
+  modulator { v_pi_v: 2.5 max_voltage_v: 3 dac_bits: 16 }
+  detector {
+    responsivity_a_per_w: 0.9
+    dark_current_na: 1
+    tia_gain_ohm: 500
+    bandwidth_hz: 1e6
+    temperature_k: 300
+    adc_bits: 16
+    adc_full_scale_v: 2.5
+    sample_time_us: 1
+  }
+  max_total_heater_power_mw: 1000
+  fabrication { resistance_spread: 0.05 efficiency_spread: 0.05 random_phase_bias: true }
+  thermal { crosstalk_nearest: 0.03 crosstalk_decay_pitch: 1 crosstalk_cutoff_pitch: 3 tau_us: 5 }
+  tec { setpoint_c: 25 }
+)pb";
+
+TEST_F(DaemonE2eTest, CalibrationIsStreamedStoredAndReloadedAfterRestart) {
+  std::ofstream(dir_ / "fab4.textproto") << kFabricatedChip;
+  std::ofstream(dir_ / "photonicd.textproto")
+      << "chip_file: \"fab4.textproto\"\nbackend: BACKEND_SIM\nsim { seed: 8 }\n"
+      << "state_dir: \"" << (dir_ / "state").string() << "\"\n";
+  config_ = dir_ / "photonicd.textproto";
+  const std::string socket = "unix:" + (dir_ / "d.sock").string();
+  StartDaemon(socket);
+  auto calibration = pb::CalibrationService::NewStub(channel_);
+  auto program = [&](std::uint64_t seed) {
+    grpc::ClientContext context;
+    pb::ProgramUnitaryRequest request;
+    request.set_seed(seed);
+    pb::ProgramUnitaryResponse response;
+    const grpc::Status status = calibration->ProgramUnitary(&context, request, &response);
+    EXPECT_TRUE(status.ok()) << status.error_message();
+    return response.fidelity();
+  };
+  {
+    grpc::ClientContext context;
+    pb::PhaseCalibration none;
+    EXPECT_EQ(calibration->GetCalibration(&context, {}, &none).error_code(),
+              grpc::StatusCode::NOT_FOUND);
+  }
+  const double before = program(5);
+  {  // A malformed request is refused before anything runs.
+    grpc::ClientContext context;
+    pb::CalibrateRequest request;
+    request.set_configurations(2);
+    auto stream = calibration->Calibrate(&context, request);
+    pb::CalibrationProgress progress;
+    EXPECT_FALSE(stream->Read(&progress));
+    const grpc::Status status = stream->Finish();
+    EXPECT_EQ(status.error_code(), grpc::StatusCode::INVALID_ARGUMENT);
+    EXPECT_NE(status.error_message().find("configurations = 2"), std::string::npos);
+  }
+  pb::PhaseCalibration result;
+  {
+    grpc::ClientContext context;
+    context.set_deadline(std::chrono::system_clock::now() + std::chrono::minutes(5));
+    pb::CalibrateRequest request;
+    request.set_configurations(24);
+    auto stream = calibration->Calibrate(&context, request);
+    pb::CalibrationProgress progress;
+    int messages = 0;
+    double last_fraction = -1.0;
+    while (stream->Read(&progress)) {
+      ++messages;
+      EXPECT_GE(progress.fraction(), last_fraction);
+      last_fraction = progress.fraction();
+      if (progress.has_result()) result = progress.result();
+    }
+    ASSERT_TRUE(stream->Finish().ok());
+    EXPECT_GE(messages, 2);
+    EXPECT_EQ(last_fraction, 1.0);
+    ASSERT_EQ(result.phase_bias_rad_size(), 12);
+  }
+  const double after = program(5);
+  EXPECT_LT(before, 0.9);
+  EXPECT_GT(after, 0.97);
+  EXPECT_TRUE(std::filesystem::exists(dir_ / "state" / "fab4.sim-seed-8.calibration.textproto"));
+
+  // A restarted daemon loads the calibration and programs as well as before.
+  stub_.reset();
+  calibration.reset();
+  channel_.reset();
+  daemon_->Signal(SIGTERM);
+  ASSERT_EQ(daemon_->Wait().exit_code, 0);
+  StartDaemon(socket);
+  calibration = pb::CalibrationService::NewStub(channel_);
+  grpc::ClientContext context;
+  pb::PhaseCalibration reloaded;
+  ASSERT_TRUE(calibration->GetCalibration(&context, {}, &reloaded).ok());
+  EXPECT_EQ(reloaded.created_at(), result.created_at());
+  EXPECT_NEAR(program(5), after, 0.01);
 }
 
 TEST_F(DaemonE2eTest, PhotonctlReportsUnreachableDaemon) {

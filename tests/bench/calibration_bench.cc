@@ -1,0 +1,127 @@
+// Calibration accuracy and cost on a simulated chip, as JSON.
+//
+//   calibration_bench --chip deploy/chips/clements8.textproto --seed 1 [--targets 5]
+//
+// Runs the daemon's calibration against a SimChip drawn from the seed and
+// compares the result with the chip's hidden truth: bias error (rad, on the
+// circle), efficiency error (relative to what the daemon can see, eta * R_nominal
+// / R_true), crosstalk; then programs Haar-random unitaries on circuit 0 and
+// reports the mean fidelity before and after, and the chip and wall time spent.
+#include <CLI/CLI.hpp>
+#include <Eigen/QR>
+#include <chrono>
+#include <cmath>
+#include <cstdio>
+#include <numbers>
+
+#include "daemon/calibration/calibrator.h"
+#include "daemon/chip_controller.h"
+#include "daemon/config.h"
+#include "phc/drivers/sim_drivers.h"
+#include "photonsim/sim_chip.h"
+#include "spdlog/spdlog.h"
+
+namespace {
+
+photonsim::MatrixXc HaarUnitary(int n, std::uint64_t seed) {
+  std::mt19937_64 rng(seed);
+  std::normal_distribution<double> gauss(0.0, 1.0);
+  photonsim::MatrixXc z(n, n);
+  for (int r = 0; r < n; ++r) {
+    for (int c = 0; c < n; ++c) z(r, c) = photonsim::Complex(gauss(rng), gauss(rng));
+  }
+  Eigen::HouseholderQR<photonsim::MatrixXc> qr(z);
+  photonsim::MatrixXc q = qr.householderQ();
+  for (int k = 0; k < n; ++k) q.col(k) *= qr.matrixQR()(k, k) / std::abs(qr.matrixQR()(k, k));
+  return q;
+}
+
+double MeanFidelity(phc::daemon::ChipController& controller, int targets) {
+  const int n = controller.layout().circuits[0].size;
+  double sum = 0.0;
+  for (int t = 1; t <= targets; ++t) {
+    const auto target = HaarUnitary(n, 1000 + t);
+    auto m = controller.RunSync(
+        [&] { return phc::daemon::ProgramUnitaryAndMeasure(controller, 0, target, 16); });
+    if (!m.ok()) {
+      std::fprintf(stderr, "%s\n", m.status().ToString().c_str());
+      std::exit(1);
+    }
+    sum += m->fidelity;
+  }
+  return sum / targets;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  CLI::App app{"calibration accuracy and cost against a simulated chip's hidden truth"};
+  std::string chip_path;
+  std::uint64_t seed = 1;
+  int targets = 5;
+  app.add_option("--chip", chip_path, "chip description")->required()->check(CLI::ExistingFile);
+  app.add_option("--seed", seed, "simulated chip seed")->capture_default_str();
+  app.add_option("--targets", targets, "Haar-random unitaries for the fidelity")
+      ->capture_default_str();
+  CLI11_PARSE(app, argc, argv);
+  spdlog::set_level(spdlog::level::warn);
+
+  absl::StatusOr<std::string> text = phc::daemon::ReadTextFile(chip_path);
+  photonic::v1::ChipDescription description;
+  if (!text.ok() || !phc::daemon::ParseTextProto(*text, chip_path, description).ok()) {
+    std::fprintf(stderr, "cannot read %s\n", chip_path.c_str());
+    return 1;
+  }
+  auto sim = photonsim::SimChip::Create(description, seed);
+  if (!sim.ok()) {
+    std::fprintf(stderr, "%s\n", sim.status().ToString().c_str());
+    return 1;
+  }
+  std::shared_ptr<photonsim::SimChip> chip(*std::move(sim));
+  auto controller = phc::daemon::ChipController::Create(
+      description, phc::drivers::MakeSimDrivers(chip, description.heater().max_voltage_v(),
+                                                description.modulator().max_voltage_v()));
+  if (!controller.ok()) {
+    std::fprintf(stderr, "%s\n", controller.status().ToString().c_str());
+    return 1;
+  }
+  phc::daemon::ChipController& c = **controller;
+  const double before = MeanFidelity(c, targets);
+  phc::daemon::CalibrationOptions options;
+  options.seed = seed;
+  auto calibration =
+      c.RunSync([&] { return phc::daemon::RunCalibration(c, options, nullptr, nullptr); });
+  if (!calibration.ok()) {
+    std::fprintf(stderr, "%s\n", calibration.status().ToString().c_str());
+    return 1;
+  }
+  const double after = MeanFidelity(c, targets);
+
+  const photonsim::HiddenTruth& truth = chip->hidden_truth_for_testing();
+  double bias2 = 0.0, eta2 = 0.0;
+  int fitted = 0;
+  for (int i = 0; i < calibration->phase_bias_rad_size(); ++i) {
+    if (!calibration->fitted(i)) continue;
+    ++fitted;
+    double d = std::fmod(std::abs(calibration->phase_bias_rad(i) - truth.phase_bias_rad[i]),
+                         2 * std::numbers::pi);
+    d = std::min(d, 2 * std::numbers::pi - d);
+    const double eta_seen = truth.heater_efficiency_rad_per_mw[i] *
+                            description.heater().resistance_ohm() / truth.heater_resistance_ohm[i];
+    const double e = calibration->efficiency_rad_per_mw(i) / eta_seen - 1.0;
+    bias2 += d * d;
+    eta2 += e * e;
+  }
+  std::printf("{\n  \"benchmark\": \"calibration\",\n  \"chip\": \"%s\",\n  \"seed\": %llu,\n",
+              description.name().c_str(), static_cast<unsigned long long>(seed));
+  std::printf("  \"phases_fitted\": %d,\n  \"bias_error_rms_rad\": %.4f,\n", fitted,
+              std::sqrt(bias2 / std::max(1, fitted)));
+  std::printf("  \"efficiency_error_rms\": %.4f,\n", std::sqrt(eta2 / std::max(1, fitted)));
+  std::printf("  \"crosstalk_nearest_fitted\": %.4f,\n  \"crosstalk_nearest_true\": %.4f,\n",
+              calibration->crosstalk_nearest(), description.thermal().crosstalk_nearest());
+  std::printf("  \"fidelity_before\": %.5f,\n  \"fidelity_after\": %.5f,\n", before, after);
+  std::printf("  \"readings\": %u,\n  \"chip_seconds\": %.4f,\n  \"wall_seconds\": %.2f\n}\n",
+              calibration->measurements(), calibration->chip_seconds(),
+              calibration->wall_seconds());
+  return 0;
+}
