@@ -1,6 +1,6 @@
 // photonicd: the photonic chip daemon.
 //
-//   photonicd --config deploy/photonicd.textproto [--listen ADDRESS]
+//   photonicd --config deploy/photonicd.textproto [--listen ADDRESS] [--state-dir DIR]
 //
 // SIGTERM or SIGINT: stop serving, drive every heater to 0 V, exit 0.
 #include <CLI/CLI.hpp>
@@ -20,12 +20,15 @@ int main(int argc, char** argv) {
   std::string config_path;
   std::string listen_override;
   std::string log_level_override;
+  std::string state_dir_override;
   app.add_option("-c,--config", config_path, "daemon config (protobuf text format)")
       ->required()
       ->check(CLI::ExistingFile);
   app.add_option("-l,--listen", listen_override,
                  "override listen_address: host:port (port 0 = any free) or unix:/path");
   app.add_option("--log-level", log_level_override, "override log_level");
+  app.add_option("--state-dir", state_dir_override,
+                 "override state_dir (where calibrations are kept)");
   CLI11_PARSE(app, argc, argv);
 
   // Logs go to stderr; stdout carries only the "listening on" line.
@@ -33,6 +36,7 @@ int main(int argc, char** argv) {
 
   absl::StatusOr<phc::daemon::LoadedConfig> config = phc::daemon::LoadConfigFile(config_path);
   if (config.ok() && !listen_override.empty()) config->daemon.set_listen_address(listen_override);
+  if (config.ok() && !state_dir_override.empty()) config->daemon.set_state_dir(state_dir_override);
   if (config.ok() && !log_level_override.empty()) {
     config->daemon.set_log_level(log_level_override);
     if (absl::Status s = phc::daemon::ValidateDaemonConfig(config->daemon); !s.ok()) config = s;

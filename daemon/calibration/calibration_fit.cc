@@ -261,9 +261,17 @@ BiasFitResult FitPhaseBiases(photonsim::LinearCircuit& model, const BiasFitData&
                                     crosstalk, data.powers_mw[c]);
   }
   std::vector<double> work(phases);
-  const double shifts[3] = {0.0, kTwoPi / 3, 2 * kTwoPi / 3};
-  std::vector<Eigen::MatrixXd> at_shift[3];
-  for (auto& v : at_shift) v.resize(configs);
+  // One model per configuration: between visits only the MZIs whose phases
+  // changed are rebuilt.
+  std::vector<std::unique_ptr<photonsim::LinearCircuit>> models;
+  for (std::size_t c = 0; c < configs; ++c) {
+    models.push_back(
+        options.circuit != nullptr ? photonsim::MakeIdealLinearCircuit(*options.circuit) : nullptr);
+  }
+  auto model_for = [&](std::size_t c) -> photonsim::LinearCircuit& {
+    return models[c] ? *models[c] : model;
+  };
+  photonsim::MatrixXc fields_at_0, fields_at_pi;
 
   const Eigen::Index pattern_count = data.patterns.rows();
   const Eigen::Index outputs = data.patterns.cols();
@@ -272,35 +280,38 @@ BiasFitResult FitPhaseBiases(photonsim::LinearCircuit& model, const BiasFitData&
     double rss = 0.0;
     for (std::size_t c = 0; c < configs; ++c) {
       for (int i = 0; i < phases; ++i) work[i] = bias[i] + driven[c][i];
-      rss += ((ModelPowers(model, data.patterns, work) - data.measured[c]).array() * mask.array())
+      rss += ((ModelPowers(model_for(c), data.patterns, work) - data.measured[c]).array() *
+              mask.array())
                  .square()
                  .sum();
     }
     return std::sqrt(rss / std::max(1.0, mask.sum() * static_cast<double>(configs)));
   };
   // One exact coordinate sweep over the given phases, on the masked readings.
+  // The output fields are affine in exp(i x) for a shift x of any one phase,
+  // y(x) = y0 + exp(i x) y1: two propagations (x = 0, pi) give y0 and y1, and
+  // every reading is a + b cos x + d sin x with a = |y0|^2 + |y1|^2,
+  // b = 2 Re(conj(y0) y1), d = -2 Im(conj(y0) y1).
   auto sweep = [&](std::vector<double>& bias, const std::vector<int>& coordinates) {
     for (int j : coordinates) {
-      for (int s = 0; s < 3; ++s) {
-        for (std::size_t c = 0; c < configs; ++c) {
-          for (int i = 0; i < phases; ++i) work[i] = bias[i] + driven[c][i];
-          work[j] += shifts[s];
-          at_shift[s][c] = ModelPowers(model, data.patterns, work);
-        }
-      }
-      // Each entry is a + b cos x + d sin x in the shift x; the loss
-      // sum (m - a - b cos x - d sin x)^2 is expanded into five sums.
       double s_mb = 0, s_md = 0, s_bb = 0, s_dd = 0, s_bd = 0;
       for (std::size_t c = 0; c < configs; ++c) {
-        const Eigen::MatrixXd a = (at_shift[0][c] + at_shift[1][c] + at_shift[2][c]) / 3.0;
-        const Eigen::MatrixXd b =
-            (2.0 / 3.0) * (at_shift[0][c] + std::cos(shifts[1]) * at_shift[1][c] +
-                           std::cos(shifts[2]) * at_shift[2][c]);
-        const Eigen::MatrixXd d = (2.0 / 3.0) * (std::sin(shifts[1]) * at_shift[1][c] +
-                                                 std::sin(shifts[2]) * at_shift[2][c]);
-        const Eigen::ArrayXXd m = (data.measured[c] - a).array() * mask.array();
-        const Eigen::ArrayXXd bm = b.array() * mask.array();
-        const Eigen::ArrayXXd dm = d.array() * mask.array();
+        photonsim::LinearCircuit& m_c = model_for(c);
+        for (int i = 0; i < phases; ++i) work[i] = bias[i] + driven[c][i];
+        m_c.SetPhases(work);
+        fields_at_0 = data.patterns;
+        m_c.Propagate(fields_at_0);
+        work[j] += std::numbers::pi;
+        m_c.SetPhases(work);
+        fields_at_pi = data.patterns;
+        m_c.Propagate(fields_at_pi);
+        const photonsim::MatrixXc y0 = (fields_at_0 + fields_at_pi) / 2.0;
+        const photonsim::MatrixXc y1 = (fields_at_0 - fields_at_pi) / 2.0;
+        const photonsim::MatrixXc cross = y0.conjugate().cwiseProduct(y1);
+        const Eigen::ArrayXXd a = y0.cwiseAbs2().array() + y1.cwiseAbs2().array();
+        const Eigen::ArrayXXd bm = 2.0 * cross.real().array() * mask.array();
+        const Eigen::ArrayXXd dm = -2.0 * cross.imag().array() * mask.array();
+        const Eigen::ArrayXXd m = (data.measured[c].array() - a) * mask.array();
         s_mb += (m * bm).sum();
         s_md += (m * dm).sum();
         s_bb += bm.square().sum();

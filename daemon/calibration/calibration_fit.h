@@ -9,6 +9,7 @@
 #include <span>
 #include <vector>
 
+#include "photonsim/chip_layout.h"
 #include "photonsim/eigen.h"
 #include "photonsim/hidden_truth.h"
 #include "photonsim/linear_circuit.h"
@@ -48,6 +49,8 @@ struct BiasFitOptions {
   int polish_iterations = 8;      // then Levenberg-Marquardt on biases and efficiencies
   double good_enough_rms = 0.02;  // a start that fits this well ends a step's search
   std::uint64_t seed = 1;
+  // If set, each configuration gets its own model of this circuit (faster).
+  const photonsim::CircuitLayout* circuit = nullptr;
   // Called after each growth step with (phases placed, phases, rms so far).
   std::function<void(int, int, double)> on_progress;
 };

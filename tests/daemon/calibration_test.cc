@@ -228,6 +228,20 @@ TEST(CalibrationTest, CalibratedChipReachesTargetUnitariesTheUncalibratedOneMiss
               after);
   EXPECT_LT(before, 0.8);
   EXPECT_GT(after, 0.97);
+  // Phases mean what they say: all zero is the all-cross mesh, which sends
+  // input k to output N-1-k.
+  const auto reading = bench.controller->RunSync([&] {
+    EXPECT_TRUE(bench.controller->SetPhases(std::vector<double>(56, 0.0), {}).ok());
+    std::vector<double> inputs(8, 0.0);
+    inputs[0] = 1.0;
+    EXPECT_TRUE(bench.controller->SetInputs(inputs).ok());
+    return bench.controller->ReadDetectors(16);
+  });
+  ASSERT_TRUE(reading.ok());
+  double total = 0.0;
+  for (double p : reading->optical_power_mw) total += p;
+  std::printf("all-cross: output 7 gets %.4f of the light\n", reading->optical_power_mw[7] / total);
+  EXPECT_GT(reading->optical_power_mw[7] / total, 0.95);
 }
 
 }  // namespace
