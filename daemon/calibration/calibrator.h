@@ -2,7 +2,8 @@
 // efficiency; readings of random heater configurations through one-hot and
 // paired inputs, fitted with an ideal model of each MZI circuit, give the
 // phase biases; the crosstalk strength is fitted on the same readings.
-// Microring banks keep their nominal model.
+// MZI meshes are calibrated; SVD cores and microring banks keep their
+// nominal model (fitted = false in the result).
 #pragma once
 
 #include <atomic>

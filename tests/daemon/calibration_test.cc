@@ -244,5 +244,26 @@ TEST(CalibrationTest, CalibratedChipReachesTargetUnitariesTheUncalibratedOneMiss
   EXPECT_GT(reading->optical_power_mw[7] / total, 0.95);
 }
 
+TEST(CalibrationTest, LeavesSvdCoresNominalAndSaysSo) {
+  // Readings are normalised to their sum, which an SVD core's attenuators do
+  // not conserve: these circuits are not calibrated yet.
+  photonic::v1::ChipDescription description = FabricatedChip(4, false);
+  auto* core = description.add_circuits();
+  core->set_name("core");
+  core->mutable_svd()->set_size(3);
+  Bench bench = MakeBench(description, 4);
+  CalibrationOptions options;
+  options.configurations = 24;
+  const absl::StatusOr<photonic::v1::PhaseCalibration> calibration = bench.controller->RunSync(
+      [&] { return RunCalibration(*bench.controller, options, nullptr, nullptr); });
+  ASSERT_TRUE(calibration.ok()) << calibration.status();
+  ASSERT_EQ(calibration->fitted_size(), 12 + 15);
+  for (int i = 0; i < 12; ++i) EXPECT_TRUE(calibration->fitted(i)) << i;
+  for (int i = 12; i < 27; ++i) {
+    EXPECT_FALSE(calibration->fitted(i)) << i;
+    EXPECT_EQ(calibration->phase_bias_rad(i), 0.0);
+  }
+}
+
 }  // namespace
 }  // namespace phc::daemon
