@@ -1,6 +1,5 @@
 #include "daemon/calibration_service.h"
 
-#include <Eigen/QR>
 #include <atomic>
 #include <cmath>
 #include <mutex>
@@ -9,6 +8,7 @@
 #include "absl/strings/str_cat.h"
 #include "daemon/calibration/calibrator.h"
 #include "daemon/status_convert.h"
+#include "photonsim/haar_unitary.h"
 #include "spdlog/spdlog.h"
 
 namespace phc::daemon {
@@ -112,20 +112,6 @@ class CalibrateReactor final : public grpc::ServerWriteReactor<ProgressMessage> 
   grpc::Status status_;
 };
 
-// Haar-random unitary: QR of a complex Gaussian matrix, phases fixed.
-photonsim::MatrixXc RandomUnitary(int n, std::uint64_t seed) {
-  std::mt19937_64 rng(seed);
-  std::normal_distribution<double> gauss(0.0, 1.0);
-  photonsim::MatrixXc z(n, n);
-  for (int r = 0; r < n; ++r) {
-    for (int c = 0; c < n; ++c) z(r, c) = photonsim::Complex(gauss(rng), gauss(rng));
-  }
-  Eigen::HouseholderQR<photonsim::MatrixXc> qr(z);
-  photonsim::MatrixXc q = qr.householderQ();
-  for (int k = 0; k < n; ++k) q.col(k) *= qr.matrixQR()(k, k) / std::abs(qr.matrixQR()(k, k));
-  return q;
-}
-
 }  // namespace
 
 void LoadStoredCalibration(ChipController& controller, CalibrationState& state) {
@@ -197,7 +183,7 @@ grpc::ServerUnaryReactor* CalibrationServiceImpl::ProgramUnitary(
     const int n = circuits[request->circuit()].size;
     photonsim::MatrixXc target;
     if (request->real_size() == 0 && request->imag_size() == 0) {
-      target = RandomUnitary(n, request->seed());
+      target = photonsim::HaarUnitary(n, request->seed());
     } else {
       if (request->real_size() != n * n || request->imag_size() != n * n) {
         reactor->Finish(grpc::Status(

@@ -8,7 +8,6 @@
 // / R_true), crosstalk; then programs Haar-random unitaries on circuit 0 and
 // reports the mean fidelity before and after, and the chip and wall time spent.
 #include <CLI/CLI.hpp>
-#include <Eigen/QR>
 #include <chrono>
 #include <cmath>
 #include <cstdio>
@@ -18,29 +17,17 @@
 #include "daemon/chip_controller.h"
 #include "daemon/config.h"
 #include "phc/drivers/sim_drivers.h"
+#include "photonsim/haar_unitary.h"
 #include "photonsim/sim_chip.h"
 #include "spdlog/spdlog.h"
 
 namespace {
 
-photonsim::MatrixXc HaarUnitary(int n, std::uint64_t seed) {
-  std::mt19937_64 rng(seed);
-  std::normal_distribution<double> gauss(0.0, 1.0);
-  photonsim::MatrixXc z(n, n);
-  for (int r = 0; r < n; ++r) {
-    for (int c = 0; c < n; ++c) z(r, c) = photonsim::Complex(gauss(rng), gauss(rng));
-  }
-  Eigen::HouseholderQR<photonsim::MatrixXc> qr(z);
-  photonsim::MatrixXc q = qr.householderQ();
-  for (int k = 0; k < n; ++k) q.col(k) *= qr.matrixQR()(k, k) / std::abs(qr.matrixQR()(k, k));
-  return q;
-}
-
 double MeanFidelity(phc::daemon::ChipController& controller, int targets) {
   const int n = controller.layout().circuits[0].size;
   double sum = 0.0;
   for (int t = 1; t <= targets; ++t) {
-    const auto target = HaarUnitary(n, 1000 + t);
+    const auto target = photonsim::HaarUnitary(n, 1000 + t);
     auto m = controller.RunSync(
         [&] { return phc::daemon::ProgramUnitaryAndMeasure(controller, 0, target, 16); });
     if (!m.ok()) {
