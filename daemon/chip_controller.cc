@@ -281,6 +281,7 @@ absl::Status ChipController::WriteVoltagesWithSlewLimit(std::span<const int> cha
       const double from = heater_volts_v_[channels[i]];
       step_v[i] = s == steps ? target_v[channels[i]] : from + t * (target_v[channels[i]] - from);
     }
+    AccountEnergy();
     if (absl::Status st = drivers_.heaters->SetVoltages(channels, step_v); !st.ok()) return st;
     drivers_.clock->SleepFor(settle_time_);  // let the phases settle before any read
   }
@@ -314,15 +315,26 @@ absl::StatusOr<PhaseState> ChipController::SetPhases(std::span<const double> pha
   return GetPhases();
 }
 
+void ChipController::AccountEnergy() {
+  const std::chrono::nanoseconds now = drivers_.clock->Now();
+  double total_mw = 0.0;
+  for (double v : heater_volts_v_) total_mw += heater_model_.PowerMwForVoltage(v);
+  heater_energy_mj_ += total_mw * std::chrono::duration<double>(now - energy_checkpoint_).count();
+  energy_checkpoint_ = now;
+}
+
 PhaseState ChipController::GetPhases() const {
   RequireHardwareThread();
   PhaseState state;
+  const double since_checkpoint_s =
+      std::chrono::duration<double>(drivers_.clock->Now() - energy_checkpoint_).count();
   state.phases_rad = phases_rad_;
   state.heater_power_mw.resize(phase_count_);
   for (int ch = 0; ch < phase_count_; ++ch) {
     state.heater_power_mw[ch] = heater_model_.PowerMwForVoltage(heater_volts_v_[ch]);
     state.total_heater_power_mw += state.heater_power_mw[ch];
   }
+  state.heater_energy_mj = heater_energy_mj_ + state.total_heater_power_mw * since_checkpoint_s;
   return state;
 }
 
@@ -430,6 +442,7 @@ absl::Status ChipController::DriveToSafeState() {
   std::vector<int> channels(phase_count_);
   for (int ch = 0; ch < phase_count_; ++ch) channels[ch] = ch;
   const std::vector<double> zeros(phase_count_, 0.0);
+  AccountEnergy();
   absl::Status heaters = drivers_.heaters->SetVoltages(channels, zeros);
   if (heaters.ok()) {
     heater_volts_v_.assign(phase_count_, 0.0);

@@ -37,6 +37,7 @@ struct PhaseState {
   std::vector<double> phases_rad;  // wrapped to [0, 2 pi)
   std::vector<double> heater_power_mw;
   double total_heater_power_mw = 0.0;
+  double heater_energy_mj = 0.0;  // since start, over the instruments' clock
 };
 
 struct DetectorReading {
@@ -160,6 +161,10 @@ class ChipController {
   // Owned by the hardware thread.
   std::vector<double> phases_rad_;
   std::vector<double> heater_volts_v_;
+  // Heater energy: integrated at every change of the heater state.
+  double heater_energy_mj_ = 0.0;
+  std::chrono::nanoseconds energy_checkpoint_{0};
+  void AccountEnergy();
   std::vector<double> amplitudes_;
 
   mutable boost::asio::io_context io_;  // mutable: get_executor() is non-const

@@ -21,6 +21,7 @@ void FillPhases(const PhaseState& state, Response& response) {
   response.mutable_heater_power_mw()->Assign(state.heater_power_mw.begin(),
                                              state.heater_power_mw.end());
   response.set_total_heater_power_mw(state.total_heater_power_mw);
+  response.set_heater_energy_mj(state.heater_energy_mj);
 }
 
 template <typename Response>

@@ -56,6 +56,15 @@ TEST_F(ChipControllerTest, SetPhasesWritesNominalVoltages) {
   EXPECT_NEAR(state->total_heater_power_mw, 25.0, 1e-9);
 }
 
+TEST_F(ChipControllerTest, HeaterEnergyIntegratesPowerOverTheInstrumentClock) {
+  ASSERT_TRUE(SetPhases({std::numbers::pi}, {3}).ok());  // 25 mW
+  sim_->Advance(std::chrono::seconds(2));
+  ASSERT_TRUE(SetPhases({std::numbers::pi, std::numbers::pi}, {3, 4}).ok());  // 50 mW
+  sim_->Advance(std::chrono::milliseconds(500));
+  const PhaseState state = controller_->RunSync([&] { return controller_->GetPhases(); });
+  EXPECT_NEAR(state.heater_energy_mj, 25.0 * 2.0 + 50.0 * 0.5, 1e-9);
+}
+
 TEST_F(ChipControllerTest, NegativePhaseIsWrappedToLeastPowerEquivalent) {
   const auto state = SetPhases({-std::numbers::pi / 2}, {5});
   ASSERT_TRUE(state.ok()) << state.status();
