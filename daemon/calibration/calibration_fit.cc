@@ -171,11 +171,22 @@ double BiasFitRms(photonsim::LinearCircuit& model, const BiasFitData& data,
 double RefineBiasesAndEfficiencies(
     photonsim::LinearCircuit& model, const BiasFitData& data, std::vector<double>& bias_rad,
     std::vector<double>& efficiency_rad_per_mw,
-    const std::vector<std::vector<photonsim::CrosstalkEntry>>& crosstalk, int iterations) {
+    const std::vector<std::vector<photonsim::CrosstalkEntry>>& crosstalk, int iterations,
+    const RefineScope& scope) {
   const int phases = model.phase_count();
   const std::size_t configs = data.measured.size();
   const Eigen::Index per_config = data.measured.empty() ? 0 : data.measured[0].size();
   const Eigen::Index rows = per_config * static_cast<Eigen::Index>(configs);
+  std::vector<int> free = scope.free_phases;
+  if (free.empty()) {
+    for (int j = 0; j < phases; ++j) free.push_back(j);
+  }
+  const int f = static_cast<int>(free.size());
+  const int parameters = scope.fit_efficiency ? 2 * f : f;
+  Eigen::VectorXd weight = Eigen::VectorXd::Ones(per_config);
+  if (scope.mask != nullptr) {
+    weight = Eigen::Map<const Eigen::VectorXd>(scope.mask->data(), per_config);
+  }
   const std::vector<double> zero(phases, 0.0), ones(phases, 1.0);
   // felt[c][j]: P_cj + sum_l G_jl P_cl, so phase = bias + eta * felt.
   std::vector<std::vector<double>> felt(configs);
@@ -185,7 +196,7 @@ double RefineBiasesAndEfficiencies(
   auto residuals = [&](const std::vector<double>& bias, const std::vector<double>& eta,
                        Eigen::VectorXd& r, Eigen::MatrixXd* jacobian) {
     r.resize(rows);
-    if (jacobian != nullptr) jacobian->setZero(rows, 2 * phases);
+    if (jacobian != nullptr) jacobian->setZero(rows, parameters);
     std::vector<double> phase(phases);
     constexpr double kStep = 1e-6;
     for (std::size_t c = 0; c < configs; ++c) {
@@ -194,15 +205,19 @@ double RefineBiasesAndEfficiencies(
       const Eigen::Index offset = static_cast<Eigen::Index>(c) * per_config;
       const Eigen::MatrixXd difference = base - data.measured[c];
       r.segment(offset, per_config) =
-          Eigen::Map<const Eigen::VectorXd>(difference.data(), per_config);
+          Eigen::Map<const Eigen::VectorXd>(difference.data(), per_config).cwiseProduct(weight);
       if (jacobian == nullptr) continue;
-      for (int j = 0; j < phases; ++j) {
+      for (int p = 0; p < f; ++p) {
+        const int j = free[p];
         phase[j] += kStep;
         const Eigen::MatrixXd d = (ModelPowers(model, data.patterns, phase) - base) / kStep;
         phase[j] -= kStep;
-        const Eigen::Map<const Eigen::VectorXd> column(d.data(), per_config);
-        jacobian->block(offset, j, per_config, 1) = column;
-        jacobian->block(offset, phases + j, per_config, 1) = column * felt[c][j];
+        const Eigen::VectorXd column =
+            Eigen::Map<const Eigen::VectorXd>(d.data(), per_config).cwiseProduct(weight);
+        jacobian->block(offset, p, per_config, 1) = column;
+        if (scope.fit_efficiency) {
+          jacobian->block(offset, f + p, per_config, 1) = column * felt[c][j];
+        }
       }
     }
   };
@@ -222,9 +237,12 @@ double RefineBiasesAndEfficiencies(
       a.diagonal() += damping * (jtj.diagonal().array() + 1e-12).matrix();
       const Eigen::VectorXd step = -a.ldlt().solve(jtr);
       std::vector<double> bias = bias_rad, eta = efficiency_rad_per_mw;
-      for (int j = 0; j < phases; ++j) {
-        bias[j] += step(j);
-        eta[j] = std::clamp(eta[j] + step(phases + j), 0.5 * eta_start[j], 2.0 * eta_start[j]);
+      for (int p = 0; p < f; ++p) {
+        const int j = free[p];
+        bias[j] += step(p);
+        if (scope.fit_efficiency) {
+          eta[j] = std::clamp(eta[j] + step(f + p), 0.5 * eta_start[j], 2.0 * eta_start[j]);
+        }
       }
       Eigen::VectorXd trial;
       residuals(bias, eta, trial, nullptr);
@@ -245,7 +263,8 @@ double RefineBiasesAndEfficiencies(
     if (converged) break;
   }
   for (double& b : bias_rad) b = std::fmod(std::fmod(b, kTwoPi) + kTwoPi, kTwoPi);
-  return std::sqrt(cost / static_cast<double>(std::max<Eigen::Index>(1, rows)));
+  const double counted = weight.sum() * static_cast<double>(configs);
+  return std::sqrt(cost / std::max(1.0, counted));
 }
 
 BiasFitResult FitPhaseBiases(photonsim::LinearCircuit& model, const BiasFitData& data,
@@ -383,14 +402,14 @@ BiasFitResult FitPhaseBiases(photonsim::LinearCircuit& model, const BiasFitData&
     }
     std::vector<double> step_best = bias;
     double step_best_rms = std::numeric_limits<double>::infinity();
-    std::vector<int> active = placed_list;  // earlier phases may move too
+    std::vector<int> active = placed_list;
     active.insert(active.end(), fresh.begin(), fresh.end());
     for (int r = 0; r < std::max(1, options.restarts); ++r) {
       std::vector<double> trial = bias;
       for (int j : fresh) trial[j] = uniform(rng);
       double rms = masked_rms(trial);
       for (int s = 0; s < options.sweeps; ++s) {
-        sweep(trial, active);
+        sweep(trial, fresh);
         const double next = masked_rms(trial);
         const bool stalled = rms - next < 1e-4 * rms;
         rms = next;
@@ -403,8 +422,17 @@ BiasFitResult FitPhaseBiases(photonsim::LinearCircuit& model, const BiasFitData&
       if (step_best_rms < options.good_enough_rms) break;
     }
     bias = std::move(step_best);
-    placed_list.insert(placed_list.end(), fresh.begin(), fresh.end());
-    sweep(bias, placed_list);  // let the earlier phases follow
+    placed_list = active;
+    // The earlier phases follow the new readings: Levenberg-Marquardt on
+    // every placed bias, on the readings placed so far.
+    {
+      RefineScope scope;
+      scope.mask = &mask;
+      scope.free_phases = placed_list;
+      scope.fit_efficiency = false;
+      std::vector<double> eta = efficiency_rad_per_mw;
+      RefineBiasesAndEfficiencies(model, data, bias, eta, crosstalk, 6, scope);
+    }
     if (options.on_progress) {
       options.on_progress(static_cast<int>(placed_list.size()), phases, masked_rms(bias));
     }

@@ -77,13 +77,22 @@ BiasFitResult FitPhaseBiases(photonsim::LinearCircuit& model, const BiasFitData&
                              const std::vector<std::vector<photonsim::CrosstalkEntry>>& crosstalk,
                              const BiasFitOptions& options);
 
+// What RefineBiasesAndEfficiencies may change and which readings count.
+struct RefineScope {
+  const Eigen::MatrixXd* mask = nullptr;  // Q x N weights of the readings; null: all
+  std::vector<int> free_phases;           // biases that move; empty: all
+  bool fit_efficiency = true;             // efficiencies of the free phases move too
+};
+
 // Levenberg-Marquardt on biases and efficiencies together, from the given
 // values (updated in place); the Jacobian column of a bias comes from one
-// forward difference, an efficiency's by the chain rule. Returns the RMS.
+// forward difference, an efficiency's by the chain rule. Returns the RMS of
+// the counted readings.
 double RefineBiasesAndEfficiencies(
     photonsim::LinearCircuit& model, const BiasFitData& data, std::vector<double>& bias_rad,
     std::vector<double>& efficiency_rad_per_mw,
-    const std::vector<std::vector<photonsim::CrosstalkEntry>>& crosstalk, int iterations);
+    const std::vector<std::vector<photonsim::CrosstalkEntry>>& crosstalk, int iterations,
+    const RefineScope& scope = {});
 
 // RMS residual of a bias/efficiency/crosstalk model on the data.
 double BiasFitRms(photonsim::LinearCircuit& model, const BiasFitData& data,
