@@ -33,7 +33,7 @@ echo "   is calibrated, the light spreads over several outputs."
 step "Detector readings" read --averages 16
 echo
 echo "   Asking for 6.25 rad (~1.99 pi) on all 56 phases needs ~2.5 W (~2.9 W at the"
-echo "   worst-case heater resistance PowerGuard assumes, R (1 - 3 sigma)), over the 1.5 W budget:"
+echo "   worst-case heater resistance PowerGuard assumes, R (1 - 3 sigma)), over the 2.5 W budget:"
 echo "   photonicd refuses the whole request and changes nothing."
 phases=$(for _ in $(seq 56); do printf '6.25 '; done)
 # shellcheck disable=SC2086

@@ -284,7 +284,7 @@ absl::StatusOr<photonic::v1::PhaseCalibration> RunCalibration(ChipController& co
     // --- Stage 3: fit biases, then the crosstalk strength, then refine. A
     // fit that ends far above the noise (a wrong basin) is tried again from
     // other random starts, up to kAttempts times; the best is kept.
-    constexpr int kAttempts = 3;
+    constexpr int kAttempts = 6;
     constexpr double kAcceptableRms = 0.03;
     std::unique_ptr<photonsim::LinearCircuit> model = photonsim::MakeIdealLinearCircuit(circuit);
     const double fit_units =

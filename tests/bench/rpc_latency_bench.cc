@@ -26,6 +26,7 @@
 #include "daemon/config.h"
 #include "daemon/daemon.h"
 #include "photonic/v1/chip.grpc.pb.h"
+#include "spdlog/sinks/stdout_color_sinks.h"
 #include "spdlog/spdlog.h"
 
 namespace {
@@ -76,6 +77,8 @@ int main(int argc, char** argv) {
       ->capture_default_str()
       ->check(CLI::IsMember({"tcp", "unix"}));
   CLI11_PARSE(app, argc, argv);
+  // stdout carries the JSON: logs go to stderr.
+  spdlog::set_default_logger(spdlog::stderr_color_mt("bench"));
   spdlog::set_level(spdlog::level::warn);
 
   const std::filesystem::path config_path =
