@@ -25,17 +25,22 @@ class CalibrateReactor final : public grpc::ServerWriteReactor<ProgressMessage> 
   }
 
   void OnWriteDone(bool ok) override {
-    std::lock_guard lock(mu_);
-    writing_ = false;
-    if (!ok) {
-      cancelled_ = true;  // the client is gone: stop at the next check
-      has_pending_ = false;
+    bool finish = false;
+    {
+      std::lock_guard lock(mu_);
+      writing_ = false;
+      if (!ok) {
+        cancelled_ = true;  // the client is gone: stop at the next check
+        has_pending_ = false;
+      }
+      if (has_pending_) {
+        StartNextLocked();
+      } else if (done_) {
+        finish = ClaimFinishLocked();
+      }
     }
-    if (has_pending_) {
-      StartNextLocked();
-    } else if (done_) {
-      FinishLocked();
-    }
+    // Finish may run OnDone (which deletes this) at once: it is the last use.
+    if (finish) Finish(status_);
   }
 
   void OnCancel() override { cancelled_ = true; }
@@ -71,10 +76,14 @@ class CalibrateReactor final : public grpc::ServerWriteReactor<ProgressMessage> 
     } else {
       spdlog::warn("calibration ended: {}", result.status().ToString());
     }
-    std::lock_guard lock(mu_);
-    status_ = ToGrpcStatus(result.status());
-    done_ = true;
-    if (!writing_ && !has_pending_) FinishLocked();
+    bool finish = false;
+    {
+      std::lock_guard lock(mu_);
+      status_ = ToGrpcStatus(result.status());
+      done_ = true;
+      if (!writing_ && !has_pending_) finish = ClaimFinishLocked();
+    }
+    if (finish) Finish(status_);  // last use of this
   }
 
   void Publish(ProgressMessage progress) {
@@ -92,10 +101,11 @@ class CalibrateReactor final : public grpc::ServerWriteReactor<ProgressMessage> 
     StartWrite(&current_);
   }
 
-  void FinishLocked() {
-    if (finished_) return;
+  // True exactly once: the caller then calls Finish after releasing mu_.
+  bool ClaimFinishLocked() {
+    if (finished_) return false;
     finished_ = true;
-    Finish(status_);
+    return true;
   }
 
   ChipController& controller_;

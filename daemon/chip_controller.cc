@@ -274,15 +274,28 @@ absl::Status ChipController::WriteVoltagesWithSlewLimit(std::span<const int> cha
   const int steps = max_step_v > 0.0
                         ? std::max(1, static_cast<int>(std::ceil(largest_change_v / max_step_v)))
                         : 1;
-  std::vector<double> step_v(channels.size());
+  // Within a step, channels whose power falls are written before those whose
+  // power rises, so a driver that applies channels one at a time never holds
+  // more total power than the larger of the two guarded states.
+  std::vector<int> falling, rising;
+  for (int ch : channels) {
+    (std::abs(target_v[ch]) < std::abs(heater_volts_v_[ch]) ? falling : rising).push_back(ch);
+  }
+  const std::vector<double> start_v = heater_volts_v_;
+  std::vector<double> step_v;
   for (int s = 1; s <= steps; ++s) {
     const double t = static_cast<double>(s) / steps;
-    for (std::size_t i = 0; i < channels.size(); ++i) {
-      const double from = heater_volts_v_[channels[i]];
-      step_v[i] = s == steps ? target_v[channels[i]] : from + t * (target_v[channels[i]] - from);
+    AccountEnergy();  // energy up to now was spent at the previous step's volts
+    for (const std::vector<int>* group : {&falling, &rising}) {
+      if (group->empty()) continue;
+      step_v.resize(group->size());
+      for (std::size_t i = 0; i < group->size(); ++i) {
+        const int ch = (*group)[i];
+        step_v[i] = s == steps ? target_v[ch] : start_v[ch] + t * (target_v[ch] - start_v[ch]);
+      }
+      if (absl::Status st = drivers_.heaters->SetVoltages(*group, step_v); !st.ok()) return st;
+      for (std::size_t i = 0; i < group->size(); ++i) heater_volts_v_[(*group)[i]] = step_v[i];
     }
-    AccountEnergy();
-    if (absl::Status st = drivers_.heaters->SetVoltages(channels, step_v); !st.ok()) return st;
     drivers_.clock->SleepFor(settle_time_);  // let the phases settle before any read
   }
   return absl::OkStatus();

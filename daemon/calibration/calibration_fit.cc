@@ -337,19 +337,23 @@ BiasFitResult FitPhaseBiases(photonsim::LinearCircuit& model, const BiasFitData&
         s_dd += dm.square().sum();
         s_bd += (bm * dm).sum();
       }
+      const auto loss_at = [&](double x) {
+        const double cx = std::cos(x), sx = std::sin(x);
+        return -2 * cx * s_mb - 2 * sx * s_md + cx * cx * s_bb + sx * sx * s_dd +
+               2 * sx * cx * s_bd;
+      };
       double best_x = 0.0;
       double best = std::numeric_limits<double>::infinity();
       for (int g = 0; g < 720; ++g) {
         const double x = kTwoPi * g / 720.0;
-        const double cx = std::cos(x), sx = std::sin(x);
-        const double loss =
-            -2 * cx * s_mb - 2 * sx * s_md + cx * cx * s_bb + sx * sx * s_dd + 2 * sx * cx * s_bd;
+        const double loss = loss_at(x);
         if (loss < best) {
           best = loss;
           best_x = x;
         }
       }
-      // Newton steps on the trigonometric loss from the best grid point.
+      // Newton steps on the trigonometric loss from the best grid point; a
+      // step that does not lower the loss is discarded.
       for (int it = 0; it < 4; ++it) {
         const double cx = std::cos(best_x), sx = std::sin(best_x);
         const double d1 = 2 * sx * s_mb - 2 * cx * s_md + 2 * sx * cx * (s_dd - s_bb) +
@@ -357,7 +361,11 @@ BiasFitResult FitPhaseBiases(photonsim::LinearCircuit& model, const BiasFitData&
         const double d2 = 2 * cx * s_mb + 2 * sx * s_md + 2 * (cx * cx - sx * sx) * (s_dd - s_bb) -
                           8 * sx * cx * s_bd;
         if (d2 <= 0) break;
-        best_x -= d1 / d2;
+        const double next_x = best_x - d1 / d2;
+        const double next = loss_at(next_x);
+        if (!(next < best)) break;
+        best = next;
+        best_x = next_x;
       }
       bias[j] = std::fmod(bias[j] + best_x + 2 * kTwoPi, kTwoPi);
     }

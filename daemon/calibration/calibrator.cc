@@ -163,10 +163,11 @@ absl::StatusOr<CalibrationOptions> CalibrationOptionsFrom(
   return options;
 }
 
-absl::StatusOr<photonic::v1::PhaseCalibration> RunCalibration(ChipController& controller,
-                                                              const CalibrationOptions& options,
-                                                              const CalibrationProgressFn& progress,
-                                                              const std::atomic<bool>* cancelled) {
+namespace {
+
+absl::StatusOr<photonic::v1::PhaseCalibration> RunCalibrationStages(
+    ChipController& controller, const CalibrationOptions& options,
+    const CalibrationProgressFn& progress, const std::atomic<bool>* cancelled) {
   const auto wall_start = std::chrono::steady_clock::now();
   const auto chip_start = controller.ChipTime();
   const photonic::v1::ChipDescription& chip = controller.chip();
@@ -235,11 +236,15 @@ absl::StatusOr<photonic::v1::PhaseCalibration> RunCalibration(ChipController& co
       }
       const SweepFit fit = FitSweepFrequency(sweep_powers, readings, nominal_eta);
       circuit_efficiency_rms += fit.rms_residual / circuit.phase_count;
-      if (fit.visibility > 0.01) {
+      // A fitted eta is only trusted when the sweep covered a full fringe.
+      const bool full_fringe = fit.efficiency_rad_per_mw * sweep_max_mw >= kTwoPi;
+      if (fit.visibility > 0.01 && full_fringe) {
         local_eta[j] = fit.efficiency_rad_per_mw;
       } else {
-        spdlog::warn("calibration: heater {} shows no fringe (visibility {:.4f}); nominal kept",
-                     heater, fit.visibility);
+        spdlog::warn(
+            "calibration: heater {} sweep shows no full fringe (visibility {:.4f}, {:.2f} rad "
+            "swept); nominal efficiency kept",
+            heater, fit.visibility, fit.efficiency_rad_per_mw * sweep_max_mw);
       }
     }
 
@@ -387,10 +392,25 @@ absl::StatusOr<photonic::v1::PhaseCalibration> RunCalibration(ChipController& co
 
   absl::StatusOr<HeaterPhaseModel> model = HeaterPhaseModel::FromCalibration(chip, calibration);
   if (!model.ok()) return model.status();
+  // A cancel that arrived during the fit still wins: nothing is installed.
+  if (absl::Status s = check_cancel(); !s.ok()) return s;
   controller.DriveToSafeState().IgnoreError();
   controller.InstallPhaseModel(*std::move(model));
   tracker.Advance(0, "done", -1);
   return calibration;
+}
+
+}  // namespace
+
+absl::StatusOr<photonic::v1::PhaseCalibration> RunCalibration(ChipController& controller,
+                                                              const CalibrationOptions& options,
+                                                              const CalibrationProgressFn& progress,
+                                                              const std::atomic<bool>* cancelled) {
+  absl::StatusOr<photonic::v1::PhaseCalibration> result =
+      RunCalibrationStages(controller, options, progress, cancelled);
+  // Whatever stage failed, the heaters do not stay at a sweep point.
+  if (!result.ok()) controller.DriveToSafeState().IgnoreError();
+  return result;
 }
 
 absl::StatusOr<UnitaryMeasurement> ProgramUnitaryAndMeasure(ChipController& controller,

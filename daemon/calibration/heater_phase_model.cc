@@ -57,10 +57,25 @@ absl::StatusOr<HeaterPhaseModel> HeaterPhaseModel::FromCalibration(
     return absl::InvalidArgumentError(
         absl::StrCat("calibration crosstalk_nearest ", nearest, " is outside [0, 0.5)"));
   }
+  const double decay = calibration.crosstalk_decay_pitch();
+  const double cutoff = calibration.crosstalk_cutoff_pitch();
+  if (nearest > 0.0 && !(decay > 0.0 && decay <= 100.0 && cutoff >= 1.0 && cutoff <= 10.0)) {
+    return absl::InvalidArgumentError(absl::StrCat("calibration crosstalk decay ", decay,
+                                                   " pitch must be in (0, 100] and cutoff ", cutoff,
+                                                   " pitch in [1, 10]"));
+  }
   std::vector<std::vector<photonsim::CrosstalkEntry>> crosstalk(phases);
-  if (nearest > 0.0) {
-    crosstalk = CrosstalkModel(chip, nearest, calibration.crosstalk_decay_pitch(),
-                               calibration.crosstalk_cutoff_pitch());
+  if (nearest > 0.0) crosstalk = CrosstalkModel(chip, nearest, decay, cutoff);
+  // The Jacobi solve in PowersForPhases converges when every row of the
+  // coupling matrix sums to less than one.
+  for (int i = 0; i < phases; ++i) {
+    double row_sum = 0.0;
+    for (const photonsim::CrosstalkEntry& e : crosstalk[i]) row_sum += std::abs(e.coupling);
+    if (!(row_sum < 1.0)) {
+      return absl::InvalidArgumentError(absl::StrCat(
+          "calibration crosstalk couples heater ", i, " to a total of ", row_sum,
+          " of its neighbours' power; it must be below 1 for the phase solve to converge"));
+    }
   }
   return HeaterPhaseModel(
       {calibration.phase_bias_rad().begin(), calibration.phase_bias_rad().end()},

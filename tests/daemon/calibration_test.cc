@@ -1,6 +1,7 @@
 // Calibration against the simulator's hidden truth.
 #include <gtest/gtest.h>
 
+#include <atomic>
 #include <cmath>
 #include <numbers>
 #include <random>
@@ -197,9 +198,48 @@ TEST(CalibrationTest, RecoversBiasesEfficienciesAndCrosstalkOfTheHiddenChip) {
   ASSERT_TRUE(calibration.ok()) << calibration.status();
   double bias_rms = 0, eta_rms = 0;
   ReportCalibration("4x4", *bench.sim, *calibration, 1000, &bias_rms, &eta_rms);
-  EXPECT_LT(bias_rms, 0.05);
-  EXPECT_LT(eta_rms, 0.02);
-  EXPECT_NEAR(calibration->crosstalk_nearest(), 0.03, 0.01);
+  // Measured: 0.009 rad, 0.08 %, 0.0300 (seed 11); bounds leave room for
+  // other noise draws, not for a wrong fit.
+  EXPECT_LT(bias_rms, 0.025);
+  EXPECT_LT(eta_rms, 0.005);
+  EXPECT_NEAR(calibration->crosstalk_nearest(), 0.03, 0.003);
+}
+
+TEST(CalibrationTest, CancelDuringTheRunInstallsNothingAndLeavesHeatersOff) {
+  Bench bench = MakeBench(FabricatedChip(4, false), 11);
+  std::atomic<bool> cancelled{false};
+  int reports = 0;
+  const absl::StatusOr<photonic::v1::PhaseCalibration> calibration = bench.controller->RunSync([&] {
+    return RunCalibration(
+        *bench.controller, CalibrationOptions{},
+        [&](const CalibrationStatus&) {
+          if (++reports == 1) cancelled = true;  // during the first sweep
+        },
+        &cancelled);
+  });
+  EXPECT_EQ(calibration.status().code(), absl::StatusCode::kCancelled);
+  EXPECT_FALSE(
+      bench.controller->RunSync([&] { return bench.controller->phase_model().calibrated(); }));
+  for (double v : bench.sim->heater_voltages_v()) EXPECT_EQ(v, 0.0);
+}
+
+TEST(HeaterPhaseModelTest, CrosstalkTooStrongForTheSolveIsRejected) {
+  const photonic::v1::ChipDescription chip = FabricatedChip(8, false);
+  photonic::v1::PhaseCalibration calibration;
+  calibration.set_format_version(1);
+  calibration.set_chip_name(chip.name());
+  for (int i = 0; i < 56; ++i) {
+    calibration.add_phase_bias_rad(0.0);
+    calibration.add_efficiency_rad_per_mw(0.14);
+  }
+  // 0.45 of the nearest neighbour's power, barely decaying over 10 pitches:
+  // rows sum far above 1.
+  calibration.set_crosstalk_nearest(0.45);
+  calibration.set_crosstalk_decay_pitch(100.0);
+  calibration.set_crosstalk_cutoff_pitch(10.0);
+  const absl::Status status = HeaterPhaseModel::FromCalibration(chip, calibration).status();
+  EXPECT_EQ(status.code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_NE(status.message().find("converge"), std::string::npos) << status;
 }
 
 double Fidelity(ChipController& controller, std::uint64_t seed) {

@@ -29,6 +29,8 @@ class LimitCheckingHeaterDriver final : public drivers::HeaterDriver {
   void set_controller(const ChipController* controller) { controller_ = controller; }
   int violations() const { return violations_; }
   int writes() const { return writes_; }
+  // Largest change of one channel's voltage in a single write.
+  double largest_step_v() const { return largest_step_v_; }
 
   int channel_count() const override { return inner_->channel_count(); }
   double max_voltage_v() const override { return inner_->max_voltage_v(); }
@@ -38,7 +40,10 @@ class LimitCheckingHeaterDriver final : public drivers::HeaterDriver {
                            std::span<const double> volts_v) override {
     ++writes_;
     std::vector<double> after = volts_;
-    for (std::size_t i = 0; i < channels.size(); ++i) after.at(channels[i]) = volts_v[i];
+    for (std::size_t i = 0; i < channels.size(); ++i) {
+      after.at(channels[i]) = volts_v[i];
+      largest_step_v_ = std::max(largest_step_v_, std::abs(volts_v[i] - volts_.at(channels[i])));
+    }
     if (controller_ != nullptr) {
       const HeaterLimits& limits = controller_->heater_limits();
       double total_mw = 0.0;
@@ -62,6 +67,7 @@ class LimitCheckingHeaterDriver final : public drivers::HeaterDriver {
   const ChipController* controller_ = nullptr;
   int violations_ = 0;
   int writes_ = 0;
+  double largest_step_v_ = 0.0;
 };
 
 double AdversarialValue(std::mt19937_64& rng) {
@@ -198,7 +204,29 @@ TEST(SlewLimitTest, LargeChangesAreRampedInStepsNoLargerThanTheLimit) {
                   })
                   .ok());
   EXPECT_EQ(checker->writes() - writes_before, 5);
+  EXPECT_LE(checker->largest_step_v(), 1.0 + 1e-12);
   EXPECT_NEAR(chip->heater_voltages_v()[0], 5.0, 1e-12);
+}
+
+TEST(SlewLimitTest, EnergyCountsEveryRampStepAtItsOwnVoltage) {
+  photonic::v1::ChipDescription description = phc::testing::IdealMeshChip(2);
+  description.mutable_heater()->set_max_step_v(1.0);
+  description.mutable_thermal()->set_tau_us(10.0);  // settle 8 tau = 80 us per step
+  auto sim = photonsim::SimChip::Create(description, 1);
+  ASSERT_TRUE(sim.ok());
+  std::shared_ptr<photonsim::SimChip> chip(*std::move(sim));
+  auto controller = ChipController::Create(description, drivers::MakeSimDrivers(chip, 10, 3));
+  ASSERT_TRUE(controller.ok());
+  ChipController& c = **controller;
+  const double energy_before = c.RunSync([&] { return c.GetPhases(); }).heater_energy_mj;
+  ASSERT_TRUE(c.RunSync([&] {
+                 return c.SetPhases(std::vector<double>{std::numbers::pi},
+                                    std::vector<std::uint32_t>{0});
+               }).ok());
+  // Steps at 1..5 V on 1 kOhm (1, 4, 9, 16, 25 mW), each held for 80 us
+  // while it settles: 55 mW x 80 us = 4.4 uJ.
+  const double energy_mj = c.RunSync([&] { return c.GetPhases(); }).heater_energy_mj;
+  EXPECT_NEAR(energy_mj - energy_before, 55.0 * 80e-6, 1e-9);
 }
 
 }  // namespace
