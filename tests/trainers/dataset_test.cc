@@ -1,0 +1,112 @@
+#include "phc/trainers/dataset.h"
+
+#include <gtest/gtest.h>
+#include <zlib.h>
+
+#include <cmath>
+#include <cstdio>
+#include <filesystem>
+#include <fstream>
+#include <numbers>
+
+namespace phc::trainers {
+namespace {
+
+void PutBigEndian32(std::vector<unsigned char>& out, std::uint32_t v) {
+  for (int shift = 24; shift >= 0; shift -= 8) out.push_back((v >> shift) & 0xff);
+}
+
+// Writes `images` (rows x cols bytes each) and labels as an IDX pair.
+void WriteIdx(const std::filesystem::path& images_path, const std::filesystem::path& labels_path,
+              const std::vector<std::vector<unsigned char>>& images, int rows, int cols,
+              const std::vector<unsigned char>& labels, bool gzip) {
+  std::vector<unsigned char> ib, lb;
+  PutBigEndian32(ib, 0x803);
+  PutBigEndian32(ib, static_cast<std::uint32_t>(images.size()));
+  PutBigEndian32(ib, rows);
+  PutBigEndian32(ib, cols);
+  for (const auto& image : images) ib.insert(ib.end(), image.begin(), image.end());
+  PutBigEndian32(lb, 0x801);
+  PutBigEndian32(lb, static_cast<std::uint32_t>(labels.size()));
+  lb.insert(lb.end(), labels.begin(), labels.end());
+  for (const auto& [path, bytes] : {std::pair{images_path, ib}, std::pair{labels_path, lb}}) {
+    if (gzip) {
+      gzFile f = gzopen(path.c_str(), "wb");
+      gzwrite(f, bytes.data(), static_cast<unsigned>(bytes.size()));
+      gzclose(f);
+    } else {
+      std::ofstream(path, std::ios::binary)
+          .write(reinterpret_cast<const char*>(bytes.data()), static_cast<long>(bytes.size()));
+    }
+  }
+}
+
+class IdxTest : public ::testing::TestWithParam<bool> {};
+
+TEST_P(IdxTest, ReadsImagesAndLabelsPlainOrGzipped) {
+  const auto dir = std::filesystem::path(::testing::TempDir());
+  const auto images = dir / "img.idx", labels = dir / "lbl.idx";
+  WriteIdx(images, labels, {{0, 1, 2, 3, 4, 5}, {250, 251, 252, 253, 254, 255}}, 2, 3, {7, 2},
+           GetParam());
+  const absl::StatusOr<ImageSet> set = LoadIdx(images, labels);
+  ASSERT_TRUE(set.ok()) << set.status();
+  EXPECT_EQ(set->rows, 2);
+  EXPECT_EQ(set->cols, 3);
+  ASSERT_EQ(set->pixels.rows(), 2);
+  EXPECT_EQ(set->pixels(0, 5), 5);
+  EXPECT_EQ(set->pixels(1, 0), 250);
+  EXPECT_EQ(set->labels, (std::vector<int>{7, 2}));
+  EXPECT_EQ(LoadIdx(images, labels, 1)->pixels.rows(), 1);
+}
+
+INSTANTIATE_TEST_SUITE_P(PlainAndGzip, IdxTest, ::testing::Bool());
+
+TEST(IdxTest, MismatchedCountsAndMissingFilesAreClearErrors) {
+  const auto dir = std::filesystem::path(::testing::TempDir());
+  const auto images = dir / "img2.idx", labels = dir / "lbl2.idx";
+  WriteIdx(images, labels, {{1, 2, 3, 4}}, 2, 2, {1, 2}, false);
+  const absl::Status mismatch = LoadIdx(images, labels).status();
+  EXPECT_EQ(mismatch.code(), absl::StatusCode::kDataLoss);
+  EXPECT_NE(mismatch.message().find("labels"), std::string::npos) << mismatch;
+  EXPECT_EQ(LoadIdx(dir / "absent", labels).status().code(), absl::StatusCode::kNotFound);
+  // An image file given as the label file has the wrong magic number.
+  EXPECT_EQ(LoadIdx(images, images).status().code(), absl::StatusCode::kDataLoss);
+}
+
+TEST(LowFrequencyTest, MatchesTheAnalyticSpectrumOfACosineImage) {
+  // I(r, c) = 1 + cos(2 pi c / 8): |F(0,0)| = 64, |F(0,1)| = 32, others 0.
+  ImageSet set;
+  set.rows = 8;
+  set.cols = 8;
+  set.pixels.resize(1, 64);
+  for (int r = 0; r < 8; ++r) {
+    for (int c = 0; c < 8; ++c) {
+      set.pixels(0, r * 8 + c) = 127.5 * (1.0 + std::cos(2 * std::numbers::pi * c / 8));
+    }
+  }
+  set.labels = {3};
+  const Dataset data = ReduceByLowFrequencies(set, 3);
+  ASSERT_EQ(data.feature_count(), 9);
+  // Row-major (row frequency, column frequency), scaled to a maximum of 1.
+  EXPECT_NEAR(data.features(0, 0), 1.0, 1e-12);
+  EXPECT_NEAR(data.features(0, 1), 0.5, 1e-12);
+  for (int f = 2; f < 9; ++f) EXPECT_NEAR(data.features(0, f), 0.0, 1e-12) << f;
+  EXPECT_EQ(data.labels, std::vector<int>{3});
+}
+
+TEST(ClustersTest, FeaturesAreValidAmplitudesAndClassesAreBalanced) {
+  const Dataset data = MakeClusters(40, 6, 4, 0.1, 3);
+  EXPECT_EQ(data.size(), 40);
+  EXPECT_EQ(data.classes, 4);
+  EXPECT_GE(data.features.minCoeff(), 0.0);
+  EXPECT_LE(data.features.maxCoeff(), 1.0);
+  for (int c = 0; c < 4; ++c) {
+    EXPECT_EQ(std::count(data.labels.begin(), data.labels.end(), c), 10);
+  }
+  const Dataset two = FirstClasses(data, 2);
+  EXPECT_EQ(two.size(), 20);
+  for (int label : two.labels) EXPECT_LT(label, 2);
+}
+
+}  // namespace
+}  // namespace phc::trainers

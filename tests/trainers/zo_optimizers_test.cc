@@ -1,0 +1,179 @@
+#include "phc/trainers/zo_optimizers.h"
+
+#include <gtest/gtest.h>
+
+#include <cmath>
+#include <numbers>
+
+#include "phc/trainers/model_oracle.h"
+#include "phc/trainers/sparse_zo.h"
+#include "phc/trainers/training_loop.h"
+#include "tests/test_chips.h"
+
+namespace phc::trainers {
+namespace {
+
+// f(x) = sum_i (x_i - c_i)^2 with c_i = 0.3 (i mod 5): minimum 0.
+struct Quadratic {
+  int evaluations = 0;
+  LossFn loss() {
+    return [this](std::span<const double> x) -> absl::StatusOr<double> {
+      ++evaluations;
+      double f = 0;
+      for (std::size_t i = 0; i < x.size(); ++i) f += std::pow(x[i] - 0.3 * (i % 5), 2);
+      return f;
+    };
+  }
+};
+
+double Value(const std::vector<double>& x) {
+  Quadratic q;
+  return *q.loss()(x);
+}
+
+TEST(ZoOptimizerTest, CoordinateZoReducesAQuadratic) {
+  auto optimizer = MakeCoordinateZo(
+      {.learning_rate = 0.4, .perturbation = 0.01, .coordinates_per_step = 4, .seed = 3});
+  std::vector<double> x(20, 1.5);
+  const double start = Value(x);
+  Quadratic q;
+  for (int step = 0; step < 100; ++step) ASSERT_TRUE(optimizer->Step(x, q.loss(), step).ok());
+  // 400 coordinate updates, each contracting its error by 0.2.
+  EXPECT_LT(Value(x), 1e-3 * start);
+  EXPECT_EQ(q.evaluations, 100 * (1 + 2 * 4));
+}
+
+TEST(ZoOptimizerTest, GaussianAndSpsaReduceAQuadratic) {
+  for (bool spsa : {false, true}) {
+    auto optimizer = MakeGaussianZo({.learning_rate = 0.01,
+                                     .perturbation = 0.01,
+                                     .samples_per_step = 4,
+                                     .spsa = spsa,
+                                     .seed = 5});
+    std::vector<double> x(20, 1.5);
+    const double start = Value(x);
+    Quadratic q;
+    for (int step = 0; step < 400; ++step) ASSERT_TRUE(optimizer->Step(x, q.loss(), step).ok());
+    EXPECT_LT(Value(x), 0.05 * start) << optimizer->name();
+    EXPECT_EQ(q.evaluations, 400 * 5);
+  }
+}
+
+TEST(ZoOptimizerTest, SparseZoReducesAQuadraticAndSkipsFrozenPhases) {
+  SparseZoOptions options{.step_rad = 0.05,
+                          .min_step_rad = 0.01,
+                          .decay = 0.99,
+                          .param_sparsity = 0.5,
+                          .grad_sparsity = 0.5,
+                          .power_aware = false};
+  ASSERT_TRUE(ValidateSparseZoOptions(options).ok());
+  std::vector<bool> always(20, false);
+  auto optimizer = MakeSparseZo(options, always, [](int, double) { return 0.0; });
+  std::vector<double> x(20, 1.5);
+  Quadratic q;
+  for (int step = 0; step < 300; ++step) ASSERT_TRUE(optimizer->Step(x, q.loss(), step).ok());
+  int moved = 0;
+  double active_error = 0.0;
+  for (int i = 0; i < 20; ++i) {
+    if (x[i] != 1.5) {
+      ++moved;
+      active_error = std::max(active_error, std::abs(x[i] - 0.3 * (i % 5)));
+    }
+  }
+  // About half the phases are frozen at 1.5; the trained ones reach their
+  // optimum to within a step.
+  EXPECT_GT(moved, 4);
+  EXPECT_LT(moved, 16);
+  EXPECT_LT(active_error, 0.05);
+}
+
+TEST(ZoOptimizerTest, SparseZoSameSeedSameSteps) {
+  auto run = [](std::int64_t first_step) {
+    auto optimizer = MakeSparseZo({.param_sparsity = 0.3, .grad_sparsity = 0.5},
+                                  std::vector<bool>(10), [](int, double) { return 0.0; });
+    std::vector<double> x(10, 1.0);
+    Quadratic q;
+    for (std::int64_t step = first_step; step < first_step + 5; ++step) {
+      EXPECT_TRUE(optimizer->Step(x, q.loss(), step).ok());
+    }
+    return x;
+  };
+  EXPECT_EQ(run(0), run(0));
+  EXPECT_NE(run(0), run(7));
+}
+
+// Power ~ phase mod 2 pi, as on a heater with zero bias.
+double WrappedPowerMw(int, double phase) {
+  const double w = std::fmod(phase, 2 * std::numbers::pi);
+  return 10.0 * (w < 0 ? w + 2 * std::numbers::pi : w);
+}
+
+TEST(ZoOptimizerTest, SparseZoNeverProbesOverItsBudgetAndPrunesWrappingSteps) {
+  // The loss pulls every phase towards -0.5 rad (= 2 pi - 0.5): reaching it
+  // from 0.3 by stepping down wraps to high power, which pruning forbids.
+  const int n = 12;
+  const double budget = 10.0 * 0.3 * n + 5.0;
+  double worst_mw = 0.0;
+  LossFn loss = [&](std::span<const double> x) -> absl::StatusOr<double> {
+    double power = 0.0, f = 0.0;
+    for (int i = 0; i < n; ++i) {
+      power += WrappedPowerMw(i, x[i]);
+      f += std::pow(std::sin((x[i] + 0.5) / 2), 2);
+    }
+    worst_mw = std::max(worst_mw, power);
+    return f;
+  };
+  auto optimizer = MakeSparseZo({.step_rad = 0.1,
+                                 .min_step_rad = 0.1,
+                                 .param_sparsity = 0.0,
+                                 .grad_sparsity = 0.0,
+                                 .power_budget_mw = budget},
+                                std::vector<bool>(n), WrappedPowerMw);
+  std::vector<double> x(n, 0.3);
+  for (int step = 0; step < 50; ++step) ASSERT_TRUE(optimizer->Step(x, loss, step).ok());
+  EXPECT_LE(worst_mw, budget);
+  double power = 0.0;
+  for (int i = 0; i < n; ++i) power += WrappedPowerMw(i, x[i]);
+  EXPECT_LE(power, budget);
+  // Phases went down towards zero power and stopped there.
+  for (double v : x) EXPECT_LT(WrappedPowerMw(0, v), 10.0 * 0.3);
+}
+
+TEST(TrainingRunTest, SparseZoTrainsASmallOnnOnTheModel) {
+  photonic::v1::ChipDescription chip = phc::testing::IdealMeshChip(4);
+  chip.set_max_total_heater_power_mw(1e6);
+  ModelOracle oracle(chip);
+  const absl::StatusOr<OnnModel> model = OnnModel::Create(oracle.layout(), {{4, 4}, 20.0, 0});
+  ASSERT_TRUE(model.ok());
+  const Dataset train = MakeClusters(200, 4, 4, 0.05, 1);
+  const Dataset test = MakeClusters(100, 4, 4, 0.05, 1);  // same prototypes
+  std::vector<double> params(model->trainable_phases().size(), 0.0);
+  auto optimizer = MakeSparseZo({.step_rad = 0.2,
+                                 .min_step_rad = 0.05,
+                                 .decay = 0.99,
+                                 .param_sparsity = 0.0,
+                                 .grad_sparsity = 0.5},
+                                model->attenuator_phases(), [&](int i, double phase) {
+                                  return oracle.PhasePowerMw(model->trainable_phases()[i], phase);
+                                });
+  TrainingRun run(oracle, *model, train, test, std::move(optimizer),
+                  {.batch_size = 16, .max_steps = 150, .eval_every = 0, .seed = 2},
+                  std::vector<double>(12, 0.0), params);
+  const double before = *run.Evaluate(test, 0);
+  double first_loss = 0.0;
+  while (!run.done()) {
+    const absl::StatusOr<TrainingProgress> p = run.Step();
+    ASSERT_TRUE(p.ok()) << p.status();
+    if (p->step == 1) first_loss = p->loss;
+  }
+  EXPECT_EQ(run.stop_reason(), StopReason::kMaxSteps);
+  EXPECT_LT(run.progress().loss, 0.8 * first_loss);
+  EXPECT_GT(run.progress().test_accuracy, before + 0.3);
+  EXPECT_GT(run.progress().test_accuracy, 0.8);
+  std::printf("4x4 ONN: accuracy %.3f -> %.3f, loss %.3f -> %.3f, %lld loss evaluations\n", before,
+              run.progress().test_accuracy, first_loss, run.progress().loss,
+              static_cast<long long>(run.progress().loss_evaluations));
+}
+
+}  // namespace
+}  // namespace phc::trainers

@@ -1,0 +1,54 @@
+// Classification datasets for the trainers: features are non-negative and
+// scaled so that each sample's largest feature is 1, which is exactly what
+// the chip's input modulators (field amplitudes in [0, 1]) can encode.
+#pragma once
+
+#include <Eigen/Core>
+#include <cstdint>
+#include <filesystem>
+#include <string>
+#include <vector>
+
+#include "absl/status/statusor.h"
+
+namespace phc::trainers {
+
+struct Dataset {
+  Eigen::MatrixXd features;  // one sample per row, entries in [0, 1]
+  std::vector<int> labels;   // in [0, classes)
+  int classes = 0;
+
+  int size() const { return static_cast<int>(labels.size()); }
+  int feature_count() const { return static_cast<int>(features.cols()); }
+};
+
+// 8-bit images as read from an IDX file pair, one image per row, 0..255.
+struct ImageSet {
+  Eigen::MatrixXd pixels;
+  int rows = 0;
+  int cols = 0;
+  std::vector<int> labels;
+};
+
+// Reads an IDX3 image file and its IDX1 label file (plain or .gz). At most
+// `limit` samples when limit > 0. NOT_FOUND / DATA_LOSS with the path on
+// missing or malformed files.
+absl::StatusOr<ImageSet> LoadIdx(const std::filesystem::path& images,
+                                 const std::filesystem::path& labels, int limit = 0);
+
+// The paper's input reduction for small meshes: the magnitudes of the
+// lowest `side` x `side` 2-D spatial frequencies of each image (the DC term
+// included), flattened, each sample scaled to a largest feature of 1.
+Dataset ReduceByLowFrequencies(const ImageSet& images, int side, int classes = 10);
+
+// Keeps only samples whose label is below `classes`.
+Dataset FirstClasses(const Dataset& data, int classes);
+
+// A small, learnable synthetic set for tests: `classes` Gaussian clusters of
+// non-negative features around random prototypes.
+Dataset MakeClusters(int samples, int features, int classes, double spread, std::uint64_t seed);
+
+// Fashion-MNIST from Debian's dataset-fashion-mnist package, if installed.
+std::filesystem::path FashionMnistDir();
+
+}  // namespace phc::trainers

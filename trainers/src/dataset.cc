@@ -1,0 +1,160 @@
+#include "phc/trainers/dataset.h"
+
+#include <zlib.h>
+
+#include <algorithm>
+#include <array>
+#include <cmath>
+#include <complex>
+#include <numbers>
+#include <random>
+
+#include "absl/strings/str_cat.h"
+
+namespace phc::trainers {
+namespace {
+
+// Whole file, gunzipped when it is gzip (zlib reads plain files too).
+absl::StatusOr<std::vector<unsigned char>> ReadMaybeGzip(const std::filesystem::path& path) {
+  gzFile file = gzopen(path.c_str(), "rb");
+  if (file == nullptr) {
+    return absl::NotFoundError(absl::StrCat("cannot open ", path.string()));
+  }
+  std::vector<unsigned char> bytes;
+  std::array<unsigned char, 1 << 16> chunk;
+  int got = 0;
+  while ((got = gzread(file, chunk.data(), chunk.size())) > 0) {
+    bytes.insert(bytes.end(), chunk.begin(), chunk.begin() + got);
+  }
+  const bool failed = got < 0;
+  gzclose(file);
+  if (failed) return absl::DataLossError(absl::StrCat(path.string(), ": read error"));
+  return bytes;
+}
+
+std::uint32_t BigEndian32(const std::vector<unsigned char>& b, std::size_t at) {
+  return (std::uint32_t{b[at]} << 24) | (std::uint32_t{b[at + 1]} << 16) |
+         (std::uint32_t{b[at + 2]} << 8) | std::uint32_t{b[at + 3]};
+}
+
+void ScaleRowsToUnitMax(Eigen::MatrixXd& features) {
+  for (Eigen::Index r = 0; r < features.rows(); ++r) {
+    const double top = features.row(r).maxCoeff();
+    if (top > 0) features.row(r) /= top;
+  }
+}
+
+}  // namespace
+
+absl::StatusOr<ImageSet> LoadIdx(const std::filesystem::path& images,
+                                 const std::filesystem::path& labels, int limit) {
+  absl::StatusOr<std::vector<unsigned char>> image_bytes = ReadMaybeGzip(images);
+  if (!image_bytes.ok()) return image_bytes.status();
+  absl::StatusOr<std::vector<unsigned char>> label_bytes = ReadMaybeGzip(labels);
+  if (!label_bytes.ok()) return label_bytes.status();
+  const std::vector<unsigned char>& ib = *image_bytes;
+  const std::vector<unsigned char>& lb = *label_bytes;
+  if (ib.size() < 16 || BigEndian32(ib, 0) != 0x00000803) {
+    return absl::DataLossError(absl::StrCat(images.string(), " is not an IDX3 ubyte file"));
+  }
+  if (lb.size() < 8 || BigEndian32(lb, 0) != 0x00000801) {
+    return absl::DataLossError(absl::StrCat(labels.string(), " is not an IDX1 ubyte file"));
+  }
+  const std::uint64_t count = BigEndian32(ib, 4);
+  const std::uint64_t rows = BigEndian32(ib, 8), cols = BigEndian32(ib, 12);
+  if (BigEndian32(lb, 4) != count) {
+    return absl::DataLossError(absl::StrCat(images.string(), " has ", count, " images but ",
+                                            labels.string(), " has ", BigEndian32(lb, 4),
+                                            " labels"));
+  }
+  if (rows == 0 || cols == 0 || rows > 4096 || cols > 4096 ||
+      ib.size() != 16 + count * rows * cols || lb.size() != 8 + count) {
+    return absl::DataLossError(
+        absl::StrCat(images.string(), ": sizes in the header do not match the file"));
+  }
+  const std::uint64_t kept =
+      limit > 0 ? std::min<std::uint64_t>(count, static_cast<std::uint64_t>(limit)) : count;
+  ImageSet set;
+  set.rows = static_cast<int>(rows);
+  set.cols = static_cast<int>(cols);
+  set.pixels.resize(static_cast<Eigen::Index>(kept), static_cast<Eigen::Index>(rows * cols));
+  set.labels.resize(kept);
+  for (std::uint64_t s = 0; s < kept; ++s) {
+    for (std::uint64_t p = 0; p < rows * cols; ++p) {
+      set.pixels(static_cast<Eigen::Index>(s), static_cast<Eigen::Index>(p)) =
+          ib[16 + s * rows * cols + p];
+    }
+    set.labels[s] = lb[8 + s];
+  }
+  return set;
+}
+
+Dataset ReduceByLowFrequencies(const ImageSet& images, int side, int classes) {
+  // Only side^2 coefficients are needed: a direct DFT, separable in rows and
+  // columns, costs O(rows * cols * side) per image.
+  const int rows = images.rows, cols = images.cols;
+  using Complex = std::complex<double>;
+  Eigen::MatrixXcd row_basis(side, rows), col_basis(cols, side);
+  for (int k = 0; k < side; ++k) {
+    for (int r = 0; r < rows; ++r) {
+      row_basis(k, r) = std::polar(1.0, -2.0 * std::numbers::pi * k * r / rows);
+    }
+    for (int c = 0; c < cols; ++c) {
+      col_basis(c, k) = std::polar(1.0, -2.0 * std::numbers::pi * k * c / cols);
+    }
+  }
+  Dataset data;
+  data.classes = classes;
+  data.labels = images.labels;
+  data.features.resize(images.pixels.rows(), side * side);
+  for (Eigen::Index s = 0; s < images.pixels.rows(); ++s) {
+    const Eigen::MatrixXd image =
+        images.pixels.row(s).reshaped<Eigen::RowMajor>(rows, cols) / 255.0;
+    const Eigen::MatrixXcd spectrum = row_basis * image.cast<Complex>() * col_basis;
+    data.features.row(s) = spectrum.cwiseAbs().reshaped<Eigen::RowMajor>().transpose();
+  }
+  ScaleRowsToUnitMax(data.features);
+  return data;
+}
+
+Dataset FirstClasses(const Dataset& data, int classes) {
+  std::vector<Eigen::Index> keep;
+  for (int i = 0; i < data.size(); ++i) {
+    if (data.labels[i] < classes) keep.push_back(i);
+  }
+  Dataset out;
+  out.classes = classes;
+  out.features.resize(static_cast<Eigen::Index>(keep.size()), data.features.cols());
+  for (std::size_t i = 0; i < keep.size(); ++i) {
+    out.features.row(static_cast<Eigen::Index>(i)) = data.features.row(keep[i]);
+    out.labels.push_back(data.labels[keep[i]]);
+  }
+  return out;
+}
+
+Dataset MakeClusters(int samples, int features, int classes, double spread, std::uint64_t seed) {
+  std::mt19937_64 rng(seed);
+  std::uniform_real_distribution<double> uniform(0.0, 1.0);
+  std::normal_distribution<double> noise(0.0, spread);
+  Eigen::MatrixXd prototypes(classes, features);
+  for (int c = 0; c < classes; ++c) {
+    for (int f = 0; f < features; ++f) prototypes(c, f) = uniform(rng);
+  }
+  Dataset data;
+  data.classes = classes;
+  data.features.resize(samples, features);
+  data.labels.resize(samples);
+  for (int s = 0; s < samples; ++s) {
+    const int c = s % classes;
+    data.labels[s] = c;
+    for (int f = 0; f < features; ++f) {
+      data.features(s, f) = std::max(0.0, prototypes(c, f) + noise(rng));
+    }
+  }
+  ScaleRowsToUnitMax(data.features);
+  return data;
+}
+
+std::filesystem::path FashionMnistDir() { return "/usr/share/datasets/fashion-mnist"; }
+
+}  // namespace phc::trainers

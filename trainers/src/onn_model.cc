@@ -1,0 +1,145 @@
+#include "phc/trainers/onn_model.h"
+
+#include <algorithm>
+#include <cmath>
+
+#include "absl/strings/str_cat.h"
+
+namespace phc::trainers {
+
+absl::StatusOr<OnnModel> OnnModel::Create(const photonsim::ChipLayout& layout,
+                                          const OnnArchitecture& architecture) {
+  const std::vector<int>& widths = architecture.widths;
+  if (widths.size() < 2) {
+    return absl::InvalidArgumentError("widths needs at least the feature and class counts");
+  }
+  for (std::size_t i = 0; i < widths.size(); ++i) {
+    if (widths[i] < 1 || widths[i] > 4096) {
+      return absl::InvalidArgumentError(
+          absl::StrCat("widths[", i, "] = ", widths[i], " must be in [1, 4096]"));
+    }
+  }
+  if (widths.back() < 2) return absl::InvalidArgumentError("the last width (classes) must be >= 2");
+  if (!(architecture.temperature > 0.0 && architecture.temperature <= 1000.0)) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("temperature = ", architecture.temperature, " must be in (0, 1000]"));
+  }
+  const int circuit_count = static_cast<int>(layout.circuits.size());
+  if (architecture.first_circuit < 0 || architecture.first_circuit >= circuit_count) {
+    return absl::InvalidArgumentError(absl::StrCat("first_circuit = ", architecture.first_circuit,
+                                                   " but the chip has ", circuit_count,
+                                                   " circuits"));
+  }
+  const photonsim::CircuitLayout& first = layout.circuits[architecture.first_circuit];
+  const int k = first.size;
+  OnnModel model;
+  model.architecture_ = architecture;
+  model.k_ = k;
+  model.chip_inputs_ = layout.input_count;
+  int next = architecture.first_circuit;
+  for (std::size_t l = 0; l + 1 < widths.size(); ++l) {
+    const int rows = (widths[l + 1] + k - 1) / k, cols = (widths[l] + k - 1) / k;
+    for (int r = 0; r < rows; ++r) {
+      for (int c = 0; c < cols; ++c) {
+        if (next >= circuit_count) {
+          return absl::InvalidArgumentError(absl::StrCat(
+              "widths need more ", k, "x", k, " blocks than the chip's ",
+              circuit_count - architecture.first_circuit, " circuits from first_circuit"));
+        }
+        const photonsim::CircuitLayout& circuit = layout.circuits[next];
+        if (circuit.kind == photonsim::CircuitKind::kMicroringBank || circuit.size != k ||
+            circuit.input_count != k || circuit.output_count != k) {
+          return absl::InvalidArgumentError(
+              absl::StrCat("circuit ", circuit.name, " is not a ", k, "x", k, " mesh or SVD core"));
+        }
+        model.blocks_.push_back({static_cast<int>(l), r, c, next});
+        model.circuits_.push_back(circuit);
+        // SVD core phase order: V mesh k(k-1), attenuators k, U mesh k(k-1).
+        const int mesh_phases = k * (k - 1);
+        for (int p = 0; p < circuit.phase_count; ++p) {
+          model.trainable_.push_back(circuit.first_phase + p);
+          model.attenuator_.push_back(circuit.kind == photonsim::CircuitKind::kSvd &&
+                                      p >= mesh_phases && p < mesh_phases + k);
+        }
+        ++next;
+      }
+    }
+  }
+  return model;
+}
+
+absl::StatusOr<Eigen::MatrixXd> OnnModel::Forward(ChipOracle& oracle,
+                                                  const Eigen::MatrixXd& features) const {
+  const std::vector<int>& widths = architecture_.widths;
+  if (features.cols() != widths.front()) {
+    return absl::InvalidArgumentError(absl::StrCat("features have ", features.cols(),
+                                                   " columns; the model takes ", widths.front()));
+  }
+  Eigen::MatrixXd logits(features.rows(), widths.back());
+  std::vector<double> amplitudes(chip_inputs_);
+  std::vector<double> activation, powers;
+  for (Eigen::Index s = 0; s < features.rows(); ++s) {
+    activation.assign(features.row(s).begin(), features.row(s).end());
+    std::size_t block = 0;
+    for (std::size_t l = 0; l + 1 < widths.size(); ++l) {
+      std::fill(amplitudes.begin(), amplitudes.end(), 0.0);
+      const std::size_t layer_begin = block;
+      for (; block < blocks_.size() && blocks_[block].layer == static_cast<int>(l); ++block) {
+        const photonsim::CircuitLayout& circuit = circuits_[block];
+        for (int i = 0; i < k_; ++i) {
+          const int feature = blocks_[block].col * k_ + i;
+          amplitudes[circuit.first_input + i] =
+              feature < widths[l] ? std::clamp(activation[feature], 0.0, 1.0) : 0.0;
+        }
+      }
+      absl::StatusOr<std::vector<double>> out = oracle.Query(amplitudes);
+      if (!out.ok()) return out.status();
+      powers.assign(widths[l + 1], 0.0);
+      for (std::size_t b = layer_begin; b < block; ++b) {
+        const photonsim::CircuitLayout& circuit = circuits_[b];
+        for (int o = 0; o < k_; ++o) {
+          const int unit = blocks_[b].row * k_ + o;
+          if (unit < widths[l + 1]) powers[unit] += std::max(0.0, (*out)[circuit.first_output + o]);
+        }
+      }
+      const bool last = l + 2 == widths.size();
+      if (last) {
+        double total = 0.0;
+        for (double p : powers) total += p;
+        for (int o = 0; o < widths.back(); ++o) {
+          logits(s, o) = total > 0.0 ? architecture_.temperature * powers[o] / total : 0.0;
+        }
+      } else {
+        const double top = *std::max_element(powers.begin(), powers.end());
+        activation.resize(powers.size());
+        for (std::size_t o = 0; o < powers.size(); ++o) {
+          activation[o] = top > 0.0 ? std::sqrt(powers[o] / top) : 0.0;
+        }
+      }
+    }
+  }
+  return logits;
+}
+
+double CrossEntropy(const Eigen::MatrixXd& logits, const std::vector<int>& labels) {
+  double sum = 0.0;
+  for (Eigen::Index r = 0; r < logits.rows(); ++r) {
+    const double top = logits.row(r).maxCoeff();
+    const double log_z = top + std::log((logits.row(r).array() - top).exp().sum());
+    sum += log_z - logits(r, labels[r]);
+  }
+  return logits.rows() > 0 ? sum / static_cast<double>(logits.rows()) : 0.0;
+}
+
+double Accuracy(const Eigen::MatrixXd& logits, const std::vector<int>& labels) {
+  int correct = 0;
+  for (Eigen::Index r = 0; r < logits.rows(); ++r) {
+    Eigen::Index best = 0;
+    logits.row(r).maxCoeff(&best);
+    correct += best == labels[r] ? 1 : 0;
+  }
+  return logits.rows() > 0 ? static_cast<double>(correct) / static_cast<double>(logits.rows())
+                           : 0.0;
+}
+
+}  // namespace phc::trainers
