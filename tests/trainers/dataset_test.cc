@@ -74,24 +74,43 @@ TEST(IdxTest, MismatchedCountsAndMissingFilesAreClearErrors) {
 }
 
 TEST(LowFrequencyTest, MatchesTheAnalyticSpectrumOfACosineImage) {
-  // I(r, c) = 1 + cos(2 pi c / 8): |F(0,0)| = 64, |F(0,1)| = 32, others 0.
+  // I(r, c) = (1 + cos(2 pi c / 8)) / 2: |F(0,0)| = 32, |F(0,1)| = 16, others 0.
   ImageSet set;
   set.rows = 8;
   set.cols = 8;
-  set.pixels.resize(1, 64);
+  // Image 0 is black, image 1 the cosine, image 2 white: every row of the
+  // (column-major) pixel matrix must be read as its own image.
+  set.pixels = Eigen::MatrixXd::Zero(3, 64);
   for (int r = 0; r < 8; ++r) {
     for (int c = 0; c < 8; ++c) {
-      set.pixels(0, r * 8 + c) = 127.5 * (1.0 + std::cos(2 * std::numbers::pi * c / 8));
+      set.pixels(1, r * 8 + c) = 127.5 * (1.0 + std::cos(2 * std::numbers::pi * c / 8));
+      set.pixels(2, r * 8 + c) = 255;
     }
   }
-  set.labels = {3};
-  const Dataset data = ReduceByLowFrequencies(set, 3);
+  set.labels = {0, 3, 1};
+  const Dataset data = ReduceByLowFrequencies(set, 9);
   ASSERT_EQ(data.feature_count(), 9);
-  // Row-major (row frequency, column frequency), scaled to a maximum of 1.
-  EXPECT_NEAR(data.features(0, 0), 1.0, 1e-12);
-  EXPECT_NEAR(data.features(0, 1), 0.5, 1e-12);
-  for (int f = 2; f < 9; ++f) EXPECT_NEAR(data.features(0, f), 0.0, 1e-12) << f;
-  EXPECT_EQ(data.labels, std::vector<int>{3});
+  // Order (0,0), (0,1), (1,0), (1,1), (0,2), ...; pixels scaled to [0, 1].
+  EXPECT_NEAR(data.features(1, 0), 32.0, 1e-12);
+  EXPECT_NEAR(data.features(1, 1), 16.0, 1e-12);
+  for (int f = 2; f < 9; ++f) EXPECT_NEAR(data.features(1, f), 0.0, 1e-12) << f;
+  EXPECT_NEAR(data.features(0, 0), 0.0, 1e-12);
+  EXPECT_NEAR(data.features(2, 0), 64.0, 1e-12);
+  EXPECT_EQ(data.labels, (std::vector<int>{0, 3, 1}));
+}
+
+TEST(ScaleFeaturesTest, MapsTheReferenceRangeToTheUnitIntervalAndClamps) {
+  Dataset reference, other;
+  reference.features.resize(2, 2);
+  reference.features << 1.0, 5.0, 3.0, 5.0;
+  other.features.resize(1, 2);
+  other.features << 4.0, 7.0;
+  ScaleFeaturesLike(reference, other);
+  EXPECT_DOUBLE_EQ(other.features(0, 0), 1.0);  // 4 is above the range [1, 3]: clamped
+  EXPECT_DOUBLE_EQ(other.features(0, 1), 1.0);  // constant feature: shifted, clamped
+  ScaleFeaturesLike(reference, reference);
+  EXPECT_DOUBLE_EQ(reference.features(0, 0), 0.0);
+  EXPECT_DOUBLE_EQ(reference.features(1, 0), 1.0);
 }
 
 TEST(ClustersTest, FeaturesAreValidAmplitudesAndClassesAreBalanced) {

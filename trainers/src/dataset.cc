@@ -89,9 +89,19 @@ absl::StatusOr<ImageSet> LoadIdx(const std::filesystem::path& images,
   return set;
 }
 
-Dataset ReduceByLowFrequencies(const ImageSet& images, int side, int classes) {
-  // Only side^2 coefficients are needed: a direct DFT, separable in rows and
-  // columns, costs O(rows * cols * side) per image.
+Dataset ReduceByLowFrequencies(const ImageSet& images, int count, int classes) {
+  // The lowest frequencies by radius (ties: row frequency first), from a
+  // side x side corner of the spectrum. Only those coefficients are needed:
+  // a direct DFT, separable in rows and columns, costs O(rows cols side).
+  const int side = static_cast<int>(std::ceil(std::sqrt(static_cast<double>(count))));
+  std::vector<std::pair<int, int>> order;
+  for (int kr = 0; kr < side; ++kr) {
+    for (int kc = 0; kc < side; ++kc) order.emplace_back(kr, kc);
+  }
+  std::stable_sort(order.begin(), order.end(), [](const auto& a, const auto& b) {
+    return a.first * a.first + a.second * a.second < b.first * b.first + b.second * b.second;
+  });
+  order.resize(count);
   const int rows = images.rows, cols = images.cols;
   using Complex = std::complex<double>;
   Eigen::MatrixXcd row_basis(side, rows), col_basis(cols, side);
@@ -106,15 +116,28 @@ Dataset ReduceByLowFrequencies(const ImageSet& images, int side, int classes) {
   Dataset data;
   data.classes = classes;
   data.labels = images.labels;
-  data.features.resize(images.pixels.rows(), side * side);
+  data.features.resize(images.pixels.rows(), count);
   for (Eigen::Index s = 0; s < images.pixels.rows(); ++s) {
-    const Eigen::MatrixXd image =
-        images.pixels.row(s).reshaped<Eigen::RowMajor>(rows, cols) / 255.0;
+    // A row of the column-major pixel matrix is strided: copy it before
+    // viewing it as a row-major image.
+    const Eigen::RowVectorXd pixels = images.pixels.row(s) / 255.0;
+    const Eigen::Map<const Eigen::Matrix<double, Eigen::Dynamic, Eigen::Dynamic, Eigen::RowMajor>>
+        image(pixels.data(), rows, cols);
     const Eigen::MatrixXcd spectrum = row_basis * image.cast<Complex>() * col_basis;
-    data.features.row(s) = spectrum.cwiseAbs().reshaped<Eigen::RowMajor>().transpose();
+    for (int f = 0; f < count; ++f) {
+      data.features(s, f) = std::abs(spectrum(order[f].first, order[f].second));
+    }
   }
-  ScaleRowsToUnitMax(data.features);
   return data;
+}
+
+void ScaleFeaturesLike(const Dataset& reference, Dataset& data) {
+  for (Eigen::Index f = 0; f < data.features.cols(); ++f) {
+    const double lo = reference.features.col(f).minCoeff();
+    const double span = reference.features.col(f).maxCoeff() - lo;
+    data.features.col(f) =
+        ((data.features.col(f).array() - lo) / (span > 0 ? span : 1.0)).cwiseMax(0.0).cwiseMin(1.0);
+  }
 }
 
 Dataset FirstClasses(const Dataset& data, int classes) {

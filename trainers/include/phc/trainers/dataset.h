@@ -1,6 +1,5 @@
-// Classification datasets for the trainers: features are non-negative and
-// scaled so that each sample's largest feature is 1, which is exactly what
-// the chip's input modulators (field amplitudes in [0, 1]) can encode.
+// Classification datasets for the trainers. Features fed to a chip lie in
+// [0, 1]: the field amplitudes its input modulators can encode.
 #pragma once
 
 #include <Eigen/Core>
@@ -36,10 +35,16 @@ struct ImageSet {
 absl::StatusOr<ImageSet> LoadIdx(const std::filesystem::path& images,
                                  const std::filesystem::path& labels, int limit = 0);
 
-// The paper's input reduction for small meshes: the magnitudes of the
-// lowest `side` x `side` 2-D spatial frequencies of each image (the DC term
-// included), flattened, each sample scaled to a largest feature of 1.
-Dataset ReduceByLowFrequencies(const ImageSet& images, int side, int classes = 10);
+// Input reduction for small meshes (as FLOPS and the sparse-ZO paper do):
+// the magnitudes of each image's `count` lowest 2-D spatial frequencies,
+// ordered by radius (DC first; ties: lower row frequency first), unscaled
+// (pixels in [0, 1]): follow with ScaleFeaturesLike.
+Dataset ReduceByLowFrequencies(const ImageSet& images, int count, int classes = 10);
+
+// Maps every feature of `data` linearly so that the range it has in
+// `reference` (the training set) becomes [0, 1], clamping outliers: the
+// amplitudes a modulator can send.
+void ScaleFeaturesLike(const Dataset& reference, Dataset& data);
 
 // Keeps only samples whose label is below `classes`.
 Dataset FirstClasses(const Dataset& data, int classes);

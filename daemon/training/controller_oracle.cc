@@ -1,0 +1,58 @@
+#include "daemon/training/controller_oracle.h"
+
+#include <cmath>
+#include <numbers>
+
+namespace phc::daemon {
+
+ControllerOracle::ControllerOracle(ChipController& controller, std::uint32_t averages)
+    : controller_(controller),
+      averages_(averages),
+      energy_start_mj_(controller.GetPhases().heater_energy_mj),
+      time_start_(controller.ChipTime()) {}
+
+absl::Status ControllerOracle::SetPhases(std::span<const double> phases_rad) {
+  absl::StatusOr<PhaseState> state = controller_.SetPhases(phases_rad, {});
+  if (!state.ok()) return state.status();
+  ++phase_writes_;
+  return absl::OkStatus();
+}
+
+absl::StatusOr<std::vector<double>> ControllerOracle::Query(std::span<const double> amplitudes) {
+  QueryConfig config;
+  config.amplitudes = amplitudes;
+  config.averages = averages_;
+  absl::StatusOr<DetectorReading> reading = controller_.Query(config);
+  if (!reading.ok()) return reading.status();
+  ++queries_;
+  return std::move(reading->optical_power_mw);
+}
+
+double ControllerOracle::HeaterPowerMw(std::span<const double> phases_rad) const {
+  double total = 0.0;
+  for (double p : HeaterPowersMw(phases_rad)) total += p;
+  return total;
+}
+
+std::vector<double> ControllerOracle::HeaterPowersMw(std::span<const double> phases_rad) const {
+  return controller_.phase_model().PowersForPhases(phases_rad);
+}
+
+double ControllerOracle::PhasePowerMw(int index, double phase_rad) const {
+  const HeaterPhaseModel& model = controller_.phase_model();
+  constexpr double kTwoPi = 2.0 * std::numbers::pi;
+  double delta = std::fmod(phase_rad - model.bias_rad()[index], kTwoPi);
+  if (delta < 0.0) delta += kTwoPi;
+  return delta / model.efficiency_rad_per_mw()[index];
+}
+
+trainers::OracleCost ControllerOracle::cost() const {
+  trainers::OracleCost cost;
+  cost.queries = queries_;
+  cost.phase_writes = phase_writes_;
+  cost.heater_energy_mj = controller_.GetPhases().heater_energy_mj - energy_start_mj_;
+  cost.chip_seconds = std::chrono::duration<double>(controller_.ChipTime() - time_start_).count();
+  return cost;
+}
+
+}  // namespace phc::daemon

@@ -1,0 +1,48 @@
+// Building a training run from names and numbers, as the daemon's
+// TrainingService and the benches receive them.
+#pragma once
+
+#include <memory>
+#include <string>
+
+#include "absl/status/statusor.h"
+#include "phc/trainers/chip_oracle.h"
+#include "phc/trainers/dataset.h"
+#include "phc/trainers/onn_model.h"
+#include "phc/trainers/sparse_zo.h"
+#include "phc/trainers/zo_optimizers.h"
+
+namespace phc::trainers {
+
+// Hyper-parameters of every algorithm; each uses the ones it knows.
+struct AlgorithmConfig {
+  std::string name = "sparse_zo";  // coordinate_zo | gaussian_zo | spsa | sparse_zo
+  double learning_rate = 0.0;      // 0: the algorithm's default
+  double perturbation_rad = 0.0;   // 0: default
+  int samples_per_step = 0;        // gaussian/spsa directions, coordinate_zo coordinates
+  double param_sparsity = 0.6;
+  double grad_sparsity = 0.9;
+  bool power_aware = true;
+  double power_budget_mw = 0.0;  // sparse_zo: trained phases' heater budget
+  std::uint64_t seed = 1;
+};
+
+// INVALID_ARGUMENT naming the field for unknown names or bad values.
+absl::StatusOr<std::unique_ptr<ZoOptimizer>> MakeOptimizer(const AlgorithmConfig& config,
+                                                           const OnnModel& model,
+                                                           const ChipOracle& oracle);
+
+struct TrainTestSplit {
+  Dataset train;
+  Dataset test;
+  std::string source;  // "fashion-mnist" or "synthetic"
+};
+
+// Fashion-MNIST reduced to side x side low frequencies (the first `classes`
+// classes), at most train_limit / test_limit samples; "synthetic" clusters
+// when dataset == "synthetic". NOT_FOUND when Fashion-MNIST is not installed.
+absl::StatusOr<TrainTestSplit> LoadTrainingData(const std::string& dataset, int features,
+                                                int classes, int train_limit, int test_limit,
+                                                std::uint64_t seed);
+
+}  // namespace phc::trainers
