@@ -2,6 +2,7 @@
 
 #include <cassert>
 #include <cmath>
+#include <limits>
 #include <numbers>
 
 #include "photonsim/chip_description.h"
@@ -110,9 +111,24 @@ std::vector<double> SimChip::PhasesForTesting() const {
 void SimChip::UpdateCircuits() {
   const std::vector<double> phases = PhasesForTesting();
   const std::span<const double> all(phases);
+  if (built_phases_rad_.size() != phases.size()) {
+    built_phases_rad_.assign(phases.size(), std::numeric_limits<double>::quiet_NaN());
+  }
   for (std::size_t c = 0; c < circuits_.size(); ++c) {
     const CircuitLayout& circuit = layout_.circuits[c];
+    // Settling tails and TEC drift move every phase a little at every
+    // step; moves below the resolution change no reading measurably and
+    // are not worth rebuilding a circuit for.
+    bool moved = false;
+    for (int p = circuit.first_phase; p < circuit.first_phase + circuit.phase_count && !moved;
+         ++p) {
+      moved = !(std::abs(phases[p] - built_phases_rad_[p]) <= kOpticsPhaseResolutionRad);
+    }
+    if (!moved) continue;
     circuits_[c]->SetPhases(all.subspan(circuit.first_phase, circuit.phase_count));
+    std::copy(phases.begin() + circuit.first_phase,
+              phases.begin() + circuit.first_phase + circuit.phase_count,
+              built_phases_rad_.begin() + circuit.first_phase);
   }
   circuits_stale_ = false;
 }

@@ -93,7 +93,7 @@ int main(int argc, char** argv) {
   std::uint64_t seed = 1;
   int rate_queries = 20000;
   bool in_silico = false;
-  double learning_rate = 0.0, perturbation = 0.0;
+  double learning_rate = 0.0, perturbation = 0.0, budget_mw = 0.0;
   int samples_per_step = 0;
   app.add_option("--chip", chip_path, "chip description")->required()->check(CLI::ExistingFile);
   app.add_option("--seed", seed, "simulated chip seed (and training seed)")->capture_default_str();
@@ -115,6 +115,9 @@ int main(int argc, char** argv) {
   app.add_option("--lr", learning_rate, "learning rate (sparse_zo: step); 0: default");
   app.add_option("--perturbation", perturbation, "ZO perturbation, rad; 0: default");
   app.add_option("--samples-per-step", samples_per_step, "directions/coordinates per step");
+  app.add_option("--chip-budget-mw", budget_mw,
+                 "replace the chip's total heater budget (0: keep), so that methods that need "
+                 "more power can run and show how much");
   app.add_flag("--in-silico", in_silico, "train on the ideal model instead of the chip");
   CLI11_PARSE(app, argc, argv);
   spdlog::set_default_logger(spdlog::stderr_color_mt("bench"));
@@ -126,6 +129,7 @@ int main(int argc, char** argv) {
     std::fprintf(stderr, "cannot read %s\n", chip_path.c_str());
     return 1;
   }
+  if (budget_mw > 0.0) description.set_max_total_heater_power_mw(budget_mw);
   absl::StatusOr<phc::trainers::TrainTestSplit> data = phc::trainers::LoadTrainingData(
       dataset, widths.front(), classes, train_samples, test_samples, seed);
   if (!data.ok()) {

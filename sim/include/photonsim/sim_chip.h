@@ -31,6 +31,11 @@
 
 namespace photonsim {
 
+// The optics follow the phases to this resolution: a circuit is rebuilt when
+// one of its phases has moved by more than this since it was last built
+// (output power changes by at most ~1e-6 relative, far below shot noise).
+inline constexpr double kOpticsPhaseResolutionRad = 1e-6;
+
 class SimChip {
  public:
   // Validates the description and draws the hidden chip from `seed`.
@@ -89,6 +94,9 @@ class SimChip {
   double tec_setpoint_c_;
   double temperature_offset_k_ = 0.0;
   bool circuits_stale_ = true;
+  // Phases each circuit was last built with: a circuit is rebuilt only when
+  // one of its phases moved by more than kOpticsPhaseResolutionRad.
+  std::vector<double> built_phases_rad_;
 };
 
 }  // namespace photonsim
