@@ -49,17 +49,23 @@ class CalibrateReactor final : public grpc::ServerWriteReactor<ProgressMessage> 
  private:
   // Hardware thread.
   void Run() {
-    absl::StatusOr<photonic::v1::PhaseCalibration> result = RunCalibration(
-        controller_, options_,
-        [this](const CalibrationStatus& status) {
-          ProgressMessage progress;
-          progress.set_fraction(status.fraction);
-          progress.set_stage(status.stage);
-          progress.set_phase(status.phase);
-          progress.set_eta_seconds(status.eta_seconds);
-          Publish(std::move(progress));
-        },
-        &cancelled_);
+    absl::StatusOr<photonic::v1::PhaseCalibration> result =
+        absl::UnknownError("calibration did not run");
+    if (absl::Status lease = controller_.CheckClientMayWrite(); !lease.ok()) {
+      result = lease;
+    } else {
+      result = RunCalibration(
+          controller_, options_,
+          [this](const CalibrationStatus& status) {
+            ProgressMessage progress;
+            progress.set_fraction(status.fraction);
+            progress.set_stage(status.stage);
+            progress.set_phase(status.phase);
+            progress.set_eta_seconds(status.eta_seconds);
+            Publish(std::move(progress));
+          },
+          &cancelled_);
+    }
     if (result.ok()) {
       state_.current = *result;
       if (absl::Status s = state_.store.Save(*result); !s.ok()) {
@@ -183,6 +189,10 @@ grpc::ServerUnaryReactor* CalibrationServiceImpl::ProgramUnitary(
     photonic::v1::ProgramUnitaryResponse* response) {
   auto* reactor = context->DefaultReactor();
   controller_.Post([this, reactor, request, response] {
+    if (absl::Status s = controller_.CheckClientMayWrite(); !s.ok()) {
+      reactor->Finish(ToGrpcStatus(s));
+      return;
+    }
     const auto& circuits = controller_.layout().circuits;
     if (request->circuit() >= circuits.size()) {
       reactor->Finish(grpc::Status(grpc::StatusCode::INVALID_ARGUMENT,

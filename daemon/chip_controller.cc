@@ -301,6 +301,14 @@ absl::Status ChipController::WriteVoltagesWithSlewLimit(std::span<const int> cha
   return absl::OkStatus();
 }
 
+absl::Status ChipController::CheckClientMayWrite() const {
+  RequireHardwareThread();
+  if (write_lease_.empty()) return absl::OkStatus();
+  return absl::FailedPreconditionError(
+      absl::StrCat("the chip is leased to ", write_lease_,
+                   ": reads work, writes wait until it is cancelled or ends"));
+}
+
 absl::Status ChipController::SetPowerBudget(double max_total_heater_power_mw) {
   RequireHardwareThread();
   if (!(max_total_heater_power_mw > 0.0 && max_total_heater_power_mw <= power_ceiling_mw_)) {

@@ -120,6 +120,13 @@ class ChipController {
   // phases are re-derived from the heater voltages.
   void InstallPhaseModel(HeaterPhaseModel model);
   const HeaterPhaseModel& phase_model() const { return phase_model_; }
+  // Write lease, held by a training session: while it is held, writes from
+  // clients (phases, inputs, calibration) are refused; reads still work.
+  void AcquireWriteLease(std::string holder) { write_lease_ = std::move(holder); }
+  void ReleaseWriteLease() { write_lease_.clear(); }
+  const std::string& write_lease() const { return write_lease_; }
+  // OK, or FAILED_PRECONDITION naming the lease holder.
+  absl::Status CheckClientMayWrite() const;
   // The instruments' clock (virtual on the simulator).
   std::chrono::nanoseconds ChipTime() const { return drivers_.clock->Now(); }
 
@@ -154,6 +161,7 @@ class ChipController {
   const NominalHeaterModel heater_model_;
   PowerGuard guard_;              // budget changes on the hardware thread only
   HeaterPhaseModel phase_model_;  // hardware thread only
+  std::string write_lease_;       // hardware thread only
   const int phase_count_;
   const int input_count_;
   const int output_count_;

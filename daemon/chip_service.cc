@@ -46,6 +46,12 @@ class QueryReactor final : public grpc::ServerBidiReactor<QueryRequest, QueryRes
       return;
     }
     controller_.Post([this] {
+      if (request_.phases_rad_size() > 0 || request_.amplitudes_size() > 0) {
+        if (absl::Status s = controller_.CheckClientMayWrite(); !s.ok()) {
+          Finish(ToGrpcStatus(s));
+          return;
+        }
+      }
       absl::StatusOr<DetectorReading> reading =
           controller_.Query({.phases_rad = AsSpan(request_.phases_rad()),
                              .amplitudes = AsSpan(request_.amplitudes()),
@@ -154,6 +160,10 @@ grpc::ServerUnaryReactor* ChipServiceImpl::SetPhases(grpc::CallbackServerContext
       reactor->Finish(grpc::Status::CANCELLED);
       return;
     }
+    if (absl::Status s = controller_.CheckClientMayWrite(); !s.ok()) {
+      reactor->Finish(ToGrpcStatus(s));
+      return;
+    }
     absl::StatusOr<PhaseState> state =
         controller_.SetPhases(AsSpan(request->phases_rad()), AsSpan(request->indices()));
     if (!state.ok()) {
@@ -189,6 +199,10 @@ grpc::ServerUnaryReactor* ChipServiceImpl::SetInputs(grpc::CallbackServerContext
   controller_.Post([this, context, reactor, request, response] {
     if (context->IsCancelled()) {
       reactor->Finish(grpc::Status::CANCELLED);
+      return;
+    }
+    if (absl::Status s = controller_.CheckClientMayWrite(); !s.ok()) {
+      reactor->Finish(ToGrpcStatus(s));
       return;
     }
     absl::StatusOr<std::vector<double>> applied =

@@ -63,6 +63,12 @@ absl::StatusOr<std::unique_ptr<Daemon>> Daemon::Start(const LoadedConfig& config
       [controller_ptr, state_ptr] { LoadStoredCalibration(*controller_ptr, *state_ptr); });
   daemon->calibration_service_ =
       std::make_unique<CalibrationServiceImpl>(*daemon->controller_, *daemon->calibration_state_);
+  daemon->sessions_ =
+      std::make_unique<SessionManager>(*daemon->controller_, config.daemon.state_dir(), instance);
+  SessionManager* sessions_ptr = daemon->sessions_.get();
+  controller_ptr->RunSync([sessions_ptr] { sessions_ptr->Recover(); });
+  daemon->training_service_ =
+      std::make_unique<TrainingServiceImpl>(*daemon->controller_, *daemon->sessions_);
 
   grpc::EnableDefaultHealthCheckService(true);
   grpc::reflection::InitProtoReflectionServerBuilderPlugin();
@@ -72,10 +78,12 @@ absl::StatusOr<std::unique_ptr<Daemon>> Daemon::Start(const LoadedConfig& config
   builder.AddListeningPort(listen, grpc::InsecureServerCredentials(), &selected_port);
   builder.RegisterService(daemon->chip_service_.get());
   builder.RegisterService(daemon->calibration_service_.get());
+  builder.RegisterService(daemon->training_service_.get());
   daemon->server_ = builder.BuildAndStart();
   if (!daemon->server_ || (!listen.starts_with("unix:") && selected_port == 0)) {
     daemon->server_.reset();
     daemon->shut_down_ = true;
+    daemon->sessions_->Shutdown();
     daemon->controller_->RunSync([c = daemon->controller_.get()] { return c->DriveToSafeState(); })
         .IgnoreError();
     return absl::UnavailableError(absl::StrCat("cannot listen on \"", listen,
@@ -97,6 +105,7 @@ absl::Status Daemon::Shutdown(int grace_ms) {
   server_->GetHealthCheckService()->SetServingStatus(false);
   server_->Shutdown(std::chrono::system_clock::now() + std::chrono::milliseconds(grace_ms));
   server_->Wait();
+  sessions_->Shutdown();
   absl::Status safe =
       controller_->RunSync([c = controller_.get()] { return c->DriveToSafeState(); });
   if (safe.ok()) {

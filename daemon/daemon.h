@@ -12,6 +12,8 @@
 #include "daemon/chip_controller.h"
 #include "daemon/chip_service.h"
 #include "daemon/config.h"
+#include "daemon/training/session_manager.h"
+#include "daemon/training/training_service.h"
 
 namespace phc::daemon {
 
@@ -22,8 +24,9 @@ class Daemon {
   static absl::StatusOr<std::unique_ptr<Daemon>> Start(const LoadedConfig& config);
 
   // Stops the server (in-flight calls and open connections get `grace_ms`
-  // to finish), then
-  // drives every heater and modulator to 0 V. Idempotent.
+  // to finish), stops a running training session at a step boundary and
+  // checkpoints it (it resumes at the next start), then drives every heater
+  // and modulator to 0 V. Idempotent.
   absl::Status Shutdown(int grace_ms = 1000);
   ~Daemon();
 
@@ -38,6 +41,8 @@ class Daemon {
   std::unique_ptr<ChipServiceImpl> chip_service_;
   std::unique_ptr<CalibrationState> calibration_state_;
   std::unique_ptr<CalibrationServiceImpl> calibration_service_;
+  std::unique_ptr<SessionManager> sessions_;
+  std::unique_ptr<TrainingServiceImpl> training_service_;
   std::unique_ptr<grpc::Server> server_;
   std::string address_;
   bool shut_down_ = false;

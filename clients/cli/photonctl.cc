@@ -5,6 +5,8 @@
 //   photonctl get-phases
 //   photonctl set-inputs 1 0 0 0 0 0 0 0
 //   photonctl read [--averages N]
+//   photonctl train start --widths 8,8 [--algorithm sparse_zo] [--steps N]
+//   photonctl train watch|pause|resume|cancel|get ID;  photonctl train list
 //
 // Exit status: 0 success, 1 the daemon refused or could not be reached,
 // 2 bad command line.
@@ -19,6 +21,8 @@
 #include <string>
 #include <vector>
 
+#include "clients/cli/cli_common.h"
+#include "clients/cli/train_commands.h"
 #include "google/protobuf/util/json_util.h"
 #include "photonic/v1/calibration.grpc.pb.h"
 #include "photonic/v1/chip.grpc.pb.h"
@@ -26,51 +30,9 @@
 namespace {
 
 namespace pb = photonic::v1;
-
-struct Options {
-  std::string address;
-  bool json = false;
-  double connect_timeout_s = 5.0;
-  double rpc_timeout_s = 30.0;
-};
-
-void PrintJson(const google::protobuf::Message& message) {
-  std::string json;
-  google::protobuf::util::JsonPrintOptions options;
-  options.add_whitespace = true;
-  options.always_print_primitive_fields = true;
-  options.preserve_proto_field_names = true;
-  (void)google::protobuf::util::MessageToJsonString(message, &json, options);
-  std::cout << json;
-}
-
-const char* CodeName(grpc::StatusCode code) {
-  static constexpr const char* kNames[] = {"OK",
-                                           "CANCELLED",
-                                           "UNKNOWN",
-                                           "INVALID_ARGUMENT",
-                                           "DEADLINE_EXCEEDED",
-                                           "NOT_FOUND",
-                                           "ALREADY_EXISTS",
-                                           "PERMISSION_DENIED",
-                                           "RESOURCE_EXHAUSTED",
-                                           "FAILED_PRECONDITION",
-                                           "ABORTED",
-                                           "OUT_OF_RANGE",
-                                           "UNIMPLEMENTED",
-                                           "INTERNAL",
-                                           "UNAVAILABLE",
-                                           "DATA_LOSS",
-                                           "UNAUTHENTICATED"};
-  const int index = static_cast<int>(code);
-  return index >= 0 && index < 17 ? kNames[index] : "UNKNOWN";
-}
-
-int Fail(const grpc::Status& status) {
-  std::cerr << "photonctl: " << CodeName(status.error_code()) << ": " << status.error_message()
-            << "\n";
-  return 1;
-}
+using photonctl::Fail;
+using photonctl::Options;
+using photonctl::PrintJson;
 
 template <typename Repeated>
 std::string JoinFormatted(const Repeated& values, const char* format) {
@@ -103,6 +65,8 @@ class Client {
     calibration_ = pb::CalibrationService::NewStub(channel_);
     return true;
   }
+
+  const std::shared_ptr<grpc::Channel>& channel() const { return channel_; }
 
   void Prepare(grpc::ClientContext& context) const {
     context.set_deadline(
@@ -374,10 +338,14 @@ int main(int argc, char** argv) {
   read->add_option("-n,--averages", averages, "readings averaged per detector")
       ->capture_default_str();
 
+  photonctl::TrainCommands train;
+  photonctl::AddTrainCommands(app, train);
+
   CLI11_PARSE(app, argc, argv);
 
   Client client(options);
   if (!client.Connect()) return 1;
+  if (*train.train) return photonctl::RunTrainCommand(train, client.channel(), options);
   if (*info) return client.Info();
   if (*set_phases) return client.SetPhases(phases, indices);
   if (*get_phases) return client.GetPhases();

@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <random>
 
+#include "absl/strings/str_cat.h"
 #include "phc/trainers/step_random.h"
 
 namespace phc::trainers {
@@ -50,7 +51,16 @@ LossFn TrainingRun::MakeLoss(const std::vector<int>& rows) {
   }
   return [this, batch = std::move(batch),
           labels = std::move(labels)](std::span<const double> params) -> absl::StatusOr<double> {
-    if (absl::Status s = oracle_.SetPhases(FullPhases(params)); !s.ok()) return s;
+    const std::vector<double> phases = FullPhases(params);
+    if (options_.power_budget_mw > 0.0) {
+      const double power_mw = oracle_.HeaterPowerMw(phases);
+      if (power_mw > options_.power_budget_mw) {
+        return absl::FailedPreconditionError(absl::StrCat(
+            "a probe needs ", power_mw, " mW of heater power, over the run's budget of ",
+            options_.power_budget_mw, " mW"));
+      }
+    }
+    if (absl::Status s = oracle_.SetPhases(phases); !s.ok()) return s;
     absl::StatusOr<Eigen::MatrixXd> logits = model_.Forward(oracle_, batch);
     if (!logits.ok()) return logits.status();
     ++progress_.loss_evaluations;

@@ -24,6 +24,9 @@ struct TrainingOptions {
   double target_accuracy = 0.0;           // stop once test accuracy reaches it (0: never)
   int eval_every = 50;                    // steps between test evaluations (0: only at the end)
   int eval_samples = 256;                 // test samples per evaluation (0: all)
+  // Heater power allowed for any configuration sent (0: the chip's own
+  // limit only). A probe over it fails the step with FAILED_PRECONDITION.
+  double power_budget_mw = 0.0;
   std::uint64_t seed = 1;
 };
 

@@ -1,0 +1,59 @@
+// Shared by photonctl's commands: options, JSON output, error reporting.
+#pragma once
+
+#include <grpcpp/grpcpp.h>
+
+#include <iostream>
+#include <string>
+
+#include "google/protobuf/message.h"
+#include "google/protobuf/util/json_util.h"
+
+namespace photonctl {
+
+struct Options {
+  std::string address;
+  bool json = false;
+  double connect_timeout_s = 5.0;
+  double rpc_timeout_s = 30.0;
+};
+
+inline void PrintJson(const google::protobuf::Message& message) {
+  std::string json;
+  google::protobuf::util::JsonPrintOptions options;
+  options.add_whitespace = true;
+  options.always_print_primitive_fields = true;
+  options.preserve_proto_field_names = true;
+  (void)google::protobuf::util::MessageToJsonString(message, &json, options);
+  std::cout << json;
+}
+
+inline const char* CodeName(grpc::StatusCode code) {
+  static constexpr const char* kNames[] = {"OK",
+                                           "CANCELLED",
+                                           "UNKNOWN",
+                                           "INVALID_ARGUMENT",
+                                           "DEADLINE_EXCEEDED",
+                                           "NOT_FOUND",
+                                           "ALREADY_EXISTS",
+                                           "PERMISSION_DENIED",
+                                           "RESOURCE_EXHAUSTED",
+                                           "FAILED_PRECONDITION",
+                                           "ABORTED",
+                                           "OUT_OF_RANGE",
+                                           "UNIMPLEMENTED",
+                                           "INTERNAL",
+                                           "UNAVAILABLE",
+                                           "DATA_LOSS",
+                                           "UNAUTHENTICATED"};
+  const int index = static_cast<int>(code);
+  return index >= 0 && index < 17 ? kNames[index] : "UNKNOWN";
+}
+
+inline int Fail(const grpc::Status& status) {
+  std::cerr << "photonctl: " << CodeName(status.error_code()) << ": " << status.error_message()
+            << "\n";
+  return 1;
+}
+
+}  // namespace photonctl

@@ -1,0 +1,225 @@
+#include "clients/cli/train_commands.h"
+
+#include <unistd.h>
+
+#include <cstdio>
+
+#include "photonic/v1/training.grpc.pb.h"
+
+namespace photonctl {
+namespace {
+
+namespace pb = photonic::v1;
+
+std::string StateName(pb::SessionState state) {
+  std::string name = pb::SessionState_Name(state);
+  const std::string prefix = "SESSION_STATE_";
+  if (name.starts_with(prefix)) name = name.substr(prefix.size());
+  for (char& c : name) c = static_cast<char>(std::tolower(c));
+  return name;
+}
+
+void PrintSummary(const pb::SessionStatus& s) {
+  std::printf("session        %s (%s)\n", s.id().c_str(), StateName(s.state()).c_str());
+  if (!s.termination_reason().empty()) {
+    std::printf("ended by       %s\n", s.termination_reason().c_str());
+  }
+  std::printf("algorithm      %s on %d phases, data %s\n", s.algorithm().c_str(),
+              s.trained_phases(), s.dataset_source().c_str());
+  std::printf("steps          %lld of %lld\n", static_cast<long long>(s.step()),
+              static_cast<long long>(s.max_steps()));
+  std::printf("queries        %lld loss evaluations, %lld chip queries\n",
+              static_cast<long long>(s.loss_evaluations()),
+              static_cast<long long>(s.chip_queries()));
+  std::printf("test accuracy  %.3f (started at %.3f)\n", s.test_accuracy(),
+              s.initial_test_accuracy());
+  std::printf("loss           %.4f\n", s.loss());
+  std::printf("heater power   %.1f mW now, %.1f mW mean; %.2f mJ spent\n", s.heater_power_mw(),
+              s.mean_heater_power_mw(), s.heater_energy_mj());
+  std::printf("time           %.1f s wall, %.3f s chip\n", s.wall_seconds(), s.chip_seconds());
+}
+
+// Streams statuses: a progress bar on a terminal, a line per status
+// otherwise (or JSON lines with --json); the final summary at the end.
+int Watch(pb::TrainingService::Stub& stub, const std::string& id, const Options& options) {
+  grpc::ClientContext context;  // no deadline: a session takes as long as it takes
+  pb::SessionRequest request;
+  request.set_id(id);
+  auto stream = stub.WatchSession(&context, request);
+  pb::SessionStatus status;
+  pb::SessionStatus last;
+  const bool bar = !options.json && isatty(STDERR_FILENO);
+  while (stream->Read(&status)) {
+    last = status;
+    if (options.json) {
+      PrintJson(status);
+      std::cout << "\n";
+      continue;
+    }
+    const double fraction =
+        status.max_steps() > 0 ? static_cast<double>(status.step()) / status.max_steps() : 0.0;
+    if (bar) {
+      const int filled = static_cast<int>(std::min(1.0, fraction) * 30);
+      std::fprintf(stderr, "\r[%-30s] step %lld  loss %.3f  acc %.3f  %.0f mW  ETA %.0f s   ",
+                   std::string(filled, '#').c_str(), static_cast<long long>(status.step()),
+                   status.loss(), status.test_accuracy(), status.heater_power_mw(),
+                   status.eta_seconds());
+    } else {
+      std::fprintf(stderr, "step %lld loss %.4f accuracy %.3f power %.1f mW state %s\n",
+                   static_cast<long long>(status.step()), status.loss(), status.test_accuracy(),
+                   status.heater_power_mw(), StateName(status.state()).c_str());
+    }
+  }
+  if (bar) std::fprintf(stderr, "\n");
+  if (grpc::Status s = stream->Finish(); !s.ok()) return Fail(s);
+  if (!options.json) PrintSummary(last);
+  return last.state() == pb::SESSION_STATE_FAILED ? 1 : 0;
+}
+
+}  // namespace
+
+void AddTrainCommands(CLI::App& app, TrainCommands& c) {
+  c.train = app.add_subcommand("train", "on-chip training sessions");
+  c.train->require_subcommand(1);
+  c.start = c.train->add_subcommand("start", "start a session and watch it (--detach: don't)");
+  pb::SessionConfig& config = c.config;
+  c.start->add_option("--widths", c.widths, "ONN widths: features,hidden...,classes")
+      ->delimiter(',')
+      ->required();
+  c.start->add_option_function<std::string>(
+      "--algorithm", [&config](const std::string& v) { config.mutable_algorithm()->set_name(v); },
+      "sparse_zo (default), coordinate_zo, gaussian_zo or spsa");
+  c.start->add_option_function<double>(
+      "--lr", [&config](double v) { config.mutable_algorithm()->set_learning_rate(v); },
+      "learning rate (sparse_zo: step in rad); default per algorithm");
+  c.start->add_option_function<double>(
+      "--perturbation",
+      [&config](double v) { config.mutable_algorithm()->set_perturbation_rad(v); },
+      "ZO perturbation, rad");
+  c.start->add_option_function<int>(
+      "--samples-per-step",
+      [&config](int v) { config.mutable_algorithm()->set_samples_per_step(v); },
+      "random directions (gaussian/spsa) or coordinates (coordinate_zo) per step");
+  c.start->add_option("--param-sparsity", c.param_sparsity,
+                      "sparse_zo: fraction of mesh phases frozen (default 0.6)");
+  c.start->add_option("--grad-sparsity", c.grad_sparsity,
+                      "sparse_zo: fraction of active phases skipped per step (default 0.9)");
+  c.start->add_flag_function(
+      "--no-power-aware",
+      [&config](std::int64_t) { config.mutable_algorithm()->set_disable_power_aware(true); },
+      "sparse_zo: do not prune power-raising steps");
+  c.start->add_option_function<std::string>(
+      "--dataset", [&config](const std::string& v) { config.set_dataset(v); },
+      "fashion-mnist (default) or synthetic");
+  c.start->add_option_function<int>(
+      "--train-samples", [&config](int v) { config.set_train_samples(v); }, "default 5000");
+  c.start->add_option_function<int>(
+      "--test-samples", [&config](int v) { config.set_test_samples(v); }, "default 500");
+  c.start->add_option_function<int>(
+      "--batch", [&config](int v) { config.set_batch_size(v); }, "minibatch size (default 32)");
+  c.start->add_option_function<std::int64_t>(
+      "--steps", [&config](std::int64_t v) { config.set_max_steps(v); }, "default 1000");
+  c.start->add_option_function<std::int64_t>(
+      "--query-budget", [&config](std::int64_t v) { config.set_max_loss_evaluations(v); },
+      "stop after this many loss evaluations");
+  c.start->add_option_function<double>(
+      "--target", [&config](double v) { config.set_target_accuracy(v); },
+      "stop at this test accuracy");
+  c.start->add_option_function<double>(
+      "--power-budget", [&config](double v) { config.set_power_budget_mw(v); },
+      "heater power budget for the session, mW");
+  c.start->add_option_function<std::uint64_t>(
+      "--seed", [&config](std::uint64_t v) { config.set_seed(v); }, "training seed");
+  c.start->add_option_function<int>(
+      "--eval-every", [&config](int v) { config.set_eval_every(v); },
+      "steps between test evaluations (default 50)");
+  c.start->add_option_function<int>(
+      "--first-circuit", [&config](int v) { config.set_first_circuit(v); },
+      "first chip circuit the blocks use");
+  c.start->add_option_function<std::string>(
+      "--label", [&config](const std::string& v) { config.set_label(v); }, "free text");
+  c.start->add_flag("--detach", c.detach, "print the session id and return");
+  for (CLI::App** sub : {&c.watch, &c.pause, &c.resume, &c.cancel, &c.get}) {
+    const char* name = sub == &c.watch    ? "watch"
+                       : sub == &c.pause  ? "pause"
+                       : sub == &c.resume ? "resume"
+                       : sub == &c.cancel ? "cancel"
+                                          : "get";
+    *sub = c.train->add_subcommand(name, std::string(name) + " a session");
+    (*sub)->add_option("id", c.id, "session id")->required();
+  }
+  c.list = c.train->add_subcommand("list", "every session the daemon knows");
+}
+
+int RunTrainCommand(const TrainCommands& c, const std::shared_ptr<grpc::Channel>& channel,
+                    const Options& options) {
+  auto stub = pb::TrainingService::NewStub(channel);
+  auto deadline = [&](grpc::ClientContext& context) {
+    context.set_deadline(
+        std::chrono::system_clock::now() +
+        std::chrono::milliseconds(static_cast<long>(options.rpc_timeout_s * 1000)));
+  };
+  if (*c.start) {
+    pb::StartSessionRequest request;
+    *request.mutable_config() = c.config;
+    request.mutable_config()->mutable_widths()->Assign(c.widths.begin(), c.widths.end());
+    if (c.param_sparsity >= 0) {
+      request.mutable_config()->mutable_algorithm()->set_param_sparsity(c.param_sparsity);
+    }
+    if (c.grad_sparsity >= 0) {
+      request.mutable_config()->mutable_algorithm()->set_grad_sparsity(c.grad_sparsity);
+    }
+    grpc::ClientContext context;
+    deadline(context);
+    pb::SessionStatus status;
+    if (grpc::Status s = stub->StartSession(&context, request, &status); !s.ok()) return Fail(s);
+    if (options.json && c.detach) {
+      PrintJson(status);
+      return 0;
+    }
+    std::fprintf(stderr, "session %s started\n", status.id().c_str());
+    if (c.detach) {
+      std::printf("%s\n", status.id().c_str());
+      return 0;
+    }
+    return Watch(*stub, status.id(), options);
+  }
+  if (*c.watch) return Watch(*stub, c.id, options);
+  if (*c.list) {
+    grpc::ClientContext context;
+    deadline(context);
+    pb::ListSessionsResponse response;
+    if (grpc::Status s = stub->ListSessions(&context, {}, &response); !s.ok()) return Fail(s);
+    if (options.json) {
+      PrintJson(response);
+      return 0;
+    }
+    std::printf("%-9s %-10s %-13s %10s %9s %9s %10s  %s\n", "id", "state", "algorithm", "step",
+                "accuracy", "power mW", "evals", "ended by");
+    for (const pb::SessionStatus& s : response.sessions()) {
+      std::printf("%-9s %-10s %-13s %10lld %9.3f %9.1f %10lld  %s\n", s.id().c_str(),
+                  StateName(s.state()).c_str(), s.algorithm().c_str(),
+                  static_cast<long long>(s.step()), s.test_accuracy(), s.heater_power_mw(),
+                  static_cast<long long>(s.loss_evaluations()), s.termination_reason().c_str());
+    }
+    return 0;
+  }
+  pb::SessionRequest request;
+  request.set_id(c.id);
+  grpc::ClientContext context;
+  deadline(context);
+  pb::SessionStatus status;
+  grpc::Status s = *c.pause    ? stub->PauseSession(&context, request, &status)
+                   : *c.resume ? stub->ResumeSession(&context, request, &status)
+                   : *c.cancel ? stub->CancelSession(&context, request, &status)
+                               : stub->GetSession(&context, request, &status);
+  if (!s.ok()) return Fail(s);
+  if (options.json) {
+    PrintJson(status);
+    return 0;
+  }
+  PrintSummary(status);
+  return 0;
+}
+
+}  // namespace photonctl

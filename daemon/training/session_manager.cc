@@ -1,0 +1,543 @@
+#include "daemon/training/session_manager.h"
+
+#include <cmath>
+#include <fstream>
+#include <random>
+#include <sstream>
+
+#include "absl/strings/str_cat.h"
+#include "daemon/calibration/calibration_store.h"
+#include "daemon/training/controller_oracle.h"
+#include "phc/trainers/algorithms.h"
+#include "phc/trainers/model_oracle.h"
+#include "phc/trainers/training_loop.h"
+#include "spdlog/spdlog.h"
+
+namespace phc::daemon {
+
+using photonic::v1::SessionCheckpoint;
+using photonic::v1::SessionConfig;
+using photonic::v1::SessionState;
+using photonic::v1::SessionStatus;
+
+struct Session {
+  SessionStatus status;
+  bool pumping = false;  // a slice of work is posted
+  // Built by Prepare on the hardware thread.
+  std::unique_ptr<trainers::TrainTestSplit> data;
+  std::unique_ptr<trainers::OnnModel> model;
+  std::unique_ptr<ControllerOracle> oracle;
+  std::unique_ptr<trainers::TrainingRun> run;
+  std::unique_ptr<SessionCheckpoint> resume_from;  // set when recovered from disk
+  std::int64_t last_checkpoint_step = -1;
+  // Totals of earlier daemon runs (the oracle counts this run only).
+  double energy_offset_mj = 0.0;
+  double chip_seconds_offset = 0.0;
+  std::int64_t chip_queries_offset = 0;
+  double wall_offset_s = 0.0;
+  std::chrono::steady_clock::time_point running_since;
+  std::int64_t steps_at_running_since = 0;
+};
+
+namespace {
+
+constexpr auto kSlice = std::chrono::milliseconds(20);
+
+bool Ended(SessionState state) {
+  return state == photonic::v1::SESSION_STATE_COMPLETED ||
+         state == photonic::v1::SESSION_STATE_CANCELLED ||
+         state == photonic::v1::SESSION_STATE_FAILED;
+}
+
+std::string NewSessionId() {
+  std::random_device device;
+  std::uniform_int_distribution<std::uint32_t> digits(0, 0xffffff);
+  char buffer[16];
+  std::snprintf(buffer, sizeof buffer, "s%06x", digits(device));
+  return buffer;
+}
+
+std::int64_t NowUnixMs() {
+  return std::chrono::duration_cast<std::chrono::milliseconds>(
+             std::chrono::system_clock::now().time_since_epoch())
+      .count();
+}
+
+absl::Status Field(const std::string& name, bool ok, const std::string& requirement, double value) {
+  if (ok) return absl::OkStatus();
+  return absl::InvalidArgumentError(absl::StrCat(name, " = ", value, " ", requirement));
+}
+
+trainers::AlgorithmConfig AlgorithmFrom(const SessionConfig& config) {
+  const photonic::v1::TrainingAlgorithm& a = config.algorithm();
+  return {.name = a.name(),
+          .learning_rate = a.learning_rate(),
+          .perturbation_rad = a.perturbation_rad(),
+          .samples_per_step = a.samples_per_step(),
+          .param_sparsity = a.param_sparsity(),
+          .grad_sparsity = a.grad_sparsity(),
+          .power_aware = !a.disable_power_aware(),
+          .power_budget_mw = config.power_budget_mw(),
+          .seed = config.seed()};
+}
+
+}  // namespace
+
+SessionConfig WithDefaults(const SessionConfig& config) {
+  SessionConfig c = config;
+  if (c.algorithm().name().empty()) c.mutable_algorithm()->set_name("sparse_zo");
+  if (!c.algorithm().has_param_sparsity()) c.mutable_algorithm()->set_param_sparsity(0.6);
+  if (!c.algorithm().has_grad_sparsity()) c.mutable_algorithm()->set_grad_sparsity(0.9);
+  if (c.dataset().empty()) c.set_dataset("fashion-mnist");
+  if (c.train_samples() == 0) c.set_train_samples(5000);
+  if (c.test_samples() == 0) c.set_test_samples(500);
+  if (c.batch_size() == 0) c.set_batch_size(32);
+  if (c.max_steps() == 0) c.set_max_steps(1000);
+  if (c.eval_every() == 0) c.set_eval_every(50);
+  if (c.detector_averages() == 0) c.set_detector_averages(1);
+  if (c.temperature() == 0) c.set_temperature(10.0);
+  if (c.checkpoint_every() == 0) c.set_checkpoint_every(50);
+  return c;
+}
+
+SessionManager::SessionManager(ChipController& controller, std::filesystem::path state_dir,
+                               std::string chip_instance)
+    : controller_(controller),
+      state_dir_(std::move(state_dir)),
+      chip_instance_(std::move(chip_instance)) {}
+
+SessionManager::~SessionManager() = default;
+
+absl::Status SessionManager::ValidateConfig(const SessionConfig& c) const {
+  if (absl::Status s = Field("train_samples", c.train_samples() >= 1 && c.train_samples() <= 60000,
+                             "must be in [1, 60000]", c.train_samples());
+      !s.ok()) {
+    return s;
+  }
+  if (absl::Status s = Field("test_samples", c.test_samples() >= 1 && c.test_samples() <= 10000,
+                             "must be in [1, 10000]", c.test_samples());
+      !s.ok()) {
+    return s;
+  }
+  const std::pair<const char*, std::pair<bool, double>> checks[] = {
+      {"batch_size", {c.batch_size() >= 1 && c.batch_size() <= 4096, c.batch_size()}},
+      {"max_steps", {c.max_steps() >= 1 && c.max_steps() <= 100000000, double(c.max_steps())}},
+      {"max_loss_evaluations",
+       {c.max_loss_evaluations() >= 0 && c.max_loss_evaluations() <= 1000000000000,
+        double(c.max_loss_evaluations())}},
+      {"target_accuracy",
+       {c.target_accuracy() >= 0.0 && c.target_accuracy() <= 1.0, c.target_accuracy()}},
+      {"power_budget_mw",
+       {c.power_budget_mw() >= 0.0 && std::isfinite(c.power_budget_mw()), c.power_budget_mw()}},
+      {"eval_every", {c.eval_every() >= 1 && c.eval_every() <= 1000000, double(c.eval_every())}},
+      {"detector_averages",
+       {c.detector_averages() >= 1 && c.detector_averages() <= kMaxAverages,
+        double(c.detector_averages())}},
+      {"checkpoint_every",
+       {c.checkpoint_every() >= 1 && c.checkpoint_every() <= 1000000,
+        double(c.checkpoint_every())}},
+  };
+  for (const auto& [name, check] : checks) {
+    if (!check.first) {
+      return absl::InvalidArgumentError(
+          absl::StrCat(name, " = ", check.second, " is out of range"));
+    }
+  }
+  if (c.power_budget_mw() > controller_.heater_limits().max_total_power_mw) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("power_budget_mw = ", c.power_budget_mw(), " is above the chip's budget of ",
+                     controller_.heater_limits().max_total_power_mw, " mW"));
+  }
+  absl::StatusOr<trainers::OnnModel> model = trainers::OnnModel::Create(
+      controller_.layout(),
+      {{c.widths().begin(), c.widths().end()}, c.temperature(), c.first_circuit()});
+  if (!model.ok()) {
+    return absl::InvalidArgumentError(absl::StrCat("widths: ", model.status().message()));
+  }
+  trainers::ModelOracle oracle(controller_.chip());
+  absl::StatusOr<std::unique_ptr<trainers::ZoOptimizer>> optimizer =
+      trainers::MakeOptimizer(AlgorithmFrom(c), *model, oracle);
+  if (!optimizer.ok()) {
+    return absl::InvalidArgumentError(absl::StrCat("algorithm: ", optimizer.status().message()));
+  }
+  if (c.dataset() != "synthetic" && c.dataset() != "fashion-mnist") {
+    return absl::InvalidArgumentError(
+        absl::StrCat("dataset = \"", c.dataset(), "\" is not fashion-mnist or synthetic"));
+  }
+  if (c.dataset() == "fashion-mnist" &&
+      !std::filesystem::exists(trainers::FashionMnistDir() / "train-images-idx3-ubyte.gz")) {
+    return absl::FailedPreconditionError(absl::StrCat("Fashion-MNIST is not installed in ",
+                                                      trainers::FashionMnistDir().string(),
+                                                      " (apt-get install dataset-fashion-mnist)"));
+  }
+  if (c.widths(c.widths_size() - 1) > 10) {
+    return absl::InvalidArgumentError(absl::StrCat("widths: the last width (classes) is ",
+                                                   c.widths(c.widths_size() - 1),
+                                                   "; the datasets have at most 10 classes"));
+  }
+  return absl::OkStatus();
+}
+
+std::shared_ptr<Session> SessionManager::Find(const std::string& id) const {
+  auto it = sessions_.find(id);
+  return it == sessions_.end() ? nullptr : it->second;
+}
+
+absl::StatusOr<SessionStatus> SessionManager::Start(const SessionConfig& request) {
+  const SessionConfig config = WithDefaults(request);
+  if (absl::Status s = ValidateConfig(config); !s.ok()) return s;
+  if (!controller_.write_lease().empty()) {
+    return absl::FailedPreconditionError(absl::StrCat(
+        "the chip is leased to ", controller_.write_lease(), "; cancel it or wait for it to end"));
+  }
+  auto session = std::make_shared<Session>();
+  std::string id = NewSessionId();
+  while (sessions_.contains(id)) id = NewSessionId();
+  session->status.set_id(id);
+  *session->status.mutable_config() = config;
+  session->status.set_state(photonic::v1::SESSION_STATE_RUNNING);
+  session->status.set_max_steps(config.max_steps());
+  session->status.set_algorithm(config.algorithm().name());
+  session->status.set_test_accuracy(-1.0);
+  session->status.set_initial_test_accuracy(-1.0);
+  session->status.set_created_unix_ms(NowUnixMs());
+  sessions_[id] = session;
+  controller_.AcquireWriteLease(absl::StrCat("training session ", id));
+  session->pumping = true;
+  spdlog::info("training session {} started: {} on widths {} ({} steps)", id,
+               config.algorithm().name(), config.widths_size(), config.max_steps());
+  Publish(*session, false);
+  controller_.Post([this, session] { Pump(session); });
+  return session->status;
+}
+
+absl::Status SessionManager::Prepare(Session& s) {
+  const SessionConfig& c = s.status.config();
+  absl::StatusOr<trainers::TrainTestSplit> data =
+      trainers::LoadTrainingData(c.dataset(), c.widths(0), c.widths(c.widths_size() - 1),
+                                 c.train_samples(), c.test_samples(), c.seed());
+  if (!data.ok()) return data.status();
+  s.data = std::make_unique<trainers::TrainTestSplit>(*std::move(data));
+  absl::StatusOr<trainers::OnnModel> model = trainers::OnnModel::Create(
+      controller_.layout(),
+      {{c.widths().begin(), c.widths().end()}, c.temperature(), c.first_circuit()});
+  if (!model.ok()) return model.status();
+  s.model = std::make_unique<trainers::OnnModel>(*std::move(model));
+  s.oracle = std::make_unique<ControllerOracle>(controller_, c.detector_averages());
+  absl::StatusOr<std::unique_ptr<trainers::ZoOptimizer>> optimizer =
+      trainers::MakeOptimizer(AlgorithmFrom(c), *s.model, *s.oracle);
+  if (!optimizer.ok()) return optimizer.status();
+  std::vector<double> base, params;
+  if (s.resume_from) {
+    base.assign(s.resume_from->base_phases_rad().begin(), s.resume_from->base_phases_rad().end());
+    params.assign(s.resume_from->params_rad().begin(), s.resume_from->params_rad().end());
+    if (static_cast<int>(base.size()) != controller_.phase_count() ||
+        params.size() != s.model->trainable_phases().size()) {
+      return absl::DataLossError("the checkpoint does not fit the chip");
+    }
+  } else {
+    // The session starts from the phases on the chip (a mapped model, or
+    // every heater off).
+    base = controller_.GetPhases().phases_rad;
+    for (int index : s.model->trainable_phases()) params.push_back(base[index]);
+  }
+  s.run = std::make_unique<trainers::TrainingRun>(
+      *s.oracle, *s.model, s.data->train, s.data->test, *std::move(optimizer),
+      trainers::TrainingOptions{.batch_size = c.batch_size(),
+                                .max_steps = c.max_steps(),
+                                .max_loss_evaluations = c.max_loss_evaluations(),
+                                .target_accuracy = c.target_accuracy(),
+                                .eval_every = c.eval_every(),
+                                .eval_samples = c.test_samples(),
+                                .power_budget_mw = c.power_budget_mw(),
+                                .seed = c.seed()},
+      base, params);
+  s.status.set_trained_phases(static_cast<int>(s.model->trainable_phases().size()));
+  s.status.set_dataset_source(s.data->source);
+  if (s.resume_from) {
+    const SessionStatus& saved = s.resume_from->status();
+    trainers::TrainingProgress progress;
+    progress.step = saved.step();
+    progress.loss_evaluations = saved.loss_evaluations();
+    progress.loss = saved.loss();
+    progress.test_accuracy = saved.test_accuracy();
+    progress.heater_power_mw = saved.heater_power_mw();
+    progress.mean_heater_power_mw = saved.mean_heater_power_mw();
+    s.run->Restore(progress, params, s.resume_from->power_sum_mw());
+    s.run->optimizer().RestoreState(std::vector<double>(s.resume_from->optimizer_state().begin(),
+                                                        s.resume_from->optimizer_state().end()));
+    s.energy_offset_mj = saved.heater_energy_mj();
+    s.chip_seconds_offset = saved.chip_seconds();
+    s.chip_queries_offset = saved.chip_queries();
+    s.wall_offset_s = saved.wall_seconds();
+    s.last_checkpoint_step = saved.step();
+    s.resume_from.reset();
+  } else {
+    absl::StatusOr<double> initial = s.run->Evaluate(s.data->test, c.test_samples());
+    if (!initial.ok()) return initial.status();
+    s.status.set_initial_test_accuracy(*initial);
+  }
+  return absl::OkStatus();
+}
+
+void SessionManager::Pump(const std::shared_ptr<Session>& session) {
+  Session& s = *session;
+  if (Ended(s.status.state())) {  // cancelled while this slice was queued
+    s.pumping = false;
+    return;
+  }
+  if (s.status.state() == photonic::v1::SESSION_STATE_PAUSED) {
+    s.pumping = false;
+    if (s.run) Checkpoint(s);
+    return;
+  }
+  if (shutting_down_ && !s.run) {  // not started yet: it starts at the next daemon start
+    s.pumping = false;
+    return;
+  }
+  if (!s.run) {
+    if (absl::Status st = Prepare(s); !st.ok()) {
+      spdlog::error("training session {} could not start: {}", s.status.id(), st.ToString());
+      Finish(s, photonic::v1::SESSION_STATE_FAILED, std::string(st.message()));
+      return;
+    }
+    s.running_since = std::chrono::steady_clock::now();
+    s.steps_at_running_since = s.run->progress().step;
+  }
+  const auto slice_end = std::chrono::steady_clock::now() + kSlice;
+  absl::Status error;
+  while (!s.run->done() && !shutting_down_) {
+    absl::StatusOr<trainers::TrainingProgress> step = s.run->Step();
+    if (!step.ok()) {
+      error = step.status();
+      break;
+    }
+    if (std::chrono::steady_clock::now() >= slice_end) break;
+  }
+  // The status from the run's progress.
+  const trainers::TrainingProgress& p = s.run->progress();
+  const trainers::OracleCost cost = s.oracle->cost();
+  const auto now = std::chrono::steady_clock::now();
+  const double running_s = std::chrono::duration<double>(now - s.running_since).count();
+  SessionStatus& st = s.status;
+  st.set_step(p.step);
+  st.set_loss_evaluations(p.loss_evaluations);
+  st.set_chip_queries(s.chip_queries_offset + cost.queries);
+  st.set_loss(p.loss);
+  st.set_test_accuracy(p.test_accuracy);
+  st.set_heater_power_mw(p.heater_power_mw);
+  st.set_mean_heater_power_mw(p.mean_heater_power_mw);
+  st.set_heater_energy_mj(s.energy_offset_mj + cost.heater_energy_mj);
+  st.set_chip_seconds(s.chip_seconds_offset + cost.chip_seconds);
+  st.set_wall_seconds(s.wall_offset_s + running_s);
+  const double steps_per_s = (p.step - s.steps_at_running_since) / std::max(1e-9, running_s);
+  st.set_eta_seconds(steps_per_s > 0 ? (st.max_steps() - p.step) / steps_per_s : 0.0);
+
+  if (!error.ok()) {
+    spdlog::error("training session {} failed at step {}: {}", st.id(), p.step, error.ToString());
+    Finish(s, photonic::v1::SESSION_STATE_FAILED, std::string(error.message()));
+  } else if (s.run->done()) {
+    Finish(s, photonic::v1::SESSION_STATE_COMPLETED,
+           trainers::StopReasonName(s.run->stop_reason()));
+  } else if (shutting_down_) {
+    s.pumping = false;
+    Checkpoint(s);  // as running: it resumes at the next start
+  } else {
+    if (p.step - s.last_checkpoint_step >= st.config().checkpoint_every()) Checkpoint(s);
+    Publish(s, false);
+    controller_.Post([this, session] { Pump(session); });
+  }
+}
+
+void SessionManager::Finish(Session& s, SessionState state, const std::string& reason) {
+  s.pumping = false;
+  s.status.set_state(state);
+  s.status.set_termination_reason(reason);
+  s.status.set_eta_seconds(0.0);
+  if (controller_.write_lease() == absl::StrCat("training session ", s.status.id())) {
+    controller_.ReleaseWriteLease();
+  }
+  spdlog::info("training session {} ended ({}) at step {}: test accuracy {:.3f}", s.status.id(),
+               reason, s.status.step(), s.status.test_accuracy());
+  Checkpoint(s);
+  Publish(s, true);
+  // Free the chip oracle and data; the status stays listed.
+  s.run.reset();
+  s.oracle.reset();
+  s.model.reset();
+  s.data.reset();
+}
+
+void SessionManager::Checkpoint(Session& s) {
+  if (state_dir_.empty()) return;
+  SessionCheckpoint checkpoint;
+  checkpoint.set_format_version(1);
+  checkpoint.set_chip_instance(chip_instance_);
+  *checkpoint.mutable_status() = s.status;
+  if (s.run) {
+    checkpoint.mutable_params_rad()->Assign(s.run->params().begin(), s.run->params().end());
+    const std::vector<double> base = s.run->FullPhases(s.run->params());
+    checkpoint.mutable_base_phases_rad()->Assign(base.begin(), base.end());
+    const std::vector<double> state = s.run->optimizer().SaveState();
+    checkpoint.mutable_optimizer_state()->Assign(state.begin(), state.end());
+    checkpoint.set_power_sum_mw(s.run->power_sum_mw());
+  }
+  const std::filesystem::path path = state_dir_ / "sessions" / (s.status.id() + ".binpb");
+  std::error_code ignored;
+  std::filesystem::create_directories(path.parent_path(), ignored);
+  if (absl::Status st = WriteFileAtomically(path, checkpoint.SerializeAsString()); !st.ok()) {
+    spdlog::error("training session {}: checkpoint not written: {}", s.status.id(), st.ToString());
+    return;
+  }
+  s.last_checkpoint_step = s.status.step();
+}
+
+void SessionManager::Publish(const Session& s, bool last) {
+  std::lock_guard lock(mu_);
+  snapshots_[s.status.id()] = s.status;
+  auto [begin, end] = watchers_.equal_range(s.status.id());
+  for (auto it = begin; it != end;) {
+    const bool keep = it->second(s.status, last) && !last;
+    it = keep ? std::next(it) : watchers_.erase(it);
+  }
+}
+
+absl::Status SessionManager::Watch(const std::string& id, SessionWatcher watcher) {
+  std::lock_guard lock(mu_);
+  auto it = snapshots_.find(id);
+  if (it == snapshots_.end()) {
+    return absl::NotFoundError(absl::StrCat("no training session \"", id, "\""));
+  }
+  const bool ended = Ended(it->second.state());
+  if (watcher(it->second, ended) && !ended) watchers_.emplace(id, std::move(watcher));
+  return absl::OkStatus();
+}
+
+absl::StatusOr<SessionStatus> SessionManager::Pause(const std::string& id) {
+  std::shared_ptr<Session> s = Find(id);
+  if (!s) return absl::NotFoundError(absl::StrCat("no training session \"", id, "\""));
+  if (s->status.state() != photonic::v1::SESSION_STATE_RUNNING) {
+    return absl::FailedPreconditionError(
+        absl::StrCat("session ", id, " is ", photonic::v1::SessionState_Name(s->status.state()),
+                     ", not running"));
+  }
+  // Slices run on this thread, so none is in progress: the session stops
+  // at the step boundary it is at. A queued slice only checkpoints.
+  s->status.set_state(photonic::v1::SESSION_STATE_PAUSED);
+  s->status.set_eta_seconds(0.0);
+  s->wall_offset_s = s->status.wall_seconds();
+  if (s->run && !s->pumping) Checkpoint(*s);
+  Publish(*s, false);
+  return s->status;
+}
+
+absl::StatusOr<SessionStatus> SessionManager::Resume(const std::string& id) {
+  std::shared_ptr<Session> s = Find(id);
+  if (!s) return absl::NotFoundError(absl::StrCat("no training session \"", id, "\""));
+  if (s->status.state() != photonic::v1::SESSION_STATE_PAUSED) {
+    return absl::FailedPreconditionError(
+        absl::StrCat("session ", id, " is ", photonic::v1::SessionState_Name(s->status.state()),
+                     ", not paused"));
+  }
+  const std::string holder = absl::StrCat("training session ", id);
+  if (!controller_.write_lease().empty() && controller_.write_lease() != holder) {
+    return absl::FailedPreconditionError(
+        absl::StrCat("the chip is leased to ", controller_.write_lease()));
+  }
+  controller_.AcquireWriteLease(holder);
+  s->status.set_state(photonic::v1::SESSION_STATE_RUNNING);
+  s->running_since = std::chrono::steady_clock::now();
+  if (s->run) s->steps_at_running_since = s->run->progress().step;
+  Publish(*s, false);
+  if (!s->pumping) {
+    s->pumping = true;
+    controller_.Post([this, s] { Pump(s); });
+  }
+  return s->status;
+}
+
+absl::StatusOr<SessionStatus> SessionManager::Cancel(const std::string& id) {
+  std::shared_ptr<Session> s = Find(id);
+  if (!s) return absl::NotFoundError(absl::StrCat("no training session \"", id, "\""));
+  if (Ended(s->status.state())) {
+    return absl::FailedPreconditionError(
+        absl::StrCat("session ", id, " has already ended (",
+                     photonic::v1::SessionState_Name(s->status.state()), ")"));
+  }
+  // No slice is in progress (they run on this thread): it ends at once.
+  Finish(*s, photonic::v1::SESSION_STATE_CANCELLED, "cancelled");
+  return s->status;
+}
+
+absl::StatusOr<SessionStatus> SessionManager::Get(const std::string& id) const {
+  std::shared_ptr<Session> s = Find(id);
+  if (!s) return absl::NotFoundError(absl::StrCat("no training session \"", id, "\""));
+  return s->status;
+}
+
+std::vector<SessionStatus> SessionManager::List() const {
+  std::vector<SessionStatus> all;
+  for (const auto& [id, s] : sessions_) all.push_back(s->status);
+  std::sort(all.begin(), all.end(), [](const SessionStatus& a, const SessionStatus& b) {
+    return a.created_unix_ms() < b.created_unix_ms();
+  });
+  return all;
+}
+
+void SessionManager::Recover() {
+  if (state_dir_.empty()) return;
+  std::error_code error;
+  const std::filesystem::path dir = state_dir_ / "sessions";
+  if (!std::filesystem::is_directory(dir, error)) return;
+  std::vector<std::shared_ptr<Session>> running;
+  for (const auto& entry : std::filesystem::directory_iterator(dir, error)) {
+    if (entry.path().extension() != ".binpb") continue;
+    std::ifstream file(entry.path(), std::ios::binary);
+    std::stringstream bytes;
+    bytes << file.rdbuf();
+    auto checkpoint = std::make_unique<SessionCheckpoint>();
+    if (!checkpoint->ParseFromString(bytes.str()) || checkpoint->format_version() != 1) {
+      spdlog::warn("ignoring unreadable session checkpoint {}", entry.path().string());
+      continue;
+    }
+    if (checkpoint->chip_instance() != chip_instance_) continue;
+    auto s = std::make_shared<Session>();
+    s->status = checkpoint->status();
+    s->last_checkpoint_step = s->status.step();
+    if (!Ended(s->status.state())) s->resume_from = std::move(checkpoint);
+    if (s->status.state() == photonic::v1::SESSION_STATE_RUNNING) running.push_back(s);
+    sessions_[s->status.id()] = s;
+    Publish(*s, false);
+  }
+  // One session can hold the chip: the most recent running one resumes,
+  // any other waits paused.
+  std::sort(running.begin(), running.end(), [](const auto& a, const auto& b) {
+    return a->status.created_unix_ms() > b->status.created_unix_ms();
+  });
+  for (std::size_t i = 0; i < running.size(); ++i) {
+    Session& s = *running[i];
+    if (i > 0) {
+      s.status.set_state(photonic::v1::SESSION_STATE_PAUSED);
+      Publish(s, false);
+      continue;
+    }
+    controller_.AcquireWriteLease(absl::StrCat("training session ", s.status.id()));
+    s.pumping = true;
+    spdlog::info("training session {} resumes at step {}", s.status.id(), s.status.step());
+    controller_.Post([this, session = running[i]] { Pump(session); });
+  }
+}
+
+void SessionManager::Shutdown() {
+  controller_.RunSync([this] { shutting_down_ = true; });
+  // Slices already posted see shutting_down_ and checkpoint; this waits for
+  // them (the hardware thread runs posted work in order).
+  controller_.RunSync([] {});
+  controller_.RunSync([this] {
+    for (auto& [id, s] : sessions_) {
+      if (s->status.state() == photonic::v1::SESSION_STATE_RUNNING && s->run) Checkpoint(*s);
+    }
+  });
+}
+
+}  // namespace phc::daemon

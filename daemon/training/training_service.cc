@@ -1,0 +1,183 @@
+#include "daemon/training/training_service.h"
+
+#include <mutex>
+
+#include "daemon/status_convert.h"
+#include "spdlog/spdlog.h"
+
+namespace phc::daemon {
+namespace {
+
+using photonic::v1::SessionStatus;
+
+// Streams a session's statuses. The manager calls Offer (with its watcher
+// lock held); the newest undelivered status replaces an older one. After
+// the session's last status is written the call finishes, from
+// OnWriteDone, never from inside Offer.
+class WatchReactor final : public grpc::ServerWriteReactor<SessionStatus> {
+ public:
+  // The manager's watcher holds a shared channel; OnDone closes it before
+  // the reactor is freed, so a late Offer finds it closed.
+  struct Channel {
+    std::mutex mu;
+    WatchReactor* reactor = nullptr;
+  };
+
+  WatchReactor() : channel_(std::make_shared<Channel>()) { channel_->reactor = this; }
+
+  std::shared_ptr<Channel> channel() const { return channel_; }
+
+  static bool Offer(const std::shared_ptr<Channel>& channel, const SessionStatus& status,
+                    bool last) {
+    std::lock_guard lock(channel->mu);
+    if (channel->reactor == nullptr) return false;
+    return channel->reactor->Enqueue(status, last);
+  }
+
+  void Refuse(grpc::Status status) { Finish(status); }
+
+  void OnWriteDone(bool ok) override {
+    bool finish = false;
+    {
+      std::lock_guard lock(mu_);
+      writing_ = false;
+      if (!ok) {
+        gone_ = true;
+      } else if (has_pending_) {
+        StartNextLocked();
+      } else if (last_sent_) {
+        finish = !finished_;
+        finished_ = true;
+      }
+    }
+    if (!ok) {
+      Finish(grpc::Status(grpc::StatusCode::CANCELLED, "watch stream closed"));
+    } else if (finish) {
+      Finish(grpc::Status::OK);
+    }
+  }
+
+  void OnCancel() override {
+    std::lock_guard lock(mu_);
+    gone_ = true;
+  }
+
+  void OnDone() override {
+    {
+      std::lock_guard lock(channel_->mu);
+      channel_->reactor = nullptr;
+    }
+    delete this;
+  }
+
+ private:
+  // Called with the channel lock held.
+  bool Enqueue(const SessionStatus& status, bool last) {
+    std::lock_guard lock(mu_);
+    if (gone_) return false;
+    pending_ = status;
+    has_pending_ = true;
+    pending_last_ = last;
+    if (!writing_) StartNextLocked();
+    return !last;
+  }
+
+  void StartNextLocked() {
+    current_ = pending_;
+    has_pending_ = false;
+    last_sent_ = pending_last_;
+    writing_ = true;
+    StartWrite(&current_);
+  }
+
+  std::shared_ptr<Channel> channel_;
+  std::mutex mu_;
+  SessionStatus pending_;
+  SessionStatus current_;
+  bool has_pending_ = false;
+  bool pending_last_ = false;
+  bool last_sent_ = false;
+  bool writing_ = false;
+  bool gone_ = false;
+  bool finished_ = false;
+};
+
+}  // namespace
+
+template <typename Call>
+grpc::ServerUnaryReactor* TrainingServiceImpl::OnHardwareThread(
+    grpc::CallbackServerContext* context, SessionStatus* response, Call call) {
+  auto* reactor = context->DefaultReactor();
+  controller_.Post([reactor, response, call = std::move(call)] {
+    absl::StatusOr<SessionStatus> status = call();
+    if (!status.ok()) {
+      reactor->Finish(ToGrpcStatus(status.status()));
+      return;
+    }
+    *response = *std::move(status);
+    reactor->Finish(grpc::Status::OK);
+  });
+  return reactor;
+}
+
+grpc::ServerUnaryReactor* TrainingServiceImpl::StartSession(
+    grpc::CallbackServerContext* context, const photonic::v1::StartSessionRequest* request,
+    SessionStatus* response) {
+  return OnHardwareThread(context, response, [this, request] {
+    absl::StatusOr<SessionStatus> status = sessions_.Start(request->config());
+    if (!status.ok()) spdlog::warn("StartSession refused: {}", status.status().ToString());
+    return status;
+  });
+}
+
+grpc::ServerUnaryReactor* TrainingServiceImpl::PauseSession(
+    grpc::CallbackServerContext* context, const photonic::v1::SessionRequest* request,
+    SessionStatus* response) {
+  return OnHardwareThread(context, response,
+                          [this, request] { return sessions_.Pause(request->id()); });
+}
+
+grpc::ServerUnaryReactor* TrainingServiceImpl::ResumeSession(
+    grpc::CallbackServerContext* context, const photonic::v1::SessionRequest* request,
+    SessionStatus* response) {
+  return OnHardwareThread(context, response,
+                          [this, request] { return sessions_.Resume(request->id()); });
+}
+
+grpc::ServerUnaryReactor* TrainingServiceImpl::CancelSession(
+    grpc::CallbackServerContext* context, const photonic::v1::SessionRequest* request,
+    SessionStatus* response) {
+  return OnHardwareThread(context, response,
+                          [this, request] { return sessions_.Cancel(request->id()); });
+}
+
+grpc::ServerUnaryReactor* TrainingServiceImpl::GetSession(
+    grpc::CallbackServerContext* context, const photonic::v1::SessionRequest* request,
+    SessionStatus* response) {
+  return OnHardwareThread(context, response,
+                          [this, request] { return sessions_.Get(request->id()); });
+}
+
+grpc::ServerUnaryReactor* TrainingServiceImpl::ListSessions(
+    grpc::CallbackServerContext* context, const photonic::v1::ListSessionsRequest*,
+    photonic::v1::ListSessionsResponse* response) {
+  auto* reactor = context->DefaultReactor();
+  controller_.Post([this, reactor, response] {
+    for (SessionStatus& status : sessions_.List()) *response->add_sessions() = std::move(status);
+    reactor->Finish(grpc::Status::OK);
+  });
+  return reactor;
+}
+
+grpc::ServerWriteReactor<SessionStatus>* TrainingServiceImpl::WatchSession(
+    grpc::CallbackServerContext*, const photonic::v1::SessionRequest* request) {
+  auto* reactor = new WatchReactor();
+  absl::Status watching = sessions_.Watch(
+      request->id(), [channel = reactor->channel()](const SessionStatus& status, bool last) {
+        return WatchReactor::Offer(channel, status, last);
+      });
+  if (!watching.ok()) reactor->Refuse(ToGrpcStatus(watching));
+  return reactor;
+}
+
+}  // namespace phc::daemon
