@@ -45,7 +45,9 @@ class IdxTest : public ::testing::TestWithParam<bool> {};
 
 TEST_P(IdxTest, ReadsImagesAndLabelsPlainOrGzipped) {
   const auto dir = std::filesystem::path(::testing::TempDir());
-  const auto images = dir / "img.idx", labels = dir / "lbl.idx";
+  // ctest runs the two parameters in parallel: one file pair each.
+  const std::string suffix = GetParam() ? ".gz" : "";
+  const auto images = dir / ("img.idx" + suffix), labels = dir / ("lbl.idx" + suffix);
   WriteIdx(images, labels, {{0, 1, 2, 3, 4, 5}, {250, 251, 252, 253, 254, 255}}, 2, 3, {7, 2},
            GetParam());
   const absl::StatusOr<ImageSet> set = LoadIdx(images, labels);
