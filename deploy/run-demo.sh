@@ -59,6 +59,15 @@ zeros=$(for _ in $(seq 56); do printf '0 '; done)
 ctl set-phases $zeros >/dev/null
 ctl set-inputs 1 0 0 0 0 0 0 0 >/dev/null
 step "Detector readings" read --averages 16
+echo
+echo "   Train on the chip, inside the daemon: an 8x8 optical neural network (the"
+echo "   mesh, |.|^2 detection, softmax) on 8 Fashion-MNIST classes reduced to their"
+echo "   8 lowest spatial frequencies, with power-aware sparse zeroth-order"
+echo "   training (Gu et al., AAAI 2021). Every query is a direct call to the chip"
+echo "   controller, not an RPC. The session holds the chip's write lease while it runs."
+step "On-chip training" train start --widths 8,8 --steps 300 --lr 0.1 \
+  --param-sparsity 0.3 --grad-sparsity 0.5 --train-samples 2000 --test-samples 500 --seed 1
+step "Sessions" train list
 printf '\n== Stopping photonicd with SIGTERM\n'
 kill -TERM "$daemon_pid"
 status=0

@@ -48,6 +48,8 @@ int Watch(pb::TrainingService::Stub& stub, const std::string& id, const Options&
   auto stream = stub.WatchSession(&context, request);
   pb::SessionStatus status;
   pb::SessionStatus last;
+  pb::SessionStatus printed;
+  printed.set_test_accuracy(-2.0);  // differs from any status: the first is printed
   const bool bar = !options.json && isatty(STDERR_FILENO);
   while (stream->Read(&status)) {
     last = status;
@@ -64,7 +66,10 @@ int Watch(pb::TrainingService::Stub& stub, const std::string& id, const Options&
                    std::string(filled, '#').c_str(), static_cast<long long>(status.step()),
                    status.loss(), status.test_accuracy(), status.heater_power_mw(),
                    status.eta_seconds());
-    } else {
+    } else if (status.test_accuracy() != printed.test_accuracy() ||
+               status.state() != printed.state()) {
+      // Not a terminal: a line per test evaluation or state change.
+      printed = status;
       std::fprintf(stderr, "step %lld loss %.4f accuracy %.3f power %.1f mW state %s\n",
                    static_cast<long long>(status.step()), status.loss(), status.test_accuracy(),
                    status.heater_power_mw(), StateName(status.state()).c_str());
