@@ -15,12 +15,11 @@
 
 #include "daemon/calibration/calibrator.h"
 #include "daemon/chip_controller.h"
-#include "daemon/config.h"
-#include "phc/drivers/sim_drivers.h"
 #include "photonsim/haar_unitary.h"
 #include "photonsim/sim_chip.h"
 #include "spdlog/sinks/stdout_color_sinks.h"
 #include "spdlog/spdlog.h"
+#include "tests/sim_bench.h"
 
 namespace {
 
@@ -62,26 +61,19 @@ int main(int argc, char** argv) {
   spdlog::set_default_logger(spdlog::stderr_color_mt("bench"));
   spdlog::set_level(spdlog::level::warn);
 
-  absl::StatusOr<std::string> text = phc::daemon::ReadTextFile(chip_path);
-  photonic::v1::ChipDescription description;
-  if (!text.ok() || !phc::daemon::ParseTextProto(*text, chip_path, description).ok()) {
-    std::fprintf(stderr, "cannot read %s\n", chip_path.c_str());
+  absl::StatusOr<photonic::v1::ChipDescription> description =
+      phc::testing::LoadChipDescription(chip_path);
+  if (!description.ok()) {
+    std::fprintf(stderr, "%s\n", description.status().ToString().c_str());
     return 1;
   }
-  auto sim = photonsim::SimChip::Create(description, seed);
-  if (!sim.ok()) {
-    std::fprintf(stderr, "%s\n", sim.status().ToString().c_str());
+  absl::StatusOr<phc::testing::SimBench> bench = phc::testing::MakeSimBench(*description, seed);
+  if (!bench.ok()) {
+    std::fprintf(stderr, "%s\n", bench.status().ToString().c_str());
     return 1;
   }
-  std::shared_ptr<photonsim::SimChip> chip(*std::move(sim));
-  auto controller = phc::daemon::ChipController::Create(
-      description, phc::drivers::MakeSimDrivers(chip, description.heater().max_voltage_v(),
-                                                description.modulator().max_voltage_v()));
-  if (!controller.ok()) {
-    std::fprintf(stderr, "%s\n", controller.status().ToString().c_str());
-    return 1;
-  }
-  phc::daemon::ChipController& c = **controller;
+  const std::shared_ptr<photonsim::SimChip>& chip = bench->sim;
+  phc::daemon::ChipController& c = *bench->controller;
   int refused_before = 0, refused_after = 0;
   const double before = MeanFidelity(c, targets, &refused_before);
   phc::daemon::CalibrationOptions options;
@@ -104,7 +96,7 @@ int main(int argc, char** argv) {
                          2 * std::numbers::pi);
     d = std::min(d, 2 * std::numbers::pi - d);
     const double eta_seen = truth.heater_efficiency_rad_per_mw[i] *
-                            description.heater().resistance_ohm() / truth.heater_resistance_ohm[i];
+                            description->heater().resistance_ohm() / truth.heater_resistance_ohm[i];
     const double e = calibration->efficiency_rad_per_mw(i) / eta_seen - 1.0;
     bias2 += d * d;
     eta2 += e * e;
@@ -113,12 +105,12 @@ int main(int argc, char** argv) {
     }
   }
   std::printf("{\n  \"benchmark\": \"calibration\",\n  \"chip\": \"%s\",\n  \"seed\": %llu,\n",
-              description.name().c_str(), static_cast<unsigned long long>(seed));
+              description->name().c_str(), static_cast<unsigned long long>(seed));
   std::printf("  \"phases_fitted\": %d,\n  \"bias_error_rms_rad\": %.4f,\n", fitted,
               std::sqrt(bias2 / std::max(1, fitted)));
   std::printf("  \"efficiency_error_rms\": %.4f,\n", std::sqrt(eta2 / std::max(1, fitted)));
   std::printf("  \"crosstalk_nearest_fitted\": %.4f,\n  \"crosstalk_nearest_true\": %.4f,\n",
-              calibration->crosstalk_nearest(), description.thermal().crosstalk_nearest());
+              calibration->crosstalk_nearest(), description->thermal().crosstalk_nearest());
   std::printf("  \"fidelity_before\": %.5f,\n  \"fidelity_after\": %.5f,\n", before, after);
   std::printf("  \"targets\": %d,\n  \"refused_before\": %d,\n  \"refused_after\": %d,\n", targets,
               refused_before, refused_after);

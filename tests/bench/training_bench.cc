@@ -16,36 +16,25 @@
 #include <sstream>
 
 #include "daemon/chip_controller.h"
-#include "daemon/config.h"
 #include "daemon/training/controller_oracle.h"
-#include "phc/drivers/sim_drivers.h"
 #include "phc/trainers/algorithms.h"
 #include "phc/trainers/model_oracle.h"
 #include "phc/trainers/training_loop.h"
 #include "photonsim/sim_chip.h"
 #include "spdlog/sinks/stdout_color_sinks.h"
 #include "spdlog/spdlog.h"
+#include "tests/sim_bench.h"
 
 namespace {
 
 using phc::daemon::ChipController;
 
-struct Chip {
-  std::shared_ptr<photonsim::SimChip> sim;
-  std::unique_ptr<ChipController> controller;
-};
+using Chip = phc::testing::SimBench;
 
 Chip MakeChip(const photonic::v1::ChipDescription& description, std::uint64_t seed) {
-  Chip chip;
-  auto sim = photonsim::SimChip::Create(description, seed);
-  if (!sim.ok()) throw std::runtime_error(sim.status().ToString());
-  chip.sim = std::shared_ptr<photonsim::SimChip>(*std::move(sim));
-  auto controller = ChipController::Create(
-      description, phc::drivers::MakeSimDrivers(chip.sim, description.heater().max_voltage_v(),
-                                                description.modulator().max_voltage_v()));
-  if (!controller.ok()) throw std::runtime_error(controller.status().ToString());
-  chip.controller = *std::move(controller);
-  return chip;
+  absl::StatusOr<Chip> chip = phc::testing::MakeSimBench(description, seed);
+  if (!chip.ok()) throw std::runtime_error(chip.status().ToString());
+  return *std::move(chip);
 }
 
 // Queries per second through the controller and straight on the SimChip
@@ -123,12 +112,13 @@ int main(int argc, char** argv) {
   spdlog::set_default_logger(spdlog::stderr_color_mt("bench"));
   spdlog::set_level(spdlog::level::warn);
 
-  absl::StatusOr<std::string> text = phc::daemon::ReadTextFile(chip_path);
-  photonic::v1::ChipDescription description;
-  if (!text.ok() || !phc::daemon::ParseTextProto(*text, chip_path, description).ok()) {
-    std::fprintf(stderr, "cannot read %s\n", chip_path.c_str());
+  absl::StatusOr<photonic::v1::ChipDescription> loaded =
+      phc::testing::LoadChipDescription(chip_path);
+  if (!loaded.ok()) {
+    std::fprintf(stderr, "%s\n", loaded.status().ToString().c_str());
     return 1;
   }
+  photonic::v1::ChipDescription description = *loaded;
   if (budget_mw > 0.0) description.set_max_total_heater_power_mw(budget_mw);
   absl::StatusOr<phc::trainers::TrainTestSplit> data = phc::trainers::LoadTrainingData(
       dataset, widths.front(), classes, train_samples, test_samples, seed);

@@ -9,8 +9,7 @@
 #include <filesystem>
 #include <mutex>
 
-#include "phc/drivers/sim_drivers.h"
-#include "photonsim/sim_chip.h"
+#include "tests/sim_bench.h"
 #include "tests/test_chips.h"
 
 namespace phc::daemon {
@@ -18,19 +17,12 @@ namespace {
 
 using photonic::v1::SessionStatus;
 
-struct Bench {
-  std::shared_ptr<photonsim::SimChip> sim;
-  std::unique_ptr<ChipController> controller;
-};
+using Bench = phc::testing::SimBench;
 
 Bench MakeBench() {
   photonic::v1::ChipDescription description = phc::testing::IdealMeshChip(4);
   description.set_max_total_heater_power_mw(1000);
-  Bench bench;
-  bench.sim = std::shared_ptr<photonsim::SimChip>(*photonsim::SimChip::Create(description, 1));
-  bench.controller =
-      *ChipController::Create(description, drivers::MakeSimDrivers(bench.sim, 10, 3));
-  return bench;
+  return *phc::testing::MakeSimBench(description, 1);
 }
 
 photonic::v1::SessionConfig Config() {
