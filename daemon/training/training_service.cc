@@ -34,7 +34,14 @@ class WatchReactor final : public grpc::ServerWriteReactor<SessionStatus> {
     return channel->reactor->Enqueue(status, last);
   }
 
-  void Refuse(grpc::Status status) { Finish(status); }
+  void Refuse(grpc::Status status) {
+    {
+      std::lock_guard lock(mu_);
+      finished_ = true;
+      gone_ = true;
+    }
+    Finish(status);
+  }
 
   void OnWriteDone(bool ok) override {
     bool finish = false;
@@ -43,23 +50,30 @@ class WatchReactor final : public grpc::ServerWriteReactor<SessionStatus> {
       writing_ = false;
       if (!ok) {
         gone_ = true;
+        finish = ClaimFinishLocked();
       } else if (has_pending_) {
         StartNextLocked();
       } else if (last_sent_) {
-        finish = !finished_;
-        finished_ = true;
+        finish = ClaimFinishLocked();
       }
     }
-    if (!ok) {
-      Finish(grpc::Status(grpc::StatusCode::CANCELLED, "watch stream closed"));
-    } else if (finish) {
-      Finish(grpc::Status::OK);
+    // Finish may run OnDone at once: nothing touches this afterwards.
+    if (finish) {
+      Finish(ok ? grpc::Status::OK
+                : grpc::Status(grpc::StatusCode::CANCELLED, "watch stream closed"));
     }
   }
 
+  // A cancelled call still needs its Finish; with a write in flight,
+  // OnWriteDone(false) gives it.
   void OnCancel() override {
-    std::lock_guard lock(mu_);
-    gone_ = true;
+    bool finish = false;
+    {
+      std::lock_guard lock(mu_);
+      gone_ = true;
+      if (!writing_) finish = ClaimFinishLocked();
+    }
+    if (finish) Finish(grpc::Status::CANCELLED);
   }
 
   void OnDone() override {
@@ -80,6 +94,12 @@ class WatchReactor final : public grpc::ServerWriteReactor<SessionStatus> {
     pending_last_ = last;
     if (!writing_) StartNextLocked();
     return !last;
+  }
+
+  bool ClaimFinishLocked() {
+    if (finished_) return false;
+    finished_ = true;
+    return true;
   }
 
   void StartNextLocked() {

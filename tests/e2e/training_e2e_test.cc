@@ -179,9 +179,20 @@ TEST_F(TrainingE2eTest, RunningSessionResumesAfterRestartAtItsCheckpointedStep) 
   pb::SessionStatus status;
   ASSERT_TRUE(Start(SmallConfig(1000000), status).ok());
   const std::string id = status.id();
+  // A client watches the session when the daemon is told to stop: its stream
+  // ends, and the daemon still stops promptly.
+  grpc::ClientContext watch_context;
+  pb::SessionRequest watch_request;
+  watch_request.set_id(id);
+  auto watch = training_->WatchSession(&watch_context, watch_request);
+  pb::SessionStatus first;
+  ASSERT_TRUE(watch->Read(&first));
   // Stop the daemon mid-run: it checkpoints the session at a step boundary.
   daemon_->Signal(SIGTERM);
   ASSERT_EQ(daemon_->Wait().exit_code, 0);
+  while (watch->Read(&first)) {
+  }
+  EXPECT_FALSE(watch->Finish().ok());  // cut off, not a completed session
   pb::SessionCheckpoint checkpoint;
   {
     std::ifstream file(dir_ / "state" / "sessions" / (id + ".binpb"), std::ios::binary);
