@@ -1,8 +1,11 @@
 // In-situ ONN training on a simulated chip with fabrication variations and
 // thermal crosstalk, comparing zeroth-order methods, as JSON lines.
 //
-//   training_bench --chip deploy/chips/clements8.textproto --widths 9,8 --classes 8
-//       --methods coordinate_zo,spsa,sparse_zo --target 0.6 --max-evals 20000
+//   training_bench --chip deploy/chips/clements8.textproto --widths 8,8 --classes 8
+//       --methods coordinate_zo,spsa,sparse_zo --target 0.4 --max-evals 20000
+//
+// Methods: coordinate_zo, gaussian_zo, spsa, sparse_zo, and
+// sparse_zo_no_pruning (the ablation without power-aware pruning).
 //
 // Every method starts from the same chip (seed) with every heater off and
 // trains through the daemon's ChipController on its hardware thread, one
@@ -147,6 +150,11 @@ int main(int argc, char** argv) {
                                             .param_sparsity = param_sparsity,
                                             .grad_sparsity = grad_sparsity,
                                             .seed = seed};
+      // The ablation: sparse ZO without power-aware pruning.
+      if (method == "sparse_zo_no_pruning") {
+        config.name = "sparse_zo";
+        config.power_aware = false;
+      }
       auto optimizer = phc::trainers::MakeOptimizer(config, *model, oracle);
       if (!optimizer.ok()) return optimizer.status().ToString();
       // Every heater off: the chip's own (fabrication) phases, least power.
