@@ -121,6 +121,71 @@ std::vector<std::vector<photonsim::CrosstalkEntry>> LocalCrosstalk(
   return local;
 }
 
+// Solves (I + G) x = b by Jacobi iteration (G: circuit-local couplings whose
+// rows sum to well below one).
+std::vector<double> SolveWithCrosstalk(const std::vector<std::vector<photonsim::CrosstalkEntry>>& g,
+                                       const std::vector<double>& b) {
+  std::vector<double> x = b, next(b.size());
+  for (int round = 0; round < 100; ++round) {
+    double change = 0.0;
+    for (std::size_t i = 0; i < b.size(); ++i) {
+      next[i] = b[i];
+      for (const photonsim::CrosstalkEntry& e : g[i]) next[i] -= e.coupling * x[e.source_heater];
+      change = std::max(change, std::abs(next[i] - x[i]));
+    }
+    x.swap(next);
+    if (change < 1e-12) break;
+  }
+  return x;
+}
+
+// Heater powers of a single-heater sweep with the design crosstalk fed
+// forward: every heater of the circuit is held at a small base power and
+// the swept heater's neighbours are turned down as it heats them, so that
+// the power every phase shifter feels is base_felt + (swept? t : 0). Without
+// this, each neighbour's phase drifts by a few % of the swept phase, which
+// the single-frequency fit absorbs into a wrong efficiency (errors of 10-30 %
+// on heaters whose own fringe is weak).
+struct CompensatedSweep {
+  std::vector<double> base_mw;              // circuit-local powers at t = 0
+  std::vector<std::vector<double>> per_mw;  // per swept heater: d powers / d t
+  double base_felt_mw = 0.0;
+};
+
+CompensatedSweep PlanCompensatedSweep(const std::vector<std::vector<photonsim::CrosstalkEntry>>& g,
+                                      double sweep_max_mw) {
+  const int phases = static_cast<int>(g.size());
+  CompensatedSweep plan;
+  double largest_coupling = 0.0, largest_row = 0.0;
+  for (const auto& row : g) {
+    double sum = 0.0;
+    for (const photonsim::CrosstalkEntry& e : row) {
+      largest_coupling = std::max(largest_coupling, e.coupling);
+      sum += e.coupling;
+    }
+    largest_row = std::max(largest_row, sum);
+  }
+  plan.per_mw.resize(phases);
+  if (largest_coupling <= 0.0) {
+    plan.base_mw.assign(phases, 0.0);
+    for (int j = 0; j < phases; ++j) {
+      plan.per_mw[j].assign(phases, 0.0);
+      plan.per_mw[j][j] = 1.0;
+    }
+    return plan;
+  }
+  // A neighbour is turned down by at most about coupling * sweep_max: its
+  // base power (base_felt / (1 + row sum)) must cover that with margin.
+  plan.base_felt_mw = 1.5 * largest_coupling * sweep_max_mw * (1.0 + largest_row);
+  plan.base_mw = SolveWithCrosstalk(g, std::vector<double>(phases, plan.base_felt_mw));
+  for (int j = 0; j < phases; ++j) {
+    std::vector<double> unit(phases, 0.0);
+    unit[j] = 1.0;
+    plan.per_mw[j] = SolveWithCrosstalk(g, unit);
+  }
+  return plan;
+}
+
 struct CircuitFit {
   std::vector<double> bias_rad;
   std::vector<double> efficiency;
@@ -212,7 +277,32 @@ absl::StatusOr<photonic::v1::PhaseCalibration> RunCalibrationStages(
     std::uniform_real_distribution<double> amplitude(0.5, 1.0);
     for (int i = 0; i < n; ++i) sweep_pattern(i) = amplitude(rng);
     if (absl::Status s = SetCircuitInputs(controller, circuit, sweep_pattern); !s.ok()) return s;
-    const double sweep_max_mw = std::min(2.5 * chip.heater().p_pi_mw(), max_single_mw);
+    // The sweep feeds the design crosstalk forward (see PlanCompensatedSweep);
+    // if the chip's budget cannot hold the base powers, it sweeps alone.
+    const double design_nearest = chip.thermal().crosstalk_nearest();
+    std::vector<std::vector<photonsim::CrosstalkEntry>> design_crosstalk(circuit.phase_count);
+    if (design_nearest > 0.0) {
+      design_crosstalk =
+          LocalCrosstalk(CrosstalkModel(chip, design_nearest, decay, cutoff), circuit);
+    }
+    double sweep_max_mw = std::min(2.5 * chip.heater().p_pi_mw(), max_single_mw);
+    CompensatedSweep sweep_plan = PlanCompensatedSweep(design_crosstalk, sweep_max_mw);
+    {
+      // The swept heater holds about base_felt + sweep_max; all hold the base.
+      const double budget = 0.9 * controller.heater_limits().max_total_power_mw *
+                            WorstCaseResistanceRatio(controller);
+      double base_total = 0.0;
+      for (double p : sweep_plan.base_mw) base_total += p;
+      const double room = std::min(max_single_mw - sweep_plan.base_felt_mw, budget - base_total);
+      if (room >= 2.2 * chip.heater().p_pi_mw()) {
+        sweep_max_mw = std::min(sweep_max_mw, room);
+      } else {
+        spdlog::warn("calibration {}: no power left for crosstalk-compensated sweeps",
+                     circuit.name);
+        sweep_plan = PlanCompensatedSweep(
+            std::vector<std::vector<photonsim::CrosstalkEntry>>(circuit.phase_count), sweep_max_mw);
+      }
+    }
     std::vector<double> sweep_powers(options.sweep_points);
     for (int p = 0; p < options.sweep_points; ++p) {
       sweep_powers[p] = sweep_max_mw * p / (options.sweep_points - 1);
@@ -225,7 +315,10 @@ absl::StatusOr<photonic::v1::PhaseCalibration> RunCalibrationStages(
       std::vector<double> powers(phase_count, 0.0);
       for (int p = 0; p < options.sweep_points; ++p) {
         if (absl::Status s = check_cancel(); !s.ok()) return s;
-        powers[heater] = sweep_powers[p];
+        for (int i = 0; i < circuit.phase_count; ++i) {
+          powers[circuit.first_phase + i] =
+              std::max(0.0, sweep_plan.base_mw[i] + sweep_powers[p] * sweep_plan.per_mw[j][i]);
+        }
         if (absl::Status s = controller.SetHeaterPowers(powers); !s.ok()) return s;
         absl::StatusOr<Eigen::RowVectorXd> row =
             ReadFractions(controller, circuit, options.averages);
