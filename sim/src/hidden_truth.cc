@@ -69,8 +69,10 @@ HiddenTruth DrawHiddenTruth(const photonic::v1::ChipDescription& chip, std::uint
       truth.heater_resistance_ohm[p] *= spread(fab.resistance_spread());
       truth.heater_efficiency_rad_per_mw[p] *= spread(fab.efficiency_spread());
       if (circuit.kind == CircuitKind::kMicroringBank) {
-        truth.phase_bias_rad[p] = 2.0 * std::numbers::pi *
-                                  circuit.spec.microring_bank().resonance_spread_fsr() * gauss(rng);
+        const auto& bank = circuit.spec.microring_bank();
+        truth.phase_bias_rad[p] =
+            2.0 * std::numbers::pi *
+            (bank.resonance_spread_fsr() * gauss(rng) - bank.resonance_offset_fsr());
       } else if (fab.random_phase_bias()) {
         truth.phase_bias_rad[p] = uniform_phase(rng);
       }

@@ -25,32 +25,39 @@ MicroringBank::MicroringBank(int channels, int rows, RingCoupling ring, double c
       rows_(rows),
       ring_(ring),
       spacing_rad_(2.0 * std::numbers::pi * channel_spacing_fsr),
-      detunings_rad_(static_cast<std::size_t>(channels) * rows, 0.0) {}
+      detunings_rad_(static_cast<std::size_t>(channels) * rows, 0.0) {
+  SetDetunings(std::vector<double>(detunings_rad_));
+}
 
 void MicroringBank::SetDetunings(std::span<const double> detunings_rad) {
   assert(detunings_rad.size() == detunings_rad_.size());
   detunings_rad_.assign(detunings_rad.begin(), detunings_rad.end());
-}
-
-void MicroringBank::Detect(std::span<const double> channel_power_mw, std::span<double> drop_mw,
-                           std::span<double> through_mw) const {
-  assert(static_cast<int>(channel_power_mw.size()) == channels_);
+  // Wavelengths are mutually incoherent, so each detector's power is linear
+  // in the channel powers: cache the per-channel gains once per tuning.
+  drop_gain_.resize(rows_, channels_);
+  through_gain_.resize(rows_, channels_);
   for (int i = 0; i < rows_; ++i) {
-    double drop = 0.0;
-    double through = 0.0;
     const double* bank = detunings_rad_.data() + static_cast<std::size_t>(i) * channels_;
     for (int k = 0; k < channels_; ++k) {
-      double remaining = channel_power_mw[k];
+      double remaining = 1.0;
+      double drop = 0.0;
       for (int j = 0; j < channels_; ++j) {
         const double detuning = bank[j] - spacing_rad_ * (k - j);
         drop += remaining * RingDropTransmission(detuning, ring_);
         remaining *= RingThroughTransmission(detuning, ring_);
       }
-      through += remaining;
+      drop_gain_(i, k) = drop;
+      through_gain_(i, k) = remaining;
     }
-    drop_mw[i] = drop;
-    through_mw[i] = through;
   }
+}
+
+void MicroringBank::Detect(std::span<const double> channel_power_mw, std::span<double> drop_mw,
+                           std::span<double> through_mw) const {
+  assert(static_cast<int>(channel_power_mw.size()) == channels_);
+  const Eigen::Map<const Eigen::VectorXd> power(channel_power_mw.data(), channels_);
+  Eigen::Map<Eigen::VectorXd>(drop_mw.data(), rows_) = drop_gain_ * power;
+  Eigen::Map<Eigen::VectorXd>(through_mw.data(), rows_) = through_gain_ * power;
 }
 
 Eigen::MatrixXd MicroringBank::EffectiveWeights() const {

@@ -56,6 +56,8 @@ class MicroringBank {
   RingCoupling ring_;
   double spacing_rad_;
   std::vector<double> detunings_rad_;
+  Eigen::MatrixXd drop_gain_;     // rows x channels: drop power per mW on channel k
+  Eigen::MatrixXd through_gain_;  // rows x channels: through power per mW on channel k
 };
 
 }  // namespace photonsim
