@@ -202,6 +202,12 @@ std::string PrepareMicroringBank(phc::daemon::ChipController& controller,
   const double mean = d.mean();
   const double std = std::sqrt((d - mean).square().mean());
   const double weight_rms = programmed->rms_error / o.weight_scale;
+  const Eigen::ArrayXd weight_error =
+      ((programmed->achieved - targets) / o.weight_scale).cwiseAbs().reshaped().array();
+  const Eigen::Index rings_off = (weight_error > 0.05).count();
+  std::vector<double> sorted(weight_error.begin(), weight_error.end());
+  std::nth_element(sorted.begin(), sorted.begin() + sorted.size() / 2, sorted.end());
+  const double weight_median = sorted[sorted.size() / 2];
   // Effective bits: log2(range / (sigma sqrt(12))), a uniform quantiser's
   // error having sigma = LSB / sqrt(12). Weights span [-1, 1]; products of
   // B in [-1, 1) with e / max|e| span [-10, 10] over 10 channels.
@@ -214,6 +220,8 @@ std::string PrepareMicroringBank(phc::daemon::ChipController& controller,
        << ", \"program_iterations\": " << programmed->iterations
        << ", \"weight_rms_error\": " << weight_rms
        << ", \"weight_max_error\": " << programmed->max_error / o.weight_scale
+       << ", \"weight_median_abs_error\": " << weight_median
+       << ", \"rings_off_by_more_than_0_05\": " << rings_off
        << ", \"weight_effective_bits\": " << weight_bits
        << ", \"product_error_mean_over_max_e\": " << mean
        << ", \"product_error_std_over_max_e\": " << std
