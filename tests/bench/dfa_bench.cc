@@ -283,8 +283,9 @@ int main(int argc, char** argv) {
             PrepareMicroringBank(*chip->controller, *bank, calibration, feedback, o);
         phc::trainers::MicroringProjector projector(feedback, o.weight_scale, *bank,
                                                     std::move(calibration));
-        RunMethod(method, data, o, &projector,
-                  extra + ", \"bank_readings\": " + std::to_string(bank->readings()));
+        RunMethod(method, data, o, &projector, extra);
+        std::printf("{\"microring_bank_readings_total\": %lld}\n",
+                    static_cast<long long>(bank->readings()));
       });
     } else {
       std::fprintf(stderr, "dfa_bench: unknown method %s\n", method.c_str());
