@@ -24,8 +24,8 @@ void PrintSummary(const pb::SessionStatus& s) {
   if (!s.termination_reason().empty()) {
     std::printf("ended by       %s\n", s.termination_reason().c_str());
   }
-  std::printf("algorithm      %s on %d phases, data %s\n", s.algorithm().c_str(),
-              s.trained_phases(), s.dataset_source().c_str());
+  std::printf("algorithm      %s on %d %s, data %s\n", s.algorithm().c_str(), s.trained_phases(),
+              s.algorithm() == "dfa" ? "network parameters" : "phases", s.dataset_source().c_str());
   std::printf("steps          %lld of %lld\n", static_cast<long long>(s.step()),
               static_cast<long long>(s.max_steps()));
   std::printf("queries        %lld loss evaluations, %lld chip queries\n",
@@ -93,7 +93,8 @@ void AddTrainCommands(CLI::App& app, TrainCommands& c) {
       ->required();
   c.start->add_option_function<std::string>(
       "--algorithm", [&config](const std::string& v) { config.mutable_algorithm()->set_name(v); },
-      "sparse_zo (default), coordinate_zo, gaussian_zo or spsa");
+      "sparse_zo (default), coordinate_zo, gaussian_zo, spsa, or dfa (direct feedback "
+      "alignment of a digital network; see --feedback)");
   c.start->add_option_function<double>(
       "--lr", [&config](double v) { config.mutable_algorithm()->set_learning_rate(v); },
       "learning rate (sparse_zo: step in rad); default per algorithm");
@@ -113,6 +114,13 @@ void AddTrainCommands(CLI::App& app, TrainCommands& c) {
       "--no-power-aware",
       [&config](std::int64_t) { config.mutable_algorithm()->set_disable_power_aware(true); },
       "sparse_zo: do not prune power-raising steps");
+  c.start->add_option_function<std::string>(
+      "--feedback",
+      [&config](const std::string& v) { config.mutable_algorithm()->set_feedback(v); },
+      "dfa: digital (default), noise_model, microring (the chip's weight bank) or backprop");
+  c.start->add_option_function<double>(
+      "--momentum", [&config](double v) { config.mutable_algorithm()->set_momentum(v); },
+      "dfa: SGD momentum (default 0.9)");
   c.start->add_option_function<std::string>(
       "--dataset", [&config](const std::string& v) { config.set_dataset(v); },
       "fashion-mnist (default) or synthetic");

@@ -6,16 +6,22 @@
 
 namespace phc::daemon {
 
-absl::StatusOr<ControllerWeightBank> ControllerWeightBank::Create(ChipController& controller) {
-  const photonsim::ChipLayout& layout = controller.layout();
+const photonic::v1::MicroringBankCircuit* SingleWeightBank(const photonsim::ChipLayout& layout) {
   if (layout.circuits.size() != 1 ||
       layout.circuits[0].kind != photonsim::CircuitKind::kMicroringBank) {
+    return nullptr;
+  }
+  return &layout.circuits[0].spec.microring_bank();
+}
+
+absl::StatusOr<ControllerWeightBank> ControllerWeightBank::Create(ChipController& controller) {
+  const photonic::v1::MicroringBankCircuit* bank = SingleWeightBank(controller.layout());
+  if (bank == nullptr) {
     return absl::NotFoundError(
         absl::StrCat("chip ", controller.chip().name(), " is not a single microring weight bank"));
   }
-  const auto& bank = layout.circuits[0].spec.microring_bank();
-  return ControllerWeightBank(controller, static_cast<int>(bank.channels()),
-                              static_cast<int>(bank.rows()));
+  return ControllerWeightBank(controller, static_cast<int>(bank->channels()),
+                              static_cast<int>(bank->rows()));
 }
 
 absl::Status ControllerWeightBank::SetRingPowers(std::span<const double> powers_mw) {

@@ -7,10 +7,8 @@
 
 #include "absl/strings/str_cat.h"
 #include "daemon/calibration/calibration_store.h"
-#include "daemon/training/controller_oracle.h"
-#include "phc/trainers/algorithms.h"
-#include "phc/trainers/model_oracle.h"
-#include "phc/trainers/training_loop.h"
+#include "daemon/training/session_trainers.h"
+#include "phc/trainers/dataset.h"
 #include "spdlog/spdlog.h"
 
 namespace phc::daemon {
@@ -22,12 +20,8 @@ using photonic::v1::SessionStatus;
 
 struct Session {
   SessionStatus status;
-  bool pumping = false;  // a slice of work is posted
-  // Built by Prepare on the hardware thread.
-  std::unique_ptr<trainers::TrainTestSplit> data;
-  std::unique_ptr<trainers::OnnModel> model;
-  std::unique_ptr<ControllerOracle> oracle;
-  std::unique_ptr<trainers::TrainingRun> run;
+  bool pumping = false;                            // a slice of work is posted
+  std::unique_ptr<SessionTrainer> run;             // built by Prepare on the hardware thread
   std::unique_ptr<SessionCheckpoint> resume_from;  // set when recovered from disk
   std::int64_t last_checkpoint_step = -1;
   // Totals of earlier daemon runs (the oracle counts this run only).
@@ -66,19 +60,6 @@ std::int64_t NowUnixMs() {
 absl::Status Field(const std::string& name, bool ok, const std::string& requirement, double value) {
   if (ok) return absl::OkStatus();
   return absl::InvalidArgumentError(absl::StrCat(name, " = ", value, " ", requirement));
-}
-
-trainers::AlgorithmConfig AlgorithmFrom(const SessionConfig& config) {
-  const photonic::v1::TrainingAlgorithm& a = config.algorithm();
-  return {.name = a.name(),
-          .learning_rate = a.learning_rate(),
-          .perturbation_rad = a.perturbation_rad(),
-          .samples_per_step = a.samples_per_step(),
-          .param_sparsity = a.param_sparsity(),
-          .grad_sparsity = a.grad_sparsity(),
-          .power_aware = !a.disable_power_aware(),
-          .power_budget_mw = config.power_budget_mw(),
-          .seed = config.seed()};
 }
 
 }  // namespace
@@ -148,18 +129,7 @@ absl::Status SessionManager::ValidateConfig(const SessionConfig& c) const {
         absl::StrCat("power_budget_mw = ", c.power_budget_mw(), " is above the chip's budget of ",
                      controller_.heater_limits().max_total_power_mw, " mW"));
   }
-  absl::StatusOr<trainers::OnnModel> model = trainers::OnnModel::Create(
-      controller_.layout(),
-      {{c.widths().begin(), c.widths().end()}, c.temperature(), c.first_circuit()});
-  if (!model.ok()) {
-    return absl::InvalidArgumentError(absl::StrCat("widths: ", model.status().message()));
-  }
-  trainers::ModelOracle oracle(controller_.chip());
-  absl::StatusOr<std::unique_ptr<trainers::ZoOptimizer>> optimizer =
-      trainers::MakeOptimizer(AlgorithmFrom(c), *model, oracle);
-  if (!optimizer.ok()) {
-    return absl::InvalidArgumentError(absl::StrCat("algorithm: ", optimizer.status().message()));
-  }
+  if (absl::Status st = ValidateTrainerConfig(controller_, c); !st.ok()) return st;
   if (c.dataset() != "synthetic" && c.dataset() != "fashion-mnist") {
     return absl::InvalidArgumentError(
         absl::StrCat("dataset = \"", c.dataset(), "\" is not fashion-mnist or synthetic"));
@@ -212,70 +182,18 @@ absl::StatusOr<SessionStatus> SessionManager::Start(const SessionConfig& request
 }
 
 absl::Status SessionManager::Prepare(Session& s) {
-  const SessionConfig& c = s.status.config();
-  absl::StatusOr<trainers::TrainTestSplit> data =
-      trainers::LoadTrainingData(c.dataset(), c.widths(0), c.widths(c.widths_size() - 1),
-                                 c.train_samples(), c.test_samples(), c.seed());
-  if (!data.ok()) return data.status();
-  s.data = std::make_unique<trainers::TrainTestSplit>(*std::move(data));
-  absl::StatusOr<trainers::OnnModel> model = trainers::OnnModel::Create(
-      controller_.layout(),
-      {{c.widths().begin(), c.widths().end()}, c.temperature(), c.first_circuit()});
-  if (!model.ok()) return model.status();
-  s.model = std::make_unique<trainers::OnnModel>(*std::move(model));
-  s.oracle = std::make_unique<ControllerOracle>(controller_, c.detector_averages());
-  absl::StatusOr<std::unique_ptr<trainers::ZoOptimizer>> optimizer =
-      trainers::MakeOptimizer(AlgorithmFrom(c), *s.model, *s.oracle);
-  if (!optimizer.ok()) return optimizer.status();
-  std::vector<double> base, params;
-  if (s.resume_from) {
-    base.assign(s.resume_from->base_phases_rad().begin(), s.resume_from->base_phases_rad().end());
-    params.assign(s.resume_from->params_rad().begin(), s.resume_from->params_rad().end());
-    if (static_cast<int>(base.size()) != controller_.phase_count() ||
-        params.size() != s.model->trainable_phases().size()) {
-      return absl::DataLossError("the checkpoint does not fit the chip");
-    }
-  } else {
-    // The session starts from the phases on the chip (a mapped model, or
-    // every heater off).
-    base = controller_.GetPhases().phases_rad;
-    for (int index : s.model->trainable_phases()) params.push_back(base[index]);
-  }
-  s.run = std::make_unique<trainers::TrainingRun>(
-      *s.oracle, *s.model, s.data->train, s.data->test, *std::move(optimizer),
-      trainers::TrainingOptions{.batch_size = c.batch_size(),
-                                .max_steps = c.max_steps(),
-                                .max_loss_evaluations = c.max_loss_evaluations(),
-                                .target_accuracy = c.target_accuracy(),
-                                .eval_every = c.eval_every(),
-                                .eval_samples = c.test_samples(),
-                                .power_budget_mw = c.power_budget_mw(),
-                                .seed = c.seed()},
-      base, params);
-  s.status.set_trained_phases(static_cast<int>(s.model->trainable_phases().size()));
-  s.status.set_dataset_source(s.data->source);
+  absl::StatusOr<std::unique_ptr<SessionTrainer>> trainer =
+      MakeSessionTrainer(controller_, s.status.config(), s.resume_from.get(), s.status);
+  if (!trainer.ok()) return trainer.status();
+  s.run = *std::move(trainer);
   if (s.resume_from) {
     const SessionStatus& saved = s.resume_from->status();
-    trainers::TrainingProgress progress;
-    progress.step = saved.step();
-    progress.loss_evaluations = saved.loss_evaluations();
-    progress.loss = saved.loss();
-    progress.test_accuracy = saved.test_accuracy();
-    progress.heater_power_mw = saved.heater_power_mw();
-    progress.mean_heater_power_mw = saved.mean_heater_power_mw();
-    s.run->Restore(progress, params, s.resume_from->power_sum_mw());
-    s.run->optimizer().RestoreState(std::vector<double>(s.resume_from->optimizer_state().begin(),
-                                                        s.resume_from->optimizer_state().end()));
     s.energy_offset_mj = saved.heater_energy_mj();
     s.chip_seconds_offset = saved.chip_seconds();
     s.chip_queries_offset = saved.chip_queries();
     s.wall_offset_s = saved.wall_seconds();
     s.last_checkpoint_step = saved.step();
     s.resume_from.reset();
-  } else {
-    absl::StatusOr<double> initial = s.run->Evaluate(s.data->test, c.test_samples());
-    if (!initial.ok()) return initial.status();
-    s.status.set_initial_test_accuracy(*initial);
   }
   return absl::OkStatus();
 }
@@ -316,7 +234,7 @@ void SessionManager::Pump(const std::shared_ptr<Session>& session) {
   }
   // The status from the run's progress.
   const trainers::TrainingProgress& p = s.run->progress();
-  const trainers::OracleCost cost = s.oracle->cost();
+  const trainers::OracleCost cost = s.run->cost();
   const auto now = std::chrono::steady_clock::now();
   const double running_s = std::chrono::duration<double>(now - s.running_since).count();
   SessionStatus& st = s.status;
@@ -361,11 +279,8 @@ void SessionManager::Finish(Session& s, SessionState state, const std::string& r
                reason, s.status.step(), s.status.test_accuracy());
   Checkpoint(s);
   Publish(s, true);
-  // Free the chip oracle and data; the status stays listed.
+  // Free the trainer and its data; the status stays listed.
   s.run.reset();
-  s.oracle.reset();
-  s.model.reset();
-  s.data.reset();
 }
 
 void SessionManager::Checkpoint(Session& s) {
@@ -374,14 +289,7 @@ void SessionManager::Checkpoint(Session& s) {
   checkpoint.set_format_version(1);
   checkpoint.set_chip_instance(chip_instance_);
   *checkpoint.mutable_status() = s.status;
-  if (s.run) {
-    checkpoint.mutable_params_rad()->Assign(s.run->params().begin(), s.run->params().end());
-    const std::vector<double> base = s.run->FullPhases(s.run->params());
-    checkpoint.mutable_base_phases_rad()->Assign(base.begin(), base.end());
-    const std::vector<double> state = s.run->optimizer().SaveState();
-    checkpoint.mutable_optimizer_state()->Assign(state.begin(), state.end());
-    checkpoint.set_power_sum_mw(s.run->power_sum_mw());
-  }
+  if (s.run) s.run->Save(checkpoint);
   const std::filesystem::path path = state_dir_ / "sessions" / (s.status.id() + ".binpb");
   std::error_code ignored;
   std::filesystem::create_directories(path.parent_path(), ignored);

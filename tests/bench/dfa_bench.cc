@@ -183,7 +183,7 @@ std::string PrepareMicroringBank(phc::daemon::ChipController& controller,
   // Products for random signed error vectors, against the exact B e.
   std::mt19937_64 rng(o.seed + 7);
   std::normal_distribution<double> gauss;
-  std::vector<double> all;
+  std::vector<double> all, read_noise;
   double range_lo = 0.0, range_hi = 0.0;
   for (int trial = 0; trial < 200; ++trial) {
     Eigen::VectorXd e(targets.cols());
@@ -195,12 +195,21 @@ std::string PrepareMicroringBank(phc::daemon::ChipController& controller,
     const Eigen::VectorXd exact = targets * e / o.weight_scale;
     const Eigen::VectorXd diff = (*measured / o.weight_scale - exact) / scale;
     all.insert(all.end(), diff.begin(), diff.end());
+    // Against the weights the bank actually holds: what is left is the
+    // reading's noise, the only error DFA feels (a fixed error in B only
+    // changes which random B is used).
+    const Eigen::VectorXd held = programmed->achieved * e / o.weight_scale;
+    const Eigen::VectorXd noise = (*measured / o.weight_scale - held) / scale;
+    read_noise.insert(read_noise.end(), noise.begin(), noise.end());
     range_lo = std::min(range_lo, (exact / scale).minCoeff());
     range_hi = std::max(range_hi, (exact / scale).maxCoeff());
   }
   const Eigen::Map<const Eigen::ArrayXd> d(all.data(), static_cast<Eigen::Index>(all.size()));
   const double mean = d.mean();
   const double std = std::sqrt((d - mean).square().mean());
+  const Eigen::Map<const Eigen::ArrayXd> rn(read_noise.data(),
+                                            static_cast<Eigen::Index>(read_noise.size()));
+  const double read_noise_std = std::sqrt((rn - rn.mean()).square().mean());
   const double weight_rms = programmed->rms_error / o.weight_scale;
   const Eigen::ArrayXd weight_error =
       ((programmed->achieved - targets) / o.weight_scale).cwiseAbs().reshaped().array();
@@ -212,6 +221,7 @@ std::string PrepareMicroringBank(phc::daemon::ChipController& controller,
   // error having sigma = LSB / sqrt(12). Weights span [-1, 1]; products of
   // B in [-1, 1) with e / max|e| span [-10, 10] over 10 channels.
   const double weight_bits = std::log2(2.0 / (weight_rms * std::sqrt(12.0)));
+  const double median_weight_bits = std::log2(2.0 / (weight_median * 1.4826 * std::sqrt(12.0)));
   const double product_bits = std::log2(20.0 / (std * std::sqrt(12.0)));
   const double paper_bits = std::log2(20.0 / (o.noise_std * std::sqrt(12.0)));
   std::ostringstream json;
@@ -223,9 +233,13 @@ std::string PrepareMicroringBank(phc::daemon::ChipController& controller,
        << ", \"weight_median_abs_error\": " << weight_median
        << ", \"rings_off_by_more_than_0_05\": " << rings_off
        << ", \"weight_effective_bits\": " << weight_bits
+       << ", \"typical_ring_effective_bits\": " << median_weight_bits
        << ", \"product_error_mean_over_max_e\": " << mean
        << ", \"product_error_std_over_max_e\": " << std
        << ", \"product_effective_bits\": " << product_bits
+       << ", \"read_noise_std_over_max_e\": " << read_noise_std
+       << ", \"read_noise_effective_bits\": "
+       << std::log2(20.0 / (read_noise_std * std::sqrt(12.0)))
        << ", \"paper_model_effective_bits\": " << paper_bits << ", \"product_range_seen\": ["
        << range_lo << ", " << range_hi << "]"
        << ", \"calibrate_and_program_wall_s\": " << calibrate_s << "}}";

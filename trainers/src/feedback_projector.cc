@@ -2,6 +2,8 @@
 
 #include <cmath>
 
+#include "phc/trainers/step_random.h"
+
 namespace phc::trainers {
 
 std::vector<Eigen::MatrixXf> MakeFeedbackMatrices(std::span<const int> hidden_widths, int classes,
@@ -34,6 +36,11 @@ absl::StatusOr<std::vector<Eigen::MatrixXf>> GaussianNoiseProjector::Project(
     out.push_back(std::move(product));
   }
   return out;
+}
+
+void GaussianNoiseProjector::BeginStep(std::uint64_t seed, std::int64_t step) {
+  rng_ = StepRandom(seed ^ 0x6e6f697365ULL, step);  // "noise": not the batch's stream
+  noise_.reset();
 }
 
 Eigen::MatrixXd MicroringProjector::BankTargets(std::span<const Eigen::MatrixXf> feedback,

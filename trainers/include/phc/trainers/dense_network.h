@@ -70,6 +70,8 @@ class MomentumSgd {
  public:
   MomentumSgd(const DenseNetwork& net, float learning_rate, float momentum);
   void Step(DenseNetwork& net, const Gradients& gradients);
+  Gradients& velocity() { return velocity_; }
+  const Gradients& velocity() const { return velocity_; }
 
  private:
   float learning_rate_;

@@ -25,6 +25,8 @@ class FeedbackProjector {
   virtual std::string name() const = 0;
   // B_l e for every hidden layer (width_l x batch), e is (classes x batch).
   virtual absl::StatusOr<std::vector<Eigen::MatrixXf>> Project(const Eigen::MatrixXf& error) = 0;
+  // Random projectors draw a step's noise from (seed, step) only.
+  virtual void BeginStep(std::uint64_t /*seed*/, std::int64_t /*step*/) {}
 };
 
 class DigitalProjector final : public FeedbackProjector {
@@ -47,6 +49,7 @@ class GaussianNoiseProjector final : public FeedbackProjector {
       : feedback_(std::move(feedback)), noise_(mean, std), rng_(seed) {}
   std::string name() const override { return "noise_model"; }
   absl::StatusOr<std::vector<Eigen::MatrixXf>> Project(const Eigen::MatrixXf& error) override;
+  void BeginStep(std::uint64_t seed, std::int64_t step) override;
 
  private:
   std::vector<Eigen::MatrixXf> feedback_;

@@ -1,0 +1,85 @@
+// One DFA training run (or its backpropagation baseline): a digital network,
+// a dataset, a feedback projector and the budgets. Step() does one SGD step
+// on a minibatch that depends only on (seed, step), so a run restored from a
+// checkpoint repeats exactly what an uninterrupted one would have done.
+#pragma once
+
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "absl/status/statusor.h"
+#include "phc/trainers/algorithms.h"
+#include "phc/trainers/dataset.h"
+#include "phc/trainers/dense_network.h"
+#include "phc/trainers/feedback_projector.h"
+#include "phc/trainers/training_loop.h"
+#include "phc/trainers/weight_bank.h"
+
+namespace phc::trainers {
+
+struct DfaConfig {
+  std::vector<int> widths;           // inputs, hidden..., classes
+  std::string feedback = "digital";  // digital | noise_model | microring | backprop
+  double learning_rate = 0.01;
+  double momentum = 0.9;
+  double noise_mean = 0.03;  // noise_model: max|e| N(mean, std) per product
+  double noise_std = 0.618;
+  double weight_scale = 0.5;  // microring: B programmed as scale * B
+  int batch_size = 64;
+  std::int64_t max_steps = 1000;
+  double target_accuracy = 0.0;
+  int eval_every = 100;
+  int eval_samples = 0;  // 0: the whole test set
+  std::uint64_t seed = 1;
+};
+
+// INVALID_ARGUMENT naming the field.
+absl::Status ValidateDfaConfig(const DfaConfig& config);
+
+// Fashion-MNIST images as 784 pixel features in [0, 1] (first `classes`
+// classes), or synthetic clusters; NOT_FOUND when Fashion-MNIST is missing.
+absl::StatusOr<TrainTestSplit> LoadDfaData(const std::string& dataset, int features, int classes,
+                                           int train_limit, int test_limit, std::uint64_t seed);
+
+class DfaRun {
+ public:
+  // bank: required for feedback "microring" (it is calibrated and B is
+  // programmed here; progress reports the calibration), ignored otherwise.
+  static absl::StatusOr<std::unique_ptr<DfaRun>> Create(const DfaConfig& config,
+                                                        const Dataset& train, const Dataset& test,
+                                                        WeightBankDevice* bank,
+                                                        const BankProgress& progress = {});
+
+  absl::StatusOr<TrainingProgress> Step();
+  absl::StatusOr<double> Evaluate(const Dataset& data, int samples) const;
+
+  StopReason stop_reason() const { return stop_reason_; }
+  bool done() const { return stop_reason_ != StopReason::kNone; }
+  const TrainingProgress& progress() const { return progress_; }
+  int parameter_count() const;
+  // For the microring projector: how well the bank holds B.
+  const ProgramReport& bank_report() const { return bank_report_; }
+
+  // Checkpoint support: weights and biases, then the momentum buffers.
+  std::vector<float> SaveState() const;
+  absl::Status Restore(const TrainingProgress& progress, const std::vector<float>& state);
+
+ private:
+  DfaRun(const DfaConfig& config, const Dataset& train, const Dataset& test);
+
+  DfaConfig config_;
+  const Dataset& train_;
+  const Dataset& test_;
+  float feature_mean_ = 0.0f;
+  float feature_std_ = 1.0f;
+  DenseNetwork net_;
+  MomentumSgd sgd_;
+  std::unique_ptr<FeedbackProjector> projector_;  // null: backpropagation
+  ProgramReport bank_report_;
+  TrainingProgress progress_;
+  StopReason stop_reason_ = StopReason::kNone;
+};
+
+}  // namespace phc::trainers
