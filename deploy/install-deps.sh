@@ -11,7 +11,7 @@ packages=(
   libgtest-dev libgmock-dev libbenchmark-dev
   libserialport-dev libcli11-dev zlib1g-dev
   dataset-fashion-mnist
-  python3 python3-grpcio python3-protobuf
+  python3 python3-grpcio python3-protobuf python3-matplotlib systemd
 )
 
 missing=()

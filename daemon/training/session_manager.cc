@@ -230,7 +230,12 @@ void SessionManager::Pump(const std::shared_ptr<Session>& session) {
       error = step.status();
       break;
     }
-    if (std::chrono::steady_clock::now() >= slice_end) break;
+    // A slice ends at its time, or after a test evaluation so that every
+    // evaluation reaches the watchers.
+    if (std::chrono::steady_clock::now() >= slice_end ||
+        step->step % s.status.config().eval_every() == 0) {
+      break;
+    }
   }
   // The status from the run's progress.
   const trainers::TrainingProgress& p = s.run->progress();

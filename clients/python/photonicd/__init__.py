@@ -1,0 +1,26 @@
+"""A Python client for photonicd, the photonic-chip daemon.
+
+    from photonicd import Chip
+
+    with Chip("unix:///run/photonicd.sock") as chip:
+        print(chip.info().name)
+        chip.set_inputs([1, 0, 0, 0, 0, 0, 0, 0])
+        chip.set_phases([0.0] * chip.info().phase_count)
+        currents = chip.read(averages=16).photocurrent_ua
+        for progress in chip.calibrate():
+            print(progress.stage, progress.fraction)
+        session = chip.train(widths=[8, 8], algorithm="sparse_zo", steps=300)
+        for status in session.progress():
+            print(status.step, status.loss, status.test_accuracy)
+
+Calls raise the exceptions of photonicd.errors; messages are the daemon's.
+Runs on Debian's python3-grpcio and python3-protobuf; the message stubs are
+generated at build time (build/clients/python/gen on the PYTHONPATH).
+"""
+
+from photonicd.chip import Chip, Session
+from photonicd.errors import (InvalidArgument, LimitExceeded, NotFound, PermissionDenied,
+                              PhotonicError, Unauthenticated, Unavailable)
+
+__all__ = ["Chip", "Session", "PhotonicError", "InvalidArgument", "LimitExceeded", "NotFound",
+           "Unavailable", "Unauthenticated", "PermissionDenied"]

@@ -1,0 +1,189 @@
+"""Chip: one connection to photonicd and the calls a lab script makes."""
+
+import contextlib
+from typing import Iterator, Optional, Sequence
+
+import grpc
+
+from photonic.v1 import calibration_pb2, calibration_pb2_grpc
+from photonic.v1 import chip_pb2, chip_pb2_grpc
+from photonic.v1 import training_pb2, training_pb2_grpc
+from photonicd.errors import from_rpc_error
+
+_ENDED = (training_pb2.SESSION_STATE_COMPLETED, training_pb2.SESSION_STATE_CANCELLED,
+          training_pb2.SESSION_STATE_FAILED)
+
+
+@contextlib.contextmanager
+def _translated():
+    try:
+        yield
+    except grpc.RpcError as error:
+        raise from_rpc_error(error) from None
+
+
+def _iterate(stream):
+    with _translated():
+        yield from stream
+
+
+class Session:
+    """A training session in the daemon. Iterate progress() for its status
+    until it ends; result() waits for the end and returns the final status."""
+
+    def __init__(self, stub, status):
+        self._stub = stub
+        self.id = status.id
+        self.status = status
+
+    def _call(self, method):
+        with _translated():
+            self.status = method(training_pb2.SessionRequest(id=self.id))
+        return self.status
+
+    def progress(self) -> Iterator[training_pb2.SessionStatus]:
+        for status in _iterate(self._stub.WatchSession(training_pb2.SessionRequest(id=self.id))):
+            self.status = status
+            yield status
+
+    def result(self) -> training_pb2.SessionStatus:
+        for _ in self.progress():
+            pass
+        return self.status
+
+    def pause(self):
+        return self._call(self._stub.PauseSession)
+
+    def resume(self):
+        return self._call(self._stub.ResumeSession)
+
+    def cancel(self):
+        return self._call(self._stub.CancelSession)
+
+    def refresh(self):
+        return self._call(self._stub.GetSession)
+
+    @property
+    def ended(self) -> bool:
+        return self.status.state in _ENDED
+
+
+class Chip:
+    """A connection to photonicd at `address` ("unix:///run/photonicd.sock",
+    "127.0.0.1:50051"). `token`: a bearer token sent with every call.
+    `root_certificates` (PEM bytes): use TLS and trust these; with
+    `client_key`/`client_certificate` for mutual TLS."""
+
+    def __init__(self, address: str, token: Optional[str] = None,
+                 root_certificates: Optional[bytes] = None, client_key: Optional[bytes] = None,
+                 client_certificate: Optional[bytes] = None, timeout_s: float = 30.0):
+        if root_certificates is not None:
+            credentials = grpc.ssl_channel_credentials(root_certificates, client_key,
+                                                       client_certificate)
+            self._channel = grpc.secure_channel(address, credentials)
+        else:
+            self._channel = grpc.insecure_channel(address)
+        self._metadata = (("authorization", f"Bearer {token}"),) if token else ()
+        self._timeout = timeout_s
+        self._chip = chip_pb2_grpc.ChipServiceStub(self._channel)
+        self._calibration = calibration_pb2_grpc.CalibrationServiceStub(self._channel)
+        self._training = training_pb2_grpc.TrainingServiceStub(self._channel)
+        self._info = None
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self.close()
+
+    def close(self):
+        self._channel.close()
+
+    def _unary(self, method, request):
+        with _translated():
+            return method(request, timeout=self._timeout, metadata=self._metadata)
+
+    # --- the chip ---
+
+    def info(self) -> chip_pb2.ChipInfo:
+        if self._info is None:
+            self._info = self._unary(self._chip.GetChipInfo, chip_pb2.GetChipInfoRequest())
+        return self._info
+
+    def set_phases(self, phases_rad: Sequence[float],
+                   indices: Optional[Sequence[int]] = None) -> chip_pb2.SetPhasesResponse:
+        """Every phase (indices None) or phases_rad[i] for indices[i]."""
+        return self._unary(self._chip.SetPhases,
+                           chip_pb2.SetPhasesRequest(phases_rad=list(phases_rad),
+                                                     indices=list(indices or [])))
+
+    def phases(self) -> chip_pb2.GetPhasesResponse:
+        return self._unary(self._chip.GetPhases, chip_pb2.GetPhasesRequest())
+
+    def set_inputs(self, amplitudes: Sequence[float]) -> chip_pb2.SetInputsResponse:
+        return self._unary(self._chip.SetInputs,
+                           chip_pb2.SetInputsRequest(amplitudes=list(amplitudes)))
+
+    def read(self, averages: int = 1) -> chip_pb2.ReadDetectorsResponse:
+        return self._unary(self._chip.ReadDetectors,
+                           chip_pb2.ReadDetectorsRequest(averages=averages))
+
+    def set_power_budget(self, max_total_heater_power_mw: float) -> chip_pb2.Limits:
+        return self._unary(
+            self._chip.SetPowerBudget,
+            chip_pb2.SetPowerBudgetRequest(max_total_heater_power_mw=max_total_heater_power_mw))
+
+    # --- calibration ---
+
+    def calibrate(self, **options) -> Iterator[calibration_pb2.CalibrationProgress]:
+        """Yields progress; the last message carries the result. Options are
+        CalibrateRequest's fields (configurations, sweep_points, averages,
+        seed, max_restarts)."""
+        stream = self._calibration.Calibrate(calibration_pb2.CalibrateRequest(**options),
+                                             metadata=self._metadata)
+        yield from _iterate(stream)
+
+    def calibration(self) -> calibration_pb2.PhaseCalibration:
+        return self._unary(self._calibration.GetCalibration,
+                           calibration_pb2.GetCalibrationRequest())
+
+    # --- training ---
+
+    def train(self, widths: Sequence[int], algorithm: str = "sparse_zo", steps: int = 1000,
+              batch: int = 0, dataset: str = "fashion-mnist", seed: int = 1,
+              eval_every: int = 0, **config) -> Session:
+        """Starts a session and returns it at once. Further keyword
+        arguments are SessionConfig fields (train_samples, power_budget_mw,
+        target_accuracy, ...); `algorithm_options` a dict of
+        TrainingAlgorithm fields (learning_rate, feedback, ...)."""
+        algorithm_options = config.pop("algorithm_options", {})
+        session_config = training_pb2.SessionConfig(
+            widths=list(widths), max_steps=steps, batch_size=batch, dataset=dataset, seed=seed,
+            eval_every=eval_every,
+            algorithm=training_pb2.TrainingAlgorithm(name=algorithm, **algorithm_options),
+            **config)
+        status = self._unary(self._training.StartSession,
+                             training_pb2.StartSessionRequest(config=session_config))
+        return Session(_MetadataStub(self._training, self._metadata), status)
+
+    def session(self, session_id: str) -> Session:
+        """An existing session (to watch, pause, resume or cancel it)."""
+        status = self._unary(self._training.GetSession,
+                             training_pb2.SessionRequest(id=session_id))
+        return Session(_MetadataStub(self._training, self._metadata), status)
+
+    def sessions(self):
+        return list(self._unary(self._training.ListSessions,
+                                training_pb2.ListSessionsRequest()).sessions)
+
+
+class _MetadataStub:
+    """The training stub with the connection's metadata on every call."""
+
+    def __init__(self, stub, metadata):
+        self._stub = stub
+        self._metadata = metadata
+
+    def __getattr__(self, name):
+        method = getattr(self._stub, name)
+        return lambda request: method(request, metadata=self._metadata)

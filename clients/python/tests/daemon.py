@@ -1,0 +1,29 @@
+"""Starts the real photonicd for a test: on a Unix socket in a temporary
+directory, on the simulated 8x8 chip (or a given config), waiting for its
+'listening on' line, stopped with SIGTERM."""
+import os
+import subprocess
+import tempfile
+
+
+class Daemon:
+    def __init__(self, config=None, extra_args=()):
+        source = os.environ["PHC_SOURCE_DIR"]
+        self.dir = tempfile.TemporaryDirectory(prefix="photonicd_py_")
+        config = config or os.path.join(source, "deploy", "photonicd.textproto")
+        socket = os.path.join(self.dir.name, "photonicd.sock")
+        self.process = subprocess.Popen(
+            [os.environ["PHOTONICD"], "--config", config, "--listen", f"unix:{socket}",
+             "--state-dir", os.path.join(self.dir.name, "state"), *extra_args],
+            stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
+        line = self.process.stdout.readline()
+        if not line.startswith("photonicd: listening on "):
+            self.process.kill()
+            raise RuntimeError(f"photonicd did not start: {line!r}")
+        self.address = line.split("listening on ", 1)[1].strip()
+
+    def stop(self):
+        self.process.terminate()
+        code = self.process.wait(timeout=30)
+        self.dir.cleanup()
+        return code

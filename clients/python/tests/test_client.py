@@ -1,0 +1,124 @@
+"""The Python client end to end against the real daemon on the simulated
+8x8 chip, and the examples producing their PNGs."""
+import math
+import os
+import subprocess
+import sys
+import unittest
+
+sys.path.insert(0, os.path.dirname(__file__))
+from daemon import Daemon  # noqa: E402
+
+import photonicd  # noqa: E402
+from photonicd import Chip  # noqa: E402
+
+PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
+
+
+class ClientTest(unittest.TestCase):
+    @classmethod
+    def setUpClass(cls):
+        cls.daemon = Daemon()
+        cls.chip = Chip(cls.daemon.address)
+
+    @classmethod
+    def tearDownClass(cls):
+        cls.chip.close()
+        assert cls.daemon.stop() == 0
+
+    def test_info_describes_the_chip(self):
+        info = self.chip.info()
+        self.assertEqual(info.name, "clements8")
+        self.assertEqual(info.phase_count, 56)
+        self.assertEqual(info.input_count, 8)
+
+    def test_set_phases_then_read_moves_light(self):
+        self.chip.set_inputs([1.0] + [0.0] * 7)
+        self.chip.set_phases([0.0] * 56)
+        bar = list(self.chip.read(averages=8).optical_power_mw)
+        self.chip.set_phases([math.pi], indices=[0])
+        moved = list(self.chip.read(averages=8).optical_power_mw)
+        self.chip.set_phases([0.0] * 56)
+        self.chip.set_inputs([0.0] * 8)
+        self.assertEqual(len(bar), 8)
+        self.assertGreater(sum(bar), 0.1)
+        # Switching the first MZI from cross to bar moves power between
+        # outputs by much more than the detector noise.
+        self.assertGreater(sum(abs(a - b) for a, b in zip(bar, moved)), 0.1)
+
+    def test_bad_requests_raise_typed_errors_naming_the_problem(self):
+        with self.assertRaises(photonicd.InvalidArgument) as raised:
+            self.chip.set_phases([0.0] * 55)
+        self.assertIn("56", raised.exception.message)
+        with self.assertRaises(photonicd.InvalidArgument):
+            self.chip.set_phases([float("nan")], indices=[3])
+        with self.assertRaises(photonicd.InvalidArgument):
+            self.chip.set_inputs([2.0] + [0.0] * 7)
+        with self.assertRaises(photonicd.NotFound) as raised:
+            self.chip.session("s-no-such")
+        self.assertIn("s-no-such", raised.exception.message)
+
+    def test_power_budget_refuses_phases_over_it(self):
+        self.chip.set_power_budget(1.0)
+        try:
+            with self.assertRaises(photonicd.LimitExceeded) as raised:
+                self.chip.set_phases([math.pi] * 56)
+            self.assertIn("budget", raised.exception.message)
+        finally:
+            self.chip.set_power_budget(self.chip.info().limits.max_total_heater_power_mw)
+
+    def test_calibrate_streams_progress_and_ends_with_the_result(self):
+        fractions, last = [], None
+        for progress in self.chip.calibrate(configurations=24, sweep_points=16, averages=4):
+            fractions.append(progress.fraction)
+            last = progress
+        self.assertEqual(last.stage, "done")
+        self.assertEqual(len(last.result.phase_bias_rad), 56)
+        self.assertEqual(fractions, sorted(fractions))
+        self.assertEqual(self.chip.calibration().chip_name, "clements8")
+
+    def test_train_session_progress_iterates_to_the_end(self):
+        session = self.chip.train([8, 8], algorithm="spsa", steps=60, dataset="synthetic",
+                                  eval_every=20, train_samples=200, test_samples=50)
+        statuses = list(session.progress())
+        self.assertTrue(session.ended)
+        self.assertEqual(statuses[-1].termination_reason, "max_steps")
+        self.assertEqual(statuses[-1].step, 60)
+        steps = [s.step for s in statuses]
+        self.assertEqual(steps, sorted(steps))
+        self.assertIn(session.id, [s.id for s in self.chip.sessions()])
+
+
+class ExamplesTest(unittest.TestCase):
+    """The examples write their PNGs (into the build tree's examples/)."""
+
+    @classmethod
+    def setUpClass(cls):
+        cls.daemon = Daemon()
+        cls.out = os.environ.get("PHC_OUTPUT_DIR", cls.daemon.dir.name)
+        os.makedirs(cls.out, exist_ok=True)
+
+    @classmethod
+    def tearDownClass(cls):
+        assert cls.daemon.stop() == 0
+
+    def run_example(self, name, *args):
+        examples = os.path.join(os.path.dirname(__file__), "..", "examples")
+        png = os.path.join(self.out, name.replace(".py", ".png"))
+        if os.path.exists(png):
+            os.remove(png)
+        subprocess.run([sys.executable, os.path.join(examples, name), self.daemon.address, png,
+                        *args], check=True, env=os.environ, timeout=240)
+        with open(png, "rb") as f:
+            self.assertEqual(f.read(8), PNG_MAGIC)
+        self.assertGreater(os.path.getsize(png), 10000)
+
+    def test_phase_sweep_png(self):
+        self.run_example("phase_sweep.py", "--points", "24")
+
+    def test_train_curves_png(self):
+        self.run_example("train_curves.py", "--steps", "400", "--dataset", "synthetic")
+
+
+if __name__ == "__main__":
+    unittest.main()
