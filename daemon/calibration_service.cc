@@ -7,6 +7,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "daemon/calibration/calibrator.h"
+#include "daemon/service_refusal.h"
 #include "daemon/status_convert.h"
 #include "photonsim/haar_unitary.h"
 #include "spdlog/spdlog.h"
@@ -154,6 +155,9 @@ void LoadStoredCalibration(ChipController& controller, CalibrationState& state) 
 
 grpc::ServerWriteReactor<ProgressMessage>* CalibrationServiceImpl::Calibrate(
     grpc::CallbackServerContext* context, const photonic::v1::CalibrateRequest* request) {
+  if (grpc::Status denied = access_.Check(*context, Role::kOperator); !denied.ok()) {
+    return new WriteRefusal<ProgressMessage>(denied);
+  }
   absl::StatusOr<CalibrationOptions> options = CalibrationOptionsFrom(*request);
   if (!options.ok()) {
     // A reactor that only reports the error.
@@ -171,6 +175,9 @@ grpc::ServerWriteReactor<ProgressMessage>* CalibrationServiceImpl::Calibrate(
 grpc::ServerUnaryReactor* CalibrationServiceImpl::GetCalibration(
     grpc::CallbackServerContext* context, const photonic::v1::GetCalibrationRequest*,
     photonic::v1::PhaseCalibration* response) {
+  if (grpc::Status denied = access_.Check(*context, Role::kReader); !denied.ok()) {
+    return Refuse(context, denied);
+  }
   auto* reactor = context->DefaultReactor();
   controller_.Post([this, reactor, response] {
     if (!state_.current) {
@@ -187,6 +194,9 @@ grpc::ServerUnaryReactor* CalibrationServiceImpl::GetCalibration(
 grpc::ServerUnaryReactor* CalibrationServiceImpl::ProgramUnitary(
     grpc::CallbackServerContext* context, const photonic::v1::ProgramUnitaryRequest* request,
     photonic::v1::ProgramUnitaryResponse* response) {
+  if (grpc::Status denied = access_.Check(*context, Role::kOperator); !denied.ok()) {
+    return Refuse(context, denied);
+  }
   auto* reactor = context->DefaultReactor();
   controller_.Post([this, reactor, request, response] {
     if (absl::Status s = controller_.CheckClientMayWrite(); !s.ok()) {

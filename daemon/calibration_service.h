@@ -5,6 +5,7 @@
 
 #include <optional>
 
+#include "daemon/access_control.h"
 #include "daemon/calibration/calibration_store.h"
 #include "daemon/chip_controller.h"
 #include "photonic/v1/calibration.grpc.pb.h"
@@ -23,8 +24,9 @@ void LoadStoredCalibration(ChipController& controller, CalibrationState& state);
 
 class CalibrationServiceImpl final : public photonic::v1::CalibrationService::CallbackService {
  public:
-  CalibrationServiceImpl(ChipController& controller, CalibrationState& state)
-      : controller_(controller), state_(state) {}
+  CalibrationServiceImpl(ChipController& controller, CalibrationState& state,
+                         const AccessControl& access)
+      : controller_(controller), access_(access), state_(state) {}
 
   grpc::ServerWriteReactor<photonic::v1::CalibrationProgress>* Calibrate(
       grpc::CallbackServerContext* context, const photonic::v1::CalibrateRequest* request) override;
@@ -37,6 +39,7 @@ class CalibrationServiceImpl final : public photonic::v1::CalibrationService::Ca
 
  private:
   ChipController& controller_;
+  const AccessControl& access_;
   CalibrationState& state_;
 };
 

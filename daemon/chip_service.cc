@@ -2,6 +2,7 @@
 
 #include <utility>
 
+#include "daemon/service_refusal.h"
 #include "daemon/status_convert.h"
 #include "spdlog/spdlog.h"
 
@@ -96,6 +97,9 @@ static void FillLimits(const HeaterLimits& heater, double modulator_max_v,
 grpc::ServerUnaryReactor* ChipServiceImpl::GetChipInfo(grpc::CallbackServerContext* context,
                                                        const photonic::v1::GetChipInfoRequest*,
                                                        photonic::v1::ChipInfo* response) {
+  if (grpc::Status denied = access_.Check(*context, Role::kReader); !denied.ok()) {
+    return Refuse(context, denied);
+  }
   const auto& chip = controller_.chip();
   response->set_name(chip.name());
   response->set_backend(controller_.backend_name());
@@ -132,6 +136,9 @@ grpc::ServerUnaryReactor* ChipServiceImpl::GetChipInfo(grpc::CallbackServerConte
 grpc::ServerUnaryReactor* ChipServiceImpl::SetPowerBudget(
     grpc::CallbackServerContext* context, const photonic::v1::SetPowerBudgetRequest* request,
     photonic::v1::Limits* response) {
+  if (grpc::Status denied = access_.Check(*context, Role::kOperator); !denied.ok()) {
+    return Refuse(context, denied);
+  }
   auto* reactor = context->DefaultReactor();
   controller_.Post([this, context, reactor, request, response] {
     if (context->IsCancelled()) {
@@ -154,6 +161,9 @@ grpc::ServerUnaryReactor* ChipServiceImpl::SetPowerBudget(
 grpc::ServerUnaryReactor* ChipServiceImpl::SetPhases(grpc::CallbackServerContext* context,
                                                      const photonic::v1::SetPhasesRequest* request,
                                                      photonic::v1::SetPhasesResponse* response) {
+  if (grpc::Status denied = access_.Check(*context, Role::kOperator); !denied.ok()) {
+    return Refuse(context, denied);
+  }
   auto* reactor = context->DefaultReactor();
   controller_.Post([this, context, reactor, request, response] {
     if (context->IsCancelled()) {  // the client gave up while the call waited: write nothing
@@ -182,6 +192,9 @@ grpc::ServerUnaryReactor* ChipServiceImpl::SetPhases(grpc::CallbackServerContext
 grpc::ServerUnaryReactor* ChipServiceImpl::GetPhases(grpc::CallbackServerContext* context,
                                                      const photonic::v1::GetPhasesRequest*,
                                                      photonic::v1::GetPhasesResponse* response) {
+  if (grpc::Status denied = access_.Check(*context, Role::kReader); !denied.ok()) {
+    return Refuse(context, denied);
+  }
   auto* reactor = context->DefaultReactor();
   controller_.Post([this, reactor, response] {
     const PhaseState state = controller_.GetPhases();
@@ -195,6 +208,9 @@ grpc::ServerUnaryReactor* ChipServiceImpl::GetPhases(grpc::CallbackServerContext
 grpc::ServerUnaryReactor* ChipServiceImpl::SetInputs(grpc::CallbackServerContext* context,
                                                      const photonic::v1::SetInputsRequest* request,
                                                      photonic::v1::SetInputsResponse* response) {
+  if (grpc::Status denied = access_.Check(*context, Role::kOperator); !denied.ok()) {
+    return Refuse(context, denied);
+  }
   auto* reactor = context->DefaultReactor();
   controller_.Post([this, context, reactor, request, response] {
     if (context->IsCancelled()) {
@@ -221,6 +237,9 @@ grpc::ServerUnaryReactor* ChipServiceImpl::SetInputs(grpc::CallbackServerContext
 grpc::ServerUnaryReactor* ChipServiceImpl::ReadDetectors(
     grpc::CallbackServerContext* context, const photonic::v1::ReadDetectorsRequest* request,
     photonic::v1::ReadDetectorsResponse* response) {
+  if (grpc::Status denied = access_.Check(*context, Role::kReader); !denied.ok()) {
+    return Refuse(context, denied);
+  }
   auto* reactor = context->DefaultReactor();
   controller_.Post([this, reactor, request, response] {
     absl::StatusOr<DetectorReading> reading = controller_.ReadDetectors(request->averages());
@@ -236,7 +255,10 @@ grpc::ServerUnaryReactor* ChipServiceImpl::ReadDetectors(
 }
 
 grpc::ServerBidiReactor<QueryRequest, QueryResponse>* ChipServiceImpl::Query(
-    grpc::CallbackServerContext*) {
+    grpc::CallbackServerContext* context) {
+  if (grpc::Status denied = access_.Check(*context, Role::kOperator); !denied.ok()) {
+    return new BidiRefusal<QueryRequest, QueryResponse>(denied);
+  }
   return new QueryReactor(controller_);
 }
 

@@ -3,6 +3,7 @@
 // call when the work is done.
 #pragma once
 
+#include "daemon/access_control.h"
 #include "daemon/chip_controller.h"
 #include "photonic/v1/chip.grpc.pb.h"
 
@@ -10,7 +11,8 @@ namespace phc::daemon {
 
 class ChipServiceImpl final : public photonic::v1::ChipService::CallbackService {
  public:
-  explicit ChipServiceImpl(ChipController& controller) : controller_(controller) {}
+  ChipServiceImpl(ChipController& controller, const AccessControl& access)
+      : controller_(controller), access_(access) {}
 
   grpc::ServerUnaryReactor* GetChipInfo(grpc::CallbackServerContext* context,
                                         const photonic::v1::GetChipInfoRequest* request,
@@ -35,6 +37,7 @@ class ChipServiceImpl final : public photonic::v1::ChipService::CallbackService 
 
  private:
   ChipController& controller_;
+  const AccessControl& access_;
 };
 
 }  // namespace phc::daemon

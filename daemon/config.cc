@@ -2,6 +2,7 @@
 
 #include <fstream>
 #include <sstream>
+#include <tuple>
 
 #include "absl/strings/str_cat.h"
 #include "google/protobuf/io/tokenizer.h"
@@ -82,6 +83,66 @@ absl::Status ValidateDaemonConfig(photonic::v1::DaemonConfig& config) {
   return absl::OkStatus();
 }
 
+namespace {
+
+// A file the config names, relative to the config's directory.
+absl::StatusOr<std::string> ReadNamedFile(const std::filesystem::path& config,
+                                          const std::string& field, const std::string& name) {
+  std::filesystem::path path = name;
+  if (path.is_relative()) path = config.parent_path() / path;
+  absl::StatusOr<std::string> text = ReadTextFile(path);
+  if (!text.ok()) {
+    return absl::NotFoundError(
+        absl::StrCat(config.string(), ": ", field, " \"", name, "\": ", text.status().message()));
+  }
+  return text;
+}
+
+absl::Status LoadSecurity(const std::filesystem::path& config, LoadedConfig& loaded) {
+  const photonic::v1::DaemonConfig& d = loaded.daemon;
+  if (d.has_auth()) {
+    if (d.auth().tokens_file().empty()) {
+      return absl::InvalidArgumentError(
+          absl::StrCat(config.string(), ": auth.tokens_file is empty"));
+    }
+    absl::StatusOr<std::string> tokens =
+        ReadNamedFile(config, "auth.tokens_file", d.auth().tokens_file());
+    if (!tokens.ok()) return tokens.status();
+    absl::StatusOr<AccessControl> access =
+        AccessControl::FromTokensText(*tokens, d.auth().tokens_file());
+    if (!access.ok()) return access.status();
+    loaded.access = *std::move(access);
+  }
+  if (d.has_tls()) {
+    if (d.listen_address().starts_with("unix:")) {
+      return absl::InvalidArgumentError(
+          absl::StrCat(config.string(), ": tls needs a TCP listen_address, not a Unix socket"));
+    }
+    TlsMaterial tls;
+    for (auto [field, name, out] :
+         {std::tuple{"tls.certificate_file", d.tls().certificate_file(), &tls.certificate_pem},
+          std::tuple{"tls.private_key_file", d.tls().private_key_file(), &tls.private_key_pem},
+          std::tuple{"tls.client_ca_file", d.tls().client_ca_file(), &tls.client_ca_pem}}) {
+      if (name.empty()) {
+        if (out == &tls.client_ca_pem) continue;
+        return absl::InvalidArgumentError(absl::StrCat(config.string(), ": ", field, " is empty"));
+      }
+      absl::StatusOr<std::string> pem = ReadNamedFile(config, field, name);
+      if (!pem.ok()) return pem.status();
+      *out = *std::move(pem);
+    }
+    tls.require_client_certificate = d.tls().require_client_certificate();
+    if (tls.require_client_certificate && tls.client_ca_pem.empty()) {
+      return absl::InvalidArgumentError(absl::StrCat(
+          config.string(), ": tls.require_client_certificate needs tls.client_ca_file"));
+    }
+    loaded.tls = std::move(tls);
+  }
+  return absl::OkStatus();
+}
+
+}  // namespace
+
 absl::StatusOr<LoadedConfig> LoadConfigFile(const std::filesystem::path& path) {
   absl::StatusOr<std::string> text = ReadTextFile(path);
   if (!text.ok())
@@ -113,6 +174,7 @@ absl::StatusOr<LoadedConfig> LoadConfigFile(const std::filesystem::path& path) {
   if (absl::Status s = photonsim::ValidateChipDescription(loaded.chip); !s.ok()) {
     return absl::InvalidArgumentError(absl::StrCat(loaded.chip_source, ": ", s.message()));
   }
+  if (absl::Status s = LoadSecurity(path, loaded); !s.ok()) return s;
   return loaded;
 }
 

@@ -3,20 +3,32 @@
 #pragma once
 
 #include <filesystem>
+#include <optional>
 #include <string>
 
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
 #include "absl/strings/string_view.h"
+#include "daemon/access_control.h"
 #include "google/protobuf/message.h"
 #include "photonic/v1/config.pb.h"
 
 namespace phc::daemon {
 
+// TLS material read from the files the config names.
+struct TlsMaterial {
+  std::string certificate_pem;
+  std::string private_key_pem;
+  std::string client_ca_pem;  // empty: client certificates not checked
+  bool require_client_certificate = false;
+};
+
 struct LoadedConfig {
   photonic::v1::DaemonConfig daemon;
   photonic::v1::ChipDescription chip;  // validated
   std::string chip_source;             // file path, or "inline"
+  AccessControl access;                // from auth.tokens_file; open when unset
+  std::optional<TlsMaterial> tls;      // unset: plaintext
 };
 
 absl::StatusOr<std::string> ReadTextFile(const std::filesystem::path& path);

@@ -39,17 +39,34 @@ std::string ResolvedAddress(const std::string& requested, int selected_port) {
 
 }  // namespace
 
+static std::shared_ptr<grpc::ServerCredentials> ServerCredentials(
+    const std::optional<TlsMaterial>& tls) {
+  if (!tls) return grpc::InsecureServerCredentials();
+  grpc::SslServerCredentialsOptions options(
+      tls->client_ca_pem.empty() ? GRPC_SSL_DONT_REQUEST_CLIENT_CERTIFICATE
+                                 : (tls->require_client_certificate
+                                        ? GRPC_SSL_REQUEST_AND_REQUIRE_CLIENT_CERTIFICATE_AND_VERIFY
+                                        : GRPC_SSL_REQUEST_CLIENT_CERTIFICATE_AND_VERIFY));
+  options.pem_root_certs = tls->client_ca_pem;
+  options.pem_key_cert_pairs.push_back({tls->private_key_pem, tls->certificate_pem});
+  return grpc::SslServerCredentials(options);
+}
+
 absl::StatusOr<std::unique_ptr<Daemon>> Daemon::Start(const LoadedConfig& config) {
   absl::StatusOr<drivers::DriverSet> drivers = MakeDrivers(config);
   if (!drivers.ok()) return drivers.status();
 
+  if (config.tls && config.daemon.listen_address().starts_with("unix:")) {
+    return absl::InvalidArgumentError("tls needs a TCP listen address, not a Unix socket");
+  }
   std::unique_ptr<Daemon> daemon(new Daemon());
+  daemon->access_ = config.access;
   absl::StatusOr<std::unique_ptr<ChipController>> controller = ChipController::Create(
       config.chip, *std::move(drivers),
       config.daemon.settle_time_constants() > 0 ? config.daemon.settle_time_constants() : 8.0);
   if (!controller.ok()) return controller.status();
   daemon->controller_ = *std::move(controller);
-  daemon->chip_service_ = std::make_unique<ChipServiceImpl>(*daemon->controller_);
+  daemon->chip_service_ = std::make_unique<ChipServiceImpl>(*daemon->controller_, daemon->access_);
   // A simulated chip is a different chip for every seed.
   const std::string instance =
       config.daemon.backend() == photonic::v1::BACKEND_SIM
@@ -61,21 +78,21 @@ absl::StatusOr<std::unique_ptr<Daemon>> Daemon::Start(const LoadedConfig& config
   CalibrationState* state_ptr = daemon->calibration_state_.get();
   controller_ptr->RunSync(
       [controller_ptr, state_ptr] { LoadStoredCalibration(*controller_ptr, *state_ptr); });
-  daemon->calibration_service_ =
-      std::make_unique<CalibrationServiceImpl>(*daemon->controller_, *daemon->calibration_state_);
+  daemon->calibration_service_ = std::make_unique<CalibrationServiceImpl>(
+      *daemon->controller_, *daemon->calibration_state_, daemon->access_);
   daemon->sessions_ =
       std::make_unique<SessionManager>(*daemon->controller_, config.daemon.state_dir(), instance);
   SessionManager* sessions_ptr = daemon->sessions_.get();
   controller_ptr->RunSync([sessions_ptr] { sessions_ptr->Recover(); });
-  daemon->training_service_ =
-      std::make_unique<TrainingServiceImpl>(*daemon->controller_, *daemon->sessions_);
+  daemon->training_service_ = std::make_unique<TrainingServiceImpl>(
+      *daemon->controller_, *daemon->sessions_, daemon->access_);
 
   grpc::EnableDefaultHealthCheckService(true);
   grpc::reflection::InitProtoReflectionServerBuilderPlugin();
   grpc::ServerBuilder builder;
   int selected_port = 0;
   const std::string& listen = config.daemon.listen_address();
-  builder.AddListeningPort(listen, grpc::InsecureServerCredentials(), &selected_port);
+  builder.AddListeningPort(listen, ServerCredentials(config.tls), &selected_port);
   builder.RegisterService(daemon->chip_service_.get());
   builder.RegisterService(daemon->calibration_service_.get());
   builder.RegisterService(daemon->training_service_.get());

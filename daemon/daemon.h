@@ -37,6 +37,7 @@ class Daemon {
  private:
   Daemon() = default;
 
+  AccessControl access_;  // before the services, which refer to it
   std::unique_ptr<ChipController> controller_;
   std::unique_ptr<ChipServiceImpl> chip_service_;
   std::unique_ptr<CalibrationState> calibration_state_;

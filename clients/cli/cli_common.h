@@ -13,10 +13,23 @@ namespace photonctl {
 
 struct Options {
   std::string address;
+  std::string ca_file;           // PEM roots: connect with TLS
+  std::string client_cert_file;  // PEM, mutual TLS
+  std::string client_key_file;
   bool json = false;
   double connect_timeout_s = 5.0;
   double rpc_timeout_s = 30.0;
 };
+
+// The bearer token sent with every call (--token or PHOTONICD_TOKEN).
+inline std::string& BearerToken() {
+  static std::string token;
+  return token;
+}
+
+inline void AddCredentials(grpc::ClientContext& context) {
+  if (!BearerToken().empty()) context.AddMetadata("authorization", "Bearer " + BearerToken());
+}
 
 inline void PrintJson(const google::protobuf::Message& message) {
   std::string json;

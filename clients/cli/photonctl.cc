@@ -17,7 +17,9 @@
 #include <chrono>
 #include <cstdio>
 #include <cstdlib>
+#include <fstream>
 #include <iostream>
+#include <sstream>
 #include <string>
 #include <vector>
 
@@ -30,6 +32,8 @@
 namespace {
 
 namespace pb = photonic::v1;
+using photonctl::AddCredentials;
+using photonctl::BearerToken;
 using photonctl::Fail;
 using photonctl::Options;
 using photonctl::PrintJson;
@@ -46,13 +50,29 @@ std::string JoinFormatted(const Repeated& values, const char* format) {
   return out;
 }
 
+std::string ReadFileOrEmpty(const std::string& path) {
+  if (path.empty()) return "";
+  std::ifstream file(path);
+  std::stringstream text;
+  text << file.rdbuf();
+  return text.str();
+}
+
 class Client {
  public:
   explicit Client(const Options& options) : options_(options) {}
 
   // Connects, waiting up to connect_timeout_s for the daemon.
   bool Connect() {
-    channel_ = grpc::CreateChannel(options_.address, grpc::InsecureChannelCredentials());
+    std::shared_ptr<grpc::ChannelCredentials> credentials = grpc::InsecureChannelCredentials();
+    if (!options_.ca_file.empty()) {
+      grpc::SslCredentialsOptions tls;
+      tls.pem_root_certs = ReadFileOrEmpty(options_.ca_file);
+      tls.pem_cert_chain = ReadFileOrEmpty(options_.client_cert_file);
+      tls.pem_private_key = ReadFileOrEmpty(options_.client_key_file);
+      credentials = grpc::SslCredentials(tls);
+    }
+    channel_ = grpc::CreateChannel(options_.address, credentials);
     const auto deadline =
         std::chrono::system_clock::now() +
         std::chrono::milliseconds(static_cast<long>(options_.connect_timeout_s * 1000));
@@ -76,6 +96,7 @@ class Client {
 
   int Info() {
     grpc::ClientContext context;
+    AddCredentials(context);
     Prepare(context);
     pb::ChipInfo info;
     if (grpc::Status s = stub_->GetChipInfo(&context, {}, &info); !s.ok()) return Fail(s);
@@ -105,6 +126,7 @@ class Client {
 
   int SetPhases(const std::vector<double>& phases, const std::vector<unsigned>& indices) {
     grpc::ClientContext context;
+    AddCredentials(context);
     Prepare(context);
     pb::SetPhasesRequest request;
     request.mutable_phases_rad()->Assign(phases.begin(), phases.end());
@@ -128,6 +150,7 @@ class Client {
 
   int GetPhases() {
     grpc::ClientContext context;
+    AddCredentials(context);
     Prepare(context);
     pb::GetPhasesResponse response;
     if (grpc::Status s = stub_->GetPhases(&context, {}, &response); !s.ok()) return Fail(s);
@@ -142,6 +165,7 @@ class Client {
 
   int SetInputs(const std::vector<double>& amplitudes) {
     grpc::ClientContext context;
+    AddCredentials(context);
     Prepare(context);
     pb::SetInputsRequest request;
     request.mutable_amplitudes()->Assign(amplitudes.begin(), amplitudes.end());
@@ -157,6 +181,7 @@ class Client {
 
   int SetPowerBudget(double budget_mw) {
     grpc::ClientContext context;
+    AddCredentials(context);
     Prepare(context);
     pb::SetPowerBudgetRequest request;
     request.set_max_total_heater_power_mw(budget_mw);
@@ -173,6 +198,7 @@ class Client {
   // Streams progress as a bar on stderr; prints the result.
   int Calibrate(const pb::CalibrateRequest& request) {
     grpc::ClientContext context;  // no deadline: calibration takes as long as it takes
+    AddCredentials(context);
     auto stream = calibration_->Calibrate(&context, request);
     pb::CalibrationProgress progress;
     pb::PhaseCalibration result;
@@ -195,6 +221,7 @@ class Client {
 
   int GetCalibration() {
     grpc::ClientContext context;
+    AddCredentials(context);
     Prepare(context);
     pb::PhaseCalibration calibration;
     if (grpc::Status s = calibration_->GetCalibration(&context, {}, &calibration); !s.ok()) {
@@ -205,6 +232,7 @@ class Client {
 
   int ProgramUnitary(unsigned circuit, std::uint64_t seed) {
     grpc::ClientContext context;
+    AddCredentials(context);
     Prepare(context);
     pb::ProgramUnitaryRequest request;
     request.set_circuit(circuit);
@@ -226,6 +254,7 @@ class Client {
 
   int Read(unsigned averages) {
     grpc::ClientContext context;
+    AddCredentials(context);
     Prepare(context);
     pb::ReadDetectorsRequest request;
     request.set_averages(averages);
@@ -293,6 +322,15 @@ int main(int argc, char** argv) {
                  "daemon address: host:port or unix:/path (env PHOTONICD_ADDRESS)")
       ->capture_default_str();
   app.add_flag("--json", options.json, "print replies as JSON");
+  const char* env_token = std::getenv("PHOTONICD_TOKEN");
+  if (env_token) BearerToken() = env_token;
+  app.add_option("--token", BearerToken(), "bearer token (env PHOTONICD_TOKEN)");
+  app.add_option("--ca", options.ca_file, "PEM CA certificates: connect with TLS")
+      ->check(CLI::ExistingFile);
+  app.add_option("--client-cert", options.client_cert_file, "PEM client certificate (mutual TLS)")
+      ->check(CLI::ExistingFile);
+  app.add_option("--client-key", options.client_key_file, "PEM client key (mutual TLS)")
+      ->check(CLI::ExistingFile);
   app.add_option("--connect-timeout", options.connect_timeout_s, "seconds to wait for the daemon")
       ->capture_default_str()
       ->check(CLI::PositiveNumber);

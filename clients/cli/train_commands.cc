@@ -43,6 +43,7 @@ void PrintSummary(const pb::SessionStatus& s) {
 // otherwise (or JSON lines with --json); the final summary at the end.
 int Watch(pb::TrainingService::Stub& stub, const std::string& id, const Options& options) {
   grpc::ClientContext context;  // no deadline: a session takes as long as it takes
+  AddCredentials(context);
   pb::SessionRequest request;
   request.set_id(id);
   auto stream = stub.WatchSession(&context, request);
@@ -183,6 +184,7 @@ int RunTrainCommand(const TrainCommands& c, const std::shared_ptr<grpc::Channel>
       request.mutable_config()->mutable_algorithm()->set_grad_sparsity(c.grad_sparsity);
     }
     grpc::ClientContext context;
+    AddCredentials(context);
     deadline(context);
     pb::SessionStatus status;
     if (grpc::Status s = stub->StartSession(&context, request, &status); !s.ok()) return Fail(s);
@@ -200,6 +202,7 @@ int RunTrainCommand(const TrainCommands& c, const std::shared_ptr<grpc::Channel>
   if (*c.watch) return Watch(*stub, c.id, options);
   if (*c.list) {
     grpc::ClientContext context;
+    AddCredentials(context);
     deadline(context);
     pb::ListSessionsResponse response;
     if (grpc::Status s = stub->ListSessions(&context, {}, &response); !s.ok()) return Fail(s);
@@ -220,6 +223,7 @@ int RunTrainCommand(const TrainCommands& c, const std::shared_ptr<grpc::Channel>
   pb::SessionRequest request;
   request.set_id(c.id);
   grpc::ClientContext context;
+  AddCredentials(context);
   deadline(context);
   pb::SessionStatus status;
   grpc::Status s = *c.pause    ? stub->PauseSession(&context, request, &status)

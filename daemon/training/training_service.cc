@@ -2,6 +2,7 @@
 
 #include <mutex>
 
+#include "daemon/service_refusal.h"
 #include "daemon/status_convert.h"
 #include "spdlog/spdlog.h"
 
@@ -143,6 +144,9 @@ grpc::ServerUnaryReactor* TrainingServiceImpl::OnHardwareThread(
 grpc::ServerUnaryReactor* TrainingServiceImpl::StartSession(
     grpc::CallbackServerContext* context, const photonic::v1::StartSessionRequest* request,
     SessionStatus* response) {
+  if (grpc::Status denied = access_.Check(*context, Role::kOperator); !denied.ok()) {
+    return Refuse(context, denied);
+  }
   return OnHardwareThread(context, response, [this, request] {
     absl::StatusOr<SessionStatus> status = sessions_.Start(request->config());
     if (!status.ok()) spdlog::warn("StartSession refused: {}", status.status().ToString());
@@ -153,6 +157,9 @@ grpc::ServerUnaryReactor* TrainingServiceImpl::StartSession(
 grpc::ServerUnaryReactor* TrainingServiceImpl::PauseSession(
     grpc::CallbackServerContext* context, const photonic::v1::SessionRequest* request,
     SessionStatus* response) {
+  if (grpc::Status denied = access_.Check(*context, Role::kOperator); !denied.ok()) {
+    return Refuse(context, denied);
+  }
   return OnHardwareThread(context, response,
                           [this, request] { return sessions_.Pause(request->id()); });
 }
@@ -160,6 +167,9 @@ grpc::ServerUnaryReactor* TrainingServiceImpl::PauseSession(
 grpc::ServerUnaryReactor* TrainingServiceImpl::ResumeSession(
     grpc::CallbackServerContext* context, const photonic::v1::SessionRequest* request,
     SessionStatus* response) {
+  if (grpc::Status denied = access_.Check(*context, Role::kOperator); !denied.ok()) {
+    return Refuse(context, denied);
+  }
   return OnHardwareThread(context, response,
                           [this, request] { return sessions_.Resume(request->id()); });
 }
@@ -167,6 +177,9 @@ grpc::ServerUnaryReactor* TrainingServiceImpl::ResumeSession(
 grpc::ServerUnaryReactor* TrainingServiceImpl::CancelSession(
     grpc::CallbackServerContext* context, const photonic::v1::SessionRequest* request,
     SessionStatus* response) {
+  if (grpc::Status denied = access_.Check(*context, Role::kOperator); !denied.ok()) {
+    return Refuse(context, denied);
+  }
   return OnHardwareThread(context, response,
                           [this, request] { return sessions_.Cancel(request->id()); });
 }
@@ -174,6 +187,9 @@ grpc::ServerUnaryReactor* TrainingServiceImpl::CancelSession(
 grpc::ServerUnaryReactor* TrainingServiceImpl::GetSession(
     grpc::CallbackServerContext* context, const photonic::v1::SessionRequest* request,
     SessionStatus* response) {
+  if (grpc::Status denied = access_.Check(*context, Role::kReader); !denied.ok()) {
+    return Refuse(context, denied);
+  }
   return OnHardwareThread(context, response,
                           [this, request] { return sessions_.Get(request->id()); });
 }
@@ -181,6 +197,9 @@ grpc::ServerUnaryReactor* TrainingServiceImpl::GetSession(
 grpc::ServerUnaryReactor* TrainingServiceImpl::ListSessions(
     grpc::CallbackServerContext* context, const photonic::v1::ListSessionsRequest*,
     photonic::v1::ListSessionsResponse* response) {
+  if (grpc::Status denied = access_.Check(*context, Role::kReader); !denied.ok()) {
+    return Refuse(context, denied);
+  }
   auto* reactor = context->DefaultReactor();
   controller_.Post([this, reactor, response] {
     for (SessionStatus& status : sessions_.List()) *response->add_sessions() = std::move(status);
@@ -190,7 +209,10 @@ grpc::ServerUnaryReactor* TrainingServiceImpl::ListSessions(
 }
 
 grpc::ServerWriteReactor<SessionStatus>* TrainingServiceImpl::WatchSession(
-    grpc::CallbackServerContext*, const photonic::v1::SessionRequest* request) {
+    grpc::CallbackServerContext* context, const photonic::v1::SessionRequest* request) {
+  if (grpc::Status denied = access_.Check(*context, Role::kReader); !denied.ok()) {
+    return new WriteRefusal<SessionStatus>(denied);
+  }
   auto* reactor = new WatchReactor();
   absl::Status watching = sessions_.Watch(
       request->id(), [channel = reactor->channel()](const SessionStatus& status, bool last) {

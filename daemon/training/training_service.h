@@ -2,6 +2,7 @@
 // thread (posted, never blocking a reactor); WatchSession streams statuses.
 #pragma once
 
+#include "daemon/access_control.h"
 #include "daemon/chip_controller.h"
 #include "daemon/training/session_manager.h"
 #include "photonic/v1/training.grpc.pb.h"
@@ -10,8 +11,9 @@ namespace phc::daemon {
 
 class TrainingServiceImpl final : public photonic::v1::TrainingService::CallbackService {
  public:
-  TrainingServiceImpl(ChipController& controller, SessionManager& sessions)
-      : controller_(controller), sessions_(sessions) {}
+  TrainingServiceImpl(ChipController& controller, SessionManager& sessions,
+                      const AccessControl& access)
+      : controller_(controller), access_(access), sessions_(sessions) {}
 
   grpc::ServerUnaryReactor* StartSession(grpc::CallbackServerContext* context,
                                          const photonic::v1::StartSessionRequest* request,
@@ -40,6 +42,7 @@ class TrainingServiceImpl final : public photonic::v1::TrainingService::Callback
                                              photonic::v1::SessionStatus* response, Call call);
 
   ChipController& controller_;
+  const AccessControl& access_;
   SessionManager& sessions_;
 };
 

@@ -7,13 +7,13 @@ import tempfile
 
 
 class Daemon:
-    def __init__(self, config=None, extra_args=()):
+    def __init__(self, config=None, listen=None, extra_args=()):
         source = os.environ["PHC_SOURCE_DIR"]
         self.dir = tempfile.TemporaryDirectory(prefix="photonicd_py_")
         config = config or os.path.join(source, "deploy", "photonicd.textproto")
-        socket = os.path.join(self.dir.name, "photonicd.sock")
+        listen = listen or "unix:" + os.path.join(self.dir.name, "photonicd.sock")
         self.process = subprocess.Popen(
-            [os.environ["PHOTONICD"], "--config", config, "--listen", f"unix:{socket}",
+            [os.environ["PHOTONICD"], "--config", config, "--listen", listen,
              "--state-dir", os.path.join(self.dir.name, "state"), *extra_args],
             stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
         line = self.process.stdout.readline()

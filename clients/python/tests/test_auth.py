@@ -1,0 +1,158 @@
+"""Access control against the real daemon over TLS: the auth matrix (no
+token, wrong token, reader token on reads and writes, operator token), a
+plaintext client refused by a TLS server, and mutual TLS. Certificates are
+made for the test with openssl."""
+import math
+import os
+import subprocess
+import sys
+import tempfile
+import unittest
+
+sys.path.insert(0, os.path.dirname(__file__))
+from daemon import Daemon  # noqa: E402
+
+import photonicd  # noqa: E402
+from photonicd import Chip  # noqa: E402
+
+READER = "reader-token-0123456789abcdef"
+OPERATOR = "operator-token-0123456789abcdef"
+
+
+def openssl(*args, cwd):
+    subprocess.run(["openssl", *args], cwd=cwd, check=True, capture_output=True)
+
+
+def make_pki(directory):
+    """A CA, a server certificate for localhost/127.0.0.1 and a client one."""
+    ec = ["-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1", "-nodes"]
+    openssl("req", "-x509", *ec, "-keyout", "ca.key", "-out", "ca.pem", "-days", "2",
+            "-subj", "/CN=photonicd test CA", cwd=directory)
+    with open(os.path.join(directory, "san.ext"), "w") as f:
+        f.write("subjectAltName=DNS:localhost,IP:127.0.0.1\n")
+    for name, cn in (("server", "localhost"), ("client", "lab-client")):
+        openssl("req", *ec, "-keyout", f"{name}.key", "-out", f"{name}.csr", "-subj", f"/CN={cn}",
+                cwd=directory)
+        extra = ["-extfile", "san.ext"] if name == "server" else []
+        openssl("x509", "-req", "-in", f"{name}.csr", "-CA", "ca.pem", "-CAkey", "ca.key",
+                "-CAcreateserial", "-out", f"{name}.pem", "-days", "2", *extra, cwd=directory)
+
+
+def write_config(directory, name, require_client_certificate=False):
+    source = os.environ["PHC_SOURCE_DIR"]
+    with open(os.path.join(directory, "tokens"), "w") as f:
+        f.write(f"# role token\nreader {READER}\noperator {OPERATOR}\n")
+    path = os.path.join(directory, name)
+    with open(path, "w") as f:
+        f.write(f'listen_address: "127.0.0.1:0"\n'
+                f'chip_file: "{source}/deploy/chips/clements8.textproto"\n'
+                f'backend: BACKEND_SIM\nsim {{ seed: 1 }}\n'
+                f'tls {{ certificate_file: "server.pem" private_key_file: "server.key"'
+                f' client_ca_file: "ca.pem"'
+                f' require_client_certificate: {"true" if require_client_certificate else "false"} }}\n'
+                f'auth {{ tokens_file: "tokens" }}\n')
+    return path
+
+
+class AuthMatrixTest(unittest.TestCase):
+    @classmethod
+    def setUpClass(cls):
+        cls.pki = tempfile.TemporaryDirectory(prefix="photonicd_pki_")
+        make_pki(cls.pki.name)
+        cls.daemon = Daemon(config=write_config(cls.pki.name, "tls.textproto"),
+                            listen="127.0.0.1:0")
+        cls.port = cls.daemon.address.rsplit(":", 1)[1]
+        with open(os.path.join(cls.pki.name, "ca.pem"), "rb") as f:
+            cls.ca = f.read()
+
+    @classmethod
+    def tearDownClass(cls):
+        assert cls.daemon.stop() == 0
+        cls.pki.cleanup()
+
+    def chip(self, token=None, **tls):
+        return Chip(f"localhost:{self.port}", token=token, root_certificates=self.ca,
+                    timeout_s=10, **tls)
+
+    def test_no_token_is_unauthenticated(self):
+        with self.chip() as chip, self.assertRaises(photonicd.Unauthenticated):
+            chip.info()
+
+    def test_wrong_token_is_unauthenticated(self):
+        with self.chip("not-a-token-0123456789") as chip:
+            with self.assertRaises(photonicd.Unauthenticated):
+                chip.info()
+            with self.assertRaises(photonicd.Unauthenticated):
+                chip.set_phases([0.0] * 56)
+
+    def test_reader_reads_but_may_not_write_and_changes_nothing(self):
+        with self.chip(OPERATOR) as operator:
+            operator.set_phases([0.5] * 56)
+        with self.chip(READER) as reader:
+            self.assertEqual(reader.info().phase_count, 56)
+            self.assertEqual(len(reader.read().photocurrent_ua), 8)
+            before = list(reader.phases().phases_rad)
+            for write in (lambda: reader.set_phases([math.pi] * 56),
+                          lambda: reader.set_inputs([1.0] * 8),
+                          lambda: reader.set_power_budget(10.0),
+                          lambda: list(reader.calibrate()),
+                          lambda: reader.train([8, 8], steps=5, dataset="synthetic")):
+                with self.assertRaises(photonicd.PermissionDenied) as raised:
+                    write()
+                self.assertIn("operator", raised.exception.message)
+            self.assertEqual(list(reader.phases().phases_rad), before)
+            self.assertEqual(reader.sessions(), [])
+
+    def test_operator_writes(self):
+        with self.chip(OPERATOR) as chip:
+            chip.set_phases([1.0], indices=[5])
+            self.assertAlmostEqual(chip.phases().phases_rad[5], 1.0, places=6)
+
+    def test_photonctl_sends_its_token_over_tls(self):
+        def photonctl(token, *command):
+            return subprocess.run(
+                [os.environ["PHOTONCTL"], "--address", f"localhost:{self.port}", "--ca",
+                 os.path.join(self.pki.name, "ca.pem"), "--token", token, *command],
+                capture_output=True, text=True, timeout=30)
+        info = photonctl(READER, "info")
+        self.assertEqual(info.returncode, 0, info.stderr)
+        self.assertIn("clements8", info.stdout)
+        refused = photonctl(READER, "set-inputs", *["0"] * 8)
+        self.assertEqual(refused.returncode, 1)
+        self.assertIn("PERMISSION_DENIED", refused.stderr)
+        self.assertEqual(photonctl(OPERATOR, "set-inputs", *["0"] * 8).returncode, 0)
+
+    def test_plaintext_client_cannot_talk_to_a_tls_server(self):
+        with Chip(f"127.0.0.1:{self.port}", token=OPERATOR, timeout_s=5) as chip:
+            with self.assertRaises(photonicd.Unavailable):
+                chip.info()
+
+
+class MutualTlsTest(unittest.TestCase):
+    def test_client_certificate_required(self):
+        with tempfile.TemporaryDirectory(prefix="photonicd_mtls_") as directory:
+            make_pki(directory)
+            daemon = Daemon(config=write_config(directory, "mtls.textproto",
+                                                require_client_certificate=True),
+                            listen="127.0.0.1:0")
+            try:
+                port = daemon.address.rsplit(":", 1)[1]
+
+                def read(name):
+                    with open(os.path.join(directory, name), "rb") as f:
+                        return f.read()
+
+                with Chip(f"localhost:{port}", token=READER, root_certificates=read("ca.pem"),
+                          timeout_s=5) as anonymous:
+                    with self.assertRaises(photonicd.Unavailable):
+                        anonymous.info()
+                with Chip(f"localhost:{port}", token=READER, root_certificates=read("ca.pem"),
+                          client_key=read("client.key"), client_certificate=read("client.pem"),
+                          timeout_s=5) as known:
+                    self.assertEqual(known.info().name, "clements8")
+            finally:
+                self.assertEqual(daemon.stop(), 0)
+
+
+if __name__ == "__main__":
+    unittest.main()
