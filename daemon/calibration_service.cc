@@ -155,7 +155,7 @@ void LoadStoredCalibration(ChipController& controller, CalibrationState& state) 
 
 grpc::ServerWriteReactor<ProgressMessage>* CalibrationServiceImpl::Calibrate(
     grpc::CallbackServerContext* context, const photonic::v1::CalibrateRequest* request) {
-  if (grpc::Status denied = access_.Check(*context, Role::kOperator); !denied.ok()) {
+  if (grpc::Status denied = access_.Write(*context); !denied.ok()) {
     return new WriteRefusal<ProgressMessage>(denied);
   }
   absl::StatusOr<CalibrationOptions> options = CalibrationOptionsFrom(*request);
@@ -175,7 +175,7 @@ grpc::ServerWriteReactor<ProgressMessage>* CalibrationServiceImpl::Calibrate(
 grpc::ServerUnaryReactor* CalibrationServiceImpl::GetCalibration(
     grpc::CallbackServerContext* context, const photonic::v1::GetCalibrationRequest*,
     photonic::v1::PhaseCalibration* response) {
-  if (grpc::Status denied = access_.Check(*context, Role::kReader); !denied.ok()) {
+  if (grpc::Status denied = access_.Read(*context); !denied.ok()) {
     return Refuse(context, denied);
   }
   auto* reactor = context->DefaultReactor();
@@ -194,7 +194,7 @@ grpc::ServerUnaryReactor* CalibrationServiceImpl::GetCalibration(
 grpc::ServerUnaryReactor* CalibrationServiceImpl::ProgramUnitary(
     grpc::CallbackServerContext* context, const photonic::v1::ProgramUnitaryRequest* request,
     photonic::v1::ProgramUnitaryResponse* response) {
-  if (grpc::Status denied = access_.Check(*context, Role::kOperator); !denied.ok()) {
+  if (grpc::Status denied = access_.Write(*context); !denied.ok()) {
     return Refuse(context, denied);
   }
   auto* reactor = context->DefaultReactor();

@@ -5,8 +5,8 @@
 
 #include <optional>
 
-#include "daemon/access_control.h"
 #include "daemon/calibration/calibration_store.h"
+#include "daemon/call_guard.h"
 #include "daemon/chip_controller.h"
 #include "photonic/v1/calibration.grpc.pb.h"
 
@@ -25,7 +25,7 @@ void LoadStoredCalibration(ChipController& controller, CalibrationState& state);
 class CalibrationServiceImpl final : public photonic::v1::CalibrationService::CallbackService {
  public:
   CalibrationServiceImpl(ChipController& controller, CalibrationState& state,
-                         const AccessControl& access)
+                         const CallGuard& access)
       : controller_(controller), access_(access), state_(state) {}
 
   grpc::ServerWriteReactor<photonic::v1::CalibrationProgress>* Calibrate(
@@ -39,7 +39,7 @@ class CalibrationServiceImpl final : public photonic::v1::CalibrationService::Ca
 
  private:
   ChipController& controller_;
-  const AccessControl& access_;
+  const CallGuard& access_;
   CalibrationState& state_;
 };
 

@@ -97,7 +97,7 @@ static void FillLimits(const HeaterLimits& heater, double modulator_max_v,
 grpc::ServerUnaryReactor* ChipServiceImpl::GetChipInfo(grpc::CallbackServerContext* context,
                                                        const photonic::v1::GetChipInfoRequest*,
                                                        photonic::v1::ChipInfo* response) {
-  if (grpc::Status denied = access_.Check(*context, Role::kReader); !denied.ok()) {
+  if (grpc::Status denied = access_.Read(*context); !denied.ok()) {
     return Refuse(context, denied);
   }
   const auto& chip = controller_.chip();
@@ -136,7 +136,7 @@ grpc::ServerUnaryReactor* ChipServiceImpl::GetChipInfo(grpc::CallbackServerConte
 grpc::ServerUnaryReactor* ChipServiceImpl::SetPowerBudget(
     grpc::CallbackServerContext* context, const photonic::v1::SetPowerBudgetRequest* request,
     photonic::v1::Limits* response) {
-  if (grpc::Status denied = access_.Check(*context, Role::kOperator); !denied.ok()) {
+  if (grpc::Status denied = access_.Write(*context); !denied.ok()) {
     return Refuse(context, denied);
   }
   auto* reactor = context->DefaultReactor();
@@ -161,7 +161,7 @@ grpc::ServerUnaryReactor* ChipServiceImpl::SetPowerBudget(
 grpc::ServerUnaryReactor* ChipServiceImpl::SetPhases(grpc::CallbackServerContext* context,
                                                      const photonic::v1::SetPhasesRequest* request,
                                                      photonic::v1::SetPhasesResponse* response) {
-  if (grpc::Status denied = access_.Check(*context, Role::kOperator); !denied.ok()) {
+  if (grpc::Status denied = access_.Write(*context); !denied.ok()) {
     return Refuse(context, denied);
   }
   auto* reactor = context->DefaultReactor();
@@ -192,7 +192,7 @@ grpc::ServerUnaryReactor* ChipServiceImpl::SetPhases(grpc::CallbackServerContext
 grpc::ServerUnaryReactor* ChipServiceImpl::GetPhases(grpc::CallbackServerContext* context,
                                                      const photonic::v1::GetPhasesRequest*,
                                                      photonic::v1::GetPhasesResponse* response) {
-  if (grpc::Status denied = access_.Check(*context, Role::kReader); !denied.ok()) {
+  if (grpc::Status denied = access_.Read(*context); !denied.ok()) {
     return Refuse(context, denied);
   }
   auto* reactor = context->DefaultReactor();
@@ -208,7 +208,7 @@ grpc::ServerUnaryReactor* ChipServiceImpl::GetPhases(grpc::CallbackServerContext
 grpc::ServerUnaryReactor* ChipServiceImpl::SetInputs(grpc::CallbackServerContext* context,
                                                      const photonic::v1::SetInputsRequest* request,
                                                      photonic::v1::SetInputsResponse* response) {
-  if (grpc::Status denied = access_.Check(*context, Role::kOperator); !denied.ok()) {
+  if (grpc::Status denied = access_.Write(*context); !denied.ok()) {
     return Refuse(context, denied);
   }
   auto* reactor = context->DefaultReactor();
@@ -237,7 +237,7 @@ grpc::ServerUnaryReactor* ChipServiceImpl::SetInputs(grpc::CallbackServerContext
 grpc::ServerUnaryReactor* ChipServiceImpl::ReadDetectors(
     grpc::CallbackServerContext* context, const photonic::v1::ReadDetectorsRequest* request,
     photonic::v1::ReadDetectorsResponse* response) {
-  if (grpc::Status denied = access_.Check(*context, Role::kReader); !denied.ok()) {
+  if (grpc::Status denied = access_.Read(*context); !denied.ok()) {
     return Refuse(context, denied);
   }
   auto* reactor = context->DefaultReactor();
@@ -256,10 +256,57 @@ grpc::ServerUnaryReactor* ChipServiceImpl::ReadDetectors(
 
 grpc::ServerBidiReactor<QueryRequest, QueryResponse>* ChipServiceImpl::Query(
     grpc::CallbackServerContext* context) {
-  if (grpc::Status denied = access_.Check(*context, Role::kOperator); !denied.ok()) {
+  if (grpc::Status denied = access_.Write(*context); !denied.ok()) {
     return new BidiRefusal<QueryRequest, QueryResponse>(denied);
   }
   return new QueryReactor(controller_);
+}
+
+namespace {
+
+void FillLease(const LeaseInfo& info, photonic::v1::Lease& lease) {
+  lease.set_held(info.held);
+  lease.set_lease_id(info.lease_id);
+  lease.set_holder(info.holder);
+  lease.set_expires_in_seconds(info.expires_in_seconds);
+}
+
+}  // namespace
+
+grpc::ServerUnaryReactor* ChipServiceImpl::AcquireLease(
+    grpc::CallbackServerContext* context, const photonic::v1::AcquireLeaseRequest* request,
+    photonic::v1::Lease* response) {
+  if (grpc::Status denied = access_.Operate(*context); !denied.ok()) {
+    return Refuse(context, denied);
+  }
+  absl::StatusOr<LeaseInfo> lease =
+      leases_.Acquire(request->holder(), request->ttl_seconds(), request->lease_id());
+  if (!lease.ok()) return Refuse(context, ToGrpcStatus(lease.status()));
+  spdlog::info("write lease {} to {} for {} s", request->lease_id().empty() ? "granted" : "renewed",
+               lease->holder, lease->expires_in_seconds);
+  FillLease(*lease, *response);
+  return Refuse(context, grpc::Status::OK);
+}
+
+grpc::ServerUnaryReactor* ChipServiceImpl::ReleaseLease(
+    grpc::CallbackServerContext* context, const photonic::v1::ReleaseLeaseRequest* request,
+    photonic::v1::Lease* response) {
+  if (grpc::Status denied = access_.Operate(*context); !denied.ok()) {
+    return Refuse(context, denied);
+  }
+  absl::StatusOr<LeaseInfo> lease = leases_.Release(request->lease_id());
+  if (!lease.ok()) return Refuse(context, ToGrpcStatus(lease.status()));
+  spdlog::info("write lease released");
+  FillLease(*lease, *response);
+  return Refuse(context, grpc::Status::OK);
+}
+
+grpc::ServerUnaryReactor* ChipServiceImpl::GetLease(grpc::CallbackServerContext* context,
+                                                    const photonic::v1::GetLeaseRequest*,
+                                                    photonic::v1::Lease* response) {
+  if (grpc::Status denied = access_.Read(*context); !denied.ok()) return Refuse(context, denied);
+  FillLease(leases_.Current(), *response);
+  return Refuse(context, grpc::Status::OK);
 }
 
 }  // namespace phc::daemon

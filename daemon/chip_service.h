@@ -3,7 +3,7 @@
 // call when the work is done.
 #pragma once
 
-#include "daemon/access_control.h"
+#include "daemon/call_guard.h"
 #include "daemon/chip_controller.h"
 #include "photonic/v1/chip.grpc.pb.h"
 
@@ -11,8 +11,8 @@ namespace phc::daemon {
 
 class ChipServiceImpl final : public photonic::v1::ChipService::CallbackService {
  public:
-  ChipServiceImpl(ChipController& controller, const AccessControl& access)
-      : controller_(controller), access_(access) {}
+  ChipServiceImpl(ChipController& controller, const CallGuard& access, LeaseManager& leases)
+      : controller_(controller), access_(access), leases_(leases) {}
 
   grpc::ServerUnaryReactor* GetChipInfo(grpc::CallbackServerContext* context,
                                         const photonic::v1::GetChipInfoRequest* request,
@@ -35,9 +35,20 @@ class ChipServiceImpl final : public photonic::v1::ChipService::CallbackService 
   grpc::ServerBidiReactor<photonic::v1::QueryRequest, photonic::v1::QueryResponse>* Query(
       grpc::CallbackServerContext* context) override;
 
+  grpc::ServerUnaryReactor* AcquireLease(grpc::CallbackServerContext* context,
+                                         const photonic::v1::AcquireLeaseRequest* request,
+                                         photonic::v1::Lease* response) override;
+  grpc::ServerUnaryReactor* ReleaseLease(grpc::CallbackServerContext* context,
+                                         const photonic::v1::ReleaseLeaseRequest* request,
+                                         photonic::v1::Lease* response) override;
+  grpc::ServerUnaryReactor* GetLease(grpc::CallbackServerContext* context,
+                                     const photonic::v1::GetLeaseRequest* request,
+                                     photonic::v1::Lease* response) override;
+
  private:
   ChipController& controller_;
-  const AccessControl& access_;
+  const CallGuard& access_;
+  LeaseManager& leases_;
 };
 
 }  // namespace phc::daemon

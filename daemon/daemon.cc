@@ -66,7 +66,8 @@ absl::StatusOr<std::unique_ptr<Daemon>> Daemon::Start(const LoadedConfig& config
       config.daemon.settle_time_constants() > 0 ? config.daemon.settle_time_constants() : 8.0);
   if (!controller.ok()) return controller.status();
   daemon->controller_ = *std::move(controller);
-  daemon->chip_service_ = std::make_unique<ChipServiceImpl>(*daemon->controller_, daemon->access_);
+  daemon->chip_service_ =
+      std::make_unique<ChipServiceImpl>(*daemon->controller_, daemon->guard_, daemon->leases_);
   // A simulated chip is a different chip for every seed.
   const std::string instance =
       config.daemon.backend() == photonic::v1::BACKEND_SIM
@@ -79,13 +80,13 @@ absl::StatusOr<std::unique_ptr<Daemon>> Daemon::Start(const LoadedConfig& config
   controller_ptr->RunSync(
       [controller_ptr, state_ptr] { LoadStoredCalibration(*controller_ptr, *state_ptr); });
   daemon->calibration_service_ = std::make_unique<CalibrationServiceImpl>(
-      *daemon->controller_, *daemon->calibration_state_, daemon->access_);
+      *daemon->controller_, *daemon->calibration_state_, daemon->guard_);
   daemon->sessions_ =
       std::make_unique<SessionManager>(*daemon->controller_, config.daemon.state_dir(), instance);
   SessionManager* sessions_ptr = daemon->sessions_.get();
   controller_ptr->RunSync([sessions_ptr] { sessions_ptr->Recover(); });
   daemon->training_service_ = std::make_unique<TrainingServiceImpl>(
-      *daemon->controller_, *daemon->sessions_, daemon->access_);
+      *daemon->controller_, *daemon->sessions_, daemon->guard_);
 
   grpc::EnableDefaultHealthCheckService(true);
   grpc::reflection::InitProtoReflectionServerBuilderPlugin();

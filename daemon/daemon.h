@@ -9,6 +9,7 @@
 
 #include "absl/status/statusor.h"
 #include "daemon/calibration_service.h"
+#include "daemon/call_guard.h"
 #include "daemon/chip_controller.h"
 #include "daemon/chip_service.h"
 #include "daemon/config.h"
@@ -37,7 +38,10 @@ class Daemon {
  private:
   Daemon() = default;
 
-  AccessControl access_;  // before the services, which refer to it
+  // Before the services, which refer to them.
+  AccessControl access_;
+  LeaseManager leases_;
+  CallGuard guard_{access_, leases_};
   std::unique_ptr<ChipController> controller_;
   std::unique_ptr<ChipServiceImpl> chip_service_;
   std::unique_ptr<CalibrationState> calibration_state_;

@@ -1,5 +1,6 @@
-// Reactors that only end a call with an error, for handlers that refuse a
-// call before doing anything (access control, malformed streams).
+// Reactors that end a call at once: with an error, for handlers that refuse
+// a call before doing anything (access control, malformed streams), or with
+// OK for unary calls answered without the hardware thread.
 #pragma once
 
 #include <grpcpp/server_context.h>

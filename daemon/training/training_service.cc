@@ -144,7 +144,7 @@ grpc::ServerUnaryReactor* TrainingServiceImpl::OnHardwareThread(
 grpc::ServerUnaryReactor* TrainingServiceImpl::StartSession(
     grpc::CallbackServerContext* context, const photonic::v1::StartSessionRequest* request,
     SessionStatus* response) {
-  if (grpc::Status denied = access_.Check(*context, Role::kOperator); !denied.ok()) {
+  if (grpc::Status denied = access_.Write(*context); !denied.ok()) {
     return Refuse(context, denied);
   }
   return OnHardwareThread(context, response, [this, request] {
@@ -157,7 +157,7 @@ grpc::ServerUnaryReactor* TrainingServiceImpl::StartSession(
 grpc::ServerUnaryReactor* TrainingServiceImpl::PauseSession(
     grpc::CallbackServerContext* context, const photonic::v1::SessionRequest* request,
     SessionStatus* response) {
-  if (grpc::Status denied = access_.Check(*context, Role::kOperator); !denied.ok()) {
+  if (grpc::Status denied = access_.Write(*context); !denied.ok()) {
     return Refuse(context, denied);
   }
   return OnHardwareThread(context, response,
@@ -167,7 +167,7 @@ grpc::ServerUnaryReactor* TrainingServiceImpl::PauseSession(
 grpc::ServerUnaryReactor* TrainingServiceImpl::ResumeSession(
     grpc::CallbackServerContext* context, const photonic::v1::SessionRequest* request,
     SessionStatus* response) {
-  if (grpc::Status denied = access_.Check(*context, Role::kOperator); !denied.ok()) {
+  if (grpc::Status denied = access_.Write(*context); !denied.ok()) {
     return Refuse(context, denied);
   }
   return OnHardwareThread(context, response,
@@ -177,7 +177,7 @@ grpc::ServerUnaryReactor* TrainingServiceImpl::ResumeSession(
 grpc::ServerUnaryReactor* TrainingServiceImpl::CancelSession(
     grpc::CallbackServerContext* context, const photonic::v1::SessionRequest* request,
     SessionStatus* response) {
-  if (grpc::Status denied = access_.Check(*context, Role::kOperator); !denied.ok()) {
+  if (grpc::Status denied = access_.Write(*context); !denied.ok()) {
     return Refuse(context, denied);
   }
   return OnHardwareThread(context, response,
@@ -187,7 +187,7 @@ grpc::ServerUnaryReactor* TrainingServiceImpl::CancelSession(
 grpc::ServerUnaryReactor* TrainingServiceImpl::GetSession(
     grpc::CallbackServerContext* context, const photonic::v1::SessionRequest* request,
     SessionStatus* response) {
-  if (grpc::Status denied = access_.Check(*context, Role::kReader); !denied.ok()) {
+  if (grpc::Status denied = access_.Read(*context); !denied.ok()) {
     return Refuse(context, denied);
   }
   return OnHardwareThread(context, response,
@@ -197,7 +197,7 @@ grpc::ServerUnaryReactor* TrainingServiceImpl::GetSession(
 grpc::ServerUnaryReactor* TrainingServiceImpl::ListSessions(
     grpc::CallbackServerContext* context, const photonic::v1::ListSessionsRequest*,
     photonic::v1::ListSessionsResponse* response) {
-  if (grpc::Status denied = access_.Check(*context, Role::kReader); !denied.ok()) {
+  if (grpc::Status denied = access_.Read(*context); !denied.ok()) {
     return Refuse(context, denied);
   }
   auto* reactor = context->DefaultReactor();
@@ -210,7 +210,7 @@ grpc::ServerUnaryReactor* TrainingServiceImpl::ListSessions(
 
 grpc::ServerWriteReactor<SessionStatus>* TrainingServiceImpl::WatchSession(
     grpc::CallbackServerContext* context, const photonic::v1::SessionRequest* request) {
-  if (grpc::Status denied = access_.Check(*context, Role::kReader); !denied.ok()) {
+  if (grpc::Status denied = access_.Read(*context); !denied.ok()) {
     return new WriteRefusal<SessionStatus>(denied);
   }
   auto* reactor = new WatchReactor();

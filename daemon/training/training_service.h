@@ -2,7 +2,7 @@
 // thread (posted, never blocking a reactor); WatchSession streams statuses.
 #pragma once
 
-#include "daemon/access_control.h"
+#include "daemon/call_guard.h"
 #include "daemon/chip_controller.h"
 #include "daemon/training/session_manager.h"
 #include "photonic/v1/training.grpc.pb.h"
@@ -11,8 +11,7 @@ namespace phc::daemon {
 
 class TrainingServiceImpl final : public photonic::v1::TrainingService::CallbackService {
  public:
-  TrainingServiceImpl(ChipController& controller, SessionManager& sessions,
-                      const AccessControl& access)
+  TrainingServiceImpl(ChipController& controller, SessionManager& sessions, const CallGuard& access)
       : controller_(controller), access_(access), sessions_(sessions) {}
 
   grpc::ServerUnaryReactor* StartSession(grpc::CallbackServerContext* context,
@@ -42,7 +41,7 @@ class TrainingServiceImpl final : public photonic::v1::TrainingService::Callback
                                              photonic::v1::SessionStatus* response, Call call);
 
   ChipController& controller_;
-  const AccessControl& access_;
+  const CallGuard& access_;
   SessionManager& sessions_;
 };
 

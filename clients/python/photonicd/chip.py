@@ -83,7 +83,9 @@ class Chip:
             self._channel = grpc.secure_channel(address, credentials)
         else:
             self._channel = grpc.insecure_channel(address)
-        self._metadata = (("authorization", f"Bearer {token}"),) if token else ()
+        self._auth = (("authorization", f"Bearer {token}"),) if token else ()
+        self._metadata = self._auth
+        self._lease_id = None
         self._timeout = timeout_s
         self._chip = chip_pb2_grpc.ChipServiceStub(self._channel)
         self._calibration = calibration_pb2_grpc.CalibrationServiceStub(self._channel)
@@ -133,6 +135,37 @@ class Chip:
             self._chip.SetPowerBudget,
             chip_pb2.SetPowerBudgetRequest(max_total_heater_power_mw=max_total_heater_power_mw))
 
+    # --- the write lease ---
+
+    @contextlib.contextmanager
+    def lease(self, holder: str, ttl_s: float = 60.0):
+        """Holds the chip's exclusive write lease for the `with` block: this
+        connection's writes carry it, other clients' writes are refused.
+        Renew it with renew_lease() in blocks longer than ttl_s."""
+        reply = self._unary(self._chip.AcquireLease,
+                            chip_pb2.AcquireLeaseRequest(holder=holder, ttl_seconds=ttl_s))
+        self._holder, self._ttl = holder, ttl_s
+        self._set_lease(reply.lease_id)
+        try:
+            yield reply
+        finally:
+            lease_id = self._lease_id
+            self._set_lease(None)
+            with contextlib.suppress(Exception):
+                self._unary(self._chip.ReleaseLease, chip_pb2.ReleaseLeaseRequest(lease_id=lease_id))
+
+    def renew_lease(self):
+        return self._unary(self._chip.AcquireLease,
+                           chip_pb2.AcquireLeaseRequest(holder=self._holder, ttl_seconds=self._ttl,
+                                                        lease_id=self._lease_id))
+
+    def lease_holder(self) -> chip_pb2.Lease:
+        return self._unary(self._chip.GetLease, chip_pb2.GetLeaseRequest())
+
+    def _set_lease(self, lease_id):
+        self._lease_id = lease_id
+        self._metadata = self._auth + ((("x-photonicd-lease", lease_id),) if lease_id else ())
+
     # --- calibration ---
 
     def calibrate(self, **options) -> Iterator[calibration_pb2.CalibrationProgress]:
@@ -164,13 +197,13 @@ class Chip:
             **config)
         status = self._unary(self._training.StartSession,
                              training_pb2.StartSessionRequest(config=session_config))
-        return Session(_MetadataStub(self._training, self._metadata), status)
+        return Session(_MetadataStub(self._training, self), status)
 
     def session(self, session_id: str) -> Session:
         """An existing session (to watch, pause, resume or cancel it)."""
         status = self._unary(self._training.GetSession,
                              training_pb2.SessionRequest(id=session_id))
-        return Session(_MetadataStub(self._training, self._metadata), status)
+        return Session(_MetadataStub(self._training, self), status)
 
     def sessions(self):
         return list(self._unary(self._training.ListSessions,
@@ -178,12 +211,13 @@ class Chip:
 
 
 class _MetadataStub:
-    """The training stub with the connection's metadata on every call."""
+    """The training stub with the connection's present metadata (token,
+    lease) on every call."""
 
-    def __init__(self, stub, metadata):
+    def __init__(self, stub, chip):
         self._stub = stub
-        self._metadata = metadata
+        self._chip = chip
 
     def __getattr__(self, name):
         method = getattr(self._stub, name)
-        return lambda request: method(request, metadata=self._metadata)
+        return lambda request: method(request, metadata=self._chip._metadata)

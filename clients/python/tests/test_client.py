@@ -89,6 +89,40 @@ class ClientTest(unittest.TestCase):
         self.assertIn(session.id, [s.id for s in self.chip.sessions()])
 
 
+class LeaseTest(unittest.TestCase):
+    """Two clients contend for the heaters."""
+
+    @classmethod
+    def setUpClass(cls):
+        cls.daemon = Daemon()
+
+    @classmethod
+    def tearDownClass(cls):
+        assert cls.daemon.stop() == 0
+
+    def test_the_lease_holder_writes_and_the_other_client_cannot(self):
+        with Chip(self.daemon.address) as alice, Chip(self.daemon.address) as bob:
+            with alice.lease("alice", ttl_s=30):
+                holder = bob.lease_holder()
+                self.assertTrue(holder.held)
+                self.assertEqual(holder.holder, "alice")
+                self.assertEqual(holder.lease_id, "")  # never shown to others
+                alice.set_phases([0.25] * 56)
+                with self.assertRaises(photonicd.LimitExceeded) as raised:
+                    bob.set_phases([2.0] * 56)
+                self.assertIn("alice", raised.exception.message)
+                with self.assertRaises(photonicd.LimitExceeded):
+                    bob.set_inputs([1.0] * 8)
+                with self.assertRaises(photonicd.LimitExceeded):
+                    with bob.lease("bob"):
+                        pass
+                # Reads still work for everyone; the refused writes changed nothing.
+                self.assertEqual(list(bob.phases().phases_rad), [0.25] * 56)
+                self.assertTrue(alice.renew_lease().held)
+            self.assertFalse(bob.lease_holder().held)
+            bob.set_phases([0.0] * 56)  # released: anyone may write again
+
+
 class ExamplesTest(unittest.TestCase):
     """The examples write their PNGs (into the build tree's examples/)."""
 

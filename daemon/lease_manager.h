@@ -1,0 +1,53 @@
+// The chip's exclusive client write lease: one holder at a time, with a
+// time to live, renewable, released explicitly or by lapsing. Thread-safe.
+#pragma once
+
+#include <chrono>
+#include <functional>
+#include <mutex>
+#include <string>
+
+#include "absl/status/statusor.h"
+
+namespace phc::daemon {
+
+struct LeaseInfo {
+  bool held = false;
+  std::string lease_id;
+  std::string holder;
+  double expires_in_seconds = 0.0;
+};
+
+class LeaseManager {
+ public:
+  using Clock = std::function<std::chrono::steady_clock::time_point()>;
+  static constexpr double kMaxTtlSeconds = 3600.0;
+
+  explicit LeaseManager(Clock clock = [] { return std::chrono::steady_clock::now(); });
+
+  // A new lease, or the present one renewed when lease_id is its id.
+  // INVALID_ARGUMENT for a bad holder or TTL; FAILED_PRECONDITION naming the
+  // holder while someone else's lease is live.
+  absl::StatusOr<LeaseInfo> Acquire(const std::string& holder, double ttl_seconds,
+                                    const std::string& lease_id);
+  // NOT_FOUND unless lease_id is the live lease.
+  absl::StatusOr<LeaseInfo> Release(const std::string& lease_id);
+  // The live lease without its id.
+  LeaseInfo Current() const;
+  // OK when no lease is live or lease_id is the live one; else
+  // FAILED_PRECONDITION naming the holder.
+  absl::Status CheckWrite(std::string_view lease_id) const;
+
+ private:
+  bool LiveLocked() const;
+  std::string NewId();
+
+  Clock clock_;
+  mutable std::mutex mu_;
+  std::string id_;
+  std::string holder_;
+  std::chrono::steady_clock::time_point expires_;
+  std::uint64_t counter_ = 0;
+};
+
+}  // namespace phc::daemon
