@@ -27,8 +27,15 @@ inline std::string& BearerToken() {
   return token;
 }
 
+// The write lease id sent with every call (--lease or PHOTONICD_LEASE).
+inline std::string& LeaseId() {
+  static std::string lease;
+  return lease;
+}
+
 inline void AddCredentials(grpc::ClientContext& context) {
   if (!BearerToken().empty()) context.AddMetadata("authorization", "Bearer " + BearerToken());
+  if (!LeaseId().empty()) context.AddMetadata("x-photonicd-lease", LeaseId());
 }
 
 inline void PrintJson(const google::protobuf::Message& message) {

@@ -35,6 +35,7 @@ namespace pb = photonic::v1;
 using photonctl::AddCredentials;
 using photonctl::BearerToken;
 using photonctl::Fail;
+using photonctl::LeaseId;
 using photonctl::Options;
 using photonctl::PrintJson;
 
@@ -252,6 +253,42 @@ class Client {
     return 0;
   }
 
+  // acquire (holder set), release (lease_id set) or show.
+  int Lease(const std::string& action, const std::string& holder, double ttl_s) {
+    grpc::ClientContext context;
+    AddCredentials(context);
+    Prepare(context);
+    pb::Lease response;
+    grpc::Status s;
+    if (action == "acquire") {
+      pb::AcquireLeaseRequest request;
+      request.set_holder(holder);
+      request.set_ttl_seconds(ttl_s);
+      request.set_lease_id(LeaseId());  // set: renew
+      s = stub_->AcquireLease(&context, request, &response);
+    } else if (action == "release") {
+      pb::ReleaseLeaseRequest request;
+      request.set_lease_id(LeaseId());
+      s = stub_->ReleaseLease(&context, request, &response);
+    } else {
+      s = stub_->GetLease(&context, pb::GetLeaseRequest(), &response);
+    }
+    if (!s.ok()) return Fail(s);
+    if (options_.json) {
+      PrintJson(response);
+    } else if (action == "acquire") {
+      std::printf("%s\n", response.lease_id().c_str());  // for PHOTONICD_LEASE=$(...)
+      std::fprintf(stderr, "leased to %s for %.0f s; send it with --lease or PHOTONICD_LEASE\n",
+                   response.holder().c_str(), response.expires_in_seconds());
+    } else if (response.held()) {
+      std::printf("leased to %s for another %.1f s\n", response.holder().c_str(),
+                  response.expires_in_seconds());
+    } else {
+      std::printf("not leased\n");
+    }
+    return 0;
+  }
+
   int Read(unsigned averages) {
     grpc::ClientContext context;
     AddCredentials(context);
@@ -325,6 +362,9 @@ int main(int argc, char** argv) {
   const char* env_token = std::getenv("PHOTONICD_TOKEN");
   if (env_token) BearerToken() = env_token;
   app.add_option("--token", BearerToken(), "bearer token (env PHOTONICD_TOKEN)");
+  const char* env_lease = std::getenv("PHOTONICD_LEASE");
+  if (env_lease) LeaseId() = env_lease;
+  app.add_option("--lease", LeaseId(), "write lease id to send (env PHOTONICD_LEASE)");
   app.add_option("--ca", options.ca_file, "PEM CA certificates: connect with TLS")
       ->check(CLI::ExistingFile);
   app.add_option("--client-cert", options.client_cert_file, "PEM client certificate (mutual TLS)")
@@ -376,6 +416,19 @@ int main(int argc, char** argv) {
   read->add_option("-n,--averages", averages, "readings averaged per detector")
       ->capture_default_str();
 
+  auto* lease = app.add_subcommand("lease", "the chip's exclusive write lease");
+  lease->require_subcommand(1);
+  auto* lease_acquire = lease->add_subcommand(
+      "acquire", "take the lease (or renew the one given with --lease); prints its id");
+  std::string lease_holder;
+  double lease_ttl_s = 300.0;
+  lease_acquire->add_option("--holder", lease_holder, "who holds it, for people")->required();
+  lease_acquire->add_option("--ttl", lease_ttl_s, "seconds until it lapses")
+      ->capture_default_str()
+      ->check(CLI::Range(1e-3, 3600.0));
+  auto* lease_release = lease->add_subcommand("release", "give back the lease given with --lease");
+  lease->add_subcommand("show", "who holds the lease");
+
   photonctl::TrainCommands train;
   photonctl::AddTrainCommands(app, train);
 
@@ -393,5 +446,9 @@ int main(int argc, char** argv) {
   if (*calibrate) return client.Calibrate(calibrate_request);
   if (*show_calibration) return client.GetCalibration();
   if (*program_unitary) return client.ProgramUnitary(circuit, unitary_seed);
+  if (*lease) {
+    return client.Lease(*lease_acquire ? "acquire" : (*lease_release ? "release" : "show"),
+                        lease_holder, lease_ttl_s);
+  }
   return 2;
 }

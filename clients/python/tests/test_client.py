@@ -122,6 +122,24 @@ class LeaseTest(unittest.TestCase):
             self.assertFalse(bob.lease_holder().held)
             bob.set_phases([0.0] * 56)  # released: anyone may write again
 
+    def test_photonctl_lease_commands(self):
+        def photonctl(*args, lease=None):
+            env = dict(os.environ, PHOTONICD_ADDRESS=self.daemon.address)
+            if lease:
+                env["PHOTONICD_LEASE"] = lease
+            return subprocess.run([os.environ["PHOTONCTL"], *args], env=env, capture_output=True,
+                                  text=True, timeout=30)
+        acquired = photonctl("lease", "acquire", "--holder", "ci", "--ttl", "60")
+        self.assertEqual(acquired.returncode, 0, acquired.stderr)
+        lease_id = acquired.stdout.strip()
+        self.assertIn("leased to ci", photonctl("lease", "show").stdout)
+        refused = photonctl("set-inputs", *["0"] * 8)
+        self.assertEqual(refused.returncode, 1)
+        self.assertIn("FAILED_PRECONDITION", refused.stderr)
+        self.assertEqual(photonctl("set-inputs", *["0"] * 8, lease=lease_id).returncode, 0)
+        self.assertEqual(photonctl("lease", "release", lease=lease_id).returncode, 0)
+        self.assertIn("not leased", photonctl("lease", "show").stdout)
+
 
 class ExamplesTest(unittest.TestCase):
     """The examples write their PNGs (into the build tree's examples/)."""
