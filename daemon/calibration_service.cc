@@ -2,6 +2,7 @@
 
 #include <atomic>
 #include <cmath>
+#include <functional>
 #include <mutex>
 #include <random>
 
@@ -20,8 +21,14 @@ using ProgressMessage = photonic::v1::CalibrationProgress;
 // Streams progress of one calibration; frees itself in OnDone.
 class CalibrateReactor final : public grpc::ServerWriteReactor<ProgressMessage> {
  public:
-  CalibrateReactor(ChipController& controller, CalibrationState& state, CalibrationOptions options)
-      : controller_(controller), state_(state), options_(options) {
+  // check_lease: whether the caller's lease still allows writing (on the
+  // hardware thread, when the calibration starts).
+  CalibrateReactor(ChipController& controller, CalibrationState& state, CalibrationOptions options,
+                   std::function<absl::Status()> check_lease)
+      : controller_(controller),
+        state_(state),
+        options_(options),
+        check_lease_(std::move(check_lease)) {
     controller_.Post([this] { Run(); });
   }
 
@@ -52,7 +59,9 @@ class CalibrateReactor final : public grpc::ServerWriteReactor<ProgressMessage> 
   void Run() {
     absl::StatusOr<photonic::v1::PhaseCalibration> result =
         absl::UnknownError("calibration did not run");
-    if (absl::Status lease = controller_.CheckClientMayWrite(); !lease.ok()) {
+    absl::Status lease = check_lease_();
+    if (lease.ok()) lease = controller_.CheckClientMayWrite();
+    if (!lease.ok()) {
       result = lease;
     } else {
       result = RunCalibration(
@@ -118,6 +127,7 @@ class CalibrateReactor final : public grpc::ServerWriteReactor<ProgressMessage> 
   ChipController& controller_;
   CalibrationState& state_;
   const CalibrationOptions options_;
+  const std::function<absl::Status()> check_lease_;
   std::atomic<bool> cancelled_{false};
   std::mutex mu_;
   ProgressMessage pending_;
@@ -168,8 +178,9 @@ grpc::ServerWriteReactor<ProgressMessage>* CalibrationServiceImpl::Calibrate(
     };
     return new Refusal(ToGrpcStatus(options.status()));
   }
-  (void)context;
-  return new CalibrateReactor(controller_, state_, *options);
+  return new CalibrateReactor(
+      controller_, state_, *options,
+      [this, lease = CallGuard::LeaseOf(*context)] { return access_.CheckLease(lease); });
 }
 
 grpc::ServerUnaryReactor* CalibrationServiceImpl::GetCalibration(
@@ -198,8 +209,10 @@ grpc::ServerUnaryReactor* CalibrationServiceImpl::ProgramUnitary(
     return Refuse(context, denied);
   }
   auto* reactor = context->DefaultReactor();
-  controller_.Post([this, reactor, request, response] {
-    if (absl::Status s = controller_.CheckClientMayWrite(); !s.ok()) {
+  controller_.Post([this, reactor, request, response, lease = CallGuard::LeaseOf(*context)] {
+    absl::Status s = access_.CheckLease(lease);
+    if (s.ok()) s = controller_.CheckClientMayWrite();
+    if (!s.ok()) {
       reactor->Finish(ToGrpcStatus(s));
       return;
     }

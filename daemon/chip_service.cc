@@ -37,7 +37,10 @@ void FillReading(const DetectorReading& reading, Response& response) {
 // hardware thread, write the reading, read the next.
 class QueryReactor final : public grpc::ServerBidiReactor<QueryRequest, QueryResponse> {
  public:
-  explicit QueryReactor(ChipController& controller) : controller_(controller) {
+  // may_write: the caller is an operator; lease: the lease id it sent.
+  QueryReactor(ChipController& controller, const CallGuard& access, bool may_write,
+               std::string lease)
+      : controller_(controller), access_(access), may_write_(may_write), lease_(std::move(lease)) {
     StartRead(&request_);
   }
 
@@ -48,7 +51,14 @@ class QueryReactor final : public grpc::ServerBidiReactor<QueryRequest, QueryRes
     }
     controller_.Post([this] {
       if (request_.phases_rad_size() > 0 || request_.amplitudes_size() > 0) {
-        if (absl::Status s = controller_.CheckClientMayWrite(); !s.ok()) {
+        if (!may_write_) {
+          Finish(grpc::Status(grpc::StatusCode::PERMISSION_DENIED,
+                              "writing phases or inputs needs an operator token"));
+          return;
+        }
+        absl::Status s = access_.CheckLease(lease_);
+        if (s.ok()) s = controller_.CheckClientMayWrite();
+        if (!s.ok()) {
           Finish(ToGrpcStatus(s));
           return;
         }
@@ -80,6 +90,9 @@ class QueryReactor final : public grpc::ServerBidiReactor<QueryRequest, QueryRes
 
  private:
   ChipController& controller_;
+  const CallGuard& access_;
+  const bool may_write_;
+  const std::string lease_;
   QueryRequest request_;
   QueryResponse response_;
 };
@@ -140,21 +153,26 @@ grpc::ServerUnaryReactor* ChipServiceImpl::SetPowerBudget(
     return Refuse(context, denied);
   }
   auto* reactor = context->DefaultReactor();
-  controller_.Post([this, context, reactor, request, response] {
-    if (context->IsCancelled()) {
-      reactor->Finish(grpc::Status::CANCELLED);
-      return;
-    }
-    if (absl::Status s = controller_.SetPowerBudget(request->max_total_heater_power_mw());
-        !s.ok()) {
-      spdlog::warn("SetPowerBudget refused: {}", s.ToString());
-      reactor->Finish(ToGrpcStatus(s));
-      return;
-    }
-    FillLimits(controller_.heater_limits(), controller_.chip().modulator().max_voltage_v(),
-               *response);
-    reactor->Finish(grpc::Status::OK);
-  });
+  controller_.Post(
+      [this, context, reactor, request, response, lease = CallGuard::LeaseOf(*context)] {
+        if (absl::Status s = access_.CheckLease(lease); !s.ok()) {
+          reactor->Finish(ToGrpcStatus(s));
+          return;
+        }
+        if (context->IsCancelled()) {
+          reactor->Finish(grpc::Status::CANCELLED);
+          return;
+        }
+        if (absl::Status s = controller_.SetPowerBudget(request->max_total_heater_power_mw());
+            !s.ok()) {
+          spdlog::warn("SetPowerBudget refused: {}", s.ToString());
+          reactor->Finish(ToGrpcStatus(s));
+          return;
+        }
+        FillLimits(controller_.heater_limits(), controller_.chip().modulator().max_voltage_v(),
+                   *response);
+        reactor->Finish(grpc::Status::OK);
+      });
   return reactor;
 }
 
@@ -165,27 +183,32 @@ grpc::ServerUnaryReactor* ChipServiceImpl::SetPhases(grpc::CallbackServerContext
     return Refuse(context, denied);
   }
   auto* reactor = context->DefaultReactor();
-  controller_.Post([this, context, reactor, request, response] {
-    if (context->IsCancelled()) {  // the client gave up while the call waited: write nothing
-      reactor->Finish(grpc::Status::CANCELLED);
-      return;
-    }
-    if (absl::Status s = controller_.CheckClientMayWrite(); !s.ok()) {
-      reactor->Finish(ToGrpcStatus(s));
-      return;
-    }
-    absl::StatusOr<PhaseState> state =
-        controller_.SetPhases(AsSpan(request->phases_rad()), AsSpan(request->indices()));
-    if (!state.ok()) {
-      spdlog::warn("SetPhases refused: {}", state.status().ToString());
-      reactor->Finish(ToGrpcStatus(state.status()));
-      return;
-    }
-    response->mutable_applied_phases_rad()->Assign(state->phases_rad.begin(),
-                                                   state->phases_rad.end());
-    FillPhases(*state, *response);
-    reactor->Finish(grpc::Status::OK);
-  });
+  controller_.Post(
+      [this, context, reactor, request, response, lease = CallGuard::LeaseOf(*context)] {
+        if (absl::Status s = access_.CheckLease(lease); !s.ok()) {
+          reactor->Finish(ToGrpcStatus(s));
+          return;
+        }
+        if (context->IsCancelled()) {  // the client gave up while the call waited: write nothing
+          reactor->Finish(grpc::Status::CANCELLED);
+          return;
+        }
+        if (absl::Status s = controller_.CheckClientMayWrite(); !s.ok()) {
+          reactor->Finish(ToGrpcStatus(s));
+          return;
+        }
+        absl::StatusOr<PhaseState> state =
+            controller_.SetPhases(AsSpan(request->phases_rad()), AsSpan(request->indices()));
+        if (!state.ok()) {
+          spdlog::warn("SetPhases refused: {}", state.status().ToString());
+          reactor->Finish(ToGrpcStatus(state.status()));
+          return;
+        }
+        response->mutable_applied_phases_rad()->Assign(state->phases_rad.begin(),
+                                                       state->phases_rad.end());
+        FillPhases(*state, *response);
+        reactor->Finish(grpc::Status::OK);
+      });
   return reactor;
 }
 
@@ -212,25 +235,30 @@ grpc::ServerUnaryReactor* ChipServiceImpl::SetInputs(grpc::CallbackServerContext
     return Refuse(context, denied);
   }
   auto* reactor = context->DefaultReactor();
-  controller_.Post([this, context, reactor, request, response] {
-    if (context->IsCancelled()) {
-      reactor->Finish(grpc::Status::CANCELLED);
-      return;
-    }
-    if (absl::Status s = controller_.CheckClientMayWrite(); !s.ok()) {
-      reactor->Finish(ToGrpcStatus(s));
-      return;
-    }
-    absl::StatusOr<std::vector<double>> applied =
-        controller_.SetInputs(AsSpan(request->amplitudes()));
-    if (!applied.ok()) {
-      spdlog::warn("SetInputs refused: {}", applied.status().ToString());
-      reactor->Finish(ToGrpcStatus(applied.status()));
-      return;
-    }
-    response->mutable_amplitudes()->Assign(applied->begin(), applied->end());
-    reactor->Finish(grpc::Status::OK);
-  });
+  controller_.Post(
+      [this, context, reactor, request, response, lease = CallGuard::LeaseOf(*context)] {
+        if (absl::Status s = access_.CheckLease(lease); !s.ok()) {
+          reactor->Finish(ToGrpcStatus(s));
+          return;
+        }
+        if (context->IsCancelled()) {
+          reactor->Finish(grpc::Status::CANCELLED);
+          return;
+        }
+        if (absl::Status s = controller_.CheckClientMayWrite(); !s.ok()) {
+          reactor->Finish(ToGrpcStatus(s));
+          return;
+        }
+        absl::StatusOr<std::vector<double>> applied =
+            controller_.SetInputs(AsSpan(request->amplitudes()));
+        if (!applied.ok()) {
+          spdlog::warn("SetInputs refused: {}", applied.status().ToString());
+          reactor->Finish(ToGrpcStatus(applied.status()));
+          return;
+        }
+        response->mutable_amplitudes()->Assign(applied->begin(), applied->end());
+        reactor->Finish(grpc::Status::OK);
+      });
   return reactor;
 }
 
@@ -256,10 +284,13 @@ grpc::ServerUnaryReactor* ChipServiceImpl::ReadDetectors(
 
 grpc::ServerBidiReactor<QueryRequest, QueryResponse>* ChipServiceImpl::Query(
     grpc::CallbackServerContext* context) {
-  if (grpc::Status denied = access_.Write(*context); !denied.ok()) {
+  // Opening a stream is a read; each configuration that writes is checked
+  // for the operator role and the lease when it runs.
+  if (grpc::Status denied = access_.Read(*context); !denied.ok()) {
     return new BidiRefusal<QueryRequest, QueryResponse>(denied);
   }
-  return new QueryReactor(controller_);
+  return new QueryReactor(controller_, access_, access_.Operate(*context).ok(),
+                          CallGuard::LeaseOf(*context));
 }
 
 namespace {
@@ -279,13 +310,26 @@ grpc::ServerUnaryReactor* ChipServiceImpl::AcquireLease(
   if (grpc::Status denied = access_.Operate(*context); !denied.ok()) {
     return Refuse(context, denied);
   }
-  absl::StatusOr<LeaseInfo> lease =
-      leases_.Acquire(request->holder(), request->ttl_seconds(), request->lease_id());
-  if (!lease.ok()) return Refuse(context, ToGrpcStatus(lease.status()));
-  spdlog::info("write lease {} to {} for {} s", request->lease_id().empty() ? "granted" : "renewed",
-               lease->holder, lease->expires_in_seconds);
-  FillLease(*lease, *response);
-  return Refuse(context, grpc::Status::OK);
+  auto* reactor = context->DefaultReactor();
+  // On the hardware thread: a training session holding the chip comes first.
+  controller_.Post([this, reactor, request, response] {
+    if (absl::Status s = controller_.CheckClientMayWrite(); !s.ok()) {
+      reactor->Finish(ToGrpcStatus(s));
+      return;
+    }
+    absl::StatusOr<LeaseInfo> lease =
+        leases_.Acquire(request->holder(), request->ttl_seconds(), request->lease_id());
+    if (!lease.ok()) {
+      reactor->Finish(ToGrpcStatus(lease.status()));
+      return;
+    }
+    spdlog::info("write lease {} to {} for {} s",
+                 request->lease_id().empty() ? "granted" : "renewed", lease->holder,
+                 lease->expires_in_seconds);
+    FillLease(*lease, *response);
+    reactor->Finish(grpc::Status::OK);
+  });
+  return reactor;
 }
 
 grpc::ServerUnaryReactor* ChipServiceImpl::ReleaseLease(

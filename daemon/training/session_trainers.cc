@@ -156,8 +156,7 @@ class DfaTrainer final : public SessionTrainer {
     progress_ = *p;
     progress_.heater_power_mw = controller_.GetPhases().total_heater_power_mw;
     power_sum_mw_ += progress_.heater_power_mw;
-    ++steps_here_;
-    progress_.mean_heater_power_mw = power_sum_mw_ / steps_here_;
+    progress_.mean_heater_power_mw = power_sum_mw_ / static_cast<double>(progress_.step);
     return progress_;
   }
   const trainers::TrainingProgress& progress() const override { return progress_; }
@@ -173,7 +172,9 @@ class DfaTrainer final : public SessionTrainer {
   void Save(SessionCheckpoint& checkpoint) const override {
     const std::vector<float> state = run->SaveState();
     checkpoint.mutable_network_state()->Assign(state.begin(), state.end());
+    checkpoint.set_power_sum_mw(power_sum_mw_);
   }
+  void RestorePowerSum(double power_sum_mw) { power_sum_mw_ = power_sum_mw; }
 
   std::unique_ptr<trainers::TrainTestSplit> data;
   std::unique_ptr<ControllerWeightBank> bank;
@@ -184,8 +185,7 @@ class DfaTrainer final : public SessionTrainer {
   ChipController& controller_;
   double energy_start_mj_;
   std::chrono::nanoseconds time_start_;
-  double power_sum_mw_ = 0.0;
-  std::int64_t steps_here_ = 0;
+  double power_sum_mw_ = 0.0;  // over every step, across restarts
 };
 
 absl::StatusOr<std::unique_ptr<SessionTrainer>> MakeDfaTrainer(ChipController& controller,
@@ -223,6 +223,7 @@ absl::StatusOr<std::unique_ptr<SessionTrainer>> MakeDfaTrainer(ChipController& c
       return s;
     }
     t->progress_ = t->run->progress();
+    t->RestorePowerSum(resume_from->power_sum_mw());
   } else {
     absl::StatusOr<double> initial = t->run->Evaluate(t->data->test, c.test_samples());
     if (!initial.ok()) return initial.status();

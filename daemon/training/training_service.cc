@@ -127,9 +127,16 @@ class WatchReactor final : public grpc::ServerWriteReactor<SessionStatus> {
 
 template <typename Call>
 grpc::ServerUnaryReactor* TrainingServiceImpl::OnHardwareThread(
-    grpc::CallbackServerContext* context, SessionStatus* response, Call call) {
+    grpc::CallbackServerContext* context, SessionStatus* response, bool writes, Call call) {
   auto* reactor = context->DefaultReactor();
-  controller_.Post([reactor, response, call = std::move(call)] {
+  controller_.Post([this, reactor, response, call = std::move(call), writes,
+                    lease = CallGuard::LeaseOf(*context)] {
+    if (writes) {
+      if (absl::Status s = access_.CheckLease(lease); !s.ok()) {
+        reactor->Finish(ToGrpcStatus(s));
+        return;
+      }
+    }
     absl::StatusOr<SessionStatus> status = call();
     if (!status.ok()) {
       reactor->Finish(ToGrpcStatus(status.status()));
@@ -147,7 +154,7 @@ grpc::ServerUnaryReactor* TrainingServiceImpl::StartSession(
   if (grpc::Status denied = access_.Write(*context); !denied.ok()) {
     return Refuse(context, denied);
   }
-  return OnHardwareThread(context, response, [this, request] {
+  return OnHardwareThread(context, response, true, [this, request] {
     absl::StatusOr<SessionStatus> status = sessions_.Start(request->config());
     if (!status.ok()) spdlog::warn("StartSession refused: {}", status.status().ToString());
     return status;
@@ -160,7 +167,7 @@ grpc::ServerUnaryReactor* TrainingServiceImpl::PauseSession(
   if (grpc::Status denied = access_.Write(*context); !denied.ok()) {
     return Refuse(context, denied);
   }
-  return OnHardwareThread(context, response,
+  return OnHardwareThread(context, response, true,
                           [this, request] { return sessions_.Pause(request->id()); });
 }
 
@@ -170,7 +177,7 @@ grpc::ServerUnaryReactor* TrainingServiceImpl::ResumeSession(
   if (grpc::Status denied = access_.Write(*context); !denied.ok()) {
     return Refuse(context, denied);
   }
-  return OnHardwareThread(context, response,
+  return OnHardwareThread(context, response, true,
                           [this, request] { return sessions_.Resume(request->id()); });
 }
 
@@ -180,7 +187,7 @@ grpc::ServerUnaryReactor* TrainingServiceImpl::CancelSession(
   if (grpc::Status denied = access_.Write(*context); !denied.ok()) {
     return Refuse(context, denied);
   }
-  return OnHardwareThread(context, response,
+  return OnHardwareThread(context, response, true,
                           [this, request] { return sessions_.Cancel(request->id()); });
 }
 
@@ -190,7 +197,7 @@ grpc::ServerUnaryReactor* TrainingServiceImpl::GetSession(
   if (grpc::Status denied = access_.Read(*context); !denied.ok()) {
     return Refuse(context, denied);
   }
-  return OnHardwareThread(context, response,
+  return OnHardwareThread(context, response, false,
                           [this, request] { return sessions_.Get(request->id()); });
 }
 

@@ -36,9 +36,12 @@ class TrainingServiceImpl final : public photonic::v1::TrainingService::Callback
                                          photonic::v1::ListSessionsResponse* response) override;
 
  private:
+  // Runs call on the hardware thread; `writes`: check the caller's lease
+  // there first.
   template <typename Call>
   grpc::ServerUnaryReactor* OnHardwareThread(grpc::CallbackServerContext* context,
-                                             photonic::v1::SessionStatus* response, Call call);
+                                             photonic::v1::SessionStatus* response, bool writes,
+                                             Call call);
 
   ChipController& controller_;
   const CallGuard& access_;

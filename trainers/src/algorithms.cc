@@ -77,7 +77,7 @@ absl::StatusOr<TrainTestSplit> LoadTrainingData(const std::string& dataset, int 
           absl::StrCat("features = ", features, " must be in [1, 4096]"));
     }
     split.train = MakeClusters(train_limit, features, classes, 0.15, seed);
-    split.test = MakeClusters(test_limit, features, classes, 0.15, seed);
+    split.test = MakeClusters(test_limit, features, classes, 0.15, seed, 1);
     return split;
   }
   if (dataset != "fashion-mnist") {

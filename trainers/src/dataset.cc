@@ -155,7 +155,8 @@ Dataset FirstClasses(const Dataset& data, int classes) {
   return out;
 }
 
-Dataset MakeClusters(int samples, int features, int classes, double spread, std::uint64_t seed) {
+Dataset MakeClusters(int samples, int features, int classes, double spread, std::uint64_t seed,
+                     std::uint64_t sample_stream) {
   std::mt19937_64 rng(seed);
   std::uniform_real_distribution<double> uniform(0.0, 1.0);
   std::normal_distribution<double> noise(0.0, spread);
@@ -163,6 +164,9 @@ Dataset MakeClusters(int samples, int features, int classes, double spread, std:
   for (int c = 0; c < classes; ++c) {
     for (int f = 0; f < features; ++f) prototypes(c, f) = uniform(rng);
   }
+  // The samples' noise from their own stream: a test set (stream 1) shares
+  // the training set's prototypes but none of its samples.
+  if (sample_stream != 0) rng.seed(seed ^ (0x9e3779b97f4a7c15ULL * sample_stream));
   Dataset data;
   data.classes = classes;
   data.features.resize(samples, features);

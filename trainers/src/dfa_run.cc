@@ -55,9 +55,9 @@ absl::Status ValidateDfaConfig(const DfaConfig& c) {
   if (!(std::isfinite(c.noise_mean) && std::abs(c.noise_mean) <= 10.0)) {
     return Bad("algorithm.feedback_noise_mean", "must be finite, |mean| <= 10");
   }
-  if (!(c.noise_std >= 0.0 && c.noise_std <= 10.0)) {
+  if (!(c.noise_std > 0.0 && c.noise_std <= 10.0)) {
     return Bad("algorithm.feedback_noise_std",
-               absl::StrCat("= ", c.noise_std, " is not in [0, 10]"));
+               absl::StrCat("= ", c.noise_std, " is not in (0, 10]"));
   }
   if (c.batch_size < 1 || c.batch_size > 4096) return Bad("batch_size", "is not in [1, 4096]");
   return absl::OkStatus();
@@ -67,7 +67,7 @@ absl::StatusOr<TrainTestSplit> LoadDfaData(const std::string& dataset, int featu
                                            int train_limit, int test_limit, std::uint64_t seed) {
   if (dataset == "synthetic") {
     return TrainTestSplit{MakeClusters(train_limit, features, classes, 0.15, seed),
-                          MakeClusters(test_limit, features, classes, 0.15, seed), "synthetic"};
+                          MakeClusters(test_limit, features, classes, 0.15, seed, 1), "synthetic"};
   }
   if (dataset != "fashion-mnist") {
     return Bad("dataset", absl::StrCat("= \"", dataset, "\" is not fashion-mnist or synthetic"));

@@ -32,7 +32,9 @@ absl::StatusOr<std::vector<Eigen::MatrixXf>> GaussianNoiseProjector::Project(
   std::vector<Eigen::MatrixXf> out;
   for (const Eigen::MatrixXf& b : feedback_) {
     Eigen::MatrixXf product = b * error;
-    for (float& v : product.reshaped()) v += scale * static_cast<float>(noise_(rng_));
+    if (noise_.stddev() > 0.0 || noise_.mean() != 0.0) {
+      for (float& v : product.reshaped()) v += scale * static_cast<float>(noise_(rng_));
+    }
     out.push_back(std::move(product));
   }
   return out;

@@ -205,6 +205,11 @@ absl::StatusOr<ProgramReport> ProgramWeights(WeightBankDevice& device,
                                                    calibration.rows, "x", calibration.channels));
   }
   if (!targets.allFinite()) return absl::InvalidArgumentError("weight targets must be finite");
+  if (iterations < 0 || iterations > 1000 || averages < 1) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("weight programming needs iterations in [0, 1000]", " and averages >= 1 (got ",
+                     iterations, ", ", averages, ")"));
+  }
   ProgramReport report;
   // Each ring's crosstalk heat, as the extra own power it is worth: the
   // difference between the power its measured weight means on its branch

@@ -90,7 +90,6 @@ class Chip:
         self._chip = chip_pb2_grpc.ChipServiceStub(self._channel)
         self._calibration = calibration_pb2_grpc.CalibrationServiceStub(self._channel)
         self._training = training_pb2_grpc.TrainingServiceStub(self._channel)
-        self._info = None
 
     def __enter__(self):
         return self
@@ -108,9 +107,9 @@ class Chip:
     # --- the chip ---
 
     def info(self) -> chip_pb2.ChipInfo:
-        if self._info is None:
-            self._info = self._unary(self._chip.GetChipInfo, chip_pb2.GetChipInfoRequest())
-        return self._info
+        """The chip's description and present limits (asked every time: the
+        power budget can change at run time)."""
+        return self._unary(self._chip.GetChipInfo, chip_pb2.GetChipInfoRequest())
 
     def set_phases(self, phases_rad: Sequence[float],
                    indices: Optional[Sequence[int]] = None) -> chip_pb2.SetPhasesResponse:

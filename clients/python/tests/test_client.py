@@ -59,13 +59,14 @@ class ClientTest(unittest.TestCase):
         self.assertIn("s-no-such", raised.exception.message)
 
     def test_power_budget_refuses_phases_over_it(self):
+        full_budget = self.chip.info().limits.max_total_heater_power_mw
         self.chip.set_power_budget(1.0)
         try:
             with self.assertRaises(photonicd.LimitExceeded) as raised:
                 self.chip.set_phases([math.pi] * 56)
             self.assertIn("budget", raised.exception.message)
         finally:
-            self.chip.set_power_budget(self.chip.info().limits.max_total_heater_power_mw)
+            self.chip.set_power_budget(full_budget)
 
     def test_calibrate_streams_progress_and_ends_with_the_result(self):
         fractions, last = [], None

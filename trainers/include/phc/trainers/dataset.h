@@ -50,8 +50,12 @@ void ScaleFeaturesLike(const Dataset& reference, Dataset& data);
 Dataset FirstClasses(const Dataset& data, int classes);
 
 // A small, learnable synthetic set for tests: `classes` Gaussian clusters of
-// non-negative features around random prototypes.
-Dataset MakeClusters(int samples, int features, int classes, double spread, std::uint64_t seed);
+// non-negative features around random prototypes (drawn from `seed`).
+// sample_stream 0 draws the samples right after the prototypes; another
+// value draws them from a separate stream (a test set: same prototypes,
+// different samples).
+Dataset MakeClusters(int samples, int features, int classes, double spread, std::uint64_t seed,
+                     std::uint64_t sample_stream = 0);
 
 // Fashion-MNIST from Debian's dataset-fashion-mnist package, if installed.
 std::filesystem::path FashionMnistDir();
