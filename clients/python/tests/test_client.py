@@ -123,6 +123,30 @@ class LeaseTest(unittest.TestCase):
             self.assertFalse(bob.lease_holder().held)
             bob.set_phases([0.0] * 56)  # released: anyone may write again
 
+    def test_an_open_query_stream_cannot_write_once_another_client_holds_the_lease(self):
+        import queue
+
+        import grpc
+        from photonic.v1 import chip_pb2, chip_pb2_grpc
+
+        requests = queue.Queue()
+        channel = grpc.insecure_channel(self.daemon.address)
+        stub = chip_pb2_grpc.ChipServiceStub(channel)
+        replies = stub.Query(iter(requests.get, None))
+        requests.put(chip_pb2.QueryRequest(tag=1, amplitudes=[0.5] * 8))
+        self.assertEqual(next(replies).tag, 1)  # writes while nobody holds the lease
+        with Chip(self.daemon.address) as alice, alice.lease("alice", ttl_s=30):
+            requests.put(chip_pb2.QueryRequest(tag=2))  # a pure read still works
+            self.assertEqual(next(replies).tag, 2)
+            requests.put(chip_pb2.QueryRequest(tag=3, amplitudes=[1.0] * 8))
+            with self.assertRaises(grpc.RpcError) as raised:
+                next(replies)
+            self.assertEqual(raised.exception.code(), grpc.StatusCode.FAILED_PRECONDITION)
+            self.assertIn("alice", raised.exception.details())
+            self.assertTrue(alice.read().photocurrent_ua)  # reads go on
+        requests.put(None)
+        channel.close()
+
     def test_photonctl_lease_commands(self):
         def photonctl(*args, lease=None):
             env = dict(os.environ, PHOTONICD_ADDRESS=self.daemon.address)
