@@ -26,6 +26,8 @@ HeaterLimits LimitsOf(const photonic::v1::ChipDescription& chip) {
           .max_total_power_mw = chip.max_total_heater_power_mw()};
 }
 
+constexpr auto kLinkWatchPeriod = std::chrono::milliseconds(250);
+
 }  // namespace
 
 absl::StatusOr<std::unique_ptr<ChipController>> ChipController::Create(
@@ -56,6 +58,7 @@ absl::StatusOr<std::unique_ptr<ChipController>> ChipController::Create(
   if (absl::Status s = controller->RunSync([raw] { return raw->DriveToSafeState(); }); !s.ok()) {
     return s;
   }
+  if (raw->drivers_.links) raw->Post([raw] { raw->WatchLinks(); });
   return controller;
 }
 
@@ -77,6 +80,7 @@ ChipController::ChipController(const photonic::v1::ChipDescription& chip,
       heater_volts_v_(phase_count_, 0.0),
       amplitudes_(input_count_, 0.0),
       work_(io_.get_executor()),
+      link_timer_(io_),
       thread_([this] { RunHardwareThread(); }) {
   for (const photonsim::CircuitLayout& circuit : layout_.circuits) {
     if (circuit.kind != photonsim::CircuitKind::kMicroringBank) continue;
@@ -107,8 +111,47 @@ void ChipController::RunHardwareThread() {
 }
 
 ChipController::~ChipController() {
+  boost::asio::post(io_, [this] {
+    stopping_ = true;
+    link_timer_.cancel();
+  });
   work_.reset();
   thread_.join();
+}
+
+void ChipController::WatchLinks() {
+  if (stopping_) return;
+  CheckLinks().IgnoreError();
+  link_timer_.expires_after(kLinkWatchPeriod);
+  link_timer_.async_wait([this](const boost::system::error_code& error) {
+    if (!error) WatchLinks();
+  });
+}
+
+absl::Status ChipController::CheckLinks() {
+  drivers::LinkHealth* links = drivers_.links.get();
+  if (links == nullptr) return absl::OkStatus();
+  if (!links->AllUp()) links->Reconnect();
+  if (!links->AllUp()) {
+    if (!safed_since_loss_) {
+      safed_since_loss_ = true;
+      spdlog::error(
+          "instrument link lost ({}); driving heaters and modulators to 0 V where "
+          "still possible; reconnecting",
+          links->Describe());
+      DriveToSafeState().IgnoreError();
+    }
+    return absl::UnavailableError(
+        absl::StrCat("instrument link lost: ", links->Describe(),
+                     "; photonicd reconnects automatically (health is NOT_SERVING until then)"));
+  }
+  if (links->restorations() == seen_restorations_) return absl::OkStatus();
+  seen_restorations_ = links->restorations();
+  safed_since_loss_ = false;
+  spdlog::warn(
+      "instrument links restored; driving the chip to its safe state (the settings "
+      "behind a lost link are unknown)");
+  return DriveToSafeState();
 }
 
 void ChipController::Post(std::function<void()> op) { boost::asio::post(io_, std::move(op)); }
@@ -233,6 +276,7 @@ absl::Status ChipController::WriteHeaterVolts(std::vector<double> volts_v,
 
 absl::Status ChipController::SetHeaterPowers(std::span<const double> powers_mw) {
   RequireHardwareThread();
+  if (absl::Status s = CheckLinks(); !s.ok()) return s;
   if (static_cast<int>(powers_mw.size()) != phase_count_) {
     return absl::InvalidArgumentError(absl::StrCat(
         "powers has ", powers_mw.size(), " entries; the chip has ", phase_count_, " heaters"));
@@ -330,6 +374,7 @@ absl::Status ChipController::SetPowerBudget(double max_total_heater_power_mw) {
 absl::StatusOr<PhaseState> ChipController::SetPhases(std::span<const double> phases_rad,
                                                      std::span<const std::uint32_t> indices) {
   RequireHardwareThread();
+  if (absl::Status s = CheckLinks(); !s.ok()) return s;
   absl::StatusOr<std::vector<double>> planned = PlanPhases(phases_rad, indices);
   if (!planned.ok()) return planned.status();
   if (absl::Status s = WriteHeaters(*planned); !s.ok()) return s;
@@ -401,6 +446,7 @@ absl::Status ChipController::WriteInputs(std::span<const double> amplitudes) {
 
 absl::StatusOr<std::vector<double>> ChipController::SetInputs(std::span<const double> amplitudes) {
   RequireHardwareThread();
+  if (absl::Status s = CheckLinks(); !s.ok()) return s;
   if (absl::Status s = ValidateInputs(amplitudes); !s.ok()) return s;
   if (absl::Status s = WriteInputs(amplitudes); !s.ok()) return s;
   return amplitudes_;
@@ -416,6 +462,7 @@ absl::StatusOr<int> ChipController::ValidateAverages(std::uint32_t averages) con
 
 absl::StatusOr<DetectorReading> ChipController::ReadDetectors(std::uint32_t averages) {
   RequireHardwareThread();
+  if (absl::Status s = CheckLinks(); !s.ok()) return s;
   absl::StatusOr<int> count = ValidateAverages(averages);
   if (!count.ok()) return count.status();
   absl::StatusOr<std::vector<double>> currents_a = drivers_.detectors->ReadCurrentsA(*count);
@@ -436,6 +483,7 @@ absl::StatusOr<DetectorReading> ChipController::ReadDetectors(std::uint32_t aver
 
 absl::StatusOr<DetectorReading> ChipController::Query(const QueryConfig& config) {
   RequireHardwareThread();
+  if (absl::Status s = CheckLinks(); !s.ok()) return s;
   std::vector<double> planned;
   if (!config.phases_rad.empty()) {
     absl::StatusOr<std::vector<double>> plan = PlanPhases(config.phases_rad, {});

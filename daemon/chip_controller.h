@@ -10,6 +10,7 @@
 #include <boost/asio/executor_work_guard.hpp>
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/post.hpp>
+#include <boost/asio/steady_timer.hpp>
 #include <chrono>
 #include <cstdint>
 #include <functional>
@@ -127,6 +128,9 @@ class ChipController {
   const std::string& write_lease() const { return write_lease_; }
   // OK, or FAILED_PRECONDITION naming the lease holder.
   absl::Status CheckClientMayWrite() const;
+  // Serial backends: the instruments' links (null on the simulator).
+  // Thread-safe.
+  const std::shared_ptr<drivers::LinkHealth>& links() const { return drivers_.links; }
   // The instruments' clock (virtual on the simulator).
   std::chrono::nanoseconds ChipTime() const { return drivers_.clock->Now(); }
 
@@ -151,6 +155,15 @@ class ChipController {
   std::vector<double> ModulatorVolts(std::span<const double> amplitudes) const;
   void RequireHardwareThread() const;
   void RunHardwareThread();
+  // Before every hardware operation. With every instrument link up: OK
+  // (after a link came back, the chip is first driven to its safe state:
+  // what the instruments held is unknown). A lost link: one reconnection
+  // attempt, the chip driven safe where still possible, then UNAVAILABLE
+  // naming the lost links.
+  absl::Status CheckLinks();
+  // Every kLinkWatchPeriod while links are watched: CheckLinks(), so lost
+  // instruments reconnect (with their backoff) without waiting for a client.
+  void WatchLinks();
 
   const photonic::v1::ChipDescription chip_;
   const photonsim::ChipLayout layout_;
@@ -175,8 +188,14 @@ class ChipController {
   void AccountEnergy();
   std::vector<double> amplitudes_;
 
+  // Link supervision, hardware thread only.
+  std::uint64_t seen_restorations_ = 0;
+  bool safed_since_loss_ = false;
+  bool stopping_ = false;
+
   mutable boost::asio::io_context io_;  // mutable: get_executor() is non-const
   boost::asio::executor_work_guard<boost::asio::io_context::executor_type> work_;
+  boost::asio::steady_timer link_timer_;
   std::thread thread_;
 };
 

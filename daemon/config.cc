@@ -65,10 +65,20 @@ absl::Status ValidateDaemonConfig(photonic::v1::DaemonConfig& config) {
   if (config.listen_address().starts_with("unix:") && config.listen_address().size() == 5) {
     return absl::InvalidArgumentError("config: listen_address \"unix:\" names no socket path");
   }
-  if (config.backend() != photonic::v1::BACKEND_SIM) {
-    return absl::InvalidArgumentError(absl::StrCat("config: backend ",
-                                                   photonic::v1::Backend_Name(config.backend()),
-                                                   " is not supported; set backend: BACKEND_SIM"));
+  if (config.backend() == photonic::v1::BACKEND_SERIAL) {
+    const auto& serial = config.serial();
+    for (const auto& [field, path] : {std::pair{"serial.heaters", serial.heaters()},
+                                      std::pair{"serial.modulators", serial.modulators()},
+                                      std::pair{"serial.adc", serial.adc()}}) {
+      if (path.empty()) {
+        return absl::InvalidArgumentError(
+            absl::StrCat("config: backend BACKEND_SERIAL needs ", field, " (a device path)"));
+      }
+    }
+  } else if (config.backend() != photonic::v1::BACKEND_SIM) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("config: backend ", photonic::v1::Backend_Name(config.backend()),
+                     " is not supported; set backend: BACKEND_SIM or BACKEND_SERIAL"));
   }
   if (config.log_level().empty()) config.set_log_level("info");
   if (spdlog::level::from_str(config.log_level()) == spdlog::level::off &&

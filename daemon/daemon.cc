@@ -8,6 +8,7 @@
 #include <chrono>
 
 #include "absl/strings/str_cat.h"
+#include "phc/drivers/serial/serial_drivers.h"
 #include "phc/drivers/sim_drivers.h"
 #include "photonsim/sim_chip.h"
 #include "spdlog/spdlog.h"
@@ -24,6 +25,24 @@ absl::StatusOr<drivers::DriverSet> MakeDrivers(const LoadedConfig& config) {
       return drivers::MakeSimDrivers(std::shared_ptr<photonsim::SimChip>(*std::move(chip)),
                                      config.chip.heater().max_voltage_v(),
                                      config.chip.modulator().max_voltage_v());
+    }
+    case photonic::v1::BACKEND_SERIAL: {
+      const photonic::v1::SerialBackendConfig& serial = config.daemon.serial();
+      drivers::serial::SerialPorts ports{
+          .heaters = serial.heaters(),
+          .modulators = serial.modulators(),
+          .adc = serial.adc(),
+          .tec = serial.tec(),
+          .baud = serial.baud() ? static_cast<int>(serial.baud()) : 115200,
+          .timeout = std::chrono::milliseconds(serial.timeout_ms() ? serial.timeout_ms() : 200),
+          .adc_conversion_time_s =
+              serial.adc_conversion_time_s() > 0 ? serial.adc_conversion_time_s() : 1e-6,
+          .heater_max_voltage_v = config.chip.heater().max_voltage_v(),
+          .modulator_max_voltage_v = config.chip.modulator().max_voltage_v(),
+          .tec_setpoint_c = config.chip.tec().setpoint_c(),
+          .backoff = {},
+      };
+      return drivers::serial::MakeSerialDrivers(ports);
     }
     default:
       return absl::InvalidArgumentError(absl::StrCat(
@@ -109,6 +128,19 @@ absl::StatusOr<std::unique_ptr<Daemon>> Daemon::Start(const LoadedConfig& config
   }
   daemon->address_ = ResolvedAddress(listen, selected_port);
   daemon->server_->GetHealthCheckService()->SetServingStatus(true);
+  if (const auto& links = daemon->controller_->links()) {
+    // Health follows the instrument links: NOT_SERVING while one is lost.
+    grpc::HealthCheckServiceInterface* health = daemon->server_->GetHealthCheckService();
+    links->SetListener([health](bool all_up, const std::string& description) {
+      health->SetServingStatus(all_up);
+      if (all_up) {
+        spdlog::info("health SERVING: {}", description);
+      } else {
+        spdlog::error("health NOT_SERVING: {}", description);
+      }
+    });
+    if (!links->AllUp()) health->SetServingStatus(false);
+  }
   spdlog::info(
       "serving chip \"{}\" ({} circuits, {} phases, {} inputs, {} outputs, backend {}) on {}",
       config.chip.name(), daemon->controller_->layout().circuits.size(),
@@ -120,6 +152,7 @@ absl::StatusOr<std::unique_ptr<Daemon>> Daemon::Start(const LoadedConfig& config
 absl::Status Daemon::Shutdown(int grace_ms) {
   if (shut_down_) return absl::OkStatus();
   shut_down_ = true;
+  if (const auto& links = controller_->links()) links->SetListener(nullptr);
   server_->GetHealthCheckService()->SetServingStatus(false);
   server_->Shutdown(std::chrono::system_clock::now() + std::chrono::milliseconds(grace_ms));
   server_->Wait();

@@ -8,6 +8,7 @@
 #include <optional>
 
 #include "absl/strings/str_cat.h"
+#include "line_buffer.h"
 #include "phc/drivers/serial/transport.h"
 
 namespace phc::drivers::serial {
@@ -58,7 +59,7 @@ class FdTransport final : public Transport {
     ::cfsetispeed(&tio, speed);
     ::cfsetospeed(&tio, speed);
     if (::tcsetattr(fd_, TCSANOW, &tio) != 0) return Gone("cannot configure");
-    buffer_.clear();
+    lines_.Clear();
     return absl::OkStatus();
   }
 
@@ -83,7 +84,7 @@ class FdTransport final : public Transport {
     if (fd_ < 0) return absl::UnavailableError(absl::StrCat(path_, ": not open"));
     const auto deadline = std::chrono::steady_clock::now() + timeout;
     for (;;) {
-      if (std::optional<std::string> line = TakeLine()) return *line;
+      if (std::optional<std::string> line = lines_.TakeLine()) return *line;
       const auto left = std::chrono::duration_cast<std::chrono::milliseconds>(
           deadline - std::chrono::steady_clock::now());
       if (left.count() <= 0) {
@@ -100,34 +101,21 @@ class FdTransport final : public Transport {
       const ssize_t n = ::read(fd_, chunk, sizeof chunk);
       if (n < 0 && (errno == EAGAIN || errno == EINTR)) continue;
       if (n <= 0) return Gone("device hung up");
-      buffer_.append(chunk, static_cast<std::size_t>(n));
-      if (buffer_.size() > kMaxLine) {
-        buffer_.clear();
-        return absl::DataLossError(absl::StrCat(path_, ": line longer than ", kMaxLine, " bytes"));
+      if (!lines_.Append(std::string_view(chunk, static_cast<std::size_t>(n)))) {
+        return absl::DataLossError(
+            absl::StrCat(path_, ": line longer than ", LineBuffer::kMaxLine, " bytes"));
       }
     }
   }
 
   void DiscardInput() override {
-    buffer_.clear();
+    lines_.Clear();
     if (fd_ >= 0) ::tcflush(fd_, TCIFLUSH);
   }
 
   absl::Status Reopen() override { return Open(); }
 
  private:
-  static constexpr std::size_t kMaxLine = 4096;
-
-  std::optional<std::string> TakeLine() {
-    const std::size_t end = buffer_.find_first_of("\r\n");
-    if (end == std::string::npos) return std::nullopt;
-    std::string line = buffer_.substr(0, end);
-    std::size_t next = end + 1;
-    if (buffer_[end] == '\r' && next < buffer_.size() && buffer_[next] == '\n') ++next;
-    buffer_.erase(0, next);
-    return line;
-  }
-
   absl::Status Gone(const char* what) {
     const std::string message = absl::StrCat(path_, ": ", what, ": ", std::strerror(errno));
     Close();
@@ -142,7 +130,7 @@ class FdTransport final : public Transport {
   std::string path_;
   PortSettings settings_;
   int fd_ = -1;
-  std::string buffer_;
+  LineBuffer lines_;
 };
 
 }  // namespace

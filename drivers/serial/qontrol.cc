@@ -155,6 +155,7 @@ absl::StatusOr<std::unique_ptr<QontrolHeaterDriver>> QontrolHeaterDriver::Connec
 
 absl::StatusOr<std::string> QontrolHeaterDriver::Command(const std::string& command) {
   absl::Status last;
+  transport_->DiscardInput();  // a reply that came too late for its command is stale
   for (int attempt = 0; attempt <= options_.retries; ++attempt) {
     if (absl::Status s = transport_->Write(absl::StrCat(command, "\n")); !s.ok()) return s;
     absl::StatusOr<std::string> reply = transport_->ReadLine(options_.timeout);

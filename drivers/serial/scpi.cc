@@ -71,6 +71,7 @@ absl::StatusOr<std::vector<double>> ParseScpiNumbers(std::string_view line) {
 
 absl::StatusOr<std::string> ScpiInstrument::Query(const std::string& query) {
   absl::Status last;
+  transport_->DiscardInput();  // a reply that came too late for its query is stale
   for (int attempt = 0; attempt <= options_.retries; ++attempt) {
     if (absl::Status s = transport_->Write(absl::StrCat(query, "\n")); !s.ok()) return s;
     absl::StatusOr<std::string> reply = transport_->ReadLine(options_.timeout);
@@ -127,12 +128,22 @@ absl::StatusOr<std::unique_ptr<ScpiAdcDriver>> ScpiAdcDriver::Connect(
   return adc;
 }
 
+absl::StatusOr<std::vector<double>> ScpiAdcDriver::ReadOnce() {
+  // A reading is idempotent: one garbled by line noise is read again.
+  absl::StatusOr<std::vector<double>> values;
+  for (int attempt = 0; attempt < 2; ++attempt) {
+    absl::StatusOr<std::string> reading = scpi_.Query("READ:CURR?");
+    if (!reading.ok()) return reading.status();
+    values = ParseScpiNumbers(*reading);
+    if (values.ok()) return values;
+  }
+  return values;
+}
+
 absl::StatusOr<std::vector<double>> ScpiAdcDriver::ReadCurrentsA(int averages) {
   std::vector<double> sum(channels_, 0.0);
   for (int a = 0; a < averages; ++a) {
-    absl::StatusOr<std::string> reading = scpi_.Query("READ:CURR?");
-    if (!reading.ok()) return reading.status();
-    absl::StatusOr<std::vector<double>> values = ParseScpiNumbers(*reading);
+    absl::StatusOr<std::vector<double>> values = ReadOnce();
     if (!values.ok()) return values.status();
     if (static_cast<int>(values->size()) != channels_) {
       return absl::DataLossError(

@@ -14,6 +14,7 @@
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
 #include "phc/drivers/clock.h"
+#include "phc/drivers/link_health.h"
 
 namespace phc::drivers {
 
@@ -56,6 +57,8 @@ struct DriverSet {
   std::unique_ptr<DacDriver> modulators;
   std::unique_ptr<AdcDriver> detectors;
   std::shared_ptr<Clock> clock;  // the time the instruments live in
+  // Serial backends: the instruments' links (null: links cannot be lost).
+  std::shared_ptr<LinkHealth> links;
 };
 
 }  // namespace phc::drivers

@@ -64,6 +64,8 @@ class ScpiAdcDriver final : public AdcDriver {
  private:
   explicit ScpiAdcDriver(std::unique_ptr<Transport> transport, const ScpiOptions& options)
       : scpi_(std::move(transport), options) {}
+  // One READ:CURR? conversion, read again once if its reply is garbled.
+  absl::StatusOr<std::vector<double>> ReadOnce();
   ScpiInstrument scpi_;
   int channels_ = 0;
   std::string identity_;

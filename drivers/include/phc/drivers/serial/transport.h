@@ -41,4 +41,16 @@ struct PortSettings {
 absl::StatusOr<std::unique_ptr<Transport>> OpenFdTransport(const std::string& path,
                                                            const PortSettings& settings = {});
 
+// A real serial port (USB-serial adapter, RS-232) through libserialport.
+absl::StatusOr<std::unique_ptr<Transport>> OpenSerialPortTransport(
+    const std::string& path, const PortSettings& settings = {});
+
+// True when `path` (after symlinks) is a Linux pseudo-terminal (/dev/pts/N).
+bool IsPseudoTerminal(const std::string& path);
+
+// The right backend for `path`: termios for pseudo-terminals (photonsim),
+// libserialport for everything else.
+absl::StatusOr<std::unique_ptr<Transport>> OpenPort(const std::string& path,
+                                                    const PortSettings& settings = {});
+
 }  // namespace phc::drivers::serial

@@ -1,0 +1,84 @@
+#include "phc/drivers/link_health.h"
+
+#include <vector>
+
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_join.h"
+
+namespace phc::drivers {
+
+void LinkHealth::Register(const std::string& link, Reconnector reconnect) {
+  std::lock_guard lock(mutex_);
+  reconnectors_[link] = std::move(reconnect);
+}
+
+void LinkHealth::Unregister(const std::string& link) {
+  std::lock_guard lock(mutex_);
+  reconnectors_.erase(link);
+}
+
+void LinkHealth::SetListener(Listener listener) {
+  std::lock_guard lock(mutex_);
+  listener_ = std::move(listener);
+}
+
+void LinkHealth::ReportLost(const std::string& link, const absl::Status& why) {
+  {
+    std::lock_guard lock(mutex_);
+    const bool was_up = lost_.empty();
+    const bool known = lost_.contains(link);
+    lost_[link] = std::string(why.message());
+    if (known || !was_up) return;  // overall state unchanged
+  }
+  Notify();
+}
+
+void LinkHealth::ReportRestored(const std::string& link) {
+  {
+    std::lock_guard lock(mutex_);
+    if (lost_.erase(link) == 0) return;
+    ++restorations_;
+    if (!lost_.empty()) return;
+  }
+  Notify();
+}
+
+void LinkHealth::Reconnect() {
+  std::vector<Reconnector> due;
+  {
+    std::lock_guard lock(mutex_);
+    for (const auto& [link, why] : lost_) {
+      if (auto it = reconnectors_.find(link); it != reconnectors_.end()) due.push_back(it->second);
+    }
+  }
+  for (const Reconnector& reconnect : due) reconnect();
+}
+
+bool LinkHealth::AllUp() const {
+  std::lock_guard lock(mutex_);
+  return lost_.empty();
+}
+
+std::string LinkHealth::Describe() const {
+  std::lock_guard lock(mutex_);
+  if (lost_.empty()) return "all instrument links up";
+  std::vector<std::string> parts;
+  for (const auto& [link, why] : lost_) parts.push_back(absl::StrCat(link, ": lost (", why, ")"));
+  return absl::StrJoin(parts, "; ");
+}
+
+std::uint64_t LinkHealth::restorations() const {
+  std::lock_guard lock(mutex_);
+  return restorations_;
+}
+
+void LinkHealth::Notify() {
+  Listener listener;
+  {
+    std::lock_guard lock(mutex_);
+    listener = listener_;
+  }
+  if (listener) listener(AllUp(), Describe());
+}
+
+}  // namespace phc::drivers

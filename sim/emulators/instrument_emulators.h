@@ -1,0 +1,42 @@
+// Serial instruments emulated on a SimChip, answering the same protocols
+// the daemon's serial drivers speak: a Qontrol-compatible chain (heaters, or
+// the modulator DAC), a SCPI photocurrent ADC and a SCPI TEC. Each answers
+// one command line with its reply lines. The chip's clock follows the wall
+// clock (advanced before every command), as a real chip's physics does.
+#pragma once
+
+#include <chrono>
+#include <deque>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "photonsim/sim_chip.h"
+
+namespace photonsim::emulators {
+
+class LineDevice {
+ public:
+  virtual ~LineDevice() = default;
+  virtual std::vector<std::string> Answer(const std::string& line) = 0;
+};
+
+// Keeps the SimChip's virtual time at the wall time since start.
+class WallTime {
+ public:
+  explicit WallTime(SimChip& chip) : chip_(chip), start_(std::chrono::steady_clock::now()) {}
+  void Sync();
+
+ private:
+  SimChip& chip_;
+  std::chrono::steady_clock::time_point start_;
+};
+
+enum class QontrolRole { kHeaters, kModulators };
+
+std::unique_ptr<LineDevice> MakeQontrolChain(SimChip& chip, WallTime& time, QontrolRole role,
+                                             double max_voltage_v);
+std::unique_ptr<LineDevice> MakeScpiAdc(SimChip& chip, WallTime& time);
+std::unique_ptr<LineDevice> MakeScpiTec(SimChip& chip, WallTime& time);
+
+}  // namespace photonsim::emulators
