@@ -185,6 +185,14 @@ absl::StatusOr<LoadedConfig> LoadConfigFile(const std::filesystem::path& path) {
     return absl::InvalidArgumentError(absl::StrCat(loaded.chip_source, ": ", s.message()));
   }
   if (absl::Status s = LoadSecurity(path, loaded); !s.ok()) return s;
+  // Device paths relative to the config file (photonsim --link DIR).
+  photonic::v1::SerialBackendConfig& serial = *loaded.daemon.mutable_serial();
+  for (std::string* device : {serial.mutable_heaters(), serial.mutable_modulators(),
+                              serial.mutable_adc(), serial.mutable_tec()}) {
+    if (!device->empty() && std::filesystem::path(*device).is_relative()) {
+      *device = (path.parent_path() / *device).string();
+    }
+  }
   return loaded;
 }
 

@@ -12,6 +12,7 @@
 #include "daemon_fixture.h"
 #include "google/protobuf/util/json_util.h"
 #include "grpcpp/generic/generic_stub.h"
+#include "health_check.h"
 #include "photonic/v1/calibration.grpc.pb.h"
 #include "photonic/v1/chip.grpc.pb.h"
 #include "photonsim/mzi_mesh.h"
@@ -163,35 +164,7 @@ TEST_F(DaemonE2eTest, HealthServingAndSigtermDrivesHeatersToZeroAndExitsZero) {
   EXPECT_TRUE(address_.starts_with("127.0.0.1:")) << address_;
   EXPECT_NE(address_, "127.0.0.1:0");
 
-  // grpc.health.v1 through the generic stub-free health check call.
-  grpc::ClientContext context;
-  context.set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(10));
-  grpc::GenericStub generic(channel_);
-  // An empty HealthCheckRequest serialises to zero bytes.
-  grpc::Slice empty_slice("");
-  grpc::ByteBuffer empty(&empty_slice, 1);
-  std::mutex mu;
-  std::condition_variable done_cv;
-  bool done = false;
-  grpc::Status health_status;
-  grpc::ByteBuffer health_reply;
-  generic.UnaryCall(&context, "/grpc.health.v1.Health/Check", grpc::StubOptions(), &empty,
-                    &health_reply, [&](grpc::Status s) {
-                      std::lock_guard lock(mu);
-                      health_status = s;
-                      done = true;
-                      done_cv.notify_one();
-                    });
-  {
-    std::unique_lock lock(mu);
-    done_cv.wait(lock, [&] { return done; });
-  }
-  ASSERT_TRUE(health_status.ok()) << health_status.error_message();
-  std::vector<grpc::Slice> slices;
-  ASSERT_TRUE(health_reply.Dump(&slices).ok());
-  std::string reply;
-  for (const auto& s : slices) reply.append(reinterpret_cast<const char*>(s.begin()), s.size());
-  EXPECT_EQ(reply, std::string("\x08\x01", 2));  // status: SERVING
+  EXPECT_EQ(testing::CheckHealth(channel_), testing::Serving::kServing);
 
   pb::SetPhasesRequest request;
   request.add_phases_rad(2.0);

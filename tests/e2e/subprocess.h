@@ -27,18 +27,26 @@ class Subprocess {
   Subprocess(const Subprocess&) = delete;
   Subprocess& operator=(const Subprocess&) = delete;
 
-  // Next full stdout line, or nullopt on EOF or when the timeout passes.
+  // Next full stdout (stderr) line, or nullopt on EOF or when the timeout
+  // passes.
   std::optional<std::string> ReadStdoutLine(std::chrono::milliseconds timeout);
+  std::optional<std::string> ReadStderrLine(std::chrono::milliseconds timeout);
+  // Writes to the child's stdin (a pipe). False when the child closed it.
+  bool WriteStdin(const std::string& text);
   void Signal(int signal_number);
   // Waits for exit; returns the exit code (128 + signal if killed) and the
   // remaining stderr.
   CommandResult Wait();
 
  private:
+  static std::optional<std::string> ReadLine(int fd, std::string& buffer,
+                                             std::chrono::milliseconds timeout);
   pid_t pid_ = -1;
   int stdout_fd_ = -1;
   int stderr_fd_ = -1;
+  int stdin_fd_ = -1;
   std::string stdout_buffer_;
+  std::string stderr_buffer_;
 };
 
 // Runs a command to completion and captures its output.
