@@ -4,7 +4,7 @@
 set -euo pipefail
 
 packages=(
-  build-essential cmake ninja-build pkg-config clang-format
+  build-essential cmake ninja-build pkg-config clang-format clang
   libboost-dev libeigen3-dev libspdlog-dev libfmt-dev
   libprotobuf-dev protobuf-compiler
   libgrpc++-dev libgrpc-dev protobuf-compiler-grpc libabsl-dev
