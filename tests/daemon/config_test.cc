@@ -123,6 +123,36 @@ TEST_F(ConfigTest, BackendMustBeGiven) {
       << loaded.status();
 }
 
+TEST_F(ConfigTest, SerialBackendNeedsItsDevicesAndResolvesThemRelativeToTheConfig) {
+  Write("chips/chip4.textproto", kChip);
+  const auto missing_adc =
+      Write("serial.textproto",
+            "chip_file: \"chips/chip4.textproto\"\nbackend: BACKEND_SERIAL\n"
+            "serial { heaters: \"/dev/ttyUSB0\" modulators: \"/dev/ttyUSB1\" }\n");
+  const absl::StatusOr<LoadedConfig> refused = LoadConfigFile(missing_adc);
+  EXPECT_EQ(refused.status().code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_NE(refused.status().message().find("serial.adc"), std::string::npos) << refused.status();
+
+  const auto relative =
+      Write("serial.textproto",
+            "chip_file: \"chips/chip4.textproto\"\nbackend: BACKEND_SERIAL\n"
+            "serial { heaters: \"/dev/ttyUSB0\" modulators: \"links/modulators\" adc: \"adc\" }\n");
+  const absl::StatusOr<LoadedConfig> loaded = LoadConfigFile(relative);
+  ASSERT_TRUE(loaded.ok()) << loaded.status();
+  EXPECT_EQ(loaded->daemon.serial().heaters(), "/dev/ttyUSB0");
+  EXPECT_EQ(loaded->daemon.serial().modulators(), (dir_ / "links/modulators").string());
+  EXPECT_EQ(loaded->daemon.serial().adc(), (dir_ / "adc").string());
+  EXPECT_EQ(loaded->daemon.serial().tec(), "") << "no TEC stays no TEC";
+}
+
+TEST(ShippedConfigTest, TheSerialExampleLoads) {
+  const absl::StatusOr<LoadedConfig> loaded =
+      LoadConfigFile(std::string(PHC_SOURCE_DIR) + "/deploy/photonicd-serial.textproto");
+  ASSERT_TRUE(loaded.ok()) << loaded.status();
+  EXPECT_EQ(loaded->daemon.backend(), photonic::v1::BACKEND_SERIAL);
+  EXPECT_EQ(loaded->chip.name(), "clements8");
+}
+
 TEST_F(ConfigTest, UnknownLogLevelIsRejected) {
   Write("chips/chip4.textproto", kChip);
   const auto path = Write("photonicd.textproto",
