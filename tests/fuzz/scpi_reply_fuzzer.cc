@@ -45,8 +45,8 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* bytes, std::size_t siz
     return out;
   };
   const serial::ScpiOptions fast{.timeout = std::chrono::milliseconds(0), .retries = 1};
-  auto adc = serial::ScpiAdcDriver::Connect(std::make_unique<serial::FakeTransport>(device), 1e-6,
-                                            fast);
+  auto adc =
+      serial::ScpiAdcDriver::Connect(std::make_unique<serial::FakeTransport>(device), 1e-6, fast);
   if (adc.ok()) {
     Require((*adc)->channel_count() > 0);
     if (auto currents = (*adc)->ReadCurrentsA(2); currents.ok()) {
