@@ -49,7 +49,8 @@ TEST(MeshLayerTest, IdealMeshIsUnitary) {
   EXPECT_LT((u.adjoint() * u - MatrixXc::Identity(8, 8)).cwiseAbs().maxCoeff(), 1e-12);
 }
 
-// A network with every layer kind: mesh (with errors) -> detect -> re-encode
+// A network with every layer kind: mesh (with errors) -> error prediction
+// -> detect -> re-encode
 // -> mesh -> detect -> dense -> relu -> dense. Central differences with
 // step h have error O(h^2 f'''); h = 1e-5 gives ~1e-9 here, so analytic and
 // numeric gradients must agree to 1e-6 relative to the largest.
@@ -58,6 +59,8 @@ TEST(NetworkGradientTest, EveryAnalyticGradientMatchesFiniteDifferences) {
   Network net;
   auto& first = static_cast<MeshLayer&>(
       net.Add(std::make_unique<MeshLayer>(photonsim::MziMesh::Clements(4))));
+  Layer& sepn = net.Add(std::make_unique<ErrorPredictionLayer>(4));
+  for (double& p : sepn.parameters()) p = std::normal_distribution<double>(0.0, 0.1)(rng);
   net.Add(std::make_unique<DetectLayer>(4, 2.0));
   net.Add(std::make_unique<ReencodeLayer>(4));
   auto& second = static_cast<MeshLayer&>(
@@ -76,7 +79,7 @@ TEST(NetworkGradientTest, EveryAnalyticGradientMatchesFiniteDifferences) {
   net.LossAndGradients(features, labels);
   const Eigen::VectorXd analytic = net.Gradients();
   Eigen::VectorXd params = net.Parameters();
-  ASSERT_EQ(analytic.size(), 2 * 12 + (4 * 5 + 5) + (5 * 3 + 3));
+  ASSERT_EQ(analytic.size(), 2 * 12 + 2 * 16 + (4 * 5 + 5) + (5 * 3 + 3));
 
   const double h = 1e-5;
   Eigen::VectorXd numeric(params.size());
@@ -95,6 +98,63 @@ TEST(NetworkGradientTest, EveryAnalyticGradientMatchesFiniteDifferences) {
   for (Eigen::Index k = 0; k < params.size(); ++k) {
     EXPECT_NEAR(analytic(k), numeric(k), 1e-6 * scale) << "parameter " << k;
   }
+}
+
+// Measures each block on a second network (same layers, other errors).
+class NetworkMeasurer final : public BlockMeasurer {
+ public:
+  explicit NetworkMeasurer(Network& physical) : physical_(physical) {}
+  absl::StatusOr<Eigen::MatrixXd> Measure(int block, const MeshLayer& mesh,
+                                          const Eigen::MatrixXd& amplitudes) override {
+    const Network::OpticalBlock range = physical_.OpticalBlocks().at(block);
+    auto* physical_mesh = static_cast<MeshLayer*>(physical_.layers()[range.first].get());
+    std::copy(mesh.phases().begin(), mesh.phases().end(), physical_mesh->parameters().begin());
+    return physical_.ForwardRange(range, amplitudes.cast<Complex>()).real();
+  }
+
+ private:
+  Network& physical_;
+};
+
+Network TwoBlockNetwork(std::mt19937_64& rng) {
+  Network net;
+  net.Add(std::make_unique<MeshLayer>(photonsim::MziMesh::Clements(4)));
+  net.Add(std::make_unique<DetectLayer>(4));
+  net.Add(std::make_unique<ReencodeLayer>(4));
+  net.Add(std::make_unique<MeshLayer>(photonsim::MziMesh::Clements(4)));
+  net.Add(std::make_unique<DetectLayer>(4));
+  net.Add(std::make_unique<DenseLayer>(4, 3, rng));
+  for (MeshLayer* mesh : net.meshes()) RandomPhases(*mesh, rng);
+  return net;
+}
+
+TEST(NetworkMeasuredTest, AnIdenticalPhysicalSystemGivesTheModelsLogitsAndGradients) {
+  std::mt19937_64 rng(12), twin_rng(12);
+  Network model = TwoBlockNetwork(rng);
+  Network twin = TwoBlockNetwork(twin_rng);
+  NetworkMeasurer physical(twin);
+  const Eigen::MatrixXd features = (Eigen::MatrixXd::Random(5, 4).array().abs()).matrix();
+  const std::vector<int> labels = {0, 1, 2, 0, 1};
+  const double loss = model.LossAndGradients(features, labels);
+  const Eigen::VectorXd gradient = model.Gradients();
+  absl::StatusOr<double> measured_loss = model.LossAndGradientsMeasured(features, labels, physical);
+  ASSERT_TRUE(measured_loss.ok());
+  EXPECT_NEAR(*measured_loss, loss, 1e-12);
+  EXPECT_LT((model.Gradients() - gradient).cwiseAbs().maxCoeff(), 1e-12);
+
+  // A physical system with coupler errors: the logits are the physical ones.
+  for (MeshLayer* mesh : twin.meshes()) mesh->SetErrors(RandomErrors(mesh->topology(), rng));
+  std::vector<Eigen::MatrixXd> inputs, measured;
+  absl::StatusOr<Eigen::MatrixXd> logits =
+      model.ForwardMeasured(features, physical, &inputs, &measured);
+  ASSERT_TRUE(logits.ok());
+  ASSERT_EQ(measured.size(), 2u);
+  for (MeshLayer* mesh : twin.meshes()) {
+    const auto& source = model.meshes()[mesh == twin.meshes()[0] ? 0 : 1]->parameters();
+    std::copy(source.begin(), source.end(), mesh->parameters().begin());
+  }
+  EXPECT_LT((*logits - twin.Forward(features)).cwiseAbs().maxCoeff(), 1e-12);
+  EXPECT_GT((*logits - model.Forward(features)).cwiseAbs().maxCoeff(), 1e-4);
 }
 
 TEST(NetworkGradientTest, PhaseNoiseGradientIsTheGradientAtTheNoisyPhases) {

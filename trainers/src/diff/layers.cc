@@ -207,6 +207,35 @@ MatrixXc ReluLayer::Backward(const MatrixXc& delta_out) {
       .cast<Complex>();
 }
 
+// --- ErrorPredictionLayer ---
+
+MatrixXc ErrorPredictionLayer::Matrix() const {
+  const int n = width_ * width_;
+  MatrixXc a(width_, width_);
+  for (int k = 0; k < n; ++k) a(k % width_, k / width_) = Complex(params_[k], params_[n + k]);
+  return a;
+}
+
+MatrixXc ErrorPredictionLayer::Forward(const MatrixXc& x) {
+  input_ = x;
+  if (!enabled_) return x;
+  return x + x * Matrix().transpose();  // rows are samples: z^T (I + A)^T
+}
+
+MatrixXc ErrorPredictionLayer::Backward(const MatrixXc& delta_out) {
+  if (!enabled_) return delta_out;
+  // z_out = z + A z: delta_in = delta + A^H delta; dL/dRe A_ij = Re(conj(d_i) z_j),
+  // dL/dIm A_ij = -Im(conj(d_i) z_j), summed over the batch.
+  const MatrixXc outer = delta_out.adjoint() * input_;  // (i, j): sum_b conj(d_bi) z_bj
+  const int n = width_ * width_;
+  for (int k = 0; k < n; ++k) {
+    const Complex c = outer(k % width_, k / width_);
+    gradients_[k] += c.real();
+    gradients_[n + k] -= c.imag();
+  }
+  return delta_out + delta_out * Matrix().conjugate();  // rows: d^T + d^T conj(A) = (A^H d)^T
+}
+
 // --- loss ---
 
 double SoftmaxCrossEntropy(const Eigen::MatrixXd& logits, std::span<const int> labels,

@@ -23,12 +23,86 @@ Eigen::MatrixXd Network::Forward(const Eigen::MatrixXd& features) {
   return x.real();
 }
 
-double Network::LossAndGradients(const Eigen::MatrixXd& features, std::span<const int> labels) {
+std::size_t Network::BlockEnd(std::size_t mesh) const {
+  std::size_t j = mesh + 1;
+  while (j < layers_.size() && layers_[j]->optical_correction()) ++j;
+  if (j < layers_.size() && dynamic_cast<DetectLayer*>(layers_[j].get()) != nullptr) return j;
+  return layers_.size();
+}
+
+std::vector<Network::OpticalBlock> Network::OpticalBlocks() const {
+  std::vector<OpticalBlock> blocks;
+  for (std::size_t i = 0; i < layers_.size(); ++i) {
+    if (dynamic_cast<MeshLayer*>(layers_[i].get()) == nullptr) continue;
+    const std::size_t end = BlockEnd(i);
+    if (end != layers_.size()) blocks.push_back({i, end});
+  }
+  return blocks;
+}
+
+MatrixXc Network::ForwardRange(const OpticalBlock& block, const MatrixXc& x) {
+  MatrixXc y = x;
+  for (std::size_t j = block.first; j <= block.last; ++j) y = layers_[j]->Forward(y);
+  return y;
+}
+
+MatrixXc Network::BackwardRange(const OpticalBlock& block, const MatrixXc& delta) {
+  MatrixXc d = delta;
+  for (std::size_t j = block.last + 1; j-- > block.first;) d = layers_[j]->Backward(d);
+  return d;
+}
+
+void Network::ZeroGradients() {
   for (const auto& layer : layers_) layer->ZeroGradients();
+}
+
+void Network::Backward(const Eigen::MatrixXd& logits_gradient) {
+  MatrixXc delta = logits_gradient.cast<Complex>();
+  for (auto it = layers_.rbegin(); it != layers_.rend(); ++it) delta = (*it)->Backward(delta);
+}
+
+double Network::LossAndGradients(const Eigen::MatrixXd& features, std::span<const int> labels) {
+  ZeroGradients();
   Eigen::MatrixXd gradient;
   const double loss = SoftmaxCrossEntropy(Forward(features), labels, &gradient);
-  MatrixXc delta = gradient.cast<Complex>();
-  for (auto it = layers_.rbegin(); it != layers_.rend(); ++it) delta = (*it)->Backward(delta);
+  Backward(gradient);
+  return loss;
+}
+
+absl::StatusOr<Eigen::MatrixXd> Network::ForwardMeasured(const Eigen::MatrixXd& features,
+                                                         BlockMeasurer& physical,
+                                                         std::vector<Eigen::MatrixXd>* inputs,
+                                                         std::vector<Eigen::MatrixXd>* measured) {
+  MatrixXc x = features.cast<Complex>();
+  int block = 0;
+  for (std::size_t i = 0; i < layers_.size(); ++i) {
+    auto* mesh = dynamic_cast<MeshLayer*>(layers_[i].get());
+    const std::size_t detector = BlockEnd(i);
+    if (mesh == nullptr || detector == layers_.size()) {
+      x = layers_[i]->Forward(x);
+      continue;
+    }
+    const Eigen::MatrixXd amplitudes = x.real();
+    for (std::size_t j = i; j <= detector; ++j) x = layers_[j]->Forward(x);  // model states
+    absl::StatusOr<Eigen::MatrixXd> powers = physical.Measure(block++, *mesh, amplitudes);
+    if (!powers.ok()) return powers.status();
+    if (inputs) inputs->push_back(amplitudes);
+    if (measured) measured->push_back(*powers);
+    x = powers->cast<Complex>();
+    i = detector;  // the block ran on the chip
+  }
+  return x.real();
+}
+
+absl::StatusOr<double> Network::LossAndGradientsMeasured(const Eigen::MatrixXd& features,
+                                                         std::span<const int> labels,
+                                                         BlockMeasurer& physical) {
+  ZeroGradients();
+  absl::StatusOr<Eigen::MatrixXd> logits = ForwardMeasured(features, physical);
+  if (!logits.ok()) return logits.status();
+  Eigen::MatrixXd gradient;
+  const double loss = SoftmaxCrossEntropy(*logits, labels, &gradient);
+  Backward(gradient);
   return loss;
 }
 

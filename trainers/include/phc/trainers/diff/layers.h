@@ -43,6 +43,9 @@ class Layer {
   void ZeroGradients() {
     for (double& g : gradients()) g = 0.0;
   }
+  // Whether the layer acts on fields between a mesh and its detector (a
+  // model of the mesh's errors; part of the optical block).
+  virtual bool optical_correction() const { return false; }
 };
 
 // Systematic errors of a fabricated mesh: per MZI, the input and output
@@ -70,6 +73,7 @@ class MeshLayer final : public Layer {
 
   const photonsim::MziMesh& topology() const { return topology_; }
   int phase_count() const { return topology_.phase_count(); }
+  std::span<const double> phases() const { return phases_; }
   // The errors the model assumes (default: none).
   void SetErrors(MeshErrors errors);
   const MeshErrors& errors() const { return errors_; }
@@ -162,6 +166,37 @@ class ReluLayer final : public Layer {
  private:
   int width_;
   Eigen::MatrixXd input_;
+};
+
+// A systematic-error prediction network for one mesh (the SEPN of dual
+// adaptive training): z -> z + A z with a complex N x N matrix A, zero at
+// start. The systematic errors of a mesh (coupler splitting, phase offsets,
+// losses, crosstalk at fixed settings) act linearly on the field, so a
+// linear residual can represent the deviation of one mesh setting.
+// Parameters: Re A then Im A, column-major.
+class ErrorPredictionLayer final : public Layer {
+ public:
+  explicit ErrorPredictionLayer(int width)
+      : width_(width), params_(2 * width * width, 0.0), gradients_(2 * width * width, 0.0) {}
+  std::string name() const override { return "sepn"; }
+  int in_width() const override { return width_; }
+  int out_width() const override { return width_; }
+  MatrixXc Forward(const MatrixXc& x) override;
+  MatrixXc Backward(const MatrixXc& delta_out) override;
+  std::span<double> parameters() override { return params_; }
+  std::span<double> gradients() override { return gradients_; }
+  bool optical_correction() const override { return true; }
+  // Off: the identity (DAT switches the predictions on after a warm-up).
+  void set_enabled(bool enabled) { enabled_ = enabled; }
+  bool enabled() const { return enabled_; }
+
+ private:
+  MatrixXc Matrix() const;
+  int width_;
+  bool enabled_ = true;
+  std::vector<double> params_;
+  std::vector<double> gradients_;
+  MatrixXc input_;
 };
 
 // Softmax cross-entropy of logits (real) against labels: the mean loss, and

@@ -7,9 +7,20 @@
 #include <span>
 #include <vector>
 
+#include "absl/status/statusor.h"
 #include "phc/trainers/diff/layers.h"
 
 namespace phc::trainers::diff {
+
+// The physical system behind a model's optical blocks (a MeshLayer and the
+// DetectLayer after it): measures block `block`'s output powers, in the
+// model's units, for the given input amplitudes (batch x modes).
+class BlockMeasurer {
+ public:
+  virtual ~BlockMeasurer() = default;
+  virtual absl::StatusOr<Eigen::MatrixXd> Measure(int block, const MeshLayer& mesh,
+                                                  const Eigen::MatrixXd& amplitudes) = 0;
+};
 
 class Network {
  public:
@@ -26,12 +37,42 @@ class Network {
   // Mean softmax cross-entropy; replaces gradients() with its gradient.
   double LossAndGradients(const Eigen::MatrixXd& features, std::span<const int> labels);
 
+  // The same with every optical block's output replaced by what `physical`
+  // measures for that block's (measured) inputs: logits of the physical
+  // system, gradients through the model at its own states (physics-aware
+  // training). `inputs`/`measured`, when given, receive each block's input
+  // amplitudes and measured powers.
+  absl::StatusOr<Eigen::MatrixXd> ForwardMeasured(const Eigen::MatrixXd& features,
+                                                  BlockMeasurer& physical,
+                                                  std::vector<Eigen::MatrixXd>* inputs = nullptr,
+                                                  std::vector<Eigen::MatrixXd>* measured = nullptr);
+  absl::StatusOr<double> LossAndGradientsMeasured(const Eigen::MatrixXd& features,
+                                                  std::span<const int> labels,
+                                                  BlockMeasurer& physical);
+  // Optical blocks: a MeshLayer, its optical corrections, its DetectLayer
+  // (layer indices first..last).
+  struct OpticalBlock {
+    std::size_t first = 0;
+    std::size_t last = 0;
+  };
+  std::vector<OpticalBlock> OpticalBlocks() const;
+  // One block alone, forward and backward (adds to its layers' gradients).
+  MatrixXc ForwardRange(const OpticalBlock& block, const MatrixXc& x);
+  MatrixXc BackwardRange(const OpticalBlock& block, const MatrixXc& delta);
+
+  // Backward from a logits gradient (after a Forward*), adding to gradients().
+  void Backward(const Eigen::MatrixXd& logits_gradient);
+  void ZeroGradients();
+
   int parameter_count() const;
   Eigen::VectorXd Parameters() const;
   void SetParameters(const Eigen::VectorXd& parameters);
   Eigen::VectorXd Gradients() const;
 
  private:
+  // The detector ending the optical block that starts at mesh layer `mesh`,
+  // or layers_.size() when it is not a block.
+  std::size_t BlockEnd(std::size_t mesh) const;
   std::vector<std::unique_ptr<Layer>> layers_;
 };
 
