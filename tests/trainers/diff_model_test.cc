@@ -8,6 +8,7 @@
 #include "phc/trainers/diff/layers.h"
 #include "phc/trainers/diff/network.h"
 #include "photonsim/mzi_mesh.h"
+#include "tests/trainers/network_measurer.h"
 
 namespace phc::trainers::diff {
 namespace {
@@ -99,22 +100,6 @@ TEST(NetworkGradientTest, EveryAnalyticGradientMatchesFiniteDifferences) {
     EXPECT_NEAR(analytic(k), numeric(k), 1e-6 * scale) << "parameter " << k;
   }
 }
-
-// Measures each block on a second network (same layers, other errors).
-class NetworkMeasurer final : public BlockMeasurer {
- public:
-  explicit NetworkMeasurer(Network& physical) : physical_(physical) {}
-  absl::StatusOr<Eigen::MatrixXd> Measure(int block, const MeshLayer& mesh,
-                                          const Eigen::MatrixXd& amplitudes) override {
-    const Network::OpticalBlock range = physical_.OpticalBlocks().at(block);
-    auto* physical_mesh = static_cast<MeshLayer*>(physical_.layers()[range.first].get());
-    std::copy(mesh.phases().begin(), mesh.phases().end(), physical_mesh->parameters().begin());
-    return physical_.ForwardRange(range, amplitudes.cast<Complex>()).real();
-  }
-
- private:
-  Network& physical_;
-};
 
 Network TwoBlockNetwork(std::mt19937_64& rng) {
   Network net;

@@ -1,0 +1,77 @@
+// Training a differentiable ONN model in silico, and adapting it in situ on
+// a physical system (a chip behind a ChipOracle, or any BlockMeasurer):
+//   - physics-aware training (PAT): the forward pass is measured, block by
+//     block, on the physical system; gradients flow back through the model
+//     at its own states;
+//   - dual adaptive training (DAT, Zheng et al., Nat. Mach. Intell. 2023):
+//     PAT plus, per minibatch, a similarity step that fits the model's
+//     systematic-error prediction layers to the same measurements (so the
+//     model the gradients come from matches the chip), each with its own
+//     Adam (the two losses are not summed).
+#pragma once
+
+#include <Eigen/Core>
+#include <cstdint>
+#include <functional>
+
+#include "absl/status/statusor.h"
+#include "phc/trainers/chip_oracle.h"
+#include "phc/trainers/dataset.h"
+#include "phc/trainers/diff/network.h"
+
+namespace phc::trainers::diff {
+
+// The model's optical blocks run one at a time on one mesh circuit of a
+// chip (time-multiplexed: its phases are rewritten per block). Powers are
+// returned in units of the laser power per input.
+class OracleMeasurer final : public BlockMeasurer {
+ public:
+  // REQUIRES: the circuit is a mesh with the model meshes' size and layout.
+  OracleMeasurer(ChipOracle& chip, int circuit, double laser_power_mw);
+  absl::StatusOr<Eigen::MatrixXd> Measure(int block, const MeshLayer& mesh,
+                                          const Eigen::MatrixXd& amplitudes) override;
+  std::int64_t measurements() const { return measurements_; }
+
+ private:
+  ChipOracle& chip_;
+  photonsim::CircuitLayout circuit_;
+  double laser_power_mw_;
+  std::int64_t measurements_ = 0;
+};
+
+struct TrainOptions {
+  int epochs = 10;
+  int batch = 100;
+  double learning_rate = 0.01;       // photonic and digital parameters
+  double sepn_learning_rate = 0.01;  // DAT's error-prediction layers
+  int sepn_warmup_epochs = 1;        // DAT: predictions enter the forward pass after these
+  double phase_noise_rad = 0.0;      // in silico: phase noise injected while training
+  std::uint64_t seed = 1;
+};
+
+struct EpochReport {
+  int epoch = 0;
+  double train_loss = 0.0;
+  double similarity_mse = 0.0;  // DAT: mean squared error of the predicted powers
+  double accuracy = 0.0;        // on the evaluation set (physical when in situ)
+  std::int64_t measurements = 0;
+};
+using EpochCallback = std::function<void(const EpochReport&)>;
+
+// Adam on every parameter against the model alone.
+void TrainInSilico(Network& model, const Dataset& train, const Dataset& evaluation,
+                   const TrainOptions& options, const EpochCallback& on_epoch = nullptr);
+
+enum class InSituMethod { kPhysicsAware, kDualAdaptive };
+
+// PAT or DAT on the physical system. DAT REQUIRES error-prediction layers
+// in the model; PAT leaves them as they are.
+absl::Status TrainInSitu(Network& model, BlockMeasurer& physical, InSituMethod method,
+                         const Dataset& train, const Dataset& evaluation,
+                         const TrainOptions& options, const EpochCallback& on_epoch = nullptr);
+
+double ModelAccuracy(Network& model, const Dataset& data);
+absl::StatusOr<double> PhysicalAccuracy(Network& model, BlockMeasurer& physical,
+                                        const Dataset& data, int batch = 500);
+
+}  // namespace phc::trainers::diff
