@@ -10,47 +10,8 @@
 namespace phc::trainers::diff {
 namespace {
 
-// Parameters of the layers `select` picks, flattened, and back.
-using Selector = std::function<bool(const Layer&)>;
-
 bool IsPrediction(const Layer& layer) { return layer.optical_correction(); }
 bool IsTask(const Layer& layer) { return !layer.optical_correction(); }
-
-Eigen::VectorXd Gather(const Network& net, const Selector& select, bool gradients) {
-  std::vector<double> out;
-  for (const auto& layer : net.layers()) {
-    if (!select(*layer)) continue;
-    const std::span<double> values = gradients ? layer->gradients() : layer->parameters();
-    out.insert(out.end(), values.begin(), values.end());
-  }
-  return Eigen::Map<Eigen::VectorXd>(out.data(), static_cast<Eigen::Index>(out.size()));
-}
-
-void Scatter(Network& net, const Selector& select, const Eigen::VectorXd& values) {
-  Eigen::Index k = 0;
-  for (const auto& layer : net.layers()) {
-    if (!select(*layer)) continue;
-    for (double& p : layer->parameters()) p = values(k++);
-  }
-}
-
-class AdamGroup {
- public:
-  AdamGroup(Network& net, Selector select, double learning_rate)
-      : net_(net),
-        select_(std::move(select)),
-        adam_(static_cast<int>(Gather(net, select_, false).size()), learning_rate) {}
-  void Step() {
-    Eigen::VectorXd params = Gather(net_, select_, false);
-    adam_.Step(params, Gather(net_, select_, true));
-    Scatter(net_, select_, params);
-  }
-
- private:
-  Network& net_;
-  Selector select_;
-  Adam adam_;
-};
 
 std::vector<int> Shuffled(int n, std::mt19937_64& rng) {
   std::vector<int> order(n);
@@ -185,50 +146,87 @@ void TrainInSilico(Network& model, const Dataset& train, const Dataset& evaluati
   for (MeshLayer* mesh : model.meshes()) mesh->SetPhaseNoise(0.0, nullptr);
 }
 
+InSituTrainer::InSituTrainer(Network& model, BlockMeasurer& physical, InSituMethod method,
+                             const TrainOptions& options)
+    : model_(model),
+      physical_(physical),
+      dual_(method == InSituMethod::kDualAdaptive),
+      predictions_(Predictions(model)),
+      task_(model, IsTask, options.learning_rate),
+      fit_(model, IsPrediction, options.sepn_learning_rate) {}
+
+absl::StatusOr<std::unique_ptr<InSituTrainer>> InSituTrainer::Create(Network& model,
+                                                                     BlockMeasurer& physical,
+                                                                     InSituMethod method,
+                                                                     const TrainOptions& options) {
+  if (method == InSituMethod::kDualAdaptive && Predictions(model).empty()) {
+    return absl::InvalidArgumentError("DAT needs error-prediction layers in the model");
+  }
+  return std::unique_ptr<InSituTrainer>(new InSituTrainer(model, physical, method, options));
+}
+
+absl::StatusOr<double> InSituTrainer::Step(const Eigen::MatrixXd& features,
+                                           std::span<const int> labels,
+                                           bool predictions_in_forward) {
+  const bool use_predictions = !dual_ || predictions_in_forward;
+  for (ErrorPredictionLayer* p : predictions_) p->set_enabled(use_predictions);
+  std::vector<Eigen::MatrixXd> inputs, measured;
+  absl::StatusOr<Eigen::MatrixXd> logits =
+      model_.ForwardMeasured(features, physical_, &inputs, &measured);
+  if (!logits.ok()) return logits.status();
+  measurements_ += features.rows() * static_cast<std::int64_t>(measured.size());
+  if (dual_) {
+    for (ErrorPredictionLayer* p : predictions_) p->set_enabled(true);
+    last_similarity_mse_ = SimilarityStep(model_, inputs, measured, fit_);
+    for (ErrorPredictionLayer* p : predictions_) p->set_enabled(use_predictions);
+  }
+  Replay replay(measured);
+  absl::StatusOr<double> loss = model_.LossAndGradientsMeasured(features, labels, replay);
+  if (!loss.ok()) return loss.status();
+  task_.Step();
+  return loss;
+}
+
+std::vector<double> InSituTrainer::SaveState() const {
+  std::vector<double> state = task_.adam().SaveState();
+  const std::vector<double> fit = fit_.adam().SaveState();
+  state.insert(state.end(), fit.begin(), fit.end());
+  return state;
+}
+
+absl::Status InSituTrainer::RestoreState(std::span<const double> state) {
+  const std::size_t task_size = task_.adam().SaveState().size();
+  if (state.size() != task_size + fit_.adam().SaveState().size()) {
+    return absl::InvalidArgumentError("optimizer state does not fit the model");
+  }
+  if (absl::Status s = task_.adam().RestoreState(state.subspan(0, task_size)); !s.ok()) return s;
+  return fit_.adam().RestoreState(state.subspan(task_size));
+}
+
 absl::Status TrainInSitu(Network& model, BlockMeasurer& physical, InSituMethod method,
                          const Dataset& train, const Dataset& evaluation,
                          const TrainOptions& options, const EpochCallback& on_epoch) {
-  const std::vector<ErrorPredictionLayer*> predictions = Predictions(model);
-  const bool dual = method == InSituMethod::kDualAdaptive;
-  if (dual && predictions.empty()) {
-    return absl::InvalidArgumentError("DAT needs error-prediction layers in the model");
-  }
+  absl::StatusOr<std::unique_ptr<InSituTrainer>> trainer =
+      InSituTrainer::Create(model, physical, method, options);
+  if (!trainer.ok()) return trainer.status();
   std::mt19937_64 rng(options.seed);
-  AdamGroup task(model, IsTask, options.learning_rate);
-  AdamGroup fit(model, IsPrediction, options.sepn_learning_rate);
-  std::int64_t measurements = 0;
   for (int epoch = 1; epoch <= options.epochs; ++epoch) {
-    for (ErrorPredictionLayer* p : predictions) {
-      p->set_enabled(!dual || epoch > options.sepn_warmup_epochs);
-    }
     const std::vector<int> order = Shuffled(train.size(), rng);
     double loss = 0.0, similarity = 0.0;
     int batches = 0;
     for (int start = 0; start < train.size(); start += options.batch, ++batches) {
       const Batch b = Take(train, order, start, options.batch);
-      std::vector<Eigen::MatrixXd> inputs, measured;
-      absl::StatusOr<Eigen::MatrixXd> logits =
-          model.ForwardMeasured(b.features, physical, &inputs, &measured);
-      if (!logits.ok()) return logits.status();
-      measurements += b.features.rows() * static_cast<std::int64_t>(measured.size());
-      if (dual) {
-        for (ErrorPredictionLayer* p : predictions) p->set_enabled(true);
-        similarity += SimilarityStep(model, inputs, measured, fit);
-        for (ErrorPredictionLayer* p : predictions) {
-          p->set_enabled(epoch > options.sepn_warmup_epochs);
-        }
-      }
-      Replay replay(measured);
       absl::StatusOr<double> batch_loss =
-          model.LossAndGradientsMeasured(b.features, b.labels, replay);
+          (*trainer)->Step(b.features, b.labels, epoch > options.sepn_warmup_epochs);
       if (!batch_loss.ok()) return batch_loss.status();
       loss += *batch_loss;
-      task.Step();
+      similarity += (*trainer)->last_similarity_mse();
     }
     absl::StatusOr<double> accuracy = PhysicalAccuracy(model, physical, evaluation);
     if (!accuracy.ok()) return accuracy.status();
     if (on_epoch) {
-      on_epoch({epoch, loss / batches, similarity / batches, *accuracy, measurements});
+      on_epoch(
+          {epoch, loss / batches, similarity / batches, *accuracy, (*trainer)->measurements()});
     }
   }
   return absl::OkStatus();

@@ -145,6 +145,48 @@ Adam::Adam(int size, double learning_rate, double beta1, double beta2, double ep
       m_(Eigen::VectorXd::Zero(size)),
       v_(Eigen::VectorXd::Zero(size)) {}
 
+std::vector<double> Adam::SaveState() const {
+  std::vector<double> state = {static_cast<double>(t_)};
+  state.insert(state.end(), m_.data(), m_.data() + m_.size());
+  state.insert(state.end(), v_.data(), v_.data() + v_.size());
+  return state;
+}
+
+absl::Status Adam::RestoreState(std::span<const double> state) {
+  if (state.size() != static_cast<std::size_t>(1 + m_.size() + v_.size())) {
+    return absl::InvalidArgumentError("optimizer state does not fit the model");
+  }
+  t_ = static_cast<int>(state[0]);
+  m_ = Eigen::Map<const Eigen::VectorXd>(state.data() + 1, m_.size());
+  v_ = Eigen::Map<const Eigen::VectorXd>(state.data() + 1 + m_.size(), v_.size());
+  return absl::OkStatus();
+}
+
+AdamGroup::AdamGroup(Network& net, Selector select, double learning_rate)
+    : net_(net),
+      select_(std::move(select)),
+      adam_(static_cast<int>(Gather(false).size()), learning_rate) {}
+
+Eigen::VectorXd AdamGroup::Gather(bool gradients) const {
+  std::vector<double> out;
+  for (const auto& layer : net_.layers()) {
+    if (!select_(*layer)) continue;
+    const std::span<double> values = gradients ? layer->gradients() : layer->parameters();
+    out.insert(out.end(), values.begin(), values.end());
+  }
+  return Eigen::Map<Eigen::VectorXd>(out.data(), static_cast<Eigen::Index>(out.size()));
+}
+
+void AdamGroup::Step() {
+  Eigen::VectorXd params = Gather(false);
+  adam_.Step(params, Gather(true));
+  Eigen::Index k = 0;
+  for (const auto& layer : net_.layers()) {
+    if (!select_(*layer)) continue;
+    for (double& p : layer->parameters()) p = params(k++);
+  }
+}
+
 void Adam::Step(Eigen::VectorXd& parameters, const Eigen::VectorXd& gradient) {
   ++t_;
   m_ = beta1_ * m_ + (1.0 - beta1_) * gradient;

@@ -13,6 +13,8 @@
 #include <Eigen/Core>
 #include <cstdint>
 #include <functional>
+#include <memory>
+#include <span>
 
 #include "absl/status/statusor.h"
 #include "phc/trainers/chip_oracle.h"
@@ -63,6 +65,39 @@ void TrainInSilico(Network& model, const Dataset& train, const Dataset& evaluati
                    const TrainOptions& options, const EpochCallback& on_epoch = nullptr);
 
 enum class InSituMethod { kPhysicsAware, kDualAdaptive };
+
+// PAT or DAT one minibatch at a time: one measured forward pass, then
+// (DAT) the similarity step on the error-prediction layers and the task step
+// on every other parameter, from the same measurements.
+class InSituTrainer {
+ public:
+  // DAT: INVALID_ARGUMENT without error-prediction layers in the model.
+  static absl::StatusOr<std::unique_ptr<InSituTrainer>> Create(Network& model,
+                                                               BlockMeasurer& physical,
+                                                               InSituMethod method,
+                                                               const TrainOptions& options);
+  // The minibatch loss. predictions_in_forward: DAT's warm-up is over (the
+  // predictions shape the model's states, hence the gradients).
+  absl::StatusOr<double> Step(const Eigen::MatrixXd& features, std::span<const int> labels,
+                              bool predictions_in_forward);
+  double last_similarity_mse() const { return last_similarity_mse_; }
+  std::int64_t measurements() const { return measurements_; }
+  // Both optimizers' states, for checkpoints.
+  std::vector<double> SaveState() const;
+  absl::Status RestoreState(std::span<const double> state);
+
+ private:
+  InSituTrainer(Network& model, BlockMeasurer& physical, InSituMethod method,
+                const TrainOptions& options);
+  Network& model_;
+  BlockMeasurer& physical_;
+  const bool dual_;
+  std::vector<ErrorPredictionLayer*> predictions_;
+  AdamGroup task_;
+  AdamGroup fit_;
+  double last_similarity_mse_ = 0.0;
+  std::int64_t measurements_ = 0;
+};
 
 // PAT or DAT on the physical system. DAT REQUIRES error-prediction layers
 // in the model; PAT leaves them as they are.

@@ -3,6 +3,7 @@
 #pragma once
 
 #include <Eigen/Core>
+#include <functional>
 #include <memory>
 #include <span>
 #include <vector>
@@ -78,6 +79,10 @@ class Network {
 
 class Adam {
  public:
+  // Checkpoints: step count, then m, then v.
+  std::vector<double> SaveState() const;
+  // INVALID_ARGUMENT when the state does not fit.
+  absl::Status RestoreState(std::span<const double> state);
   explicit Adam(int size, double learning_rate, double beta1 = 0.9, double beta2 = 0.999,
                 double epsilon = 1e-8);
   // parameters -= step from gradient.
@@ -88,6 +93,24 @@ class Adam {
   double learning_rate_, beta1_, beta2_, epsilon_;
   Eigen::VectorXd m_, v_;
   int t_ = 0;
+};
+
+// Adam over the parameters of the layers a selector picks (e.g. the
+// error-prediction layers only), read from and written back to the network.
+class AdamGroup {
+ public:
+  using Selector = std::function<bool(const Layer&)>;
+  AdamGroup(Network& net, Selector select, double learning_rate);
+  // One step from the layers' accumulated gradients.
+  void Step();
+  Adam& adam() { return adam_; }
+  const Adam& adam() const { return adam_; }
+
+ private:
+  Eigen::VectorXd Gather(bool gradients) const;
+  Network& net_;
+  Selector select_;
+  Adam adam_;
 };
 
 }  // namespace phc::trainers::diff
