@@ -13,7 +13,7 @@
 #include "daemon/calibration/calibrator.h"
 #include "daemon/training/controller_oracle.h"
 #include "phc/trainers/algorithms.h"
-#include "phc/trainers/diff/in_situ.h"
+#include "phc/trainers/diff/in_situ_run.h"
 #include "spdlog/sinks/stdout_color_sinks.h"
 #include "spdlog/spdlog.h"
 #include "tests/sim_bench.h"
@@ -21,23 +21,6 @@
 namespace {
 
 namespace diff = phc::trainers::diff;
-
-diff::Network BuildModel(int modes, int blocks, int classes, bool predictions, std::uint64_t seed) {
-  std::mt19937_64 rng(seed);
-  diff::Network net;
-  for (int b = 0; b < blocks; ++b) {
-    if (b > 0) net.Add(std::make_unique<diff::ReencodeLayer>(modes));
-    net.Add(std::make_unique<diff::MeshLayer>(photonsim::MziMesh::Clements(modes)));
-    if (predictions) net.Add(std::make_unique<diff::ErrorPredictionLayer>(modes));
-    net.Add(std::make_unique<diff::DetectLayer>(modes));
-  }
-  net.Add(std::make_unique<diff::DenseLayer>(modes, classes, rng));
-  std::uniform_real_distribution<double> phase(0.0, 6.283185307179586);
-  for (diff::MeshLayer* mesh : net.meshes()) {
-    for (double& p : mesh->parameters()) p = phase(rng);
-  }
-  return net;
-}
 
 void Emit(const char* stage, std::uint64_t seed, double accuracy, std::int64_t measurements,
           double seconds, const std::string& extra = "") {
@@ -103,7 +86,7 @@ int main(int argc, char** argv) {
   options.learning_rate = learning_rate;
   options.sepn_learning_rate = sepn_learning_rate;
   options.seed = seed;
-  diff::Network silico = BuildModel(modes, blocks, 10, false, seed);
+  diff::Network silico = diff::BuildBlockOnn(modes, blocks, 10, false, seed);
   diff::TrainInSilico(silico, data->train, data->test, options, [](const diff::EpochReport& r) {
     std::fprintf(stderr, "in silico epoch %d: loss %.3f, accuracy %.4f\n", r.epoch, r.train_loss,
                  r.accuracy);
@@ -130,7 +113,7 @@ int main(int argc, char** argv) {
       phc::daemon::ControllerOracle oracle(controller, 1);
       diff::OracleMeasurer chip(oracle, 0, description->laser_power_mw());
       const bool dat = stage_name == "dat";
-      diff::Network model = BuildModel(modes, blocks, 10, dat, seed);
+      diff::Network model = diff::BuildBlockOnn(modes, blocks, 10, dat, seed);
       // The trained task parameters; DAT's predictions start at zero.
       std::vector<double> task(trained.data(), trained.data() + trained.size());
       Eigen::Index k = 0;

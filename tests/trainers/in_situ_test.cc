@@ -3,34 +3,17 @@
 // trained in silico loses accuracy when deployed; physics-aware and dual
 // adaptive training recover it, and DAT's error-prediction layers learn to
 // reproduce the physical powers.
-#include "phc/trainers/diff/in_situ.h"
-
 #include <gtest/gtest.h>
 
 #include <random>
 
+#include "phc/trainers/diff/in_situ_run.h"
 #include "tests/trainers/network_measurer.h"
 
 namespace phc::trainers::diff {
 namespace {
 
 constexpr int kModes = 4;
-
-Network Build(bool predictions, std::mt19937_64& rng) {
-  Network net;
-  for (int block = 0; block < 2; ++block) {
-    if (block > 0) net.Add(std::make_unique<ReencodeLayer>(kModes));
-    net.Add(std::make_unique<MeshLayer>(photonsim::MziMesh::Clements(kModes)));
-    if (predictions) net.Add(std::make_unique<ErrorPredictionLayer>(kModes));
-    net.Add(std::make_unique<DetectLayer>(kModes));
-  }
-  net.Add(std::make_unique<DenseLayer>(kModes, 3, rng));
-  std::uniform_real_distribution<double> phase(0.0, 6.283);
-  for (MeshLayer* mesh : net.meshes()) {
-    for (double& p : mesh->parameters()) p = phase(rng);
-  }
-  return net;
-}
 
 MeshErrors Errors(const photonsim::MziMesh& mesh, double std_rad, std::mt19937_64& rng) {
   std::normal_distribution<double> gauss(0.0, std_rad);
@@ -45,9 +28,9 @@ class InSituTest : public ::testing::Test {
   void SetUp() override {
     train_ = MakeClusters(600, kModes, 3, 0.12, 5);
     test_ = MakeClusters(300, kModes, 3, 0.12, 5, 1);
-    std::mt19937_64 rng(2), twin_rng(2), error_rng(3);
-    model_ = Build(true, rng);
-    physical_net_ = Build(false, twin_rng);
+    std::mt19937_64 error_rng(3);
+    model_ = BuildBlockOnn(kModes, 2, 3, true, 2);
+    physical_net_ = BuildBlockOnn(kModes, 2, 3, false, 2);
     for (MeshLayer* mesh : physical_net_.meshes()) {
       mesh->SetErrors(Errors(mesh->topology(), 0.3, error_rng));
     }
@@ -98,12 +81,58 @@ TEST_F(InSituTest, DeployedModelLosesAccuracyAndDualAdaptiveTrainingRecoversIt) 
 }
 
 TEST_F(InSituTest, DatRefusesAModelWithoutErrorPredictions) {
-  std::mt19937_64 rng(1);
-  Network plain = Build(false, rng);
+  Network plain = BuildBlockOnn(kModes, 2, 3, false, 1);
   NetworkMeasurer physical(physical_net_);
   EXPECT_EQ(
       TrainInSitu(plain, physical, InSituMethod::kDualAdaptive, train_, test_, options_).code(),
       absl::StatusCode::kInvalidArgument);
+}
+
+TEST_F(InSituTest, SessionRunPretrainsStepsStopsAndResumesFromItsCheckpoint) {
+  NetworkMeasurer physical(physical_net_);
+  InSituConfig config{.method = "dat",
+                      .modes = kModes,
+                      .blocks = 2,
+                      .classes = 3,
+                      .batch_size = 50,
+                      .learning_rate = 0.01,
+                      .pretrain_epochs = 15,
+                      .prediction_warmup_steps = 12,
+                      .max_steps = 40,
+                      .eval_every = 20,
+                      .eval_samples = 0,
+                      .seed = 4};
+  auto run = InSituRun::Create(config, train_, test_, physical);
+  ASSERT_TRUE(run.ok()) << run.status();
+  EXPECT_GT((*run)->model_accuracy(), 0.85) << "pretrained in silico";
+  for (int k = 0; k < 20; ++k) ASSERT_TRUE((*run)->Step().ok());
+  EXPECT_GE((*run)->progress().test_accuracy, 0.0) << "evaluated at step 20";
+  EXPECT_EQ((*run)->measurements(), 20 * 50 * 2);
+
+  // A checkpoint taken now, restored into a fresh run, continues identically
+  // (the physical twin is noiseless, so the two runs must agree exactly).
+  const std::vector<double> params = (*run)->SaveParameters();
+  const std::vector<double> state = (*run)->SaveOptimizerState();
+  auto resumed = InSituRun::Create(config, train_, test_, physical, &params);
+  ASSERT_TRUE(resumed.ok());
+  ASSERT_TRUE((*resumed)->Restore((*run)->progress(), params, state).ok());
+  while (!(*run)->done()) ASSERT_TRUE((*run)->Step().ok());
+  while (!(*resumed)->done()) ASSERT_TRUE((*resumed)->Step().ok());
+  EXPECT_EQ((*run)->progress().step, 40);
+  EXPECT_EQ((*run)->stop_reason(), StopReason::kMaxSteps);
+  EXPECT_EQ((*run)->SaveParameters(), (*resumed)->SaveParameters());
+
+  EXPECT_EQ((*resumed)->Restore((*run)->progress(), {1.0}, state).code(),
+            absl::StatusCode::kDataLoss);
+}
+
+TEST(InSituConfigTest, RejectsUnknownMethodsAndBadSizes) {
+  EXPECT_EQ(ValidateInSituConfig({.method = "gift"}).code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_EQ(ValidateInSituConfig({.method = "pat", .blocks = 0}).code(),
+            absl::StatusCode::kInvalidArgument);
+  EXPECT_EQ(ValidateInSituConfig({.method = "dat", .learning_rate = 2.0}).code(),
+            absl::StatusCode::kInvalidArgument);
+  EXPECT_TRUE(ValidateInSituConfig({.method = "dat"}).ok());
 }
 
 }  // namespace

@@ -1,0 +1,86 @@
+// An in silico -> in situ run as a training session runs it: the ONN of
+// optical blocks (the chip mesh, time-multiplexed, then detection) with a
+// digital readout is pretrained in silico on the ideal model when the run
+// is created, then adapted on the chip one minibatch per Step() by
+// physics-aware training ("pat") or dual adaptive training ("dat").
+#pragma once
+
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "absl/status/statusor.h"
+#include "phc/trainers/dataset.h"
+#include "phc/trainers/diff/in_situ.h"
+#include "phc/trainers/training_loop.h"
+
+namespace phc::trainers::diff {
+
+struct InSituConfig {
+  std::string method = "dat";  // pat | dat
+  int modes = 8;               // the chip mesh's size
+  int blocks = 3;              // optical blocks
+  int classes = 10;
+  int batch_size = 32;
+  double learning_rate = 0.01;
+  double prediction_learning_rate = 0.01;
+  int pretrain_epochs = 20;
+  std::int64_t prediction_warmup_steps = 100;  // dat: predictions enter the forward pass after
+  std::int64_t max_steps = 1000;
+  double target_accuracy = 0.0;
+  int eval_every = 50;
+  int eval_samples = 500;
+  std::uint64_t seed = 1;
+};
+
+// INVALID_ARGUMENT naming the field.
+absl::Status ValidateInSituConfig(const InSituConfig& config);
+
+class InSituRun {
+ public:
+  // Pretrains in silico (unless `pretrained` parameters are given, e.g.
+  // from a checkpoint).
+  static absl::StatusOr<std::unique_ptr<InSituRun>> Create(
+      const InSituConfig& config, const Dataset& train, const Dataset& test,
+      BlockMeasurer& physical, const std::vector<double>* pretrained = nullptr);
+
+  absl::StatusOr<TrainingProgress> Step();
+  // Physical accuracy on up to `samples` test samples (0: all).
+  absl::StatusOr<double> Evaluate(const Dataset& data, int samples);
+
+  StopReason stop_reason() const { return stop_reason_; }
+  bool done() const { return stop_reason_ != StopReason::kNone; }
+  const TrainingProgress& progress() const { return progress_; }
+  // The in silico model's test accuracy on its own (the error-free model).
+  double model_accuracy() const { return model_accuracy_; }
+  int parameter_count() const { return model_.parameter_count(); }
+  std::int64_t measurements() const { return trainer_->measurements(); }
+
+  // Checkpoints: every parameter, and both optimizers' states.
+  std::vector<double> SaveParameters() const;
+  std::vector<double> SaveOptimizerState() const { return trainer_->SaveState(); }
+  absl::Status Restore(const TrainingProgress& progress, const std::vector<double>& parameters,
+                       const std::vector<double>& optimizer_state);
+
+ private:
+  InSituRun(const InSituConfig& config, const Dataset& train, const Dataset& test);
+
+  InSituConfig config_;
+  const Dataset& train_;
+  const Dataset& test_;
+  Network model_;
+  std::unique_ptr<InSituTrainer> trainer_;
+  BlockMeasurer* physical_ = nullptr;
+  std::vector<int> order_;
+  std::size_t next_ = 0;
+  double model_accuracy_ = 0.0;
+  TrainingProgress progress_;
+  StopReason stop_reason_ = StopReason::kNone;
+};
+
+// The session's network: blocks x (mesh [+ error prediction] + detection),
+// re-encoding between blocks, a dense readout to `classes`.
+Network BuildBlockOnn(int modes, int blocks, int classes, bool predictions, std::uint64_t seed);
+
+}  // namespace phc::trainers::diff
