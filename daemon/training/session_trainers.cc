@@ -3,6 +3,7 @@
 #include "absl/strings/str_cat.h"
 #include "daemon/training/controller_oracle.h"
 #include "daemon/training/controller_weight_bank.h"
+#include "daemon/training/in_situ_session.h"
 #include "phc/trainers/algorithms.h"
 #include "phc/trainers/dfa_run.h"
 #include "phc/trainers/model_oracle.h"
@@ -235,6 +236,7 @@ absl::StatusOr<std::unique_ptr<SessionTrainer>> MakeDfaTrainer(ChipController& c
 }  // namespace
 
 absl::Status ValidateTrainerConfig(const ChipController& controller, const SessionConfig& c) {
+  if (IsInSitu(c)) return ValidateInSituSession(controller, c);
   if (IsDfa(c)) {
     if (absl::Status s = trainers::ValidateDfaConfig(DfaFrom(c)); !s.ok()) return s;
     if (c.algorithm().feedback() != "microring") return absl::OkStatus();
@@ -273,6 +275,7 @@ absl::StatusOr<std::unique_ptr<SessionTrainer>> MakeSessionTrainer(
     ChipController& controller, const SessionConfig& config, const SessionCheckpoint* resume_from,
     SessionStatus& status) {
   if (IsDfa(config)) return MakeDfaTrainer(controller, config, resume_from, status);
+  if (IsInSitu(config)) return MakeInSituTrainer(controller, config, resume_from, status);
   return MakeZoTrainer(controller, config, resume_from, status);
 }
 
