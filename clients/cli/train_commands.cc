@@ -94,8 +94,10 @@ void AddTrainCommands(CLI::App& app, TrainCommands& c) {
       ->required();
   c.start->add_option_function<std::string>(
       "--algorithm", [&config](const std::string& v) { config.mutable_algorithm()->set_name(v); },
-      "sparse_zo (default), coordinate_zo, gaussian_zo, spsa, or dfa (direct feedback "
-      "alignment of a digital network; see --feedback)");
+      "sparse_zo (default), coordinate_zo, gaussian_zo, spsa, dfa (direct feedback "
+      "alignment of a digital network; see --feedback), or pat / dat (in silico training, "
+      "then physics-aware / dual adaptive training on the chip mesh; --widths: the mesh "
+      "size once per optical block, then the classes)");
   c.start->add_option_function<double>(
       "--lr", [&config](double v) { config.mutable_algorithm()->set_learning_rate(v); },
       "learning rate (sparse_zo: step in rad); default per algorithm");
@@ -122,6 +124,17 @@ void AddTrainCommands(CLI::App& app, TrainCommands& c) {
   c.start->add_option_function<double>(
       "--momentum", [&config](double v) { config.mutable_algorithm()->set_momentum(v); },
       "dfa: SGD momentum (default 0.9)");
+  c.start->add_option_function<int>(
+      "--pretrain-epochs", [&config](int v) { config.mutable_algorithm()->set_pretrain_epochs(v); },
+      "pat/dat: in silico epochs before the chip (default 20)");
+  c.start->add_option_function<double>(
+      "--prediction-lr",
+      [&config](double v) { config.mutable_algorithm()->set_prediction_learning_rate(v); },
+      "dat: learning rate of the error-prediction layers (default 0.01)");
+  c.start->add_option_function<std::int64_t>(
+      "--prediction-warmup",
+      [&config](std::int64_t v) { config.mutable_algorithm()->set_prediction_warmup_steps(v); },
+      "dat: steps before the predictions enter the forward pass (default 100)");
   c.start->add_option_function<std::string>(
       "--dataset", [&config](const std::string& v) { config.set_dataset(v); },
       "fashion-mnist (default) or synthetic");
