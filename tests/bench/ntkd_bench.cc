@@ -9,8 +9,6 @@
 //   build/tests/bench/ntkd_bench --chip deploy/chips/clements8.textproto --seed 1
 #include <CLI/CLI.hpp>
 #include <cstdio>
-#include <numeric>
-#include <random>
 
 #include "daemon/calibration/calibrator.h"
 #include "daemon/training/controller_oracle.h"
@@ -27,70 +25,6 @@ namespace {
 
 namespace diff = phc::trainers::diff;
 using phc::trainers::Dataset;
-
-struct Student {
-  diff::Network frontend;
-  diff::Network backend;
-};
-
-Student MakeStudent(int modes, int blocks, int hidden, std::uint64_t seed) {
-  std::mt19937_64 rng(seed);
-  Student s;
-  for (int b = 0; b < blocks; ++b) {
-    if (b > 0) s.frontend.Add(std::make_unique<diff::ReencodeLayer>(modes));
-    s.frontend.Add(std::make_unique<diff::MeshLayer>(photonsim::MziMesh::Clements(modes)));
-    s.frontend.Add(std::make_unique<diff::DetectLayer>(modes));
-  }
-  std::uniform_real_distribution<double> phase(0.0, 6.283185307179586);
-  for (diff::MeshLayer* mesh : s.frontend.meshes()) {
-    for (double& p : mesh->parameters()) p = phase(rng);
-  }
-  s.backend.Add(std::make_unique<diff::DenseLayer>(modes, hidden, rng));
-  s.backend.Add(std::make_unique<diff::ReluLayer>(hidden));
-  s.backend.Add(std::make_unique<diff::DenseLayer>(hidden, 10, rng));
-  return s;
-}
-
-Eigen::MatrixXd Rows(const Eigen::MatrixXd& m, const std::vector<int>& order, int start, int n) {
-  Eigen::MatrixXd out(n, m.cols());
-  for (int i = 0; i < n; ++i) out.row(i) = m.row(order[start + i]);
-  return out;
-}
-
-// Epochs of Adam on the student (frontend too when train_frontend); the
-// teacher's readout kernel on the same samples' pixels when beta > 0.
-void Train(Student& s, diff::Network* teacher, const Eigen::MatrixXd& features,
-           const Eigen::MatrixXd& pixels, const std::vector<int>& labels, int epochs,
-           double learning_rate, double beta, bool train_frontend, std::uint64_t seed) {
-  std::mt19937_64 rng(seed);
-  diff::AdamGroup front(
-      s.frontend, [](const diff::Layer&) { return true; }, learning_rate);
-  diff::AdamGroup back(
-      s.backend, [](const diff::Layer&) { return true; }, learning_rate);
-  std::vector<int> order(labels.size());
-  std::iota(order.begin(), order.end(), 0);
-  const int batch = 64;
-  for (int epoch = 0; epoch < epochs; ++epoch) {
-    std::shuffle(order.begin(), order.end(), rng);
-    for (int start = 0; start + batch <= static_cast<int>(order.size()); start += batch) {
-      const Eigen::MatrixXd x = Rows(features, order, start, batch);
-      std::vector<int> y;
-      for (int i = 0; i < batch; ++i) y.push_back(labels[order[start + i]]);
-      Eigen::MatrixXd kernel;
-      if (beta > 0.0) kernel = diff::ReadoutKernel(*teacher, Rows(pixels, order, start, batch));
-      diff::DistillationGradients(s.frontend, s.backend, x, y, kernel, 1.0, beta, nullptr,
-                                  train_frontend)
-          .IgnoreError();
-      if (train_frontend) front.Step();
-      back.Step();
-    }
-  }
-}
-
-double StudentAccuracy(Student& s, const Dataset& data, diff::BlockMeasurer* physical) {
-  auto logits = diff::HybridLogits(s.frontend, s.backend, data.features, physical);
-  return logits.ok() ? phc::trainers::Accuracy(*logits, data.labels) : -1.0;
-}
 
 void Emit(const char* stage, std::uint64_t seed, double accuracy, double beta) {
   std::printf(
@@ -139,24 +73,23 @@ int main(int argc, char** argv) {
   }
 
   // Teacher: 784-256-10 by backpropagation.
-  std::mt19937_64 rng(seed);
-  diff::Network teacher;
-  teacher.Add(std::make_unique<diff::DenseLayer>(784, 256, rng));
-  teacher.Add(std::make_unique<diff::ReluLayer>(256));
-  teacher.Add(std::make_unique<diff::DenseLayer>(256, 10, rng));
+  diff::Network teacher = diff::MakeTeacher(784, 256, 10, seed);
   diff::TrainInSilico(teacher, pixels->train, pixels->test,
                       {.epochs = teacher_epochs, .batch = 64, .learning_rate = 1e-3, .seed = seed});
   Emit("teacher", seed, diff::ModelAccuracy(teacher, pixels->test), 0);
 
   const Dataset& train = reduced->train;
-  Student plain = MakeStudent(modes, blocks, hidden, seed);
-  Train(plain, nullptr, train.features, pixels->train.features, train.labels, student_epochs, 0.01,
-        0.0, true, seed);
-  Emit("student_without_ntkd", seed, StudentAccuracy(plain, reduced->test, nullptr), 0);
-  Student distilled = MakeStudent(modes, blocks, hidden, seed);
-  Train(distilled, &teacher, train.features, pixels->train.features, train.labels, student_epochs,
-        0.01, beta, true, seed);
-  Emit("student_ntkd", seed, StudentAccuracy(distilled, reduced->test, nullptr), beta);
+  const Dataset& test = reduced->test;
+  diff::HybridStudent plain = diff::MakeHybridStudent(modes, blocks, hidden, 10, seed);
+  diff::TrainHybrid(plain, nullptr, train.features, pixels->train.features, train.labels,
+                    student_epochs, 0.01, 0.0, true, seed);
+  Emit("student_without_ntkd", seed,
+       diff::HybridAccuracy(plain, test.features, test.labels, nullptr), 0);
+  diff::HybridStudent distilled = diff::MakeHybridStudent(modes, blocks, hidden, 10, seed);
+  diff::TrainHybrid(distilled, &teacher, train.features, pixels->train.features, train.labels,
+                    student_epochs, 0.01, beta, true, seed);
+  Emit("student_ntkd", seed, diff::HybridAccuracy(distilled, test.features, test.labels, nullptr),
+       beta);
 
   // The fabricated chip: calibrated, its couplers off by splitting_error.
   auto bench = phc::testing::MakeSimBench(*description, seed);
@@ -170,8 +103,10 @@ int main(int argc, char** argv) {
     }
     phc::daemon::ControllerOracle oracle(controller, 1);
     diff::OracleMeasurer chip(oracle, 0, description->laser_power_mw());
-    Emit("fabricated_without_ntkd", seed, StudentAccuracy(plain, reduced->test, &chip), 0);
-    Emit("fabricated_ntkd", seed, StudentAccuracy(distilled, reduced->test, &chip), beta);
+    Emit("fabricated_without_ntkd", seed,
+         diff::HybridAccuracy(plain, test.features, test.labels, &chip), 0);
+    Emit("fabricated_ntkd", seed,
+         diff::HybridAccuracy(distilled, test.features, test.labels, &chip), beta);
 
     // Post-fabrication: the frontend's measured outputs on 10% of the
     // training set (measured once), the backend alone trained on them.
@@ -181,15 +116,14 @@ int main(int argc, char** argv) {
     auto test_measured = distilled.frontend.ForwardMeasured(reduced->test.features, chip);
     if (!test_measured.ok()) return test_measured.status();
     const std::vector<int> tune_labels(train.labels.begin(), train.labels.begin() + tune);
-    const Dataset measured_test{*test_measured, reduced->test.labels, 10};
     for (const double tune_beta : {0.0, beta}) {
-      Student tuned = MakeStudent(modes, blocks, hidden, seed);
+      diff::HybridStudent tuned = diff::MakeHybridStudent(modes, blocks, hidden, 10, seed);
       tuned.backend.SetParameters(distilled.backend.Parameters());
       tuned.frontend = diff::Network();  // the measured outputs stand for it
-      Train(tuned, &teacher, *measured, pixels->train.features.topRows(tune), tune_labels,
-            finetune_epochs, 1e-3, tune_beta, false, seed);
+      diff::TrainHybrid(tuned, &teacher, *measured, pixels->train.features.topRows(tune),
+                        tune_labels, finetune_epochs, 1e-3, tune_beta, false, seed);
       Emit(tune_beta > 0 ? "finetuned_backend_ntkd" : "finetuned_backend_ce", seed,
-           StudentAccuracy(tuned, measured_test, nullptr), tune_beta);
+           diff::HybridAccuracy(tuned, *test_measured, test.labels, nullptr), tune_beta);
     }
     return absl::OkStatus();
   });

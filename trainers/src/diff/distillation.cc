@@ -1,5 +1,10 @@
 #include "phc/trainers/diff/distillation.h"
 
+#include <numeric>
+#include <random>
+
+#include "phc/trainers/onn_model.h"
+
 namespace phc::trainers::diff {
 namespace {
 
@@ -76,6 +81,77 @@ absl::StatusOr<DistillationLoss> DistillationGradients(
   for (std::size_t i = layers.size() - 1; i-- > 0;) delta = layers[i]->Backward(delta);
   if (train_frontend) frontend.Backward(delta.real());
   return loss;
+}
+
+HybridStudent MakeHybridStudent(int modes, int blocks, int hidden, int classes,
+                                std::uint64_t seed) {
+  std::mt19937_64 rng(seed);
+  HybridStudent s;
+  for (int b = 0; b < blocks; ++b) {
+    if (b > 0) s.frontend.Add(std::make_unique<ReencodeLayer>(modes));
+    s.frontend.Add(std::make_unique<MeshLayer>(photonsim::MziMesh::Clements(modes)));
+    s.frontend.Add(std::make_unique<DetectLayer>(modes));
+  }
+  std::uniform_real_distribution<double> phase(0.0, 6.283185307179586);
+  for (MeshLayer* mesh : s.frontend.meshes()) {
+    for (double& p : mesh->parameters()) p = phase(rng);
+  }
+  s.backend.Add(std::make_unique<DenseLayer>(modes, hidden, rng));
+  s.backend.Add(std::make_unique<ReluLayer>(hidden));
+  s.backend.Add(std::make_unique<DenseLayer>(hidden, classes, rng));
+  return s;
+}
+
+Network MakeTeacher(int inputs, int hidden, int classes, std::uint64_t seed) {
+  std::mt19937_64 rng(seed);
+  Network teacher;
+  teacher.Add(std::make_unique<DenseLayer>(inputs, hidden, rng));
+  teacher.Add(std::make_unique<ReluLayer>(hidden));
+  teacher.Add(std::make_unique<DenseLayer>(hidden, classes, rng));
+  return teacher;
+}
+
+namespace {
+Eigen::MatrixXd Rows(const Eigen::MatrixXd& m, const std::vector<int>& order, int start, int n) {
+  Eigen::MatrixXd out(n, m.cols());
+  for (int i = 0; i < n; ++i) out.row(i) = m.row(order[start + i]);
+  return out;
+}
+bool Every(const Layer&) { return true; }
+}  // namespace
+
+void TrainHybrid(HybridStudent& s, Network* teacher, const Eigen::MatrixXd& features,
+                 const Eigen::MatrixXd& teacher_inputs, std::span<const int> labels, int epochs,
+                 double learning_rate, double beta, bool train_frontend, std::uint64_t seed) {
+  std::mt19937_64 rng(seed);
+  AdamGroup front(s.frontend, Every, learning_rate);
+  AdamGroup back(s.backend, Every, learning_rate);
+  std::vector<int> order(labels.size());
+  std::iota(order.begin(), order.end(), 0);
+  const int batch = std::min<int>(64, static_cast<int>(labels.size()));
+  for (int epoch = 0; epoch < epochs; ++epoch) {
+    std::shuffle(order.begin(), order.end(), rng);
+    for (int start = 0; start + batch <= static_cast<int>(order.size()); start += batch) {
+      const Eigen::MatrixXd x = Rows(features, order, start, batch);
+      std::vector<int> y;
+      for (int i = 0; i < batch; ++i) y.push_back(labels[order[start + i]]);
+      Eigen::MatrixXd kernel;
+      if (beta > 0.0 && teacher != nullptr) {
+        kernel = ReadoutKernel(*teacher, Rows(teacher_inputs, order, start, batch));
+      }
+      DistillationGradients(s.frontend, s.backend, x, y, kernel, 1.0,
+                            teacher != nullptr ? beta : 0.0, nullptr, train_frontend)
+          .IgnoreError();  // in silico: cannot fail
+      if (train_frontend) front.Step();
+      back.Step();
+    }
+  }
+}
+
+double HybridAccuracy(HybridStudent& s, const Eigen::MatrixXd& features,
+                      std::span<const int> labels, BlockMeasurer* physical) {
+  absl::StatusOr<Eigen::MatrixXd> logits = HybridLogits(s.frontend, s.backend, features, physical);
+  return logits.ok() ? Accuracy(*logits, std::vector<int>(labels.begin(), labels.end())) : -1.0;
 }
 
 }  // namespace phc::trainers::diff

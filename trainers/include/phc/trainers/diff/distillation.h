@@ -14,6 +14,7 @@
 #pragma once
 
 #include <Eigen/Core>
+#include <cstdint>
 #include <span>
 
 #include "absl/status/statusor.h"
@@ -48,5 +49,26 @@ absl::StatusOr<DistillationLoss> DistillationGradients(
 absl::StatusOr<Eigen::MatrixXd> HybridLogits(Network& frontend, Network& backend,
                                              const Eigen::MatrixXd& inputs,
                                              BlockMeasurer* physical);
+
+// The hybrid student: `blocks` optical blocks of an N-mode mesh (detection,
+// re-encoding between blocks) and a digital backend N -> hidden -> classes.
+struct HybridStudent {
+  Network frontend;
+  Network backend;
+};
+HybridStudent MakeHybridStudent(int modes, int blocks, int hidden, int classes, std::uint64_t seed);
+
+// An electronic teacher: inputs -> hidden (ReLU) -> classes.
+Network MakeTeacher(int inputs, int hidden, int classes, std::uint64_t seed);
+
+// Epochs of Adam (batch 64) on the student with alpha = 1 and weight beta
+// on the NTK term (the teacher's kernel from `teacher_inputs`, the same
+// samples' rows); the frontend too when train_frontend.
+void TrainHybrid(HybridStudent& student, Network* teacher, const Eigen::MatrixXd& features,
+                 const Eigen::MatrixXd& teacher_inputs, std::span<const int> labels, int epochs,
+                 double learning_rate, double beta, bool train_frontend, std::uint64_t seed);
+
+double HybridAccuracy(HybridStudent& student, const Eigen::MatrixXd& features,
+                      std::span<const int> labels, BlockMeasurer* physical);
 
 }  // namespace phc::trainers::diff
