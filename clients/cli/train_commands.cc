@@ -97,7 +97,9 @@ void AddTrainCommands(CLI::App& app, TrainCommands& c) {
       "sparse_zo (default), coordinate_zo, gaussian_zo, spsa, dfa (direct feedback "
       "alignment of a digital network; see --feedback), or pat / dat (in silico training, "
       "then physics-aware / dual adaptive training on the chip mesh; --widths: the mesh "
-      "size once per optical block, then the classes)");
+      "size once per optical block, then the classes), or ntkd (NTK distillation into an "
+      "optical frontend + digital backend, the backend fine-tuned on the chip; --widths: "
+      "the mesh size per block, hidden units, classes)");
   c.start->add_option_function<double>(
       "--lr", [&config](double v) { config.mutable_algorithm()->set_learning_rate(v); },
       "learning rate (sparse_zo: step in rad); default per algorithm");
@@ -135,6 +137,12 @@ void AddTrainCommands(CLI::App& app, TrainCommands& c) {
       "--prediction-warmup",
       [&config](std::int64_t v) { config.mutable_algorithm()->set_prediction_warmup_steps(v); },
       "dat: steps before the predictions enter the forward pass (default 100)");
+  c.start->add_option_function<double>(
+      "--ntk-weight", [&config](double v) { config.mutable_algorithm()->set_ntk_weight(v); },
+      "ntkd: weight of the NTK alignment loss (default 1)");
+  c.start->add_option_function<int>(
+      "--teacher-epochs", [&config](int v) { config.mutable_algorithm()->set_teacher_epochs(v); },
+      "ntkd: the electronic teacher's epochs (default 5)");
   c.start->add_option_function<std::string>(
       "--dataset", [&config](const std::string& v) { config.set_dataset(v); },
       "fashion-mnist (default) or synthetic");

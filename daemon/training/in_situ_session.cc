@@ -3,7 +3,9 @@
 #include "absl/strings/str_cat.h"
 #include "daemon/training/controller_oracle.h"
 #include "phc/trainers/algorithms.h"
+#include "phc/trainers/dfa_run.h"
 #include "phc/trainers/diff/in_situ_run.h"
+#include "phc/trainers/diff/ntkd_run.h"
 #include "spdlog/spdlog.h"
 
 namespace phc::daemon {
@@ -34,6 +36,26 @@ trainers::diff::InSituConfig InSituFrom(const SessionConfig& c) {
   return d;
 }
 
+trainers::diff::NtkdConfig NtkdFrom(const SessionConfig& c) {
+  const photonic::v1::TrainingAlgorithm& a = c.algorithm();
+  trainers::diff::NtkdConfig d;
+  const int n = c.widths_size();
+  d.modes = n > 0 ? c.widths(0) : 0;
+  d.blocks = n - 2;
+  d.hidden = n >= 2 ? c.widths(n - 2) : 0;
+  d.classes = n >= 1 ? c.widths(n - 1) : 0;
+  if (a.has_ntk_weight()) d.ntk_weight = a.ntk_weight();
+  if (a.teacher_epochs() > 0) d.teacher_epochs = a.teacher_epochs();
+  if (a.pretrain_epochs() > 0) d.student_epochs = a.pretrain_epochs();
+  if (a.learning_rate() != 0.0) d.finetune_learning_rate = a.learning_rate();
+  if (c.batch_size() > 0) d.batch_size = c.batch_size();
+  if (c.max_steps() > 0) d.max_steps = c.max_steps();
+  d.target_accuracy = c.target_accuracy();
+  if (c.eval_every() > 0) d.eval_every = c.eval_every();
+  d.seed = c.seed();
+  return d;
+}
+
 trainers::TrainingProgress ProgressOf(const SessionStatus& saved) {
   trainers::TrainingProgress progress;
   progress.step = saved.step();
@@ -43,9 +65,12 @@ trainers::TrainingProgress ProgressOf(const SessionStatus& saved) {
   return progress;
 }
 
-class InSituSessionTrainer final : public SessionTrainer {
+// A session over a run (InSituRun or NtkdRun) whose model uses the chip's
+// mesh through a ControllerOracle.
+template <typename Run>
+class RunSessionTrainer final : public SessionTrainer {
  public:
-  explicit InSituSessionTrainer(ChipController& controller) : controller_(controller) {}
+  explicit RunSessionTrainer(ChipController& controller) : controller_(controller) {}
 
   absl::StatusOr<trainers::TrainingProgress> Step() override {
     absl::StatusOr<trainers::TrainingProgress> p = run->Step();
@@ -71,9 +96,10 @@ class InSituSessionTrainer final : public SessionTrainer {
   void RestorePowerSum(double power_sum_mw) { power_sum_mw_ = power_sum_mw; }
 
   std::unique_ptr<trainers::TrainTestSplit> data;
+  std::unique_ptr<trainers::TrainTestSplit> teacher_data;  // ntkd: what the teacher sees
   std::unique_ptr<ControllerOracle> oracle;
   std::unique_ptr<trainers::diff::OracleMeasurer> measurer;
-  std::unique_ptr<trainers::diff::InSituRun> run;
+  std::unique_ptr<Run> run;
   trainers::TrainingProgress progress_;
 
  private:
@@ -81,10 +107,63 @@ class InSituSessionTrainer final : public SessionTrainer {
   double power_sum_mw_ = 0.0;
 };
 
+absl::StatusOr<std::unique_ptr<SessionTrainer>> MakeNtkdTrainer(
+    ChipController& controller, const SessionConfig& c, const SessionCheckpoint* resume_from,
+    SessionStatus& status) {
+  const trainers::diff::NtkdConfig config = NtkdFrom(c);
+  auto t = std::make_unique<RunSessionTrainer<trainers::diff::NtkdRun>>(controller);
+  absl::StatusOr<trainers::TrainTestSplit> data = trainers::LoadTrainingData(
+      c.dataset(), config.modes, config.classes, c.train_samples(), c.test_samples(), c.seed());
+  if (!data.ok()) return data.status();
+  t->data = std::make_unique<trainers::TrainTestSplit>(*std::move(data));
+  // The teacher sees the images (synthetic data: the same features).
+  if (c.dataset() == "synthetic") {
+    t->teacher_data = std::make_unique<trainers::TrainTestSplit>(*t->data);
+  } else {
+    absl::StatusOr<trainers::TrainTestSplit> pixels = trainers::LoadDfaData(
+        c.dataset(), 28 * 28, config.classes, c.train_samples(), c.test_samples(), c.seed());
+    if (!pixels.ok()) return pixels.status();
+    t->teacher_data = std::make_unique<trainers::TrainTestSplit>(*std::move(pixels));
+  }
+  t->oracle = std::make_unique<ControllerOracle>(controller, c.detector_averages());
+  t->measurer = std::make_unique<trainers::diff::OracleMeasurer>(
+      *t->oracle, c.first_circuit(), controller.chip().laser_power_mw());
+  std::vector<double> saved;
+  if (resume_from) {
+    saved.assign(resume_from->params_rad().begin(), resume_from->params_rad().end());
+  } else {
+    spdlog::info("training session {}: teacher and distilled student in silico", status.id());
+  }
+  auto run = trainers::diff::NtkdRun::Create(config, t->data->train, t->data->test,
+                                             t->teacher_data->train, t->teacher_data->test,
+                                             *t->measurer, resume_from ? &saved : nullptr);
+  if (!run.ok()) return run.status();
+  t->run = *std::move(run);
+  status.set_trained_phases(t->run->parameter_count());
+  status.set_dataset_source(t->data->source);
+  if (resume_from) {
+    const std::vector<double> state(resume_from->optimizer_state().begin(),
+                                    resume_from->optimizer_state().end());
+    if (absl::Status s = t->run->Restore(ProgressOf(resume_from->status()), state); !s.ok()) {
+      return s;
+    }
+    t->progress_ = t->run->progress();
+    t->RestorePowerSum(resume_from->power_sum_mw());
+  } else {
+    spdlog::info(
+        "training session {}: teacher {:.4f}, student in silico {:.4f}, on the chip {:.4f}",
+        status.id(), t->run->teacher_accuracy(), t->run->student_accuracy(),
+        t->run->fabricated_accuracy());
+    status.set_initial_test_accuracy(t->run->fabricated_accuracy());
+  }
+  return t;
+}
+
 }  // namespace
 
 bool IsInSitu(const SessionConfig& c) {
-  return c.algorithm().name() == "pat" || c.algorithm().name() == "dat";
+  return c.algorithm().name() == "pat" || c.algorithm().name() == "dat" ||
+         c.algorithm().name() == "ntkd";
 }
 
 absl::Status ValidateInSituSession(const ChipController& controller, const SessionConfig& c) {
@@ -103,13 +182,19 @@ absl::Status ValidateInSituSession(const ChipController& controller, const Sessi
   if (mesh.spec.mesh().topology() != photonic::v1::MESH_TOPOLOGY_CLEMENTS) {
     return absl::InvalidArgumentError("first_circuit: pat and dat model Clements meshes");
   }
-  for (int i = 0; i + 1 < c.widths_size(); ++i) {
+  const bool ntkd = c.algorithm().name() == "ntkd";
+  if (ntkd && c.widths_size() < 3) {
+    return absl::InvalidArgumentError(
+        "widths: ntkd needs the mesh size per optical block, the hidden units, the classes");
+  }
+  for (int i = 0; i + (ntkd ? 2 : 1) < c.widths_size(); ++i) {
     if (c.widths(i) != mesh.size) {
       return absl::InvalidArgumentError(absl::StrCat("widths[", i, "] = ", c.widths(i),
                                                      ": every optical block is the ", mesh.size,
                                                      "-mode mesh ", mesh.name));
     }
   }
+  if (ntkd) return trainers::diff::ValidateNtkdConfig(NtkdFrom(c));
   return trainers::diff::ValidateInSituConfig(InSituFrom(c));
 }
 
@@ -117,7 +202,8 @@ absl::StatusOr<std::unique_ptr<SessionTrainer>> MakeInSituTrainer(
     ChipController& controller, const SessionConfig& c, const SessionCheckpoint* resume_from,
     SessionStatus& status) {
   const trainers::diff::InSituConfig config = InSituFrom(c);
-  auto t = std::make_unique<InSituSessionTrainer>(controller);
+  if (c.algorithm().name() == "ntkd") return MakeNtkdTrainer(controller, c, resume_from, status);
+  auto t = std::make_unique<RunSessionTrainer<trainers::diff::InSituRun>>(controller);
   absl::StatusOr<trainers::TrainTestSplit> data = trainers::LoadTrainingData(
       c.dataset(), config.modes, config.classes, c.train_samples(), c.test_samples(), c.seed());
   if (!data.ok()) return data.status();

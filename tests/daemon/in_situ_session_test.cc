@@ -86,6 +86,34 @@ TEST(InSituSessionTest, DatSessionPretrainsAndAdaptsOnTheChip) {
   manager.Shutdown();
 }
 
+TEST(InSituSessionTest, NtkdSessionDistillsThenFineTunesTheBackendOnTheChip) {
+  testing::SimBench chip = Chip();
+  SessionManager manager(*chip.controller, "", "test");
+  SessionConfig c = InSituConfig("ntkd");
+  c.clear_widths();
+  for (int w : {4, 4, 16, 3}) c.add_widths(w);  // two optical blocks, 16 hidden, 3 classes
+  c.mutable_algorithm()->set_teacher_epochs(10);
+  c.mutable_algorithm()->set_ntk_weight(1.0);
+  c.mutable_algorithm()->set_learning_rate(0.003);
+  c.set_batch_size(10);
+  c.set_max_steps(30);
+  c.set_eval_every(10);
+  auto started = chip.controller->RunSync([&] { return manager.Start(c); });
+  ASSERT_TRUE(started.ok()) << started.status();
+  const SessionStatus last = WaitForEnd(manager, started->id());
+  EXPECT_EQ(last.state(), photonic::v1::SESSION_STATE_COMPLETED) << last.termination_reason();
+  EXPECT_EQ(last.step(), 30);
+  // The distilled student on the (ideal) chip, before and after fine-tuning.
+  EXPECT_GT(last.initial_test_accuracy(), 0.6);
+  EXPECT_GT(last.test_accuracy(), 0.6);
+  // Measured once: the fine-tuning set (10% of 300, at least a batch) and
+  // the test set, through both blocks.
+  EXPECT_EQ(last.chip_queries(), (30 + 150) * 2);
+  // Frontend 2 x 12 phases; backend 4 x 16 + 16 + 16 x 3 + 3.
+  EXPECT_EQ(last.trained_phases(), 24 + 80 + 51);
+  manager.Shutdown();
+}
+
 TEST(InSituSessionTest, ConfigsThatDoNotFitTheChipAreRefusedNamingTheField) {
   testing::SimBench chip = Chip();
   SessionManager manager(*chip.controller, "", "test");
@@ -103,6 +131,11 @@ TEST(InSituSessionTest, ConfigsThatDoNotFitTheChipAreRefusedNamingTheField) {
   c.set_first_circuit(3);
   s = start(c);
   EXPECT_NE(s.message().find("first_circuit"), std::string::npos) << s;
+
+  c = InSituConfig("ntkd");  // widths {4, 4, 3}: 4 hidden units, 1 block: fine
+  c.mutable_algorithm()->set_ntk_weight(-1.0);
+  s = start(c);
+  EXPECT_NE(s.message().find("ntk_weight"), std::string::npos) << s;
 
   c = InSituConfig("dat");
   c.mutable_algorithm()->set_learning_rate(5.0);
