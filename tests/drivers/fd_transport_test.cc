@@ -63,3 +63,24 @@ TEST(FdTransportTest, AHungUpDeviceIsUnavailable) {
 
 }  // namespace
 }  // namespace phc::drivers::serial
+
+namespace phc::drivers::serial {
+namespace {
+
+TEST(PortSelectionTest, PseudoTerminalsGoThroughTermiosOtherPathsThroughLibserialport) {
+  Pty pty;
+  EXPECT_TRUE(IsPseudoTerminal(pty.path));
+  EXPECT_FALSE(IsPseudoTerminal("/dev/null"));
+  EXPECT_FALSE(IsPseudoTerminal("/dev/ttyUSB-photonic-absent"));
+  auto transport = OpenPort(pty.path);
+  ASSERT_TRUE(transport.ok()) << transport.status();
+  ASSERT_TRUE((*transport)->Write("*IDN?\n").ok());
+  EXPECT_EQ(pty.Receive(), "*IDN?\n");
+  // A missing USB adapter: libserialport's UNAVAILABLE, naming the path.
+  const absl::Status missing = OpenPort("/dev/ttyUSB-photonic-absent").status();
+  EXPECT_EQ(missing.code(), absl::StatusCode::kUnavailable);
+  EXPECT_NE(missing.message().find("/dev/ttyUSB-photonic-absent"), std::string::npos) << missing;
+}
+
+}  // namespace
+}  // namespace phc::drivers::serial
