@@ -132,7 +132,7 @@ void AddTrainCommands(CLI::App& app, TrainCommands& c) {
   c.start->add_option_function<double>(
       "--prediction-lr",
       [&config](double v) { config.mutable_algorithm()->set_prediction_learning_rate(v); },
-      "dat: learning rate of the error-prediction layers (default 0.01)");
+      "dat: learning rate of the error-prediction layers (default 0.001)");
   c.start->add_option_function<std::int64_t>(
       "--prediction-warmup",
       [&config](std::int64_t v) { config.mutable_algorithm()->set_prediction_warmup_steps(v); },

@@ -40,7 +40,7 @@ int main(int argc, char** argv) {
   std::uint64_t seed = 1;
   int train_samples = 10000, test_samples = 2000, blocks = 3;
   int silico_epochs = 20, situ_epochs = 5;
-  double learning_rate = 0.01, sepn_learning_rate = 0.01;
+  double learning_rate = 0.01, sepn_learning_rate = 0.001;
   bool calibrate = true;
   double splitting_error = -1.0;
   app.add_option("--chip", chip_path, "chip description")->required()->check(CLI::ExistingFile);

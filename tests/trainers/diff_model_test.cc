@@ -5,10 +5,10 @@
 
 #include <random>
 
+#include "phc/trainers/diff/in_situ.h"
 #include "phc/trainers/diff/layers.h"
 #include "phc/trainers/diff/network.h"
 #include "photonsim/mzi_mesh.h"
-#include "tests/trainers/network_measurer.h"
 
 namespace phc::trainers::diff {
 namespace {

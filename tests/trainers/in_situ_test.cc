@@ -8,7 +8,6 @@
 #include <random>
 
 #include "phc/trainers/diff/in_situ_run.h"
-#include "tests/trainers/network_measurer.h"
 
 namespace phc::trainers::diff {
 namespace {

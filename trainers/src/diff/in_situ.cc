@@ -39,7 +39,7 @@ Batch Take(const Dataset& data, const std::vector<int>& order, int start, int si
 class Replay final : public BlockMeasurer {
  public:
   explicit Replay(const std::vector<Eigen::MatrixXd>& measured) : measured_(measured) {}
-  absl::StatusOr<Eigen::MatrixXd> Measure(int block, const MeshLayer&,
+  absl::StatusOr<Eigen::MatrixXd> Measure(int block, std::span<const MeshLayer* const>,
                                           const Eigen::MatrixXd&) override {
     return measured_.at(block);
   }
@@ -80,8 +80,15 @@ double SimilarityStep(Network& model, const std::vector<Eigen::MatrixXd>& inputs
 OracleMeasurer::OracleMeasurer(ChipOracle& chip, int circuit, double laser_power_mw)
     : chip_(chip), circuit_(chip.layout().circuits.at(circuit)), laser_power_mw_(laser_power_mw) {}
 
-absl::StatusOr<Eigen::MatrixXd> OracleMeasurer::Measure(int /*block*/, const MeshLayer& mesh,
+absl::StatusOr<Eigen::MatrixXd> OracleMeasurer::Measure(int /*block*/,
+                                                        std::span<const MeshLayer* const> meshes,
                                                         const Eigen::MatrixXd& amplitudes) {
+  if (meshes.size() != 1) {
+    return absl::InvalidArgumentError(absl::StrCat("an optical block of ", meshes.size(),
+                                                   " cascaded meshes; circuit ", circuit_.name,
+                                                   " is one mesh"));
+  }
+  const MeshLayer& mesh = *meshes[0];
   if (mesh.phase_count() != circuit_.phase_count || mesh.in_width() != circuit_.input_count) {
     return absl::InvalidArgumentError(
         absl::StrCat("model mesh (", mesh.in_width(), " modes, ", mesh.phase_count(),
@@ -104,6 +111,26 @@ absl::StatusOr<Eigen::MatrixXd> OracleMeasurer::Measure(int /*block*/, const Mes
     }
   }
   return powers;
+}
+
+absl::StatusOr<Eigen::MatrixXd> NetworkMeasurer::Measure(int block,
+                                                         std::span<const MeshLayer* const> meshes,
+                                                         const Eigen::MatrixXd& amplitudes) {
+  const std::vector<Network::OpticalBlock> blocks = physical_.OpticalBlocks();
+  if (block < 0 || block >= static_cast<int>(blocks.size())) {
+    return absl::InvalidArgumentError(absl::StrCat("the twin has no optical block ", block));
+  }
+  std::size_t k = 0;
+  for (std::size_t j = blocks[block].first; j <= blocks[block].last; ++j) {
+    auto* mesh = dynamic_cast<MeshLayer*>(physical_.layers()[j].get());
+    if (mesh == nullptr) continue;
+    if (k >= meshes.size() || meshes[k]->phase_count() != mesh->phase_count()) {
+      return absl::InvalidArgumentError("the twin's block does not match the model's");
+    }
+    std::copy(meshes[k]->phases().begin(), meshes[k]->phases().end(), mesh->parameters().begin());
+    ++k;
+  }
+  return physical_.ForwardRange(blocks[block], amplitudes.cast<Complex>()).real();
 }
 
 double ModelAccuracy(Network& model, const Dataset& data) {

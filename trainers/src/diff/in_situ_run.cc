@@ -9,13 +9,16 @@
 
 namespace phc::trainers::diff {
 
-Network BuildBlockOnn(int modes, int blocks, int classes, bool predictions, std::uint64_t seed) {
+Network BuildBlockOnn(int modes, int blocks, int classes, bool predictions, std::uint64_t seed,
+                      int meshes_per_block) {
   std::mt19937_64 rng(seed);
   Network net;
   for (int b = 0; b < blocks; ++b) {
     if (b > 0) net.Add(std::make_unique<ReencodeLayer>(modes));
-    net.Add(std::make_unique<MeshLayer>(photonsim::MziMesh::Clements(modes)));
-    if (predictions) net.Add(std::make_unique<ErrorPredictionLayer>(modes));
+    for (int m = 0; m < meshes_per_block; ++m) {
+      net.Add(std::make_unique<MeshLayer>(photonsim::MziMesh::Clements(modes)));
+      if (predictions) net.Add(std::make_unique<ErrorPredictionLayer>(modes));
+    }
     net.Add(std::make_unique<DetectLayer>(modes));
   }
   net.Add(std::make_unique<DenseLayer>(modes, classes, rng));

@@ -25,7 +25,10 @@ Eigen::MatrixXd Network::Forward(const Eigen::MatrixXd& features) {
 
 std::size_t Network::BlockEnd(std::size_t mesh) const {
   std::size_t j = mesh + 1;
-  while (j < layers_.size() && layers_[j]->optical_correction()) ++j;
+  while (j < layers_.size() && (layers_[j]->optical_correction() ||
+                                dynamic_cast<MeshLayer*>(layers_[j].get()) != nullptr)) {
+    ++j;
+  }
   if (j < layers_.size() && dynamic_cast<DetectLayer*>(layers_[j].get()) != nullptr) return j;
   return layers_.size();
 }
@@ -35,7 +38,9 @@ std::vector<Network::OpticalBlock> Network::OpticalBlocks() const {
   for (std::size_t i = 0; i < layers_.size(); ++i) {
     if (dynamic_cast<MeshLayer*>(layers_[i].get()) == nullptr) continue;
     const std::size_t end = BlockEnd(i);
-    if (end != layers_.size()) blocks.push_back({i, end});
+    if (end == layers_.size()) continue;
+    blocks.push_back({i, end});
+    i = end;
   }
   return blocks;
 }
@@ -83,8 +88,12 @@ absl::StatusOr<Eigen::MatrixXd> Network::ForwardMeasured(const Eigen::MatrixXd& 
       continue;
     }
     const Eigen::MatrixXd amplitudes = x.real();
-    for (std::size_t j = i; j <= detector; ++j) x = layers_[j]->Forward(x);  // model states
-    absl::StatusOr<Eigen::MatrixXd> powers = physical.Measure(block++, *mesh, amplitudes);
+    std::vector<const MeshLayer*> meshes;
+    for (std::size_t j = i; j <= detector; ++j) {
+      if (auto* m = dynamic_cast<MeshLayer*>(layers_[j].get())) meshes.push_back(m);
+      x = layers_[j]->Forward(x);  // model states
+    }
+    absl::StatusOr<Eigen::MatrixXd> powers = physical.Measure(block++, meshes, amplitudes);
     if (!powers.ok()) return powers.status();
     if (inputs) inputs->push_back(amplitudes);
     if (measured) measured->push_back(*powers);

@@ -30,7 +30,8 @@ class OracleMeasurer final : public BlockMeasurer {
  public:
   // REQUIRES: the circuit is a mesh with the model meshes' size and layout.
   OracleMeasurer(ChipOracle& chip, int circuit, double laser_power_mw);
-  absl::StatusOr<Eigen::MatrixXd> Measure(int block, const MeshLayer& mesh,
+  // INVALID_ARGUMENT for a block of more than one mesh (the chip has one).
+  absl::StatusOr<Eigen::MatrixXd> Measure(int block, std::span<const MeshLayer* const> meshes,
                                           const Eigen::MatrixXd& amplitudes) override;
   std::int64_t measurements() const { return measurements_; }
 
@@ -41,13 +42,26 @@ class OracleMeasurer final : public BlockMeasurer {
   std::int64_t measurements_ = 0;
 };
 
+// A simulated physical system: a second network with the model's layer
+// structure and its own hidden errors, its meshes set to the model's phases
+// block by block (the twin's error-prediction layers, if any, stay off).
+class NetworkMeasurer final : public BlockMeasurer {
+ public:
+  explicit NetworkMeasurer(Network& physical) : physical_(physical) {}
+  absl::StatusOr<Eigen::MatrixXd> Measure(int block, std::span<const MeshLayer* const> meshes,
+                                          const Eigen::MatrixXd& amplitudes) override;
+
+ private:
+  Network& physical_;
+};
+
 struct TrainOptions {
   int epochs = 10;
   int batch = 100;
-  double learning_rate = 0.01;       // photonic and digital parameters
-  double sepn_learning_rate = 0.01;  // DAT's error-prediction layers
-  int sepn_warmup_epochs = 1;        // DAT: predictions enter the forward pass after these
-  double phase_noise_rad = 0.0;      // in silico: phase noise injected while training
+  double learning_rate = 0.01;        // photonic and digital parameters
+  double sepn_learning_rate = 0.001;  // DAT's error-prediction layers (the paper: 1e-3)
+  int sepn_warmup_epochs = 1;         // DAT: predictions enter the forward pass after these
+  double phase_noise_rad = 0.0;       // in silico: phase noise injected while training
   std::uint64_t seed = 1;
 };
 

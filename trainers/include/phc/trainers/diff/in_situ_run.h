@@ -24,7 +24,7 @@ struct InSituConfig {
   int classes = 10;
   int batch_size = 32;
   double learning_rate = 0.01;
-  double prediction_learning_rate = 0.01;
+  double prediction_learning_rate = 0.001;
   int pretrain_epochs = 20;
   std::int64_t prediction_warmup_steps = 100;  // dat: predictions enter the forward pass after
   std::int64_t max_steps = 1000;
@@ -80,7 +80,10 @@ class InSituRun {
 };
 
 // The session's network: blocks x (mesh [+ error prediction] + detection),
-// re-encoding between blocks, a dense readout to `classes`.
-Network BuildBlockOnn(int modes, int blocks, int classes, bool predictions, std::uint64_t seed);
+// re-encoding between blocks, a dense readout to `classes`. With
+// meshes_per_block > 1 a block cascades that many meshes coherently before
+// its detectors (a multi-mesh chip; the benches' twin systems).
+Network BuildBlockOnn(int modes, int blocks, int classes, bool predictions, std::uint64_t seed,
+                      int meshes_per_block = 1);
 
 }  // namespace phc::trainers::diff

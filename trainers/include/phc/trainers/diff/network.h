@@ -13,13 +13,15 @@
 
 namespace phc::trainers::diff {
 
-// The physical system behind a model's optical blocks (a MeshLayer and the
-// DetectLayer after it): measures block `block`'s output powers, in the
-// model's units, for the given input amplitudes (batch x modes).
+// The physical system behind a model's optical blocks (one or more MZI
+// meshes cascaded coherently, then detectors): measures block `block`'s
+// output powers, in the model's units, for the given input amplitudes
+// (batch x modes) with the meshes set as the model's.
 class BlockMeasurer {
  public:
   virtual ~BlockMeasurer() = default;
-  virtual absl::StatusOr<Eigen::MatrixXd> Measure(int block, const MeshLayer& mesh,
+  virtual absl::StatusOr<Eigen::MatrixXd> Measure(int block,
+                                                  std::span<const MeshLayer* const> meshes,
                                                   const Eigen::MatrixXd& amplitudes) = 0;
 };
 
@@ -50,8 +52,8 @@ class Network {
   absl::StatusOr<double> LossAndGradientsMeasured(const Eigen::MatrixXd& features,
                                                   std::span<const int> labels,
                                                   BlockMeasurer& physical);
-  // Optical blocks: a MeshLayer, its optical corrections, its DetectLayer
-  // (layer indices first..last).
+  // Optical blocks: MeshLayers cascaded coherently (each with its optical
+  // corrections), then a DetectLayer (layer indices first..last).
   struct OpticalBlock {
     std::size_t first = 0;
     std::size_t last = 0;

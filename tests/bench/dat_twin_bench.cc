@@ -1,0 +1,109 @@
+// DAT against PAT where the physical system is a twin network with hidden
+// Gaussian errors (DAT's error model: every coupler's splitting and every
+// phase shifter off by N(0, sigma)), in two layouts of the same meshes:
+// each mesh detected on its own ("measured": as on a chip with one mesh,
+// time-multiplexed) or all meshes cascaded coherently with only the output
+// detected ("coherent": the paper's MPNN). JSON lines: error-free model,
+// deployed, PAT, DAT.
+//
+//   build/tests/bench/dat_twin_bench --layout coherent --sigma 0.06 --seed 1
+#include <CLI/CLI.hpp>
+#include <cstdio>
+#include <random>
+
+#include "phc/trainers/algorithms.h"
+#include "phc/trainers/diff/in_situ_run.h"
+
+namespace {
+
+namespace diff = phc::trainers::diff;
+
+diff::MeshErrors Errors(const photonsim::MziMesh& mesh, double sigma, std::mt19937_64& rng) {
+  std::normal_distribution<double> gauss(0.0, sigma);
+  diff::MeshErrors errors;
+  for (int k = 0; k < 2 * mesh.mzi_count(); ++k) errors.splitting_rad.push_back(gauss(rng));
+  for (int k = 0; k < mesh.phase_count(); ++k) errors.phase_offset_rad.push_back(gauss(rng));
+  return errors;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  CLI::App app{"DAT vs PAT on a twin network with hidden errors, JSON lines"};
+  std::string layout = "coherent";
+  std::uint64_t seed = 1;
+  double sigma = 0.06;
+  int modes = 8, meshes = 3, train = 10000, test = 2000, silico_epochs = 20, situ_epochs = 8;
+  app.add_option("--layout", layout, "coherent | measured")
+      ->check(CLI::IsMember({"coherent", "measured"}));
+  app.add_option("--seed", seed)->capture_default_str();
+  app.add_option("--sigma", sigma, "coupler and phase errors, rad")->capture_default_str();
+  app.add_option("--modes", modes)->capture_default_str();
+  app.add_option("--meshes", meshes)->capture_default_str();
+  app.add_option("--train", train)->capture_default_str();
+  app.add_option("--test", test)->capture_default_str();
+  app.add_option("--silico-epochs", silico_epochs)->capture_default_str();
+  app.add_option("--situ-epochs", situ_epochs)->capture_default_str();
+  double situ_lr = 0.01, sepn_lr = 0.001;
+  app.add_option("--situ-lr", situ_lr, "in situ learning rate")->capture_default_str();
+  app.add_option("--sepn-lr", sepn_lr, "DAT's error-prediction learning rate")
+      ->capture_default_str();
+  CLI11_PARSE(app, argc, argv);
+
+  auto data = phc::trainers::LoadTrainingData("fashion-mnist", modes, 10, train, test, seed);
+  if (!data.ok()) {
+    std::fprintf(stderr, "%s\n", data.status().ToString().c_str());
+    return 1;
+  }
+  const bool coherent = layout == "coherent";
+  const int blocks = coherent ? 1 : meshes;
+  const int per_block = coherent ? meshes : 1;
+  auto build = [&](bool predictions) {
+    return diff::BuildBlockOnn(modes, blocks, 10, predictions, seed, per_block);
+  };
+  diff::Network twin = build(false);
+  std::mt19937_64 error_rng(seed + 1000);
+  for (diff::MeshLayer* mesh : twin.meshes()) {
+    mesh->SetErrors(Errors(mesh->topology(), sigma, error_rng));
+  }
+  diff::NetworkMeasurer physical(twin);
+  auto emit = [&](const char* stage, double accuracy) {
+    std::printf(
+        "{\"benchmark\": \"dat_twin\", \"layout\": \"%s\", \"sigma_rad\": %g, \"seed\": "
+        "%llu, \"stage\": \"%s\", \"accuracy\": %.4f}\n",
+        layout.c_str(), sigma, static_cast<unsigned long long>(seed), stage, accuracy);
+    std::fflush(stdout);
+  };
+
+  diff::TrainOptions options{.epochs = silico_epochs, .learning_rate = 0.01, .seed = seed};
+  diff::Network silico = build(false);
+  diff::TrainInSilico(silico, data->train, data->test, options);
+  emit("error_free_model", diff::ModelAccuracy(silico, data->test));
+  emit("deployed", *diff::PhysicalAccuracy(silico, physical, data->test));
+  const Eigen::VectorXd trained = silico.Parameters();
+
+  options.epochs = situ_epochs;
+  options.learning_rate = situ_lr;
+  options.sepn_learning_rate = sepn_lr;
+  for (const bool dat : {false, true}) {
+    diff::Network model = build(dat);
+    Eigen::Index k = 0;
+    for (const auto& layer : model.layers()) {
+      if (layer->optical_correction()) continue;
+      for (double& p : layer->parameters()) p = trained(k++);
+    }
+    const absl::Status s = diff::TrainInSitu(
+        model, physical,
+        dat ? diff::InSituMethod::kDualAdaptive : diff::InSituMethod::kPhysicsAware, data->train,
+        data->test, options, [&](const diff::EpochReport& r) {
+          std::fprintf(stderr, "%s epoch %d: loss %.3f, similarity mse %.2e, accuracy %.4f\n",
+                       dat ? "dat" : "pat", r.epoch, r.train_loss, r.similarity_mse, r.accuracy);
+        });
+    if (!s.ok()) {
+      std::fprintf(stderr, "%s\n", s.ToString().c_str());
+      return 1;
+    }
+    emit(dat ? "dat" : "pat", *diff::PhysicalAccuracy(model, physical, data->test));
+  }
+  return 0;
+}
