@@ -67,12 +67,61 @@ echo "   training (Gu et al., AAAI 2021). Every query is a direct call to the ch
 echo "   controller, not an RPC. The session holds the chip's write lease while it runs."
 step "On-chip training" train start --widths 8,8 --steps 300 --lr 0.1 \
   --param-sparsity 0.3 --grad-sparsity 0.5 --train-samples 2000 --test-samples 500 --seed 1
+echo
+echo "   In silico -> in situ: pretrain a three-block ONN (the mesh time-multiplexed,"
+echo "   detection and re-encoding between blocks, a digital readout) on the ideal"
+echo "   model, then adapt it on the calibrated chip by dual adaptive training (Zheng"
+echo "   et al., 2023): the chip runs every forward pass, a model with learned"
+echo "   error predictions supplies the gradients."
+step "In situ training (DAT)" train start --algorithm dat --widths 8,8,8,10 --steps 300 \
+  --eval-every 100 --train-samples 5000 --test-samples 500 --pretrain-epochs 10 --seed 1
 step "Sessions" train list
 printf '\n== Stopping photonicd with SIGTERM\n'
 kill -TERM "$daemon_pid"
 status=0
 wait "$daemon_pid" || status=$?
+
 trap 'rm -rf "$work"' EXIT
 cat "$work/photonicd.log"
 echo "photonicd exited with status $status"
+echo
+echo "   The same daemon on serial instruments: photonsim serves the simulated chip's"
+echo "   Qontrol-compatible heater and modulator drivers, SCPI ADC and TEC on"
+echo "   pseudo-terminals; photonicd talks to them with backend: BACKEND_SERIAL."
+mkfifo "$work/photonsim.in"
+"$build_dir/sim/photonsim" --chip "$root/deploy/chips/clements8.textproto" --seed 1 \
+  --link "$work" <"$work/photonsim.in" >"$work/photonsim.out" 2>&1 &
+sim_pid=$!
+exec 7>"$work/photonsim.in"  # keeps photonsim's stdin open for fault commands
+until grep -q "photonsim: ready" "$work/photonsim.out" 2>/dev/null; do sleep 0.1; done
+cat "$work/photonsim.out"
+cat >"$work/serial.textproto" <<CFG
+chip_file: "$root/deploy/chips/clements8.textproto"
+backend: BACKEND_SERIAL
+serial { heaters: "heaters" modulators: "modulators" adc: "adc" tec: "tec" }
+CFG
+serial_socket="unix:$work/serial.sock"
+"$build_dir/daemon/photonicd" --config "$work/serial.textproto" --listen "$serial_socket" \
+  >"$work/serial.out" 2>"$work/serial.log" &
+serial_pid=$!
+until grep -q "listening" "$work/serial.out" 2>/dev/null; do sleep 0.1; done
+sctl() { "$build_dir/clients/cli/photonctl" --address "$serial_socket" "$@"; }
+printf '\n$ photonctl info | head -2\n'; sctl info | head -2
+printf '$ photonctl set-inputs 1 0 0 0 0 0 0 0 && photonctl read\n'
+sctl set-inputs 1 0 0 0 0 0 0 0 >/dev/null
+sctl read
+echo
+echo "   Unplug the ADC (photonsim closes its pty): requests fail with UNAVAILABLE"
+echo "   naming it, health goes NOT_SERVING, the heaters go to 0 V; plugged back in,"
+echo "   photonicd reconnects by itself."
+echo "unplug adc 1500" >&7
+sleep 0.3
+sctl read || echo "   (UNAVAILABLE as expected)"
+until sctl read >/dev/null 2>&1; do sleep 0.2; done
+echo "   reconnected (the chip was driven to its safe state: inputs dark, heaters at 0 V):"
+sctl read | head -3
+kill -TERM "$serial_pid" "$sim_pid"
+wait "$serial_pid" || true
+exec 7>&-
+grep -E "NOT_SERVING|SERVING|restored" "$work/serial.log" || true
 exit "$status"
