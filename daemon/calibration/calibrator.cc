@@ -5,12 +5,15 @@
 #include <cmath>
 #include <limits>
 #include <numbers>
+#include <optional>
 #include <random>
 
 #include "absl/strings/str_cat.h"
 #include "absl/time/clock.h"
 #include "absl/time/time.h"
 #include "daemon/calibration/calibration_fit.h"
+#include "daemon/calibration/calibration_io.h"
+#include "daemon/calibration/column_peeling.h"
 #include "photonsim/clements_decomposition.h"
 #include "photonsim/linear_circuit.h"
 #include "photonsim/svd_programming.h"
@@ -73,6 +76,8 @@ double MaxSinglePowerMw(const ChipController& controller) {
   const double by_current = std::pow(limits.max_current_ma * 1e-3 * ratio, 2) * r * 1e3;
   return 0.99 * std::min({by_voltage, by_current, limits.max_total_power_mw * ratio});
 }
+
+}  // namespace
 
 // Output powers of one circuit, normalised to sum 1 (nullopt if dark).
 absl::StatusOr<Eigen::RowVectorXd> ReadFractions(ChipController& controller,
@@ -138,6 +143,8 @@ std::vector<double> SolveWithCrosstalk(const std::vector<std::vector<photonsim::
   }
   return x;
 }
+
+namespace {
 
 // Heater powers of a single-heater sweep with the design crosstalk fed
 // forward: every heater of the circuit is held at a small base power and
@@ -405,6 +412,28 @@ absl::StatusOr<photonic::v1::PhaseCalibration> RunCalibrationStages(
       tracker.Advance(0.15 * fit_units / 12, "crosstalk", -1);
       return c;
     };
+    // A Clements mesh gets a structured first estimate, column by column
+    // (column_peeling.h): bright readings with one unknown each, where the
+    // random-configuration search below starts from readings that are dark
+    // on large meshes (docs/calibration.md).
+    std::optional<std::vector<double>> peeled;
+    if (circuit.spec.mesh().topology() == photonic::v1::MESH_TOPOLOGY_CLEMENTS) {
+      PeelOptions peel_options;
+      peel_options.averages = options.averages;
+      peel_options.seed = options.seed + circuit.first_phase;
+      absl::StatusOr<std::vector<double>> estimate = PeelMeshBiases(
+          controller, circuit, local_eta, crosstalk_for(chip.thermal().crosstalk_nearest()),
+          peel_options, check_cancel, &measurements);
+      controller.DriveToSafeState().IgnoreError();
+      if (estimate.ok()) {
+        peeled = *std::move(estimate);
+      } else if (estimate.status().code() == absl::StatusCode::kCancelled) {
+        return estimate.status();
+      } else {
+        spdlog::warn("calibration {}: column peeling failed ({}); searching instead", circuit.name,
+                     estimate.status().ToString());
+      }
+    }
     Candidate best;
     for (int attempt = 0; attempt < kAttempts && !(best.rms < kAcceptableRms); ++attempt) {
       BiasFitOptions fit_options;
@@ -423,7 +452,13 @@ absl::StatusOr<photonic::v1::PhaseCalibration> RunCalibrationStages(
       // assumed it ended in a wrong basin in our runs. Its strength is
       // fitted next: for each candidate strength, biases and efficiencies
       // are refined jointly (Levenberg-Marquardt) and the best fit wins.
-      BiasFitResult fit = FitPhaseBiases(*model, data, local_eta, no_crosstalk, fit_options);
+      BiasFitResult fit;
+      if (attempt == 0 && peeled) {
+        fit.bias_rad = *peeled;
+        fit.efficiency_rad_per_mw = local_eta;
+      } else {
+        fit = FitPhaseBiases(*model, data, local_eta, no_crosstalk, fit_options);
+      }
       Candidate found = try_nearest(0.0, fit.bias_rad, fit.efficiency_rad_per_mw, 4);
       for (double nearest : {0.01, 0.02, 0.03, 0.04, 0.06, 0.08}) {
         Candidate c = try_nearest(nearest, found.bias, found.eta, 4);
