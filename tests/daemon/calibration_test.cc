@@ -8,6 +8,7 @@
 
 #include "daemon/calibration/calibration_fit.h"
 #include "daemon/calibration/calibrator.h"
+#include "daemon/calibration/column_peeling.h"
 #include "daemon/calibration/heater_phase_model.h"
 #include "daemon/chip_controller.h"
 #include "daemon/heater_model.h"
@@ -108,6 +109,45 @@ TEST(HeaterPhaseModelTest, CalibrationForAnotherChipIsRejected) {
   EXPECT_EQ(
       HeaterPhaseModel::FromCalibration(FabricatedChip(4, false), calibration).status().code(),
       absl::StatusCode::kInvalidArgument);
+}
+
+// The column-peeling estimate alone, before any least-squares polish, on a
+// 6x6 chip with random biases, coupler errors, loss, crosstalk and
+// quantised detection, given the heaters' true efficiencies: every theta
+// lands near its bias (no pi flips: those would show as ~3 rad errors), the
+// phis near theirs.
+TEST(ColumnPeelingTest, EstimatesEveryBiasOfAFabricatedMesh) {
+  const photonic::v1::ChipDescription chip = FabricatedChip(6, true);
+  Bench bench = MakeBench(chip, 4);
+  const photonsim::HiddenTruth& truth = bench.sim->hidden_truth_for_testing();
+  const photonsim::CircuitLayout& circuit = bench.controller->layout().circuits[0];
+  std::vector<double> eta(circuit.phase_count);
+  for (int i = 0; i < circuit.phase_count; ++i) {
+    eta[i] = truth.heater_efficiency_rad_per_mw[i] * chip.heater().resistance_ohm() /
+             truth.heater_resistance_ohm[i];
+  }
+  int readings = 0;
+  const std::function<absl::Status()> go_on = [] { return absl::OkStatus(); };
+  const absl::StatusOr<std::vector<double>> bias = bench.controller->RunSync([&] {
+    return PeelMeshBiases(*bench.controller, circuit, eta, CrosstalkModel(chip, 0.03, 1.0, 3.0),
+                          PeelOptions{}, go_on, &readings);
+  });
+  ASSERT_TRUE(bias.ok()) << bias.status();
+  double theta2 = 0.0, phi2 = 0.0, worst = 0.0;
+  for (int m = 0; m < circuit.phase_count / 2; ++m) {
+    const double t = AngleError((*bias)[2 * m], truth.phase_bias_rad[2 * m]);
+    const double p = AngleError((*bias)[2 * m + 1], truth.phase_bias_rad[2 * m + 1]);
+    theta2 += t * t;
+    phi2 += p * p;
+    worst = std::max(worst, t);
+  }
+  const double mzis = circuit.phase_count / 2;
+  EXPECT_LT(std::sqrt(theta2 / mzis), 0.08);  // 0.030 measured
+  EXPECT_LT(worst, 0.3) << "a theta off by pi: cross and bar confused";
+  EXPECT_LT(std::sqrt(phi2 / mzis), 0.3);  // 0.110 measured
+  // 6 columns x 2 groups x 4 states x 8 points x 2 (phi, phi + pi), one
+  // state for column 0; then 6 columns x 2 groups x 12 for the phis.
+  EXPECT_EQ(readings, 5 * 2 * 4 * 8 * 2 + 2 * 8 * 2 + 6 * 2 * 12);
 }
 
 TEST(CalibrationFitTest, SweepFitRecoversTheFringeFrequency) {
