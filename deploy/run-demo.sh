@@ -46,9 +46,10 @@ echo "   Program a Haar-random 8x8 unitary with the nominal heater model and mea
 echo "   how close the chip gets (fidelity of the output power distributions)."
 step "Uncalibrated" program-unitary --seed 1
 echo
-echo "   Calibrate: heater sweeps give each heater's efficiency; 48 random heater"
-echo "   configurations read through one-hot and paired inputs give the phase biases"
-echo "   and the thermal crosstalk, fitted to a model of the mesh."
+echo "   Calibrate: heater sweeps give each heater's efficiency; the mesh is then"
+echo "   peeled column by column (later columns at bar, each MZI's fringe read on its"
+echo "   own two detectors) for the phase biases, and 48 random configurations polish"
+echo "   biases, efficiencies and the thermal crosstalk in a fit to a model of the mesh."
 step "Calibration" calibrate
 step "Calibrated" program-unitary --seed 1
 echo
