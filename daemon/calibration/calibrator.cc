@@ -417,7 +417,8 @@ absl::StatusOr<photonic::v1::PhaseCalibration> RunCalibrationStages(
     // random-configuration search below starts from readings that are dark
     // on large meshes (docs/calibration.md).
     std::optional<std::vector<double>> peeled;
-    if (circuit.spec.mesh().topology() == photonic::v1::MESH_TOPOLOGY_CLEMENTS) {
+    if (options.column_peeling &&
+        circuit.spec.mesh().topology() == photonic::v1::MESH_TOPOLOGY_CLEMENTS) {
       PeelOptions peel_options;
       peel_options.averages = options.averages;
       peel_options.seed = options.seed + circuit.first_phase;

@@ -24,6 +24,9 @@ struct CalibrationOptions {
   int averages = 16;
   std::uint64_t seed = 1;
   int max_restarts = 8;
+  // Clements meshes: start from the column-peeling estimate (off: the
+  // random-configuration search only; an ablation).
+  bool column_peeling = true;
 };
 
 // INVALID_ARGUMENT naming the field if out of range; fills defaults for 0.

@@ -56,6 +56,13 @@ int main(int argc, char** argv) {
   app.add_option("--seed", seed, "simulated chip seed")->capture_default_str();
   app.add_option("--targets", targets, "Haar-random unitaries for the fidelity")
       ->capture_default_str();
+  double splitting_error = -1.0;
+  app.add_option("--splitting-error-std", splitting_error,
+                 "override the chip's coupler splitting error (rad)");
+  bool column_peeling = true;
+  app.add_option("--column-peeling", column_peeling,
+                 "start Clements meshes from the column-peeling estimate")
+      ->capture_default_str();
   CLI11_PARSE(app, argc, argv);
   // stdout carries the JSON: logs go to stderr.
   spdlog::set_default_logger(spdlog::stderr_color_mt("bench"));
@@ -66,6 +73,9 @@ int main(int argc, char** argv) {
   if (!description.ok()) {
     std::fprintf(stderr, "%s\n", description.status().ToString().c_str());
     return 1;
+  }
+  if (splitting_error >= 0.0) {
+    description->mutable_fabrication()->set_splitting_error_std_rad(splitting_error);
   }
   absl::StatusOr<phc::testing::SimBench> bench = phc::testing::MakeSimBench(*description, seed);
   if (!bench.ok()) {
@@ -78,6 +88,7 @@ int main(int argc, char** argv) {
   const double before = MeanFidelity(c, targets, &refused_before);
   phc::daemon::CalibrationOptions options;
   options.seed = seed;
+  options.column_peeling = column_peeling;
   auto calibration =
       c.RunSync([&] { return phc::daemon::RunCalibration(c, options, nullptr, nullptr); });
   if (!calibration.ok()) {
