@@ -1,23 +1,38 @@
 #include "photonsim/microring.h"
 
+#include <algorithm>
 #include <cassert>
 #include <cmath>
 #include <numbers>
 
+#include "photonsim/vector_math.h"
+
 namespace photonsim {
 
-double RingThroughTransmission(double detuning_rad, const RingCoupling& ring) {
+namespace {
+
+// The transmissions as functions of cos(detuning), the only way they
+// depend on it.
+double ThroughFromCos(double c, const RingCoupling& ring) {
   const double r2 = ring.self_coupling * ring.self_coupling;
   const double a = ring.round_trip_amplitude;
-  const double c = std::cos(detuning_rad);
   return (a * a * r2 - 2.0 * a * r2 * c + r2) / (1.0 - 2.0 * a * r2 * c + a * a * r2 * r2);
 }
 
-double RingDropTransmission(double detuning_rad, const RingCoupling& ring) {
+double DropFromCos(double c, const RingCoupling& ring) {
   const double r2 = ring.self_coupling * ring.self_coupling;
   const double a = ring.round_trip_amplitude;
-  const double c = std::cos(detuning_rad);
   return (1.0 - r2) * (1.0 - r2) * a / (1.0 - 2.0 * a * r2 * c + a * a * r2 * r2);
+}
+
+}  // namespace
+
+double RingThroughTransmission(double detuning_rad, const RingCoupling& ring) {
+  return ThroughFromCos(std::cos(detuning_rad), ring);
+}
+
+double RingDropTransmission(double detuning_rad, const RingCoupling& ring) {
+  return DropFromCos(std::cos(detuning_rad), ring);
 }
 
 MicroringBank::MicroringBank(int channels, int rows, RingCoupling ring, double channel_spacing_fsr)
@@ -25,31 +40,58 @@ MicroringBank::MicroringBank(int channels, int rows, RingCoupling ring, double c
       rows_(rows),
       ring_(ring),
       spacing_rad_(2.0 * std::numbers::pi * channel_spacing_fsr),
-      detunings_rad_(static_cast<std::size_t>(channels) * rows, 0.0) {
-  SetDetunings(std::vector<double>(detunings_rad_));
+      detunings_rad_(static_cast<std::size_t>(channels) * rows, 0.0),
+      drop_gain_(rows, channels),
+      through_gain_(rows, channels) {
+  for (int d = -(channels - 1); d <= channels - 1; ++d) {
+    spacing_cos_.push_back(std::cos(spacing_rad_ * d));
+    spacing_sin_.push_back(std::sin(spacing_rad_ * d));
+  }
+  row_angles_.resize(channels);
+  row_sin_.resize(channels);
+  row_cos_.resize(channels);
+  for (int i = 0; i < rows_; ++i) RebuildRow(i);
+}
+
+// Wavelengths are mutually incoherent, so each detector's power is linear
+// in the channel powers: the per-channel gains are cached per tuning.
+// cos(phase_j + offset - spacing (k - j)) comes from the row's sines and
+// cosines and the fixed spacing terms: one sincos per ring, not per pair.
+void MicroringBank::RebuildRow(int i) {
+  const double* bank = detunings_rad_.data() + static_cast<std::size_t>(i) * channels_;
+  for (int j = 0; j < channels_; ++j) row_angles_[j] = bank[j] + offset_rad_;
+  SinCos(row_angles_, row_sin_, row_cos_);
+  for (int k = 0; k < channels_; ++k) {
+    double remaining = 1.0;
+    double drop = 0.0;
+    for (int j = 0; j < channels_; ++j) {
+      const int d = k - j + channels_ - 1;
+      const double c = row_cos_[j] * spacing_cos_[d] + row_sin_[j] * spacing_sin_[d];
+      drop += remaining * DropFromCos(c, ring_);
+      remaining *= ThroughFromCos(c, ring_);
+    }
+    drop_gain_(i, k) = drop;
+    through_gain_(i, k) = remaining;
+  }
 }
 
 void MicroringBank::SetDetunings(std::span<const double> detunings_rad) {
   assert(detunings_rad.size() == detunings_rad_.size());
-  detunings_rad_.assign(detunings_rad.begin(), detunings_rad.end());
-  // Wavelengths are mutually incoherent, so each detector's power is linear
-  // in the channel powers: cache the per-channel gains once per tuning.
-  drop_gain_.resize(rows_, channels_);
-  through_gain_.resize(rows_, channels_);
   for (int i = 0; i < rows_; ++i) {
-    const double* bank = detunings_rad_.data() + static_cast<std::size_t>(i) * channels_;
-    for (int k = 0; k < channels_; ++k) {
-      double remaining = 1.0;
-      double drop = 0.0;
-      for (int j = 0; j < channels_; ++j) {
-        const double detuning = bank[j] - spacing_rad_ * (k - j);
-        drop += remaining * RingDropTransmission(detuning, ring_);
-        remaining *= RingThroughTransmission(detuning, ring_);
-      }
-      drop_gain_(i, k) = drop;
-      through_gain_(i, k) = remaining;
+    const std::size_t offset = static_cast<std::size_t>(i) * channels_;
+    if (std::equal(detunings_rad.begin() + offset, detunings_rad.begin() + offset + channels_,
+                   detunings_rad_.begin() + offset)) {
+      continue;
     }
+    std::copy_n(detunings_rad.begin() + offset, channels_, detunings_rad_.begin() + offset);
+    RebuildRow(i);
   }
+}
+
+void MicroringBank::SetCommonDetuningOffset(double offset_rad) {
+  if (offset_rad == offset_rad_) return;
+  offset_rad_ = offset_rad;
+  for (int i = 0; i < rows_; ++i) RebuildRow(i);
 }
 
 void MicroringBank::Detect(std::span<const double> channel_power_mw, std::span<double> drop_mw,

@@ -1,6 +1,8 @@
 #include "photonsim/optical_circuit.h"
 
 #include <cassert>
+#include <cmath>
+#include <numbers>
 #include <vector>
 
 #include "photonsim/microring.h"
@@ -28,6 +30,7 @@ class MeshCircuitModel final : public OpticalCircuit {
     mesh_.SetImperfections(splitting, amplitude);
   }
   void SetPhases(std::span<const double> phases_rad) override { mesh_.SetPhases(phases_rad); }
+  void SetCommonPhaseOffset(double offset_rad) override { mesh_.SetCommonPhaseOffset(offset_rad); }
   void Detect(std::span<const double> inputs, std::span<double> positive_mw,
               std::span<double> negative_mw) const override {
     for (int i = 0; i < mesh_.mode_count(); ++i) fields_(0, i) = inputs[i];
@@ -52,7 +55,13 @@ class SvdCircuitModel final : public OpticalCircuit {
         attenuation_(n, Complex(1.0, 0.0)),
         attenuator_splitting_(2 * n, 0.0),
         attenuator_amplitude_(n, 1.0),
-        fields_(1, n) {}
+        attenuator_theta_rad_(n, 0.0),
+        attenuator_theta_phasor_(n),
+        attenuator_cc_(n),
+        attenuator_ss_(n),
+        fields_(1, n) {
+    for (int k = 0; k < n; ++k) RebuildAttenuator(k);
+  }
 
   void SetImperfections(std::span<const double> splitting,
                         std::span<const double> amplitude) override {
@@ -69,6 +78,7 @@ class SvdCircuitModel final : public OpticalCircuit {
       auto a = amplitude.subspan(mesh_mzis, n_);
       attenuator_amplitude_.assign(a.begin(), a.end());
     }
+    for (int k = 0; k < n_; ++k) RebuildAttenuator(k);
     u_.SetImperfections(part(splitting, 2 * mesh_mzis + 2 * n_, 2 * mesh_mzis),
                         part(amplitude, mesh_mzis + n_, mesh_mzis));
   }
@@ -77,11 +87,20 @@ class SvdCircuitModel final : public OpticalCircuit {
     const std::size_t mesh_phases = v_.phase_count();
     v_.SetPhases(phases_rad.subspan(0, mesh_phases));
     for (int k = 0; k < n_; ++k) {
-      attenuation_[k] = attenuator_amplitude_[k] *
-                        MziMatrix(phases_rad[mesh_phases + k], 0.0, attenuator_splitting_[2 * k],
-                                  attenuator_splitting_[2 * k + 1])(0, 0);
+      if (attenuator_theta_rad_[k] == phases_rad[mesh_phases + k]) continue;
+      attenuator_theta_rad_[k] = phases_rad[mesh_phases + k];
+      attenuator_theta_phasor_[k] = std::polar(1.0, attenuator_theta_rad_[k]);
+      ApplyOffset(k);
     }
     u_.SetPhases(phases_rad.subspan(mesh_phases + n_, mesh_phases));
+  }
+  void SetCommonPhaseOffset(double offset_rad) override {
+    v_.SetCommonPhaseOffset(offset_rad);
+    u_.SetCommonPhaseOffset(offset_rad);
+    if (offset_rad == offset_rad_) return;
+    offset_rad_ = offset_rad;
+    offset_phasor_ = std::polar(1.0, offset_rad);
+    for (int k = 0; k < n_; ++k) ApplyOffset(k);
   }
 
   void Detect(std::span<const double> inputs, std::span<double> positive_mw,
@@ -95,12 +114,33 @@ class SvdCircuitModel final : public OpticalCircuit {
   bool balanced() const override { return false; }
 
  private:
+  // The attenuator's heater is its internal phase; it has no external one.
+  // Its kept output is T00 = a (c1 c2 e^{i theta} - s1 s2) (see MziMatrix).
+  void RebuildAttenuator(int k) {
+    const double k_in = std::numbers::pi / 4 + attenuator_splitting_[2 * k];
+    const double k_out = std::numbers::pi / 4 + attenuator_splitting_[2 * k + 1];
+    const double a = attenuator_amplitude_[k];
+    attenuator_theta_phasor_[k] = std::polar(1.0, attenuator_theta_rad_[k]);
+    attenuator_cc_[k] = a * std::cos(k_in) * std::cos(k_out);
+    attenuator_ss_[k] = a * std::sin(k_in) * std::sin(k_out);
+    ApplyOffset(k);
+  }
+  void ApplyOffset(int k) {
+    attenuation_[k] =
+        attenuator_cc_[k] * attenuator_theta_phasor_[k] * offset_phasor_ - attenuator_ss_[k];
+  }
+
   int n_;
   MziMesh v_;
   MziMesh u_;
   std::vector<Complex> attenuation_;
   std::vector<double> attenuator_splitting_;
   std::vector<double> attenuator_amplitude_;
+  std::vector<double> attenuator_theta_rad_;
+  std::vector<Complex> attenuator_theta_phasor_;
+  std::vector<double> attenuator_cc_, attenuator_ss_;
+  double offset_rad_ = 0.0;
+  Complex offset_phasor_{1.0, 0.0};
   mutable MatrixXc fields_;
 };
 
@@ -113,6 +153,9 @@ class MicroringCircuitModel final : public OpticalCircuit {
 
   void SetImperfections(std::span<const double>, std::span<const double>) override {}
   void SetPhases(std::span<const double> phases_rad) override { bank_.SetDetunings(phases_rad); }
+  void SetCommonPhaseOffset(double offset_rad) override {
+    bank_.SetCommonDetuningOffset(offset_rad);
+  }
   void Detect(std::span<const double> inputs, std::span<double> positive_mw,
               std::span<double> negative_mw) const override {
     for (int k = 0; k < bank_.channels(); ++k) powers_[k] = inputs[k] * inputs[k];

@@ -2,7 +2,6 @@
 
 #include <cassert>
 #include <cmath>
-#include <limits>
 #include <numbers>
 
 #include "photonsim/chip_description.h"
@@ -44,6 +43,29 @@ SimChip::SimChip(const photonic::v1::ChipDescription& chip, HiddenTruth truth,
         splitting.subspan(2 * circuit.first_mzi, 2 * circuit.mzi_count),
         amplitude.subspan(circuit.first_mzi, circuit.mzi_count));
   }
+  crosstalk_receivers_.resize(layout_.phase_count);
+  for (int i = 0; i < layout_.phase_count; ++i) {
+    for (const CrosstalkEntry& e : truth_.crosstalk[i])
+      crosstalk_receivers_[e.source_heater].push_back(i);
+  }
+  circuit_of_phase_.assign(layout_.phase_count, 0);
+  for (std::size_t c = 0; c < layout_.circuits.size(); ++c) {
+    const CircuitLayout& circuit = layout_.circuits[c];
+    std::fill_n(circuit_of_phase_.begin() + circuit.first_phase, circuit.phase_count,
+                static_cast<int>(c));
+  }
+  is_settling_.assign(layout_.phase_count, 0);
+  has_moved_.assign(layout_.phase_count, 0);
+  phase_affected_.assign(layout_.phase_count, 0);
+  built_phases_rad_.assign(layout_.phase_count, 0.0);
+  circuit_dirty_.assign(circuits_.size(), 0);
+}
+
+void SimChip::MarkPowerMoved(int heater) {
+  if (!has_moved_[heater]) {
+    has_moved_[heater] = 1;
+    moved_heaters_.push_back(heater);
+  }
 }
 
 void SimChip::SetHeaterVoltages(std::span<const int> channels, std::span<const double> volts_v) {
@@ -53,10 +75,17 @@ void SimChip::SetHeaterVoltages(std::span<const int> channels, std::span<const d
     const int ch = channels[i];
     const double v = QuantiseDac(volts_v[i], heater.max_voltage_v(), heater.dac_bits());
     heater_volts_v_.at(ch) = v;
-    target_power_mw_[ch] = v * v / truth_.heater_resistance_ohm[ch] * 1e3;
-    if (truth_.thermal_tau_s <= 0.0) effective_power_mw_[ch] = target_power_mw_[ch];
+    const double target_mw = v * v / truth_.heater_resistance_ohm[ch] * 1e3;
+    if (target_mw == target_power_mw_[ch]) continue;
+    target_power_mw_[ch] = target_mw;
+    if (truth_.thermal_tau_s <= 0.0) {
+      effective_power_mw_[ch] = target_mw;
+      MarkPowerMoved(ch);
+    } else if (!is_settling_[ch]) {
+      is_settling_[ch] = 1;
+      settling_heaters_.push_back(ch);
+    }
   }
-  circuits_stale_ = true;
 }
 
 void SimChip::SetModulatorVoltages(std::span<const double> volts_v) {
@@ -73,13 +102,19 @@ void SimChip::Advance(std::chrono::nanoseconds dt) {
   const double dt_s = std::chrono::duration<double>(dt).count();
   if (truth_.thermal_tau_s > 0.0) {
     const double approach = -std::expm1(-dt_s / truth_.thermal_tau_s);  // 1 - exp(-dt/tau)
-    for (int i = 0; i < heater_count(); ++i) {
+    std::size_t kept = 0;
+    for (const int i : settling_heaters_) {
       const double gap = target_power_mw_[i] - effective_power_mw_[i];
-      if (gap != 0.0) {
+      if (std::abs(gap * (1.0 - approach)) <= kSettledPowerMw) {
+        effective_power_mw_[i] = target_power_mw_[i];
+        is_settling_[i] = 0;
+      } else {
         effective_power_mw_[i] += gap * approach;
-        circuits_stale_ = true;
+        settling_heaters_[kept++] = i;
       }
+      MarkPowerMoved(i);
     }
+    settling_heaters_.resize(kept);
   }
   // The held temperature wanders as an Ornstein-Uhlenbeck process with
   // standard deviation `stability_k`, sampled exactly over dt.
@@ -89,61 +124,89 @@ void SimChip::Advance(std::chrono::nanoseconds dt) {
     std::normal_distribution<double> gauss(0.0, 1.0);
     temperature_offset_k_ = temperature_offset_k_ * decay +
                             tec.stability_k() * std::sqrt(1.0 - decay * decay) * gauss(noise_rng_);
-    if (truth_.phase_drift_rad_per_k != 0.0) circuits_stale_ = true;
   }
   now_ += dt;
 }
 
+double SimChip::DriftRad() const {
+  return truth_.phase_drift_rad_per_k * (temperature_c() - truth_.reference_temperature_c);
+}
+
+double SimChip::PhaseRad(int i, double drift_rad) const {
+  double felt_mw = effective_power_mw_[i];
+  for (const CrosstalkEntry& e : truth_.crosstalk[i]) {
+    felt_mw += e.coupling * effective_power_mw_[e.source_heater];
+  }
+  return truth_.phase_bias_rad[i] + drift_rad + truth_.heater_efficiency_rad_per_mw[i] * felt_mw;
+}
+
 std::vector<double> SimChip::PhasesForTesting() const {
   std::vector<double> phases(heater_count());
-  const double drift =
-      truth_.phase_drift_rad_per_k * (temperature_c() - truth_.reference_temperature_c);
-  for (int i = 0; i < heater_count(); ++i) {
-    double felt_mw = effective_power_mw_[i];
-    for (const CrosstalkEntry& e : truth_.crosstalk[i]) {
-      felt_mw += e.coupling * effective_power_mw_[e.source_heater];
-    }
-    phases[i] = truth_.phase_bias_rad[i] + drift + truth_.heater_efficiency_rad_per_mw[i] * felt_mw;
-  }
+  const double drift = DriftRad();
+  for (int i = 0; i < heater_count(); ++i) phases[i] = PhaseRad(i, drift);
   return phases;
 }
 
 void SimChip::UpdateCircuits() {
-  const std::vector<double> phases = PhasesForTesting();
-  const std::span<const double> all(phases);
-  if (built_phases_rad_.size() != phases.size()) {
-    built_phases_rad_.assign(phases.size(), std::numeric_limits<double>::quiet_NaN());
-  }
-  for (std::size_t c = 0; c < circuits_.size(); ++c) {
-    const CircuitLayout& circuit = layout_.circuits[c];
-    // Settling tails and TEC drift move every phase a little at every
-    // step; moves below the resolution change no reading measurably and
-    // are not worth rebuilding a circuit for.
-    bool moved = false;
-    for (int p = circuit.first_phase; p < circuit.first_phase + circuit.phase_count && !moved;
-         ++p) {
-      moved = !(std::abs(phases[p] - built_phases_rad_[p]) <= kOpticsPhaseResolutionRad);
+  // Half the resolution for the common drift, half for each shifter's own
+  // phase: every phase the optics use is within the resolution of the truth.
+  constexpr double kHalf = kOpticsPhaseResolutionRad / 2;
+  if (!built_) {
+    for (int i = 0; i < heater_count(); ++i) built_phases_rad_[i] = PhaseRad(i, 0.0);
+    circuit_dirty_.assign(circuits_.size(), 1);
+  } else {
+    // The shifters these heaters heat, each once.
+    auto mark = [&](int i) {
+      if (!phase_affected_[i]) {
+        phase_affected_[i] = 1;
+        affected_phases_.push_back(i);
+      }
+    };
+    for (const int j : moved_heaters_) {
+      mark(j);
+      for (const int i : crosstalk_receivers_[j]) mark(i);
     }
-    if (!moved) continue;
-    circuits_[c]->SetPhases(all.subspan(circuit.first_phase, circuit.phase_count));
-    std::copy(phases.begin() + circuit.first_phase,
-              phases.begin() + circuit.first_phase + circuit.phase_count,
-              built_phases_rad_.begin() + circuit.first_phase);
+    for (const int i : affected_phases_) {
+      phase_affected_[i] = 0;
+      const double phase = PhaseRad(i, 0.0);
+      if (!(std::abs(phase - built_phases_rad_[i]) <= kHalf)) {
+        built_phases_rad_[i] = phase;
+        circuit_dirty_[circuit_of_phase_[i]] = 1;
+      }
+    }
+    affected_phases_.clear();
   }
-  circuits_stale_ = false;
+  for (const int j : moved_heaters_) has_moved_[j] = 0;
+  moved_heaters_.clear();
+  const std::span<const double> all(built_phases_rad_);
+  for (std::size_t c = 0; c < circuits_.size(); ++c) {
+    if (!circuit_dirty_[c]) continue;
+    const CircuitLayout& circuit = layout_.circuits[c];
+    circuits_[c]->SetPhases(all.subspan(circuit.first_phase, circuit.phase_count));
+    circuit_dirty_[c] = 0;
+  }
+  const double drift = DriftRad();
+  if (!built_ || !(std::abs(drift - built_drift_rad_) <= kHalf)) {
+    built_drift_rad_ = drift;
+    for (auto& circuit : circuits_) circuit->SetCommonPhaseOffset(drift);
+  }
+  built_ = true;
 }
 
 std::vector<double> SimChip::ReadPhotocurrentsA(int averages) {
   assert(averages >= 1);
-  if (circuits_stale_) UpdateCircuits();
+  UpdateCircuits();
   const double field_scale = std::sqrt(truth_.laser_power_mw);
-  std::vector<double> inputs(modulator_count());
+  std::vector<double>& inputs = input_fields_;
+  inputs.resize(modulator_count());
   for (int i = 0; i < modulator_count(); ++i) {
     inputs[i] = field_scale *
                 std::sin(std::numbers::pi / 2 * modulator_volts_v_[i] / truth_.modulator_v_pi_v);
   }
-  std::vector<double> positive_mw(detector_count());
-  std::vector<double> negative_mw(detector_count());
+  std::vector<double>& positive_mw = positive_mw_;
+  std::vector<double>& negative_mw = negative_mw_;
+  positive_mw.assign(detector_count(), 0.0);
+  negative_mw.assign(detector_count(), 0.0);
   for (std::size_t c = 0; c < circuits_.size(); ++c) {
     const CircuitLayout& circuit = layout_.circuits[c];
     circuits_[c]->Detect(

@@ -1,4 +1,5 @@
-// Speed of applying MZI meshes to batches of input vectors.
+// Speed of the simulator's optics: applying MZI meshes to batches of input
+// vectors, changing their phases, and a whole simulated chip's write + read.
 //
 //   mesh_bench --benchmark_format=json > mesh.json
 //   python3 tests/bench/mesh_ratio.py mesh.json
@@ -8,24 +9,40 @@
 // DenseBuildAndMultiply: the alternative when phases have just changed:
 //   build the N x N matrix, then one complex GEMM (8 N^2 flops per vector).
 // DenseMultiplyOnly: the GEMM alone, the bound when phases never change.
+// MeshSetPhasesAndPropagate/N/moved: set new phases on `moved` MZIs (0: all
+//   of them), then propagate one input vector: one query of on-chip training.
+// SinCos*: batched sin and cos of 4096 angles, SLEEF against libm.
+// SimChipWriteRead/chip/heaters: a SimChip from deploy/chips: write
+//   `heaters` heaters (0: all), settle 20 tau, read every detector once.
 #include <benchmark/benchmark.h>
+#include <google/protobuf/text_format.h>
 
+#include <cmath>
+#include <fstream>
 #include <numbers>
 #include <random>
+#include <sstream>
+#include <string>
 #include <vector>
 
 #include "photonsim/mzi_mesh.h"
+#include "photonsim/sim_chip.h"
+#include "photonsim/vector_math.h"
 
 namespace photonsim {
 namespace {
 
+std::vector<double> RandomPhases(int count, std::uint64_t seed) {
+  std::mt19937_64 rng(seed);
+  std::uniform_real_distribution<double> phase(0.0, 2 * std::numbers::pi);
+  std::vector<double> phases(count);
+  for (double& p : phases) p = phase(rng);
+  return phases;
+}
+
 MziMesh RandomMesh(int n) {
   MziMesh mesh = MziMesh::Clements(n);
-  std::mt19937_64 rng(n);
-  std::uniform_real_distribution<double> phase(0.0, 2 * std::numbers::pi);
-  std::vector<double> phases(mesh.phase_count());
-  for (double& p : phases) p = phase(rng);
-  mesh.SetPhases(phases);
+  mesh.SetPhases(RandomPhases(mesh.phase_count(), n));
   return mesh;
 }
 
@@ -77,6 +94,102 @@ void BM_DenseMultiplyOnly(benchmark::State& state) {
   SetCounters(state, batch, 8.0 * n * n);
 }
 
+void BM_MeshSetPhasesAndPropagate(benchmark::State& state) {
+  const int n = static_cast<int>(state.range(0));
+  const int moved = static_cast<int>(state.range(1));
+  MziMesh mesh = RandomMesh(n);
+  // Two settings that differ on the first `moved` MZIs (all when 0).
+  std::vector<double> a = RandomPhases(mesh.phase_count(), 1);
+  std::vector<double> b = a;
+  const std::vector<double> other = RandomPhases(mesh.phase_count(), 2);
+  const int moved_mzis = moved == 0 ? mesh.mzi_count() : moved;
+  for (int m = 0; m < moved_mzis; ++m) {
+    b[2 * m] = other[2 * m];
+    b[2 * m + 1] = other[2 * m + 1];
+  }
+  MatrixXc fields = MatrixXc::Random(1, n);
+  bool flip = false;
+  for (auto _ : state) {
+    mesh.SetPhases(flip ? a : b);
+    flip = !flip;
+    mesh.Propagate(fields);
+    benchmark::DoNotOptimize(fields.data());
+    benchmark::ClobberMemory();
+  }
+  state.SetItemsProcessed(state.iterations());
+  state.counters["moved_mzis"] = moved_mzis;
+}
+
+constexpr int kSinCosCount = 4096;
+
+void BM_SinCosSleef(benchmark::State& state) {
+  const std::vector<double> x = RandomPhases(kSinCosCount, 3);
+  std::vector<double> s(kSinCosCount), c(kSinCosCount);
+  for (auto _ : state) {
+    SinCos(x, s, c);
+    benchmark::DoNotOptimize(s.data());
+    benchmark::DoNotOptimize(c.data());
+  }
+  state.SetItemsProcessed(state.iterations() * kSinCosCount);
+  state.SetLabel(SinCosKernelName());
+}
+
+void BM_SinCosLibm(benchmark::State& state) {
+  const std::vector<double> x = RandomPhases(kSinCosCount, 3);
+  std::vector<double> s(kSinCosCount), c(kSinCosCount);
+  for (auto _ : state) {
+    for (int i = 0; i < kSinCosCount; ++i) {
+      s[i] = std::sin(x[i]);
+      c[i] = std::cos(x[i]);
+    }
+    benchmark::DoNotOptimize(s.data());
+    benchmark::DoNotOptimize(c.data());
+  }
+  state.SetItemsProcessed(state.iterations() * kSinCosCount);
+}
+
+const char* const kChips[] = {"clements8", "clements16", "onn_svd8x24", "mrr_dfa"};
+
+void BM_SimChipWriteRead(benchmark::State& state) {
+  const std::string name = kChips[state.range(0)];
+  const int written = static_cast<int>(state.range(1));
+  std::ifstream file(std::string(PHC_SOURCE_DIR) + "/deploy/chips/" + name + ".textproto");
+  std::stringstream text;
+  text << file.rdbuf();
+  photonic::v1::ChipDescription description;
+  if (!google::protobuf::TextFormat::ParseFromString(text.str(), &description)) {
+    state.SkipWithError("cannot parse the chip description");
+    return;
+  }
+  auto chip = SimChip::Create(description, 1);
+  if (!chip.ok()) {
+    state.SkipWithError(chip.status().ToString().c_str());
+    return;
+  }
+  SimChip& sim = **chip;
+  const int heaters = sim.heater_count();
+  const int count = written == 0 ? heaters : std::min(written, heaters);
+  std::vector<int> channels(count);
+  std::mt19937_64 rng(5);
+  std::uniform_int_distribution<int> channel(0, heaters - 1);
+  std::uniform_real_distribution<double> volts(0.0, 0.5 * description.heater().max_voltage_v());
+  std::vector<double> values(count);
+  sim.SetModulatorVoltages(std::vector<double>(sim.modulator_count(), 0.7));
+  const auto settle = std::chrono::nanoseconds(
+      static_cast<std::int64_t>(20 * description.thermal().tau_us() * 1e3));
+  for (auto _ : state) {
+    for (int i = 0; i < count; ++i) {
+      channels[i] = written == 0 ? i : channel(rng);
+      values[i] = volts(rng);
+    }
+    sim.SetHeaterVoltages(channels, values);
+    sim.Advance(settle);
+    benchmark::DoNotOptimize(sim.ReadPhotocurrentsA(1));
+  }
+  state.SetItemsProcessed(state.iterations());
+  state.SetLabel(name + ", " + std::to_string(heaters) + " heaters");
+}
+
 void Sizes(benchmark::internal::Benchmark* b) {
   for (int n : {8, 16, 32, 64}) {
     for (int batch : {1, 64, 1024}) b->Args({n, batch});
@@ -86,6 +199,10 @@ void Sizes(benchmark::internal::Benchmark* b) {
 BENCHMARK(BM_MeshPropagate)->Apply(Sizes);
 BENCHMARK(BM_DenseBuildAndMultiply)->Apply(Sizes);
 BENCHMARK(BM_DenseMultiplyOnly)->Apply(Sizes);
+BENCHMARK(BM_MeshSetPhasesAndPropagate)->ArgsProduct({{16, 64}, {0, 1, 16}});
+BENCHMARK(BM_SinCosSleef);
+BENCHMARK(BM_SinCosLibm);
+BENCHMARK(BM_SimChipWriteRead)->ArgsProduct({{0, 1, 2, 3}, {0, 1, 8}});
 
 }  // namespace
 }  // namespace photonsim

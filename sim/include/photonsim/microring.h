@@ -38,8 +38,12 @@ class MicroringBank {
   int channels() const { return channels_; }
   int rows() const { return rows_; }
 
-  // Round-trip detuning of each ring, row-major (rows x channels).
+  // Round-trip detuning of each ring, row-major (rows x channels). Only the
+  // rows whose detunings changed are recomputed.
   void SetDetunings(std::span<const double> detunings_rad);
+  // A detuning added to every ring (common temperature drift); recomputes
+  // every row when it changes.
+  void SetCommonDetuningOffset(double offset_rad);
 
   // Per row: optical power at the drop and through detectors for the given
   // input power on each wavelength (mW). Each row receives every channel at
@@ -54,8 +58,15 @@ class MicroringBank {
   int channels_;
   int rows_;
   RingCoupling ring_;
+  void RebuildRow(int row);
+
   double spacing_rad_;
   std::vector<double> detunings_rad_;
+  double offset_rad_ = 0.0;
+  // cos and sin of spacing * (k - j), indexed by k - j + channels - 1.
+  std::vector<double> spacing_cos_, spacing_sin_;
+  // Scratch for one row: angles, their sines and cosines.
+  std::vector<double> row_angles_, row_sin_, row_cos_;
   Eigen::MatrixXd drop_gain_;     // rows x channels: drop power per mW on channel k
   Eigen::MatrixXd through_gain_;  // rows x channels: through power per mW on channel k
 };

@@ -22,6 +22,8 @@ class OpticalCircuit {
                                 std::span<const double> mzi_amplitude) = 0;
   // Phase of every shifter of the circuit (rings: round-trip detuning).
   virtual void SetPhases(std::span<const double> phases_rad) = 0;
+  // A phase added to every shifter's (a common temperature drift).
+  virtual void SetCommonPhaseOffset(double offset_rad) = 0;
   // input_fields: input_count() real amplitudes; positive_mw/negative_mw:
   // output_count() powers (negative_mw is 0 for single detectors).
   virtual void Detect(std::span<const double> input_fields, std::span<double> positive_mw,

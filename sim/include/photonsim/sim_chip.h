@@ -12,6 +12,16 @@
 // Time only moves when Advance() is called or a reading integrates: reading
 // right after a write sees the not-yet-settled phases.
 //
+// Cost: the optics follow the phases element by element. A write marks its
+// heaters; only heaters still settling are advanced in time (a heater within
+// kSettledPowerMw of its target is snapped to it); a reading recomputes the
+// phases of the marked heaters and of the shifters they heat (crosstalk),
+// and rebuilds only the MZIs and ring rows whose phase moved by more than
+// kOpticsPhaseResolutionRad / 2. The common temperature drift is tracked
+// apart, as a phase offset of every circuit, set again when it has moved by
+// more than half the resolution (no sine per MZI is recomputed for it). So
+// every phase the optics use is within the resolution of the true one.
+//
 // Thread safety: not thread-safe; the owner serialises access.
 #pragma once
 
@@ -35,6 +45,9 @@ namespace photonsim {
 // one of its phases has moved by more than this since it was last built
 // (output power changes by at most ~1e-6 relative, far below shot noise).
 inline constexpr double kOpticsPhaseResolutionRad = 1e-6;
+// A settling heater this close to its target power is snapped to it
+// (~1e-13 rad of phase at typical efficiencies).
+inline constexpr double kSettledPowerMw = 1e-12;
 
 class SimChip {
  public:
@@ -78,6 +91,10 @@ class SimChip {
 
  private:
   void UpdateCircuits();
+  double DriftRad() const;
+  // Phase of shifter i at the given drift, from the effective powers.
+  double PhaseRad(int i, double drift_rad) const;
+  void MarkPowerMoved(int heater);
 
   photonic::v1::ChipDescription description_;
   ChipLayout layout_;
@@ -93,10 +110,25 @@ class SimChip {
   std::chrono::nanoseconds now_{0};
   double tec_setpoint_c_;
   double temperature_offset_k_ = 0.0;
-  bool circuits_stale_ = true;
-  // Phases each circuit was last built with: a circuit is rebuilt only when
-  // one of its phases moved by more than kOpticsPhaseResolutionRad.
+  // crosstalk_receivers_[j]: the shifters that heater j heats besides its own.
+  std::vector<std::vector<int>> crosstalk_receivers_;
+  std::vector<int> circuit_of_phase_;
+  // Heaters whose effective power is still moving towards its target.
+  std::vector<int> settling_heaters_;
+  std::vector<char> is_settling_;
+  // Heaters whose effective power moved since the optics were last built.
+  std::vector<int> moved_heaters_;
+  std::vector<char> has_moved_;
+  // Scratch: shifters whose phase a moved heater changes.
+  std::vector<int> affected_phases_;
+  std::vector<char> phase_affected_;
+  // Phases (without drift) and the drift the circuits were last built with.
+  bool built_ = false;
+  double built_drift_rad_ = 0.0;
   std::vector<double> built_phases_rad_;
+  std::vector<char> circuit_dirty_;
+  // Scratch for a reading, reused.
+  std::vector<double> input_fields_, positive_mw_, negative_mw_;
 };
 
 }  // namespace photonsim
