@@ -1,32 +1,76 @@
 #!/usr/bin/env python3
-"""Table of mesh_bench results from one run: rates and mesh/dense ratios.
+"""Tables of mesh_bench results from one run: rates, GFLOP/s, ratios.
 
-usage: mesh_ratio.py mesh.json
+usage: mesh_ratio.py mesh.json [--peak-gflops 46]
+
+Prints markdown: the propagation table (mesh vs build+GEMM vs GEMM only,
+with the share of one core's peak), set-phases + propagate against
+propagation alone, the sincos kernels, and the SimChip write + read rates.
 """
+import argparse
 import json
-import sys
 
 
-def main(path):
-    with open(path) as f:
+def main():
+    parser = argparse.ArgumentParser()
+    parser.add_argument("json")
+    parser.add_argument("--peak-gflops", type=float, default=0.0,
+                        help="one core's FLOP/s peak, for the share columns (0: omit)")
+    args = parser.parse_args()
+    with open(args.json) as f:
         runs = json.load(f)["benchmarks"]
-    by_key = {}
-    for run in runs:
-        name, n, batch = run["name"].split("/")[:3]
-        by_key[(name, int(n), int(batch))] = run
+    by_name = {run["name"]: run for run in runs if run.get("run_type", "iteration") == "iteration"}
+
+    def share(gflops):
+        return f" {100 * gflops / args.peak_gflops:.0f} % |" if args.peak_gflops else ""
+
+    peak_head = " mesh % peak | GEMM % peak |" if args.peak_gflops else ""
     print("| N | batch | mesh applications/s | mesh GFLOP/s | build+GEMM applications/s |"
-          " mesh / build+GEMM | GEMM-only applications/s |")
-    print("|---|---|---|---|---|---|---|")
-    for (name, n, batch), run in sorted(by_key.items(), key=lambda kv: (kv[0][1], kv[0][2])):
-        if name != "BM_MeshPropagate":
+          " mesh / build+GEMM | GEMM-only applications/s | GEMM GFLOP/s |" + peak_head)
+    print("|---|---|---|---|---|---|---|---|" + ("---|---|" if args.peak_gflops else ""))
+    for name, run in by_name.items():
+        if not name.startswith("BM_MeshPropagate/"):
             continue
-        dense = by_key[("BM_DenseBuildAndMultiply", n, batch)]
-        gemm = by_key[("BM_DenseMultiplyOnly", n, batch)]
-        mesh_rate = run["items_per_second"]
-        print(f"| {n} | {batch} | {mesh_rate:.3g} | {run['GFLOPS']:.2f} |"
-              f" {dense['items_per_second']:.3g} | {mesh_rate / dense['items_per_second']:.2f} |"
-              f" {gemm['items_per_second']:.3g} |")
+        _, n, batch = name.split("/")[:3]
+        dense = by_name[f"BM_DenseBuildAndMultiply/{n}/{batch}"]
+        gemm = by_name[f"BM_DenseMultiplyOnly/{n}/{batch}"]
+        rate = run["items_per_second"]
+        print(f"| {n} | {batch} | {rate:.3g} | {run['GFLOPS']:.2f} | {dense['items_per_second']:.3g} |"
+              f" {rate / dense['items_per_second']:.2f} | {gemm['items_per_second']:.3g} |"
+              f" {gemm['GFLOPS']:.2f} |" + (share(run["GFLOPS"]) + share(gemm["GFLOPS"])
+                                              if args.peak_gflops else ""))
+
+    print()
+    print("| N | MZIs moved | set phases + propagate (µs) | propagate alone (µs) | ratio |")
+    print("|---|---|---|---|---|")
+    for name, run in by_name.items():
+        if not name.startswith("BM_MeshSetPhasesAndPropagate/"):
+            continue
+        _, n, _ = name.split("/")[:3]
+        alone = by_name.get(f"BM_MeshPropagate/{n}/1")
+        t_us = run["real_time"] / 1e3 if run["time_unit"] == "ns" else run["real_time"]
+        a_us = alone["real_time"] / 1e3 if alone else float("nan")
+        print(f"| {n} | {int(run['moved_mzis'])} | {t_us:.2f} | {a_us:.2f} | {t_us / a_us:.2f} |")
+
+    print()
+    for name in ("BM_SinCosSleef", "BM_SinCosLibm"):
+        if name in by_name:
+            run = by_name[name]
+            label = run.get("label", "libm")
+            print(f"- {name}: {run['items_per_second'] / 1e6:.0f} M sincos/s ({label or 'libm'})")
+
+    print()
+    print("| chip | heaters written | write + settle + read (µs) | reads/s |")
+    print("|---|---|---|---|")
+    for name, run in by_name.items():
+        if not name.startswith("BM_SimChipWriteRead/"):
+            continue
+        written = name.split("/")[2]
+        t_us = run["real_time"] / 1e3 if run["time_unit"] == "ns" else run["real_time"]
+        chip = run.get("label", "").split(",")[0]
+        print(f"| {chip} | {'all' if written == '0' else written} | {t_us:.1f} |"
+              f" {run['items_per_second']:.3g} |")
 
 
 if __name__ == "__main__":
-    main(sys.argv[1])
+    main()

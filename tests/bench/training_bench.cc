@@ -14,6 +14,7 @@
 // final accuracy, the mean heater power over the steps and the energy. Then
 // the in-daemon query rate against the raw simulator's, in the same run.
 #include <CLI/CLI.hpp>
+#include <algorithm>
 #include <chrono>
 #include <cstdio>
 #include <sstream>
@@ -135,6 +136,7 @@ int main(int argc, char** argv) {
     Chip chip = MakeChip(description, seed);
     ChipController& controller = *chip.controller;
     const auto wall_start = std::chrono::steady_clock::now();
+    std::int64_t steps = 0;
     const std::string line = controller.RunSync([&]() -> std::string {
       phc::daemon::ControllerOracle chip_oracle(controller, 1);
       phc::trainers::ModelOracle model_oracle(description);
@@ -185,6 +187,7 @@ int main(int argc, char** argv) {
         }
       }
       const phc::trainers::TrainingProgress& p = run.progress();
+      steps = p.step;
       char buffer[1024];
       std::snprintf(
           buffer, sizeof buffer,
@@ -209,7 +212,8 @@ int main(int argc, char** argv) {
       std::fprintf(stderr, "%s: %s\n", method.c_str(), line.c_str());
       return 1;
     }
-    std::printf("%s, \"wall_seconds\": %.1f}\n", line.c_str(), wall);
+    std::printf("%s, \"wall_seconds\": %.2f, \"wall_ms_per_step\": %.3f}\n", line.c_str(), wall,
+                1e3 * wall / std::max<std::int64_t>(1, steps));
     std::fflush(stdout);
   }
   Chip chip = MakeChip(description, seed);
