@@ -14,8 +14,11 @@
 // SinCos*: batched sin and cos of 4096 angles, SLEEF against libm.
 // SimChipWriteRead/chip/heaters: a SimChip from deploy/chips: write
 //   `heaters` heaters (0: all), settle 20 tau, read every detector once.
+// FmaPeak: independent fused multiply-adds on the widest vector unit the
+//   build targets: one core's FLOP/s peak, measured in the same run.
 #include <benchmark/benchmark.h>
 #include <google/protobuf/text_format.h>
+#include <immintrin.h>
 
 #include <cmath>
 #include <fstream>
@@ -190,6 +193,42 @@ void BM_SimChipWriteRead(benchmark::State& state) {
   state.SetLabel(name + ", " + std::to_string(heaters) + " heaters");
 }
 
+void BM_FmaPeak(benchmark::State& state) {
+  constexpr int kChains = 16;  // independent accumulators cover the FMA latency
+  constexpr int kRepeats = 256;
+#if defined(__AVX512F__)
+  using Vec = __m512d;
+  constexpr int kLanes = 8;
+  auto fma = [](Vec a, Vec b, Vec c) { return _mm512_fmadd_pd(a, b, c); };
+  auto set1 = [](double x) { return _mm512_set1_pd(x); };
+  state.SetLabel("avx512 fma");
+#elif defined(__AVX2__) && defined(__FMA__)
+  using Vec = __m256d;
+  constexpr int kLanes = 4;
+  auto fma = [](Vec a, Vec b, Vec c) { return _mm256_fmadd_pd(a, b, c); };
+  auto set1 = [](double x) { return _mm256_set1_pd(x); };
+  state.SetLabel("avx2 fma");
+#else
+  using Vec = __m128d;
+  constexpr int kLanes = 2;
+  auto fma = [](Vec a, Vec b, Vec c) { return _mm_add_pd(_mm_mul_pd(a, b), c); };
+  auto set1 = [](double x) { return _mm_set1_pd(x); };
+  state.SetLabel("sse2 mul+add");
+#endif
+  Vec acc[kChains];
+  for (int k = 0; k < kChains; ++k) acc[k] = set1(1.0 + 1e-3 * k);
+  const Vec scale = set1(0.999999), shift = set1(1e-7);
+  for (auto _ : state) {
+    for (int r = 0; r < kRepeats; ++r) {
+#pragma GCC unroll 16
+      for (int k = 0; k < kChains; ++k) acc[k] = fma(acc[k], scale, shift);
+    }
+    for (int k = 0; k < kChains; ++k) benchmark::DoNotOptimize(acc[k]);
+  }
+  state.counters["GFLOPS"] = benchmark::Counter(2.0 * kLanes * kChains * kRepeats * 1e-9,
+                                                benchmark::Counter::kIsIterationInvariantRate);
+}
+
 void Sizes(benchmark::internal::Benchmark* b) {
   for (int n : {8, 16, 32, 64}) {
     for (int batch : {1, 64, 1024}) b->Args({n, batch});
@@ -200,6 +239,7 @@ BENCHMARK(BM_MeshPropagate)->Apply(Sizes);
 BENCHMARK(BM_DenseBuildAndMultiply)->Apply(Sizes);
 BENCHMARK(BM_DenseMultiplyOnly)->Apply(Sizes);
 BENCHMARK(BM_MeshSetPhasesAndPropagate)->ArgsProduct({{16, 64}, {0, 1, 16}});
+BENCHMARK(BM_FmaPeak);
 BENCHMARK(BM_SinCosSleef);
 BENCHMARK(BM_SinCosLibm);
 BENCHMARK(BM_SimChipWriteRead)->ArgsProduct({{0, 1, 2, 3}, {0, 1, 8}});

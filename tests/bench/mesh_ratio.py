@@ -15,11 +15,16 @@ def main():
     parser = argparse.ArgumentParser()
     parser.add_argument("json")
     parser.add_argument("--peak-gflops", type=float, default=0.0,
-                        help="one core's FLOP/s peak, for the share columns (0: omit)")
+                        help="one core's FLOP/s peak for the share columns "
+                             "(default: BM_FmaPeak of the same run)")
     args = parser.parse_args()
     with open(args.json) as f:
         runs = json.load(f)["benchmarks"]
     by_name = {run["name"]: run for run in runs if run.get("run_type", "iteration") == "iteration"}
+    if not args.peak_gflops and "BM_FmaPeak" in by_name:
+        args.peak_gflops = by_name["BM_FmaPeak"]["GFLOPS"]
+        print(f"One core's peak, measured in this run (BM_FmaPeak, "
+              f"{by_name['BM_FmaPeak'].get('label', '')}): {args.peak_gflops:.1f} GFLOP/s\n")
 
     def share(gflops):
         return f" {100 * gflops / args.peak_gflops:.0f} % |" if args.peak_gflops else ""

@@ -112,7 +112,7 @@ TEST(DfaSessionTest, NoiseModelSessionResumesFromItsCheckpointExactly) {
   SessionConfig config = DfaConfig("noise_model");
   config.set_max_steps(20000);
   config.set_eval_every(5000);
-  config.mutable_algorithm()->set_learning_rate(0.005);
+  config.mutable_algorithm()->set_learning_rate(0.002);
 
   testing::SimBench straight_chip = BankChip();
   std::string straight;
