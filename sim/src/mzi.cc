@@ -26,4 +26,13 @@ Matrix2c MziMatrix(double theta_rad, double phi_rad, double splitting_error_in_r
          CouplerMatrix(splitting_error_in_rad) * TopPhaseMatrix(phi_rad);
 }
 
+MziCouplerTerms CouplerTerms(double splitting_error_in_rad, double splitting_error_out_rad,
+                             double amplitude) {
+  const double k_in = std::numbers::pi / 4 + splitting_error_in_rad;
+  const double k_out = std::numbers::pi / 4 + splitting_error_out_rad;
+  return {
+      amplitude * std::cos(k_in) * std::cos(k_out), amplitude * std::sin(k_in) * std::sin(k_out),
+      amplitude * std::sin(k_in) * std::cos(k_out), amplitude * std::cos(k_in) * std::sin(k_out)};
+}
+
 }  // namespace photonsim

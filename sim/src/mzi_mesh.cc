@@ -62,13 +62,12 @@ void MziMesh::RebuildCouplerTerms() {
   sc_.resize(count);
   cs_.resize(count);
   for (int m = 0; m < count; ++m) {
-    const double k_in = std::numbers::pi / 4 + splitting_errors_rad_[2 * m];
-    const double k_out = std::numbers::pi / 4 + splitting_errors_rad_[2 * m + 1];
-    const double a = amplitude_[m];
-    cc_[m] = a * std::cos(k_in) * std::cos(k_out);
-    ss_[m] = a * std::sin(k_in) * std::sin(k_out);
-    sc_[m] = a * std::sin(k_in) * std::cos(k_out);
-    cs_[m] = a * std::cos(k_in) * std::sin(k_out);
+    const MziCouplerTerms k =
+        CouplerTerms(splitting_errors_rad_[2 * m], splitting_errors_rad_[2 * m + 1], amplitude_[m]);
+    cc_[m] = k.cc;
+    ss_[m] = k.ss;
+    sc_[m] = k.sc;
+    cs_[m] = k.cs;
   }
   cos_theta_.resize(count);
   sin_theta_.resize(count);
@@ -78,7 +77,7 @@ void MziMesh::RebuildCouplerTerms() {
   dirty_mzis_.resize(count);
   for (int m = 0; m < count; ++m) dirty_mzis_[m] = m;
   RebuildPhasors(dirty_mzis_);
-  RebuildAllTransfers();
+  RebuildTransfers({}, /*all=*/true);
 }
 
 void MziMesh::RebuildPhasors(std::span<const int> mzis) {
@@ -102,13 +101,9 @@ void MziMesh::RebuildPhasors(std::span<const int> mzis) {
 
 namespace {
 
-// MziMatrix(theta + d, phi + d, e_in, e_out) multiplied out, with
-// c1 = cos k_in, s1 = sin k_in, c2 = cos k_out, s2 = sin k_out, loss a, and
-// cc = a c1 c2, ss = a s1 s2, sc = a s1 c2, cs = a c1 s2:
-//   T = [[e^{i phi} (cc e^{i theta} - ss),   i (sc e^{i theta} + cs)],
-//        [i e^{i phi} (cs e^{i theta} + sc), cc - ss e^{i theta}]].
-// Only the phasors e^{i theta}, e^{i phi} depend on the phases; a common
-// offset d multiplies both by e^{i d}. Real arithmetic, so loops vectorise.
+// The closed form of MziMatrix (mzi.h, CouplerTerms) at theta + d, phi + d:
+// a common offset d multiplies both phasors by e^{i d}. Real arithmetic on
+// arrays, so the loops vectorise.
 struct TransferKernel {
   const double *cc, *ss, *sc, *cs, *cos_theta, *sin_theta, *cos_phi, *sin_phi;
   double *t0, *t1, *t2, *t3, *t4, *t5, *t6, *t7;
@@ -134,22 +129,17 @@ struct TransferKernel {
 
 }  // namespace
 
-void MziMesh::RebuildAllTransfers() {
+void MziMesh::RebuildTransfers(std::span<const int> mzis, bool all) {
   const TransferKernel kernel{
       cc_.data(),        ss_.data(),      sc_.data(),      cs_.data(),  cos_theta_.data(),
       sin_theta_.data(), cos_phi_.data(), sin_phi_.data(), transfer(0), transfer(1),
       transfer(2),       transfer(3),     transfer(4),     transfer(5), transfer(6),
       transfer(7),       offset_cos_,     offset_sin_};
-  for (int m = 0; m < mzi_count(); ++m) kernel(m);
-}
-
-void MziMesh::RebuildTransfers(std::span<const int> mzis) {
-  const TransferKernel kernel{
-      cc_.data(),        ss_.data(),      sc_.data(),      cs_.data(),  cos_theta_.data(),
-      sin_theta_.data(), cos_phi_.data(), sin_phi_.data(), transfer(0), transfer(1),
-      transfer(2),       transfer(3),     transfer(4),     transfer(5), transfer(6),
-      transfer(7),       offset_cos_,     offset_sin_};
-  for (const int m : mzis) kernel(m);
+  if (all) {
+    for (int m = 0; m < mzi_count(); ++m) kernel(m);  // contiguous: vectorised
+  } else {
+    for (const int m : mzis) kernel(m);
+  }
 }
 
 Matrix2c MziMesh::mzi_transfer(int m) const {
@@ -191,11 +181,7 @@ void MziMesh::SetPhases(std::span<const double> phases_rad) {
   }
   if (dirty_mzis_.empty()) return;
   RebuildPhasors(dirty_mzis_);
-  if (static_cast<int>(dirty_mzis_.size()) == mzi_count()) {
-    RebuildAllTransfers();
-  } else {
-    RebuildTransfers(dirty_mzis_);
-  }
+  RebuildTransfers(dirty_mzis_, static_cast<int>(dirty_mzis_.size()) == mzi_count());
 }
 
 void MziMesh::SetCommonPhaseOffset(double offset_rad) {
@@ -203,7 +189,7 @@ void MziMesh::SetCommonPhaseOffset(double offset_rad) {
   offset_rad_ = offset_rad;
   offset_cos_ = std::cos(offset_rad);
   offset_sin_ = std::sin(offset_rad);
-  RebuildAllTransfers();
+  RebuildTransfers({}, /*all=*/true);
 }
 
 void MziMesh::SetOutputPhases(std::span<const double> output_phases_rad) {

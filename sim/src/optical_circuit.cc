@@ -1,8 +1,7 @@
 #include "photonsim/optical_circuit.h"
 
 #include <cassert>
-#include <cmath>
-#include <numbers>
+#include <complex>
 #include <vector>
 
 #include "photonsim/microring.h"
@@ -115,14 +114,13 @@ class SvdCircuitModel final : public OpticalCircuit {
 
  private:
   // The attenuator's heater is its internal phase; it has no external one.
-  // Its kept output is T00 = a (c1 c2 e^{i theta} - s1 s2) (see MziMatrix).
+  // Its kept output is T00 = cc e^{i theta} - ss (mzi.h, CouplerTerms).
   void RebuildAttenuator(int k) {
-    const double k_in = std::numbers::pi / 4 + attenuator_splitting_[2 * k];
-    const double k_out = std::numbers::pi / 4 + attenuator_splitting_[2 * k + 1];
-    const double a = attenuator_amplitude_[k];
+    const MziCouplerTerms terms = CouplerTerms(
+        attenuator_splitting_[2 * k], attenuator_splitting_[2 * k + 1], attenuator_amplitude_[k]);
     attenuator_theta_phasor_[k] = std::polar(1.0, attenuator_theta_rad_[k]);
-    attenuator_cc_[k] = a * std::cos(k_in) * std::cos(k_out);
-    attenuator_ss_[k] = a * std::sin(k_in) * std::sin(k_out);
+    attenuator_cc_[k] = terms.cc;
+    attenuator_ss_[k] = terms.ss;
     ApplyOffset(k);
   }
   void ApplyOffset(int k) {

@@ -1,7 +1,9 @@
 #include "photonsim/vector_math.h"
 
+#if defined(__x86_64__)
 #include <immintrin.h>
 #include <sleef.h>
+#endif
 
 #include <cassert>
 #include <cmath>
@@ -27,11 +29,13 @@ void SinCos(std::span<const double> x, std::span<double> sin_out, std::span<doub
     _mm256_storeu_pd(cos_out.data() + i, r.y);
   }
 #endif
+#if defined(__x86_64__)
   for (; i + 2 <= n; i += 2) {
     const Sleef___m128d_2 r = Sleef_sincosd2_u10(_mm_loadu_pd(x.data() + i));
     _mm_storeu_pd(sin_out.data() + i, r.x);
     _mm_storeu_pd(cos_out.data() + i, r.y);
   }
+#endif
   for (; i < n; ++i) {
     sin_out[i] = std::sin(x[i]);
     cos_out[i] = std::cos(x[i]);
@@ -43,8 +47,10 @@ const char* SinCosKernelName() {
   return "sleef-avx512f";
 #elif defined(__AVX2__) && defined(__FMA__)
   return "sleef-avx2";
-#else
+#elif defined(__x86_64__)
   return "sleef-sse2-dispatch";
+#else
+  return "libm";
 #endif
 }
 

@@ -1,4 +1,4 @@
-#!/usr/bin/env python3
+#!/usr/bin/python3
 """Markdown tables from dfa_bench JSON lines.
 
     build/tests/bench/dfa_bench --epochs 10 --seed 1 > dfa_s1.jsonl   # and seeds 2, 3

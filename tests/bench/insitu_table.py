@@ -1,4 +1,4 @@
-#!/usr/bin/env python3
+#!/usr/bin/python3
 """In silico -> in situ table (error-free model, deployed, PAT, DAT) on the
 simulated clements8 chip, calibrated, for several seeds and coupler
 splitting errors. Runs build/tests/bench/insitu_bench; prints markdown.

@@ -31,17 +31,12 @@
 #include "photonsim/mzi_mesh.h"
 #include "photonsim/sim_chip.h"
 #include "photonsim/vector_math.h"
+#include "tests/sim/random_unitary.h"
 
 namespace photonsim {
 namespace {
 
-std::vector<double> RandomPhases(int count, std::uint64_t seed) {
-  std::mt19937_64 rng(seed);
-  std::uniform_real_distribution<double> phase(0.0, 2 * std::numbers::pi);
-  std::vector<double> phases(count);
-  for (double& p : phases) p = phase(rng);
-  return phases;
-}
+using testing::RandomPhases;
 
 MziMesh RandomMesh(int n) {
   MziMesh mesh = MziMesh::Clements(n);

@@ -1,4 +1,4 @@
-#!/usr/bin/env python3
+#!/usr/bin/python3
 """Tables of mesh_bench results from one run: rates, GFLOP/s, ratios.
 
 usage: mesh_ratio.py mesh.json [--peak-gflops 46]
@@ -9,6 +9,12 @@ propagation alone, the sincos kernels, and the SimChip write + read rates.
 """
 import argparse
 import json
+
+
+def micros(run):
+    """A run's real time per iteration in microseconds."""
+    scale = {"ns": 1e-3, "us": 1.0, "ms": 1e3, "s": 1e6}[run["time_unit"]]
+    return run["real_time"] * scale
 
 
 def main():
@@ -53,8 +59,8 @@ def main():
             continue
         _, n, _ = name.split("/")[:3]
         alone = by_name.get(f"BM_MeshPropagate/{n}/1")
-        t_us = run["real_time"] / 1e3 if run["time_unit"] == "ns" else run["real_time"]
-        a_us = alone["real_time"] / 1e3 if alone else float("nan")
+        t_us = micros(run)
+        a_us = micros(alone) if alone else float("nan")
         print(f"| {n} | {int(run['moved_mzis'])} | {t_us:.2f} | {a_us:.2f} | {t_us / a_us:.2f} |")
 
     print()
@@ -71,7 +77,7 @@ def main():
         if not name.startswith("BM_SimChipWriteRead/"):
             continue
         written = name.split("/")[2]
-        t_us = run["real_time"] / 1e3 if run["time_unit"] == "ns" else run["real_time"]
+        t_us = micros(run)
         chip = run.get("label", "").split(",")[0]
         print(f"| {chip} | {'all' if written == '0' else written} | {t_us:.1f} |"
               f" {run['items_per_second']:.3g} |")

@@ -1,4 +1,4 @@
-#!/usr/bin/env python3
+#!/usr/bin/python3
 """NTKD table: teacher, hybrid student without and with NTK distillation,
 the fabricated (calibrated simulated chip) student, and backend-only
 post-fabrication fine-tuning with CE and with NTKD, for several seeds.

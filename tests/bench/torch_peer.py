@@ -1,7 +1,7 @@
-#!/usr/bin/env python3
+#!/usr/bin/python3
 """photonsim against a PyTorch peer, measured in the same run, as JSON lines.
 
-usage: torch_peer.py --mesh-bench build/tests/bench/mesh_bench [--peak-gflops 46]
+usage: /usr/bin/python3 tests/bench/torch_peer.py --mesh-bench build/tests/bench/mesh_bench [--peak-gflops 46]
 
 Measured, one thread each:
 - torch_matmul: a plain complex128 (batch x N) @ (N x N) product, the bound

@@ -1,4 +1,4 @@
-#!/usr/bin/env python3
+#!/usr/bin/python3
 """Runs training_bench over chips, methods and seeds; prints a markdown table.
 
     tests/bench/training_table.py [--build build] [--seeds 1,2,3] [--quick] > table.md

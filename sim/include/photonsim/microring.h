@@ -55,11 +55,11 @@ class MicroringBank {
   Eigen::MatrixXd EffectiveWeights() const;
 
  private:
+  void RebuildRow(int row);
+
   int channels_;
   int rows_;
   RingCoupling ring_;
-  void RebuildRow(int row);
-
   double spacing_rad_;
   std::vector<double> detunings_rad_;
   double offset_rad_ = 0.0;

@@ -22,4 +22,16 @@ Matrix2c TopPhaseMatrix(double phase_rad);
 Matrix2c MziMatrix(double theta_rad, double phi_rad, double splitting_error_in_rad = 0.0,
                    double splitting_error_out_rad = 0.0);
 
+// MziMatrix multiplied out, with c1, s1 = cos, sin of pi/4 + the input
+// coupler's error, c2, s2 likewise for the output coupler, and amplitude a:
+//   a T = [[e^{i phi} (cc e^{i theta} - ss),   i (sc e^{i theta} + cs)],
+//          [i e^{i phi} (cs e^{i theta} + sc), cc - ss e^{i theta}]],
+// cc = a c1 c2, ss = a s1 s2, sc = a s1 c2, cs = a c1 s2. Only the phasors
+// depend on the phases: rebuilding an MZI needs no product of matrices.
+struct MziCouplerTerms {
+  double cc, ss, sc, cs;
+};
+MziCouplerTerms CouplerTerms(double splitting_error_in_rad, double splitting_error_out_rad,
+                             double amplitude);
+
 }  // namespace photonsim

@@ -87,10 +87,9 @@ class MziMesh {
   void RebuildCouplerTerms();
   // Recomputes the unit phasors of the listed MZIs from phases_rad_.
   void RebuildPhasors(std::span<const int> mzis);
-  // Recomputes transfer_ of every MZI from phasors, couplers and offset.
-  void RebuildAllTransfers();
-  // Likewise for the listed MZIs.
-  void RebuildTransfers(std::span<const int> mzis);
+  // Recomputes transfer_ of the listed MZIs (of every MZI if `all`) from
+  // their phasors, couplers and the offset.
+  void RebuildTransfers(std::span<const int> mzis, bool all);
   void PropagateRows(Complex* fields, Eigen::Index stride, Eigen::Index rows) const;
 
   int mode_count_;
