@@ -3,13 +3,13 @@
 #include <sstream>
 
 #include "absl/strings/str_cat.h"
-#include "daemon/config.h"
+#include "daemon/state_io.h"
 #include "daemon/status_convert.h"
 
 namespace phc::daemon {
 
 absl::StatusOr<AccessControl> AccessControl::FromTokensFile(const std::filesystem::path& path) {
-  absl::StatusOr<std::string> text = ReadTextFile(path);
+  absl::StatusOr<std::string> text = ReadFileToString(path);
   if (!text.ok()) return text.status();
   return FromTokensText(*text, path.string());
 }

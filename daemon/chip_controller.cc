@@ -5,6 +5,8 @@
 #include <numbers>
 
 #include "absl/strings/str_cat.h"
+#include "daemon/heater_model.h"
+#include "photonsim/phase.h"
 #include "spdlog/spdlog.h"
 
 namespace phc::daemon {
@@ -15,8 +17,7 @@ namespace {
 // resistance is low draws more than the nominal value says.
 photonic::v1::HeaterSpec WorstCaseHeater(const photonic::v1::ChipDescription& chip) {
   photonic::v1::HeaterSpec heater = chip.heater();
-  heater.set_resistance_ohm(heater.resistance_ohm() *
-                            (1.0 - 3.0 * chip.fabrication().resistance_spread()));
+  heater.set_resistance_ohm(heater.resistance_ohm() * WorstCaseResistanceRatio(chip));
   return heater;
 }
 
@@ -200,7 +201,7 @@ absl::StatusOr<std::vector<double>> ChipController::PlanPhases(
       }
       seen[target] = true;
     }
-    planned[target] = WrapPhase(phases_rad[i]);
+    planned[target] = photonsim::WrapPhase(phases_rad[i]);
   }
   return planned;
 }
@@ -212,7 +213,7 @@ absl::Status ChipController::CheckGuard(const std::vector<double>& wrapped_phase
   const std::vector<double> reached = phase_model_.PhasesForPowers(powers_mw);
   for (std::size_t i = 0; i < reached.size(); ++i) {
     const double error =
-        std::abs(std::remainder(reached[i] - wrapped_phases[i], 2 * std::numbers::pi));
+        std::abs(std::remainder(reached[i] - wrapped_phases[i], photonsim::kTwoPi));
     if (!(error < 1e-6)) {
       return absl::FailedPreconditionError(
           absl::StrCat("phase ", i, " = ", wrapped_phases[i],

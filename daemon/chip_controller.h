@@ -23,8 +23,8 @@
 #include <vector>
 
 #include "absl/status/statusor.h"
-#include "daemon/calibration/heater_phase_model.h"
 #include "daemon/heater_model.h"
+#include "daemon/heater_phase_model.h"
 #include "daemon/power_guard.h"
 #include "phc/drivers/instrument_drivers.h"
 #include "photonic/v1/config.pb.h"

@@ -1,10 +1,9 @@
 #include "daemon/config.h"
 
-#include <fstream>
-#include <sstream>
 #include <tuple>
 
 #include "absl/strings/str_cat.h"
+#include "daemon/state_io.h"
 #include "google/protobuf/io/tokenizer.h"
 #include "google/protobuf/text_format.h"
 #include "photonsim/chip_description.h"
@@ -34,17 +33,6 @@ class CollectFirstError final : public google::protobuf::io::ErrorCollector {
 };
 
 }  // namespace
-
-absl::StatusOr<std::string> ReadTextFile(const std::filesystem::path& path) {
-  std::ifstream in(path, std::ios::binary);
-  if (!in) {
-    return absl::NotFoundError(absl::StrCat("cannot open ", path.string()));
-  }
-  std::ostringstream text;
-  text << in.rdbuf();
-  if (in.bad()) return absl::DataLossError(absl::StrCat("error reading ", path.string()));
-  return text.str();
-}
 
 absl::Status ParseTextProto(std::string_view text, absl::string_view source_name,
                             google::protobuf::Message& message) {
@@ -100,7 +88,7 @@ absl::StatusOr<std::string> ReadNamedFile(const std::filesystem::path& config,
                                           const std::string& field, const std::string& name) {
   std::filesystem::path path = name;
   if (path.is_relative()) path = config.parent_path() / path;
-  absl::StatusOr<std::string> text = ReadTextFile(path);
+  absl::StatusOr<std::string> text = ReadFileToString(path);
   if (!text.ok()) {
     return absl::NotFoundError(
         absl::StrCat(config.string(), ": ", field, " \"", name, "\": ", text.status().message()));
@@ -154,7 +142,7 @@ absl::Status LoadSecurity(const std::filesystem::path& config, LoadedConfig& loa
 }  // namespace
 
 absl::StatusOr<LoadedConfig> LoadConfigFile(const std::filesystem::path& path) {
-  absl::StatusOr<std::string> text = ReadTextFile(path);
+  absl::StatusOr<std::string> text = ReadFileToString(path);
   if (!text.ok())
     return absl::NotFoundError(absl::StrCat("config file: ", text.status().message()));
 
@@ -170,7 +158,7 @@ absl::StatusOr<LoadedConfig> LoadConfigFile(const std::filesystem::path& path) {
   } else {
     std::filesystem::path chip_path = loaded.daemon.chip_file();
     if (chip_path.is_relative()) chip_path = path.parent_path() / chip_path;
-    absl::StatusOr<std::string> chip_text = ReadTextFile(chip_path);
+    absl::StatusOr<std::string> chip_text = ReadFileToString(chip_path);
     if (!chip_text.ok()) {
       return absl::NotFoundError(absl::StrCat(path.string(), ": chip_file \"",
                                               loaded.daemon.chip_file(),

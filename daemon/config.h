@@ -31,8 +31,6 @@ struct LoadedConfig {
   std::optional<TlsMaterial> tls;      // unset: plaintext
 };
 
-absl::StatusOr<std::string> ReadTextFile(const std::filesystem::path& path);
-
 // Parses text format into `message`; errors carry source:line:column.
 absl::Status ParseTextProto(std::string_view text, absl::string_view source_name,
                             google::protobuf::Message& message);

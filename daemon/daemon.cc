@@ -9,8 +9,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "phc/drivers/serial/serial_drivers.h"
-#include "phc/drivers/sim_drivers.h"
-#include "photonsim/sim_chip.h"
+#include "phc/drivers/sim_backend.h"
 #include "spdlog/spdlog.h"
 
 namespace phc::daemon {
@@ -19,12 +18,7 @@ namespace {
 absl::StatusOr<drivers::DriverSet> MakeDrivers(const LoadedConfig& config) {
   switch (config.daemon.backend()) {
     case photonic::v1::BACKEND_SIM: {
-      absl::StatusOr<std::unique_ptr<photonsim::SimChip>> chip =
-          photonsim::SimChip::Create(config.chip, config.daemon.sim().seed());
-      if (!chip.ok()) return chip.status();
-      return drivers::MakeSimDrivers(std::shared_ptr<photonsim::SimChip>(*std::move(chip)),
-                                     config.chip.heater().max_voltage_v(),
-                                     config.chip.modulator().max_voltage_v());
+      return drivers::MakeSimBackend(config.chip, config.daemon.sim().seed());
     }
     case photonic::v1::BACKEND_SERIAL: {
       const photonic::v1::SerialBackendConfig& serial = config.daemon.serial();
@@ -100,8 +94,8 @@ absl::StatusOr<std::unique_ptr<Daemon>> Daemon::Start(const LoadedConfig& config
       [controller_ptr, state_ptr] { LoadStoredCalibration(*controller_ptr, *state_ptr); });
   daemon->calibration_service_ = std::make_unique<CalibrationServiceImpl>(
       *daemon->controller_, *daemon->calibration_state_, daemon->guard_);
-  daemon->sessions_ =
-      std::make_unique<SessionManager>(*daemon->controller_, config.daemon.state_dir(), instance);
+  daemon->sessions_ = std::make_unique<SessionManager>(
+      *daemon->controller_, config.daemon.state_dir(), instance, config.daemon.fashion_mnist_dir());
   SessionManager* sessions_ptr = daemon->sessions_.get();
   controller_ptr->RunSync([sessions_ptr] { sessions_ptr->Recover(); });
   daemon->training_service_ = std::make_unique<TrainingServiceImpl>(

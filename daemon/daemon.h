@@ -8,11 +8,11 @@
 #include <string>
 
 #include "absl/status/statusor.h"
-#include "daemon/calibration_service.h"
-#include "daemon/call_guard.h"
 #include "daemon/chip_controller.h"
-#include "daemon/chip_service.h"
 #include "daemon/config.h"
+#include "daemon/services/calibration_service.h"
+#include "daemon/services/call_guard.h"
+#include "daemon/services/chip_service.h"
 #include "daemon/training/session_manager.h"
 #include "daemon/training/training_service.h"
 

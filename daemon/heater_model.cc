@@ -5,12 +5,8 @@
 
 namespace phc::daemon {
 
-double WrapPhase(double phase_rad) {
-  constexpr double kTwoPi = 2 * std::numbers::pi;
-  double wrapped = std::fmod(phase_rad, kTwoPi);
-  if (wrapped < 0.0) wrapped += kTwoPi;
-  // fmod of a value just below 0 can round up to exactly 2 pi.
-  return wrapped >= kTwoPi ? 0.0 : wrapped;
+double WorstCaseResistanceRatio(const photonic::v1::ChipDescription& chip) {
+  return 1.0 - 3.0 * chip.fabrication().resistance_spread();
 }
 
 NominalHeaterModel::NominalHeaterModel(const photonic::v1::HeaterSpec& heater)

@@ -1,14 +1,19 @@
 // Conversion between phase and heater drive with the chip description's
 // nominal values: P = V^2 / R, phase = (pi / P_pi) * P. Calibration replaces
-// these nominal values with fitted ones.
+// these nominal values with fitted ones. Phases are wrapped with
+// photonsim::WrapPhase (photonsim/phase.h) before they become drives.
 #pragma once
 
 #include "photonic/v1/config.pb.h"
 
 namespace phc::daemon {
 
-// Maps any finite phase to its least-power equivalent in [0, 2 pi).
-double WrapPhase(double phase_rad);
+// The lowest heater resistance the description's fabrication spread allows,
+// as a fraction of the nominal one: 1 - 3 sigma. PowerGuard judges currents
+// and powers with R_nominal times this (a heater whose true resistance is
+// low draws more than the nominal value says); calibration keeps its powers
+// inside that judgement.
+double WorstCaseResistanceRatio(const photonic::v1::ChipDescription& chip);
 
 class NominalHeaterModel {
  public:

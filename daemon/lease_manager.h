@@ -4,10 +4,11 @@
 
 #include <chrono>
 #include <functional>
-#include <mutex>
 #include <string>
 
+#include "absl/base/thread_annotations.h"
 #include "absl/status/statusor.h"
+#include "absl/synchronization/mutex.h"
 
 namespace phc::daemon {
 
@@ -39,15 +40,15 @@ class LeaseManager {
   absl::Status CheckWrite(std::string_view lease_id) const;
 
  private:
-  bool LiveLocked() const;
-  std::string NewId();
+  bool LiveLocked() const ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  std::string NewId() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
 
   Clock clock_;
-  mutable std::mutex mu_;
-  std::string id_;
-  std::string holder_;
-  std::chrono::steady_clock::time_point expires_;
-  std::uint64_t counter_ = 0;
+  mutable absl::Mutex mu_;
+  std::string id_ ABSL_GUARDED_BY(mu_);
+  std::string holder_ ABSL_GUARDED_BY(mu_);
+  std::chrono::steady_clock::time_point expires_ ABSL_GUARDED_BY(mu_);
+  std::uint64_t counter_ ABSL_GUARDED_BY(mu_) = 0;
 };
 
 }  // namespace phc::daemon

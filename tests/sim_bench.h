@@ -8,6 +8,7 @@
 #include "absl/status/statusor.h"
 #include "daemon/chip_controller.h"
 #include "daemon/config.h"
+#include "daemon/state_io.h"
 #include "phc/drivers/sim_drivers.h"
 #include "photonsim/chip_description.h"
 #include "photonsim/sim_chip.h"
@@ -38,7 +39,7 @@ inline absl::StatusOr<SimBench> MakeSimBench(const photonic::v1::ChipDescription
 // A chip description from a protobuf text-format file, validated.
 inline absl::StatusOr<photonic::v1::ChipDescription> LoadChipDescription(
     const std::filesystem::path& path) {
-  absl::StatusOr<std::string> text = daemon::ReadTextFile(path);
+  absl::StatusOr<std::string> text = daemon::ReadFileToString(path);
   if (!text.ok()) return text.status();
   photonic::v1::ChipDescription description;
   if (absl::Status s = daemon::ParseTextProto(*text, path.string(), description); !s.ok()) {

@@ -9,11 +9,12 @@
 
 #include "photonsim/chip_layout.h"
 #include "photonsim/mzi_mesh.h"
+#include "photonsim/phase.h"
 
 namespace phc::daemon {
 namespace {
 
-constexpr double kTwoPi = 2.0 * std::numbers::pi;
+using photonsim::kTwoPi;
 
 // Residual sum of squares of the best A + B cos(wP) + C sin(wP) per output.
 double SweepResidual(std::span<const double> powers_mw, const Eigen::MatrixXd& readings, double w,
@@ -266,7 +267,7 @@ double RefineBiasesAndEfficiencies(
     cost = new_cost;
     if (converged) break;
   }
-  for (double& b : bias_rad) b = std::fmod(std::fmod(b, kTwoPi) + kTwoPi, kTwoPi);
+  for (double& b : bias_rad) b = photonsim::WrapPhase(b);
   const double counted = weight.sum() * static_cast<double>(configs);
   return std::sqrt(cost / std::max(1.0, counted));
 }

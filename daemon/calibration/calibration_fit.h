@@ -10,8 +10,8 @@
 #include <vector>
 
 #include "photonsim/chip_layout.h"
+#include "photonsim/crosstalk_geometry.h"
 #include "photonsim/eigen.h"
-#include "photonsim/hidden_truth.h"
 #include "photonsim/linear_circuit.h"
 
 namespace phc::daemon {

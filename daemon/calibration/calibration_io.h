@@ -9,7 +9,7 @@
 #include "absl/status/statusor.h"
 #include "daemon/chip_controller.h"
 #include "photonsim/chip_layout.h"
-#include "photonsim/hidden_truth.h"
+#include "photonsim/crosstalk_geometry.h"
 
 namespace phc::daemon {
 

@@ -1,6 +1,5 @@
 // Keeps a chip's calibration on disk (protobuf text format, one file per chip
-// instance in the state directory), written atomically: temp file, fsync,
-// rename, fsync of the directory.
+// instance in the state directory), replaced atomically (state_io.h).
 #pragma once
 
 #include <filesystem>
@@ -29,8 +28,5 @@ class CalibrationStore {
   std::filesystem::path state_dir_;
   std::string instance_;
 };
-
-// Writes `contents` to `path` atomically (temp + fsync + rename + dir fsync).
-absl::Status WriteFileAtomically(const std::filesystem::path& path, const std::string& contents);
 
 }  // namespace phc::daemon

@@ -10,18 +10,15 @@
 #include "daemon/calibration/calibration_io.h"
 #include "photonsim/mzi.h"
 #include "photonsim/mzi_mesh.h"
+#include "photonsim/phase.h"
 
 namespace phc::daemon {
 namespace {
 
 constexpr double kPi = std::numbers::pi;
-constexpr double kTwoPi = 2.0 * std::numbers::pi;
+using photonsim::kTwoPi;
+using photonsim::WrapPhase;
 using Complex = std::complex<double>;
-
-double Wrap(double x) {
-  x = std::fmod(x, kTwoPi);
-  return x < 0 ? x + kTwoPi : x;
-}
 
 // y = a + c cos d + s sin d over equally spaced d: returns (c, s).
 std::pair<double, double> FitSine(const std::vector<double>& y) {
@@ -76,7 +73,7 @@ class Peeler {
   // takes its target one turn higher.
   absl::Status Apply(const std::vector<double>& drive) {
     std::vector<double> target(2 * m_);
-    for (int k = 0; k < 2 * m_; ++k) target[k] = Wrap(drive[k]) / eta_[k];
+    for (int k = 0; k < 2 * m_; ++k) target[k] = WrapPhase(drive[k]) / eta_[k];
     std::vector<double> local;
     for (int round = 0; round < 4; ++round) {
       local = SolveWithCrosstalk(g_, target);
@@ -198,7 +195,7 @@ class Peeler {
           }
         }
       }
-      theta_[w] = votes > 0 ? candidate_[w] : Wrap(candidate_[w] + kPi);
+      theta_[w] = votes > 0 ? candidate_[w] : WrapPhase(candidate_[w] + kPi);
     }
   }
 
@@ -209,7 +206,7 @@ class Peeler {
     for (int w : columns_[c + 1]) {
       const int t = top(w);
       if (mode != t && mode != t + 1) continue;
-      const bool bar = std::abs(Wrap(*theta_[w] - candidate_[w])) < 1e-9;
+      const bool bar = std::abs(WrapPhase(*theta_[w] - candidate_[w])) < 1e-9;
       return bar ? mode : (mode == t ? t + 1 : t);
     }
     return mode;
@@ -232,10 +229,10 @@ class Peeler {
         sum += c == 0 ? z : z * z;
       }
       if (c == 0) {
-        theta_[m] = Wrap(std::arg(sum));
+        theta_[m] = WrapPhase(std::arg(sum));
         candidate_[m] = *theta_[m];
       } else {
-        candidate_[m] = Wrap(std::arg(sum) / 2.0);
+        candidate_[m] = WrapPhase(std::arg(sum) / 2.0);
       }
     }
   }
@@ -267,8 +264,8 @@ class Peeler {
         // before it (estimated biases, the drives above, ideal couplers).
         std::vector<Complex> field(n_, 1.0);
         for (int m = 0; m < m_ && mesh_.placements()[m].column < c; ++m) {
-          const photonsim::Matrix2c t =
-              photonsim::MziMatrix(Wrap(*theta_[m] + base[2 * m]), Wrap(phi_[m] + base[2 * m + 1]));
+          const photonsim::Matrix2c t = photonsim::MziMatrix(WrapPhase(*theta_[m] + base[2 * m]),
+                                                             WrapPhase(phi_[m] + base[2 * m + 1]));
           const int a = top(m), b = a + 1;
           const Complex x = field[a], y = field[b];
           field[a] = t(0, 0) * x + t(0, 1) * y;
@@ -287,7 +284,7 @@ class Peeler {
             model[q] = std::norm(a) - std::norm(b);
           }
           const Complex unit((model[0] - model[2]) / 2, -(model[1] - model[3]) / 2);
-          phi_[m] = std::abs(unit) > 0 ? Wrap(std::arg(Complex(cc, -ss) / unit)) : 0.0;
+          phi_[m] = std::abs(unit) > 0 ? WrapPhase(std::arg(Complex(cc, -ss) / unit)) : 0.0;
         }
       }
     }

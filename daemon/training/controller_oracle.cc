@@ -1,7 +1,6 @@
 #include "daemon/training/controller_oracle.h"
 
-#include <cmath>
-#include <numbers>
+#include "photonsim/phase.h"
 
 namespace phc::daemon {
 
@@ -40,10 +39,8 @@ std::vector<double> ControllerOracle::HeaterPowersMw(std::span<const double> pha
 
 double ControllerOracle::PhasePowerMw(int index, double phase_rad) const {
   const HeaterPhaseModel& model = controller_.phase_model();
-  constexpr double kTwoPi = 2.0 * std::numbers::pi;
-  double delta = std::fmod(phase_rad - model.bias_rad()[index], kTwoPi);
-  if (delta < 0.0) delta += kTwoPi;
-  return delta / model.efficiency_rad_per_mw()[index];
+  return photonsim::WrapPhase(phase_rad - model.bias_rad()[index]) /
+         model.efficiency_rad_per_mw()[index];
 }
 
 trainers::OracleCost ControllerOracle::cost() const {

@@ -6,16 +6,8 @@
 
 namespace phc::daemon {
 
-const photonic::v1::MicroringBankCircuit* SingleWeightBank(const photonsim::ChipLayout& layout) {
-  if (layout.circuits.size() != 1 ||
-      layout.circuits[0].kind != photonsim::CircuitKind::kMicroringBank) {
-    return nullptr;
-  }
-  return &layout.circuits[0].spec.microring_bank();
-}
-
 absl::StatusOr<ControllerWeightBank> ControllerWeightBank::Create(ChipController& controller) {
-  const photonic::v1::MicroringBankCircuit* bank = SingleWeightBank(controller.layout());
+  const photonic::v1::MicroringBankCircuit* bank = trainers::SingleWeightBank(controller.layout());
   if (bank == nullptr) {
     return absl::NotFoundError(
         absl::StrCat("chip ", controller.chip().name(), " is not a single microring weight bank"));

@@ -10,9 +10,6 @@
 
 namespace phc::daemon {
 
-// The chip's bank when the chip is exactly one microring bank, else null.
-const photonic::v1::MicroringBankCircuit* SingleWeightBank(const photonsim::ChipLayout& layout);
-
 class ControllerWeightBank final : public trainers::WeightBankDevice {
  public:
   // NOT_FOUND unless the chip is one microring bank (phases = rings).

@@ -1,12 +1,10 @@
 #include "daemon/training/session_manager.h"
 
 #include <cmath>
-#include <fstream>
 #include <random>
-#include <sstream>
 
 #include "absl/strings/str_cat.h"
-#include "daemon/calibration/calibration_store.h"
+#include "daemon/state_io.h"
 #include "daemon/training/session_trainers.h"
 #include "phc/trainers/dataset.h"
 #include "spdlog/spdlog.h"
@@ -82,10 +80,12 @@ SessionConfig WithDefaults(const SessionConfig& config) {
 }
 
 SessionManager::SessionManager(ChipController& controller, std::filesystem::path state_dir,
-                               std::string chip_instance)
+                               std::string chip_instance,
+                               const std::filesystem::path& fashion_mnist_dir)
     : controller_(controller),
       state_dir_(std::move(state_dir)),
-      chip_instance_(std::move(chip_instance)) {}
+      chip_instance_(std::move(chip_instance)),
+      fashion_mnist_dir_(trainers::FashionMnistDir(fashion_mnist_dir)) {}
 
 SessionManager::~SessionManager() = default;
 
@@ -135,10 +135,12 @@ absl::Status SessionManager::ValidateConfig(const SessionConfig& c) const {
         absl::StrCat("dataset = \"", c.dataset(), "\" is not fashion-mnist or synthetic"));
   }
   if (c.dataset() == "fashion-mnist" &&
-      !std::filesystem::exists(trainers::FashionMnistDir() / "train-images-idx3-ubyte.gz")) {
-    return absl::FailedPreconditionError(absl::StrCat("Fashion-MNIST is not installed in ",
-                                                      trainers::FashionMnistDir().string(),
-                                                      " (apt-get install dataset-fashion-mnist)"));
+      !std::filesystem::exists(fashion_mnist_dir_ / "train-images-idx3-ubyte.gz")) {
+    return absl::FailedPreconditionError(absl::StrCat(
+        "Fashion-MNIST is not installed in ", fashion_mnist_dir_.string(),
+        " (apt-get install dataset-fashion-mnist, or name its directory in the daemon config's "
+        "fashion_mnist_dir or in ",
+        trainers::kFashionMnistDirVariable, ")"));
   }
   if (c.widths(c.widths_size() - 1) > 10) {
     return absl::InvalidArgumentError(absl::StrCat("widths: the last width (classes) is ",
@@ -182,8 +184,8 @@ absl::StatusOr<SessionStatus> SessionManager::Start(const SessionConfig& request
 }
 
 absl::Status SessionManager::Prepare(Session& s) {
-  absl::StatusOr<std::unique_ptr<SessionTrainer>> trainer =
-      MakeSessionTrainer(controller_, s.status.config(), s.resume_from.get(), s.status);
+  absl::StatusOr<std::unique_ptr<SessionTrainer>> trainer = MakeSessionTrainer(
+      controller_, s.status.config(), s.resume_from.get(), s.status, fashion_mnist_dir_);
   if (!trainer.ok()) return trainer.status();
   s.run = *std::move(trainer);
   if (s.resume_from) {
@@ -405,11 +407,9 @@ void SessionManager::Recover() {
   std::vector<std::shared_ptr<Session>> running;
   for (const auto& entry : std::filesystem::directory_iterator(dir, error)) {
     if (entry.path().extension() != ".binpb") continue;
-    std::ifstream file(entry.path(), std::ios::binary);
-    std::stringstream bytes;
-    bytes << file.rdbuf();
+    absl::StatusOr<std::string> bytes = ReadFileToString(entry.path());
     auto checkpoint = std::make_unique<SessionCheckpoint>();
-    if (!checkpoint->ParseFromString(bytes.str()) || checkpoint->format_version() != 1) {
+    if (!bytes.ok() || !checkpoint->ParseFromString(*bytes) || checkpoint->format_version() != 1) {
       spdlog::warn("ignoring unreadable session checkpoint {}", entry.path().string());
       continue;
     }

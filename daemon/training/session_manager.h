@@ -32,9 +32,11 @@ class SessionManager {
  public:
   // state_dir empty: sessions are not checkpointed. chip_instance names the
   // chip (as the calibration store does); checkpoints of other chips are
-  // ignored.
+  // ignored. fashion_mnist_dir: the daemon config's (empty:
+  // PHC_FASHION_MNIST_DIR, else the Debian package's directory; see
+  // trainers::FashionMnistDir).
   SessionManager(ChipController& controller, std::filesystem::path state_dir,
-                 std::string chip_instance);
+                 std::string chip_instance, const std::filesystem::path& fashion_mnist_dir = {});
   ~SessionManager();
 
   SessionManager(const SessionManager&) = delete;
@@ -77,6 +79,7 @@ class SessionManager {
   ChipController& controller_;
   const std::filesystem::path state_dir_;
   const std::string chip_instance_;
+  const std::filesystem::path fashion_mnist_dir_;             // resolved at construction
   std::map<std::string, std::shared_ptr<Session>> sessions_;  // hardware thread
   mutable std::mutex mu_;
   // Guarded by mu_: the latest status of every session and the watchers.

@@ -1,29 +1,42 @@
-// What a training session runs: the zeroth-order trainers on the chip's
-// phases (ControllerOracle) or a DFA run whose feedback may go through the
-// chip's microring bank. The SessionManager drives either through this
-// interface: steps, progress, cost on the chip, and checkpoint contents.
+// A training session's run on the daemon's chip. The trainers' registry
+// (phc/trainers/run_registry.h) checks the config and builds the run by
+// algorithm name; this is the one adapter between it and the SessionManager:
+// it gives the run the chip (a ControllerOracle, the microring bank, the
+// heater power and the cost on the chip) and maps the run's checkpoints to
+// photonic.v1.SessionCheckpoint and back.
+//
+// Thread safety: SessionTrainer and MakeSessionTrainer REQUIRE the
+// controller's hardware thread.
 #pragma once
 
+#include <filesystem>
 #include <memory>
 
 #include "absl/status/statusor.h"
 #include "daemon/chip_controller.h"
-#include "phc/trainers/training_loop.h"
+#include "phc/trainers/run.h"
+#include "phc/trainers/run_registry.h"
 #include "photonic/v1/training.pb.h"
 
 namespace phc::daemon {
 
 class SessionTrainer {
  public:
-  virtual ~SessionTrainer() = default;
-  virtual absl::StatusOr<trainers::TrainingProgress> Step() = 0;
-  virtual const trainers::TrainingProgress& progress() const = 0;
-  virtual bool done() const = 0;
-  virtual trainers::StopReason stop_reason() const = 0;
+  SessionTrainer(std::unique_ptr<trainers::RunChip> chip, std::unique_ptr<trainers::Run> run);
+  ~SessionTrainer();
+
+  absl::StatusOr<trainers::TrainingProgress> Step() { return run_->Step(); }
+  const trainers::TrainingProgress& progress() const { return run_->progress(); }
+  bool done() const { return run_->done(); }
+  trainers::StopReason stop_reason() const { return run_->stop_reason(); }
   // On the chip since this trainer was built (this daemon run).
-  virtual trainers::OracleCost cost() const = 0;
+  trainers::OracleCost cost() const { return chip_->cost(); }
   // Writes the run's parameters and optimizer state into the checkpoint.
-  virtual void Save(photonic::v1::SessionCheckpoint& checkpoint) const = 0;
+  void Save(photonic::v1::SessionCheckpoint& checkpoint) const;
+
+ private:
+  std::unique_ptr<trainers::RunChip> chip_;  // outlives run_, which uses it
+  std::unique_ptr<trainers::Run> run_;
 };
 
 // Checks what can be checked without loading data or touching the chip:
@@ -31,12 +44,14 @@ class SessionTrainer {
 absl::Status ValidateTrainerConfig(const ChipController& controller,
                                    const photonic::v1::SessionConfig& config);
 
-// Builds the session's trainer on the hardware thread: loads the data and,
-// with `resume_from`, restores the checkpointed step and parameters; without
-// it, starts from the chip's present phases and records the initial test
-// accuracy, the trained parameter count and the data source in `status`.
+// Builds the session's trainer: loads the data (Fashion-MNIST from
+// trainers::FashionMnistDir(fashion_mnist_dir)) and, with `resume_from`,
+// restores the checkpointed step and parameters; without it, starts from
+// the chip's present phases and records the initial test accuracy. Records
+// the trained parameter count and the data source in `status`.
 absl::StatusOr<std::unique_ptr<SessionTrainer>> MakeSessionTrainer(
     ChipController& controller, const photonic::v1::SessionConfig& config,
-    const photonic::v1::SessionCheckpoint* resume_from, photonic::v1::SessionStatus& status);
+    const photonic::v1::SessionCheckpoint* resume_from, photonic::v1::SessionStatus& status,
+    const std::filesystem::path& fashion_mnist_dir = {});
 
 }  // namespace phc::daemon

@@ -2,7 +2,7 @@
 
 #include <mutex>
 
-#include "daemon/service_refusal.h"
+#include "daemon/services/service_refusal.h"
 #include "daemon/status_convert.h"
 #include "spdlog/spdlog.h"
 

@@ -6,16 +6,10 @@
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
+#include "reply_parsing.h"
 
 namespace phc::drivers::serial {
 namespace {
-
-// Debian's absl::string_view is not std::string_view: small local helpers.
-std::string_view Trim(std::string_view text) {
-  while (!text.empty() && (text.front() == ' ' || text.front() == '\t')) text.remove_prefix(1);
-  while (!text.empty() && (text.back() == ' ' || text.back() == '\t')) text.remove_suffix(1);
-  return text;
-}
 
 std::vector<std::string_view> Split(std::string_view text, char separator) {
   std::vector<std::string_view> parts;
@@ -31,15 +25,6 @@ bool ParseInt(std::string_view text, int& out) {
   if (text.empty() || text.size() > 6) return false;
   const auto [end, ec] = std::from_chars(text.data(), text.data() + text.size(), out);
   return ec == std::errc() && end == text.data() + text.size();
-}
-
-absl::Status Malformed(std::string_view what, std::string_view line) {
-  std::string shown(line.substr(0, 80));
-  for (char& c : shown) {
-    if (static_cast<unsigned char>(c) < 0x20 || static_cast<unsigned char>(c) > 0x7e) c = '?';
-  }
-  return absl::DataLossError(
-      absl::StrCat("malformed ", std::string(what), " reply \"", shown, "\""));
 }
 
 bool Retryable(const absl::Status& status) {

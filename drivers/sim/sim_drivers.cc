@@ -4,6 +4,7 @@
 #include <utility>
 
 #include "absl/strings/str_cat.h"
+#include "phc/drivers/sim_backend.h"
 
 namespace phc::drivers {
 namespace {
@@ -114,6 +115,14 @@ DriverSet MakeSimDrivers(std::shared_ptr<photonsim::SimChip> chip, double heater
   set.detectors = std::make_unique<SimAdcDriver>(chip);
   set.clock = std::make_shared<SimChipClock>(std::move(chip));
   return set;
+}
+
+absl::StatusOr<DriverSet> MakeSimBackend(const photonic::v1::ChipDescription& chip,
+                                         std::uint64_t seed) {
+  absl::StatusOr<std::unique_ptr<photonsim::SimChip>> sim = photonsim::SimChip::Create(chip, seed);
+  if (!sim.ok()) return sim.status();
+  return MakeSimDrivers(std::shared_ptr<photonsim::SimChip>(*std::move(sim)),
+                        chip.heater().max_voltage_v(), chip.modulator().max_voltage_v());
 }
 
 }  // namespace phc::drivers

@@ -9,10 +9,11 @@
 #include "daemon/calibration/calibration_fit.h"
 #include "daemon/calibration/calibrator.h"
 #include "daemon/calibration/column_peeling.h"
-#include "daemon/calibration/heater_phase_model.h"
 #include "daemon/chip_controller.h"
 #include "daemon/heater_model.h"
+#include "daemon/heater_phase_model.h"
 #include "phc/drivers/sim_drivers.h"
+#include "photonsim/phase.h"
 #include "photonsim/sim_chip.h"
 #include "tests/sim/random_unitary.h"
 #include "tests/test_chips.h"
@@ -20,7 +21,7 @@
 namespace phc::daemon {
 namespace {
 
-constexpr double kTwoPi = 2 * std::numbers::pi;
+using photonsim::kTwoPi;
 
 // Distance of two angles on the circle.
 double AngleError(double a, double b) {

@@ -5,10 +5,13 @@
 #include <cmath>
 #include <numbers>
 
+#include "photonsim/phase.h"
+
 namespace phc::daemon {
 namespace {
 
-constexpr double kTwoPi = 2 * std::numbers::pi;
+using photonsim::kTwoPi;
+using photonsim::WrapPhase;
 
 TEST(WrapPhaseTest, MapsEveryFinitePhaseIntoZeroToTwoPi) {
   for (double phase : {-1e6, -kTwoPi, -1e-300, -0.5, 0.0, 0.5, kTwoPi, 7.0, 1e6}) {
@@ -34,6 +37,14 @@ TEST(NominalHeaterModelTest, PiPhaseTakesPPiAndRoundTrips) {
   for (double phase = 0.0; phase < kTwoPi; phase += 0.37) {
     EXPECT_NEAR(model.PhaseForVoltage(model.VoltageForPhase(phase)), phase, 1e-12);
   }
+}
+
+TEST(WorstCaseResistanceRatioTest, IsThreeSigmaBelowNominal) {
+  photonic::v1::ChipDescription chip;
+  chip.mutable_fabrication()->set_resistance_spread(0.05);
+  EXPECT_NEAR(WorstCaseResistanceRatio(chip), 0.85, 1e-15);
+  chip.mutable_fabrication()->set_resistance_spread(0.0);
+  EXPECT_EQ(WorstCaseResistanceRatio(chip), 1.0);
 }
 
 }  // namespace

@@ -7,7 +7,9 @@
 
 #include <condition_variable>
 #include <filesystem>
+#include <fstream>
 #include <mutex>
+#include <string>
 
 #include "tests/sim_bench.h"
 #include "tests/test_chips.h"
@@ -168,6 +170,65 @@ TEST(SessionManagerTest, SparseSessionStaysWithinItsPowerBudgetAtEveryStep) {
   EXPECT_EQ(last.state(), photonic::v1::SESSION_STATE_COMPLETED) << last.termination_reason();
   EXPECT_LE(worst_mw, 30.0);
   EXPECT_GT(last.mean_heater_power_mw(), 0.0);
+  manager.Shutdown();
+}
+
+// Fashion-MNIST in miniature in `dir`: `count` 28 x 28 images per set,
+// image i of label i % 10 with one lit row that depends on its label; plain
+// IDX under the .gz names (zlib reads both).
+void WriteTinyFashionMnist(const std::filesystem::path& dir, int count) {
+  std::filesystem::create_directories(dir);
+  auto big_endian = [](std::string& out, std::uint32_t v) {
+    for (int shift = 24; shift >= 0; shift -= 8)
+      out.push_back(static_cast<char>((v >> shift) & 0xff));
+  };
+  for (const std::string prefix : {"train", "t10k"}) {
+    std::string images, labels;
+    for (std::uint32_t v : {0x803u, static_cast<std::uint32_t>(count), 28u, 28u})
+      big_endian(images, v);
+    for (std::uint32_t v : {0x801u, static_cast<std::uint32_t>(count)}) big_endian(labels, v);
+    for (int i = 0; i < count; ++i) {
+      std::string image(28 * 28, '\0');
+      for (int c = 0; c < 28; ++c)
+        image[(2 * (i % 10) + 1) * 28 + c] = static_cast<char>(100 + i % 50);
+      images += image;
+      labels.push_back(static_cast<char>(i % 10));
+    }
+    std::ofstream(dir / (prefix + "-images-idx3-ubyte.gz"), std::ios::binary) << images;
+    std::ofstream(dir / (prefix + "-labels-idx1-ubyte.gz"), std::ios::binary) << labels;
+  }
+}
+
+TEST(SessionManagerTest, FashionMnistIsReadFromTheConfiguredDirectory) {
+  const std::filesystem::path dir =
+      std::filesystem::path(::testing::TempDir()) / "session_manager_fashion_mnist";
+  WriteTinyFashionMnist(dir, 100);
+  Bench bench = MakeBench();
+  photonic::v1::SessionConfig config = Config();
+  config.set_dataset("fashion-mnist");
+  config.set_train_samples(20);
+  config.set_test_samples(20);
+  config.set_max_steps(5);
+  config.set_eval_every(5);
+  {
+    SessionManager manager(*bench.controller, "", "test", dir);
+    auto started = bench.controller->RunSync([&] { return manager.Start(config); });
+    ASSERT_TRUE(started.ok()) << started.status();
+    StatusWaiter end(manager, started->id(), Ended);
+    const SessionStatus last = end.Wait();
+    EXPECT_EQ(last.state(), photonic::v1::SESSION_STATE_COMPLETED) << last.termination_reason();
+    EXPECT_EQ(last.dataset_source(), "fashion-mnist");
+    EXPECT_EQ(last.step(), 5);
+    manager.Shutdown();
+  }
+  // A directory without the files: refused up front, naming it.
+  const std::filesystem::path missing =
+      std::filesystem::path(::testing::TempDir()) / "no-fashion-mnist-here";
+  SessionManager manager(*bench.controller, "", "test", missing);
+  const absl::Status refused =
+      bench.controller->RunSync([&] { return manager.Start(config); }).status();
+  EXPECT_EQ(refused.code(), absl::StatusCode::kFailedPrecondition);
+  EXPECT_NE(refused.message().find(missing.string()), std::string::npos) << refused;
   manager.Shutdown();
 }
 

@@ -5,9 +5,15 @@
 
 #include <cmath>
 #include <cstdio>
+#include <cstdlib>
 #include <filesystem>
 #include <fstream>
 #include <numbers>
+#include <optional>
+#include <string>
+
+#include "phc/trainers/algorithms.h"
+#include "phc/trainers/dfa_run.h"
 
 namespace phc::trainers {
 namespace {
@@ -113,6 +119,93 @@ TEST(ScaleFeaturesTest, MapsTheReferenceRangeToTheUnitIntervalAndClamps) {
   ScaleFeaturesLike(reference, reference);
   EXPECT_DOUBLE_EQ(reference.features(0, 0), 0.0);
   EXPECT_DOUBLE_EQ(reference.features(1, 0), 1.0);
+}
+
+// Sets an environment variable for one test, then puts back what was there.
+class ScopedEnv {
+ public:
+  ScopedEnv(const char* name, const std::string& value) : name_(name) {
+    if (const char* old = std::getenv(name)) old_ = old;
+    ::setenv(name, value.c_str(), 1);
+  }
+  ~ScopedEnv() {
+    if (old_) {
+      ::setenv(name_, old_->c_str(), 1);
+    } else {
+      ::unsetenv(name_);
+    }
+  }
+
+ private:
+  const char* name_;
+  std::optional<std::string> old_;
+};
+
+// Fashion-MNIST in miniature under TempDir()/name: 28 x 28 images, image i
+// of label i % 10 with one lit row that depends on its label.
+std::filesystem::path WriteTinyFashionMnist(const std::string& name, int train, int test) {
+  const auto dir = std::filesystem::path(::testing::TempDir()) / name;
+  std::filesystem::create_directories(dir);
+  for (const auto& [prefix, count] :
+       {std::pair{std::string("train"), train}, std::pair{std::string("t10k"), test}}) {
+    std::vector<std::vector<unsigned char>> images;
+    std::vector<unsigned char> labels;
+    for (int i = 0; i < count; ++i) {
+      const int label = i % 10;
+      std::vector<unsigned char> image(28 * 28, 0);
+      for (int c = 0; c < 28; ++c) {
+        image[(2 * label + 1) * 28 + c] = static_cast<unsigned char>(100 + 10 * label + i % 7);
+      }
+      images.push_back(std::move(image));
+      labels.push_back(static_cast<unsigned char>(label));
+    }
+    WriteIdx(dir / (prefix + "-images-idx3-ubyte.gz"), dir / (prefix + "-labels-idx1-ubyte.gz"),
+             images, 28, 28, labels, true);
+  }
+  return dir;
+}
+
+TEST(FashionMnistTest, DirectoryIsTheConfiguredOneElseTheEnvironmentsElseDebians) {
+  {
+    ScopedEnv env(kFashionMnistDirVariable, "/from/environment");
+    EXPECT_EQ(FashionMnistDir("/from/config"), "/from/config");
+    EXPECT_EQ(FashionMnistDir(), "/from/environment");
+  }
+  ScopedEnv empty(kFashionMnistDirVariable, "");
+  EXPECT_EQ(FashionMnistDir(), "/usr/share/datasets/fashion-mnist");
+}
+
+TEST(FashionMnistTest, LoadersReadTheDirectoryTheEnvironmentNames) {
+  const auto dir = WriteTinyFashionMnist("fashion-mnist-from-environment", 40, 20);
+  ScopedEnv env(kFashionMnistDirVariable, dir.string());
+  // Two classes: 8 of the first 40 training images, 4 of the first 20 test images.
+  const absl::StatusOr<TrainTestSplit> reduced = LoadTrainingData("fashion-mnist", 4, 2, 8, 4, 1);
+  ASSERT_TRUE(reduced.ok()) << reduced.status();
+  EXPECT_EQ(reduced->source, "fashion-mnist");
+  EXPECT_EQ(reduced->train.size(), 8);
+  EXPECT_EQ(reduced->test.size(), 4);
+  EXPECT_EQ(reduced->train.feature_count(), 4);
+  for (int label : reduced->train.labels) EXPECT_LT(label, 2);
+  const absl::StatusOr<TrainTestSplit> pixels = LoadDfaData("fashion-mnist", 784, 2, 8, 4, 1);
+  ASSERT_TRUE(pixels.ok()) << pixels.status();
+  EXPECT_EQ(pixels->train.feature_count(), 784);
+  EXPECT_EQ(pixels->train.labels, reduced->train.labels);
+}
+
+TEST(FashionMnistTest, AMissingDirectoryIsNamedInTheError) {
+  // The configured directory wins over the environment's (which has data).
+  const auto present = WriteTinyFashionMnist("fashion-mnist-present", 20, 10);
+  ScopedEnv env(kFashionMnistDirVariable, present.string());
+  const auto missing = std::filesystem::path(::testing::TempDir()) / "no-fashion-mnist-here";
+  const absl::Status reduced = LoadTrainingData("fashion-mnist", 4, 2, 8, 4, 1, missing).status();
+  EXPECT_EQ(reduced.code(), absl::StatusCode::kNotFound);
+  EXPECT_NE(reduced.message().find("Fashion-MNIST is not in " + missing.string()),
+            std::string::npos)
+      << reduced;
+  EXPECT_NE(reduced.message().find(kFashionMnistDirVariable), std::string::npos) << reduced;
+  const absl::Status pixels = LoadDfaData("fashion-mnist", 784, 2, 8, 4, 1, missing).status();
+  EXPECT_EQ(pixels.code(), absl::StatusCode::kNotFound);
+  EXPECT_NE(pixels.message().find(missing.string()), std::string::npos) << pixels;
 }
 
 TEST(ClustersTest, FeaturesAreValidAmplitudesAndClassesAreBalanced) {

@@ -110,19 +110,21 @@ TEST_F(InSituTest, SessionRunPretrainsStepsStopsAndResumesFromItsCheckpoint) {
 
   // A checkpoint taken now, restored into a fresh run, continues identically
   // (the physical twin is noiseless, so the two runs must agree exactly).
-  const std::vector<double> params = (*run)->SaveParameters();
-  const std::vector<double> state = (*run)->SaveOptimizerState();
-  auto resumed = InSituRun::Create(config, train_, test_, physical, &params);
+  const RunCheckpoint checkpoint = (*run)->Save();
+  EXPECT_EQ(checkpoint.params, (*run)->SaveParameters());
+  EXPECT_EQ(checkpoint.optimizer_state, (*run)->SaveOptimizerState());
+  auto resumed = InSituRun::Create(config, train_, test_, physical, &checkpoint.params);
   ASSERT_TRUE(resumed.ok());
-  ASSERT_TRUE((*resumed)->Restore((*run)->progress(), params, state).ok());
+  ASSERT_TRUE((*resumed)->Restore(checkpoint).ok());
   while (!(*run)->done()) ASSERT_TRUE((*run)->Step().ok());
   while (!(*resumed)->done()) ASSERT_TRUE((*resumed)->Step().ok());
   EXPECT_EQ((*run)->progress().step, 40);
   EXPECT_EQ((*run)->stop_reason(), StopReason::kMaxSteps);
   EXPECT_EQ((*run)->SaveParameters(), (*resumed)->SaveParameters());
 
-  EXPECT_EQ((*resumed)->Restore((*run)->progress(), {1.0}, state).code(),
-            absl::StatusCode::kDataLoss);
+  RunCheckpoint misfit = checkpoint;
+  misfit.params = {1.0};
+  EXPECT_EQ((*resumed)->Restore(misfit).code(), absl::StatusCode::kDataLoss);
 }
 
 TEST(InSituConfigTest, RejectsUnknownMethodsAndBadSizes) {

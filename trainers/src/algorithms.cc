@@ -62,7 +62,8 @@ absl::StatusOr<std::unique_ptr<ZoOptimizer>> MakeOptimizer(const AlgorithmConfig
 
 absl::StatusOr<TrainTestSplit> LoadTrainingData(const std::string& dataset, int features,
                                                 int classes, int train_limit, int test_limit,
-                                                std::uint64_t seed) {
+                                                std::uint64_t seed,
+                                                const std::filesystem::path& fashion_mnist_dir) {
   if (classes < 2 || classes > 10) {
     return absl::InvalidArgumentError(absl::StrCat("classes = ", classes, " must be in [2, 10]"));
   }
@@ -88,18 +89,14 @@ absl::StatusOr<TrainTestSplit> LoadTrainingData(const std::string& dataset, int 
     return absl::InvalidArgumentError(
         absl::StrCat("fashion-mnist features = ", features, " must be in [1, 784]"));
   }
-  const std::filesystem::path dir = FashionMnistDir();
   // Fashion-MNIST's classes are balanced; read enough for the first
   // `classes` classes to fill the limits.
   const int scale = (10 + classes - 1) / classes;
-  absl::StatusOr<ImageSet> train = LoadIdx(dir / "train-images-idx3-ubyte.gz",
-                                           dir / "train-labels-idx1-ubyte.gz", train_limit * scale);
-  if (!train.ok()) return train.status();
-  absl::StatusOr<ImageSet> test = LoadIdx(dir / "t10k-images-idx3-ubyte.gz",
-                                          dir / "t10k-labels-idx1-ubyte.gz", test_limit * scale);
-  if (!test.ok()) return test.status();
-  split.train = FirstClasses(ReduceByLowFrequencies(*train, features), classes);
-  split.test = FirstClasses(ReduceByLowFrequencies(*test, features), classes);
+  absl::StatusOr<FashionMnist> images =
+      LoadFashionMnist(fashion_mnist_dir, train_limit * scale, test_limit * scale);
+  if (!images.ok()) return images.status();
+  split.train = FirstClasses(ReduceByLowFrequencies(images->train, features), classes);
+  split.test = FirstClasses(ReduceByLowFrequencies(images->test, features), classes);
   auto trim = [](Dataset& d, int limit) {
     if (d.size() <= limit) return;
     d.features.conservativeResize(limit, Eigen::NoChange);

@@ -6,6 +6,7 @@
 #include <array>
 #include <cmath>
 #include <complex>
+#include <cstdlib>
 #include <numbers>
 #include <random>
 
@@ -182,6 +183,33 @@ Dataset MakeClusters(int samples, int features, int classes, double spread, std:
   return data;
 }
 
-std::filesystem::path FashionMnistDir() { return "/usr/share/datasets/fashion-mnist"; }
+std::filesystem::path FashionMnistDir(const std::filesystem::path& configured) {
+  if (!configured.empty()) return configured;
+  const char* variable = std::getenv(kFashionMnistDirVariable);
+  if (variable != nullptr && variable[0] != '\0') return variable;
+  return "/usr/share/datasets/fashion-mnist";
+}
+
+absl::StatusOr<FashionMnist> LoadFashionMnist(const std::filesystem::path& dir, int train_limit,
+                                              int test_limit) {
+  const std::filesystem::path from = FashionMnistDir(dir);
+  auto load = [&](const char* images, const char* labels, int limit) -> absl::StatusOr<ImageSet> {
+    absl::StatusOr<ImageSet> set = LoadIdx(from / images, from / labels, limit);
+    if (set.status().code() == absl::StatusCode::kNotFound) {
+      return absl::NotFoundError(absl::StrCat(
+          "Fashion-MNIST is not in ", from.string(), " (", set.status().message(), "; set ",
+          kFashionMnistDirVariable,
+          " or the daemon's fashion_mnist_dir, or apt-get install dataset-fashion-mnist)"));
+    }
+    return set;
+  };
+  absl::StatusOr<ImageSet> train =
+      load("train-images-idx3-ubyte.gz", "train-labels-idx1-ubyte.gz", train_limit);
+  if (!train.ok()) return train.status();
+  absl::StatusOr<ImageSet> test =
+      load("t10k-images-idx3-ubyte.gz", "t10k-labels-idx1-ubyte.gz", test_limit);
+  if (!test.ok()) return test.status();
+  return FashionMnist{*std::move(train), *std::move(test)};
+}
 
 }  // namespace phc::trainers

@@ -64,7 +64,8 @@ absl::Status ValidateDfaConfig(const DfaConfig& c) {
 }
 
 absl::StatusOr<TrainTestSplit> LoadDfaData(const std::string& dataset, int features, int classes,
-                                           int train_limit, int test_limit, std::uint64_t seed) {
+                                           int train_limit, int test_limit, std::uint64_t seed,
+                                           const std::filesystem::path& fashion_mnist_dir) {
   if (dataset == "synthetic") {
     return TrainTestSplit{MakeClusters(train_limit, features, classes, 0.15, seed),
                           MakeClusters(test_limit, features, classes, 0.15, seed, 1), "synthetic"};
@@ -76,14 +77,10 @@ absl::StatusOr<TrainTestSplit> LoadDfaData(const std::string& dataset, int featu
     return Bad("widths", absl::StrCat("first entry is ", features,
                                       "; DFA on fashion-mnist takes the 784 pixels"));
   }
-  const std::filesystem::path dir = FashionMnistDir();
   const int scale = (10 + classes - 1) / classes;
-  auto train = LoadIdx(dir / "train-images-idx3-ubyte.gz", dir / "train-labels-idx1-ubyte.gz",
-                       train_limit * scale);
-  if (!train.ok()) return train.status();
-  auto test = LoadIdx(dir / "t10k-images-idx3-ubyte.gz", dir / "t10k-labels-idx1-ubyte.gz",
-                      test_limit * scale);
-  if (!test.ok()) return test.status();
+  absl::StatusOr<FashionMnist> images =
+      LoadFashionMnist(fashion_mnist_dir, train_limit * scale, test_limit * scale);
+  if (!images.ok()) return images.status();
   auto to_dataset = [&](const ImageSet& images, int limit) {
     Dataset all{images.pixels / 255.0, images.labels, 10};
     Dataset d = FirstClasses(all, classes);
@@ -92,8 +89,8 @@ absl::StatusOr<TrainTestSplit> LoadDfaData(const std::string& dataset, int featu
     d.labels.resize(n);
     return d;
   };
-  return TrainTestSplit{to_dataset(*train, train_limit), to_dataset(*test, test_limit),
-                        "fashion-mnist"};
+  return TrainTestSplit{to_dataset(images->train, train_limit),
+                        to_dataset(images->test, test_limit), "fashion-mnist"};
 }
 
 DfaRun::DfaRun(const DfaConfig& config, const Dataset& train, const Dataset& test)
@@ -215,7 +212,15 @@ std::vector<float> DfaRun::SaveState() const {
   return state;
 }
 
-absl::Status DfaRun::Restore(const TrainingProgress& progress, const std::vector<float>& state) {
+RunCheckpoint DfaRun::Save() const {
+  RunCheckpoint checkpoint;
+  checkpoint.progress = progress_;
+  checkpoint.network_state = SaveState();
+  return checkpoint;
+}
+
+absl::Status DfaRun::Restore(const RunCheckpoint& checkpoint) {
+  const std::vector<float>& state = checkpoint.network_state;
   if (state.size() != 2 * static_cast<std::size_t>(parameter_count())) {
     return absl::DataLossError(absl::StrCat("the DFA checkpoint holds ", state.size(),
                                             " numbers; the network needs ", 2 * parameter_count()));
@@ -235,7 +240,7 @@ absl::Status DfaRun::Restore(const TrainingProgress& progress, const std::vector
     take(v.weights[l]);
     take(v.bias[l]);
   }
-  progress_ = progress;
+  progress_ = checkpoint.progress;
   stop_reason_ = StopReason::kNone;
   return absl::OkStatus();
 }

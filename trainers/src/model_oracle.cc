@@ -4,17 +4,9 @@
 #include <numbers>
 
 #include "absl/strings/str_cat.h"
+#include "photonsim/phase.h"
 
 namespace phc::trainers {
-namespace {
-
-double WrappedPhase(double phase_rad) {
-  constexpr double kTwoPi = 2.0 * std::numbers::pi;
-  const double wrapped = std::fmod(phase_rad, kTwoPi);
-  return wrapped < 0.0 ? wrapped + kTwoPi : wrapped;
-}
-
-}  // namespace
 
 ModelOracle::ModelOracle(const photonic::v1::ChipDescription& chip)
     : layout_(photonsim::BuildChipLayout(chip)),
@@ -84,7 +76,7 @@ absl::StatusOr<std::vector<double>> ModelOracle::Query(std::span<const double> a
 }
 
 double ModelOracle::PhasePowerMw(int /*index*/, double phase_rad) const {
-  return WrappedPhase(phase_rad) / std::numbers::pi * p_pi_mw_;
+  return photonsim::WrapPhase(phase_rad) / std::numbers::pi * p_pi_mw_;
 }
 
 std::vector<double> ModelOracle::HeaterPowersMw(std::span<const double> phases_rad) const {

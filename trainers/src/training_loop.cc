@@ -8,20 +8,6 @@
 
 namespace phc::trainers {
 
-std::string StopReasonName(StopReason reason) {
-  switch (reason) {
-    case StopReason::kNone:
-      return "running";
-    case StopReason::kMaxSteps:
-      return "max_steps";
-    case StopReason::kQueryBudget:
-      return "query_budget";
-    case StopReason::kTargetAccuracy:
-      return "target_accuracy";
-  }
-  return "unknown";
-}
-
 TrainingRun::TrainingRun(ChipOracle& oracle, const OnnModel& model, const Dataset& train,
                          const Dataset& test, std::unique_ptr<ZoOptimizer> optimizer,
                          const TrainingOptions& options, std::vector<double> base_phases,
@@ -107,12 +93,28 @@ absl::StatusOr<double> TrainingRun::Evaluate(const Dataset& data, int samples) {
   return Accuracy(*logits, std::vector<int>(data.labels.begin(), data.labels.begin() + count));
 }
 
-void TrainingRun::Restore(const TrainingProgress& progress, std::vector<double> params,
-                          double power_sum_mw) {
-  progress_ = progress;
-  params_ = std::move(params);
-  power_sum_mw_ = power_sum_mw;
+RunCheckpoint TrainingRun::Save() const {
+  RunCheckpoint checkpoint;
+  checkpoint.progress = progress_;
+  checkpoint.params = params_;
+  checkpoint.base_phases_rad = FullPhases(params_);
+  checkpoint.optimizer_state = optimizer_->SaveState();
+  checkpoint.power_sum_mw = power_sum_mw_;
+  return checkpoint;
+}
+
+absl::Status TrainingRun::Restore(const RunCheckpoint& checkpoint) {
+  if (static_cast<int>(checkpoint.base_phases_rad.size()) != oracle_.layout().phase_count ||
+      checkpoint.params.size() != model_.trainable_phases().size()) {
+    return absl::DataLossError("the checkpoint does not fit the chip");
+  }
+  progress_ = checkpoint.progress;
+  params_ = checkpoint.params;
+  base_phases_ = checkpoint.base_phases_rad;
+  power_sum_mw_ = checkpoint.power_sum_mw;
+  optimizer_->RestoreState(checkpoint.optimizer_state);
   stop_reason_ = StopReason::kNone;
+  return absl::OkStatus();
 }
 
 }  // namespace phc::trainers

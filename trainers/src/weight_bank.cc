@@ -8,6 +8,14 @@
 
 namespace phc::trainers {
 
+const photonic::v1::MicroringBankCircuit* SingleWeightBank(const photonsim::ChipLayout& layout) {
+  if (layout.circuits.size() != 1 ||
+      layout.circuits[0].kind != photonsim::CircuitKind::kMicroringBank) {
+    return nullptr;
+  }
+  return &layout.circuits[0].spec.microring_bank();
+}
+
 double RingBranch::min_weight() const { return *std::ranges::min_element(weights); }
 double RingBranch::max_weight() const { return *std::ranges::max_element(weights); }
 

@@ -4,6 +4,7 @@
 #include <random>
 
 #include "phc/trainers/onn_model.h"
+#include "photonsim/phase.h"
 
 namespace phc::trainers::diff {
 namespace {
@@ -92,7 +93,7 @@ HybridStudent MakeHybridStudent(int modes, int blocks, int hidden, int classes,
     s.frontend.Add(std::make_unique<MeshLayer>(photonsim::MziMesh::Clements(modes)));
     s.frontend.Add(std::make_unique<DetectLayer>(modes));
   }
-  std::uniform_real_distribution<double> phase(0.0, 6.283185307179586);
+  std::uniform_real_distribution<double> phase(0.0, photonsim::kTwoPi);
   for (MeshLayer* mesh : s.frontend.meshes()) {
     for (double& p : mesh->parameters()) p = phase(rng);
   }

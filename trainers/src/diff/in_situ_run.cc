@@ -6,6 +6,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "phc/trainers/onn_model.h"
+#include "photonsim/phase.h"
 
 namespace phc::trainers::diff {
 
@@ -22,7 +23,7 @@ Network BuildBlockOnn(int modes, int blocks, int classes, bool predictions, std:
     net.Add(std::make_unique<DetectLayer>(modes));
   }
   net.Add(std::make_unique<DenseLayer>(modes, classes, rng));
-  std::uniform_real_distribution<double> phase(0.0, 6.283185307179586);
+  std::uniform_real_distribution<double> phase(0.0, photonsim::kTwoPi);
   for (MeshLayer* mesh : net.meshes()) {
     for (double& p : mesh->parameters()) p = phase(rng);
   }
@@ -149,16 +150,23 @@ std::vector<double> InSituRun::SaveParameters() const {
   return {p.data(), p.data() + p.size()};
 }
 
-absl::Status InSituRun::Restore(const TrainingProgress& progress,
-                                const std::vector<double>& parameters,
-                                const std::vector<double>& optimizer_state) {
+RunCheckpoint InSituRun::Save() const {
+  RunCheckpoint checkpoint;
+  checkpoint.progress = progress_;
+  checkpoint.params = SaveParameters();
+  checkpoint.optimizer_state = SaveOptimizerState();
+  return checkpoint;
+}
+
+absl::Status InSituRun::Restore(const RunCheckpoint& checkpoint) {
+  const std::vector<double>& parameters = checkpoint.params;
   if (static_cast<int>(parameters.size()) != model_.parameter_count()) {
     return absl::DataLossError("the checkpoint does not fit the model");
   }
   model_.SetParameters(Eigen::Map<const Eigen::VectorXd>(
       parameters.data(), static_cast<Eigen::Index>(parameters.size())));
-  if (absl::Status s = trainer_->RestoreState(optimizer_state); !s.ok()) return s;
-  progress_ = progress;
+  if (absl::Status s = trainer_->RestoreState(checkpoint.optimizer_state); !s.ok()) return s;
+  progress_ = checkpoint.progress;
   order_.clear();
   if (progress_.step >= config_.max_steps) stop_reason_ = StopReason::kMaxSteps;
   return absl::OkStatus();

@@ -6,6 +6,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "phc/trainers/diff/in_situ.h"
+#include "phc/trainers/onn_model.h"
 
 namespace phc::trainers::diff {
 
@@ -50,17 +51,7 @@ absl::StatusOr<std::unique_ptr<NtkdRun>> NtkdRun::Create(
   Network& front = run->student_.frontend;
   Network& back = run->student_.backend;
   if (saved != nullptr) {
-    const int sizes[] = {front.parameter_count(), back.parameter_count(),
-                         run->teacher_.parameter_count()};
-    if (static_cast<int>(saved->size()) != sizes[0] + sizes[1] + sizes[2]) {
-      return absl::DataLossError("the checkpoint does not fit the networks");
-    }
-    int at = 0;
-    for (auto [net, size] : {std::pair{&front, sizes[0]}, std::pair{&back, sizes[1]},
-                             std::pair{&run->teacher_, sizes[2]}}) {
-      net->SetParameters(Eigen::Map<const Eigen::VectorXd>(saved->data() + at, size));
-      at += size;
-    }
+    if (absl::Status s = run->SetParameters(*saved); !s.ok()) return s;
   } else {
     TrainInSilico(
         run->teacher_, teacher_train, teacher_test,
@@ -149,10 +140,34 @@ std::vector<double> NtkdRun::SaveParameters() const {
   return out;
 }
 
-absl::Status NtkdRun::Restore(const TrainingProgress& progress,
-                              std::span<const double> optimizer_state) {
-  if (absl::Status s = tune_->adam().RestoreState(optimizer_state); !s.ok()) return s;
-  progress_ = progress;
+absl::Status NtkdRun::SetParameters(std::span<const double> saved) {
+  const int sizes[] = {student_.frontend.parameter_count(), student_.backend.parameter_count(),
+                       teacher_.parameter_count()};
+  if (static_cast<int>(saved.size()) != sizes[0] + sizes[1] + sizes[2]) {
+    return absl::DataLossError("the checkpoint does not fit the networks");
+  }
+  int at = 0;
+  for (auto [net, size] :
+       {std::pair{&student_.frontend, sizes[0]}, std::pair{&student_.backend, sizes[1]},
+        std::pair{&teacher_, sizes[2]}}) {
+    net->SetParameters(Eigen::Map<const Eigen::VectorXd>(saved.data() + at, size));
+    at += size;
+  }
+  return absl::OkStatus();
+}
+
+RunCheckpoint NtkdRun::Save() const {
+  RunCheckpoint checkpoint;
+  checkpoint.progress = progress_;
+  checkpoint.params = SaveParameters();
+  checkpoint.optimizer_state = SaveOptimizerState();
+  return checkpoint;
+}
+
+absl::Status NtkdRun::Restore(const RunCheckpoint& checkpoint) {
+  if (absl::Status s = SetParameters(checkpoint.params); !s.ok()) return s;
+  if (absl::Status s = tune_->adam().RestoreState(checkpoint.optimizer_state); !s.ok()) return s;
+  progress_ = checkpoint.progress;
   if (progress_.step >= config_.max_steps) stop_reason_ = StopReason::kMaxSteps;
   return absl::OkStatus();
 }

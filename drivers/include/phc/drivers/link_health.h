@@ -10,10 +10,11 @@
 #include <cstdint>
 #include <functional>
 #include <map>
-#include <mutex>
 #include <string>
 
+#include "absl/base/thread_annotations.h"
 #include "absl/status/status.h"
+#include "absl/synchronization/mutex.h"
 
 namespace phc::drivers {
 
@@ -42,13 +43,13 @@ class LinkHealth {
   std::uint64_t restorations() const;
 
  private:
-  void Notify();
+  void Notify() ABSL_LOCKS_EXCLUDED(mutex_);
 
-  mutable std::mutex mutex_;
-  std::map<std::string, std::string> lost_;  // link -> why
-  std::map<std::string, Reconnector> reconnectors_;
-  std::uint64_t restorations_ = 0;
-  Listener listener_;
+  mutable absl::Mutex mutex_;
+  std::map<std::string, std::string> lost_ ABSL_GUARDED_BY(mutex_);  // link -> why
+  std::map<std::string, Reconnector> reconnectors_ ABSL_GUARDED_BY(mutex_);
+  std::uint64_t restorations_ ABSL_GUARDED_BY(mutex_) = 0;
+  Listener listener_ ABSL_GUARDED_BY(mutex_);
 };
 
 }  // namespace phc::drivers

@@ -2,6 +2,7 @@
 // TrainingService and the benches receive them.
 #pragma once
 
+#include <filesystem>
 #include <memory>
 #include <string>
 
@@ -38,11 +39,12 @@ struct TrainTestSplit {
   std::string source;  // "fashion-mnist" or "synthetic"
 };
 
-// Fashion-MNIST reduced to side x side low frequencies (the first `classes`
-// classes), at most train_limit / test_limit samples; "synthetic" clusters
-// when dataset == "synthetic". NOT_FOUND when Fashion-MNIST is not installed.
-absl::StatusOr<TrainTestSplit> LoadTrainingData(const std::string& dataset, int features,
-                                                int classes, int train_limit, int test_limit,
-                                                std::uint64_t seed);
+// Fashion-MNIST (from FashionMnistDir(fashion_mnist_dir)) reduced to side x
+// side low frequencies (the first `classes` classes), at most train_limit /
+// test_limit samples; "synthetic" clusters when dataset == "synthetic".
+// NOT_FOUND naming the directory when Fashion-MNIST is not there.
+absl::StatusOr<TrainTestSplit> LoadTrainingData(
+    const std::string& dataset, int features, int classes, int train_limit, int test_limit,
+    std::uint64_t seed, const std::filesystem::path& fashion_mnist_dir = {});
 
 }  // namespace phc::trainers

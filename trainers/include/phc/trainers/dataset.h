@@ -57,7 +57,22 @@ Dataset FirstClasses(const Dataset& data, int classes);
 Dataset MakeClusters(int samples, int features, int classes, double spread, std::uint64_t seed,
                      std::uint64_t sample_stream = 0);
 
-// Fashion-MNIST from Debian's dataset-fashion-mnist package, if installed.
-std::filesystem::path FashionMnistDir();
+// Where Fashion-MNIST is read from (its four gzipped IDX files):
+// `configured` when not empty (the daemon's fashion_mnist_dir), else the
+// PHC_FASHION_MNIST_DIR environment variable when set and not empty, else
+// /usr/share/datasets/fashion-mnist (Debian's dataset-fashion-mnist).
+inline constexpr char kFashionMnistDirVariable[] = "PHC_FASHION_MNIST_DIR";
+std::filesystem::path FashionMnistDir(const std::filesystem::path& configured = {});
+
+struct FashionMnist {
+  ImageSet train;
+  ImageSet test;
+};
+
+// The training and test images of FashionMnistDir(dir), at most
+// train_limit / test_limit of each (0: all). NOT_FOUND naming the directory
+// tried when a file is missing; DATA_LOSS for a malformed file.
+absl::StatusOr<FashionMnist> LoadFashionMnist(const std::filesystem::path& dir, int train_limit,
+                                              int test_limit);
 
 }  // namespace phc::trainers

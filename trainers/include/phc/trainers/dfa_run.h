@@ -14,7 +14,7 @@
 #include "phc/trainers/dataset.h"
 #include "phc/trainers/dense_network.h"
 #include "phc/trainers/feedback_projector.h"
-#include "phc/trainers/training_loop.h"
+#include "phc/trainers/run.h"
 #include "phc/trainers/weight_bank.h"
 
 namespace phc::trainers {
@@ -38,12 +38,14 @@ struct DfaConfig {
 // INVALID_ARGUMENT naming the field.
 absl::Status ValidateDfaConfig(const DfaConfig& config);
 
-// Fashion-MNIST images as 784 pixel features in [0, 1] (first `classes`
-// classes), or synthetic clusters; NOT_FOUND when Fashion-MNIST is missing.
+// Fashion-MNIST images (from FashionMnistDir(fashion_mnist_dir)) as 784
+// pixel features in [0, 1] (first `classes` classes), or synthetic
+// clusters; NOT_FOUND naming the directory when Fashion-MNIST is not there.
 absl::StatusOr<TrainTestSplit> LoadDfaData(const std::string& dataset, int features, int classes,
-                                           int train_limit, int test_limit, std::uint64_t seed);
+                                           int train_limit, int test_limit, std::uint64_t seed,
+                                           const std::filesystem::path& fashion_mnist_dir = {});
 
-class DfaRun {
+class DfaRun final : public Run {
  public:
   // bank: required for feedback "microring" (it is calibrated and B is
   // programmed here; progress reports the calibration), ignored otherwise.
@@ -52,19 +54,21 @@ class DfaRun {
                                                         WeightBankDevice* bank,
                                                         const BankProgress& progress = {});
 
-  absl::StatusOr<TrainingProgress> Step();
+  absl::StatusOr<TrainingProgress> Step() override;
   absl::StatusOr<double> Evaluate(const Dataset& data, int samples) const;
 
-  StopReason stop_reason() const { return stop_reason_; }
-  bool done() const { return stop_reason_ != StopReason::kNone; }
-  const TrainingProgress& progress() const { return progress_; }
+  StopReason stop_reason() const override { return stop_reason_; }
+  const TrainingProgress& progress() const override { return progress_; }
   int parameter_count() const;
   // For the microring projector: how well the bank holds B.
   const ProgramReport& bank_report() const { return bank_report_; }
 
-  // Checkpoint support: weights and biases, then the momentum buffers.
+  // Weights and biases layer by layer, then the momentum buffers.
   std::vector<float> SaveState() const;
-  absl::Status Restore(const TrainingProgress& progress, const std::vector<float>& state);
+  // Checkpoints: SaveState() as the network state. Restore: DATA_LOSS when
+  // it does not fit the network.
+  RunCheckpoint Save() const override;
+  absl::Status Restore(const RunCheckpoint& checkpoint) override;
 
  private:
   DfaRun(const DfaConfig& config, const Dataset& train, const Dataset& test);

@@ -13,6 +13,7 @@
 #include "phc/trainers/chip_oracle.h"
 #include "phc/trainers/dataset.h"
 #include "phc/trainers/onn_model.h"
+#include "phc/trainers/run.h"
 #include "phc/trainers/zo_optimizers.h"
 
 namespace phc::trainers {
@@ -30,20 +31,7 @@ struct TrainingOptions {
   std::uint64_t seed = 1;
 };
 
-struct TrainingProgress {
-  std::int64_t step = 0;              // completed steps
-  std::int64_t loss_evaluations = 0;  // function queries
-  OracleCost cost;                    // chip queries, writes, energy, time
-  double loss = 0.0;                  // minibatch loss at the last step
-  double test_accuracy = -1.0;        // last evaluation (-1: none yet)
-  double heater_power_mw = 0.0;       // at the present parameters
-  double mean_heater_power_mw = 0.0;  // over the steps so far
-};
-
-enum class StopReason { kNone, kMaxSteps, kQueryBudget, kTargetAccuracy };
-std::string StopReasonName(StopReason reason);
-
-class TrainingRun {
+class TrainingRun final : public Run {
  public:
   // params: the model's trainable phases (model.trainable_phases() order);
   // the chip's other phases stay at `base_phases`.
@@ -51,20 +39,23 @@ class TrainingRun {
               std::unique_ptr<ZoOptimizer> optimizer, const TrainingOptions& options,
               std::vector<double> base_phases, std::vector<double> params);
 
-  absl::StatusOr<TrainingProgress> Step();
+  absl::StatusOr<TrainingProgress> Step() override;
   // Test accuracy with the present parameters on up to `samples` samples
   // (0: all).
   absl::StatusOr<double> Evaluate(const Dataset& data, int samples);
 
-  StopReason stop_reason() const { return stop_reason_; }
-  bool done() const { return stop_reason_ != StopReason::kNone; }
-  const TrainingProgress& progress() const { return progress_; }
+  StopReason stop_reason() const override { return stop_reason_; }
+  const TrainingProgress& progress() const override { return progress_; }
   const std::vector<double>& params() const { return params_; }
   const ZoOptimizer& optimizer() const { return *optimizer_; }
   ZoOptimizer& optimizer() { return *optimizer_; }
 
-  // Checkpoint support: resume at `progress.step` with these parameters.
-  void Restore(const TrainingProgress& progress, std::vector<double> params, double power_sum_mw);
+  // Checkpoints: the parameters, every phase of the chip, the optimizer's
+  // state and the power sum. Restore: DATA_LOSS "the checkpoint does not fit
+  // the chip" unless the parameters are the model's trainable phases and the
+  // base phases every phase of the oracle's chip.
+  RunCheckpoint Save() const override;
+  absl::Status Restore(const RunCheckpoint& checkpoint) override;
   double power_sum_mw() const { return power_sum_mw_; }
 
   LossFn MakeLoss(const std::vector<int>& rows);

@@ -18,6 +18,7 @@
 #include <vector>
 
 #include "absl/status/statusor.h"
+#include "photonsim/chip_layout.h"
 
 namespace phc::trainers {
 
@@ -33,6 +34,10 @@ class WeightBankDevice {
   virtual absl::StatusOr<Eigen::VectorXd> Read(std::span<const double> channel_power_fraction,
                                                int averages) = 0;
 };
+
+// The chip's bank when the chip is exactly one microring bank (its phases
+// are the rings), else null.
+const photonic::v1::MicroringBankCircuit* SingleWeightBank(const photonsim::ChipLayout& layout);
 
 struct BankCalibrationOptions {
   double sweep_max_power_mw = 10.0;  // heater power swept per ring

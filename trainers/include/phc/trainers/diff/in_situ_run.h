@@ -13,7 +13,7 @@
 #include "absl/status/statusor.h"
 #include "phc/trainers/dataset.h"
 #include "phc/trainers/diff/in_situ.h"
-#include "phc/trainers/training_loop.h"
+#include "phc/trainers/run.h"
 
 namespace phc::trainers::diff {
 
@@ -37,31 +37,31 @@ struct InSituConfig {
 // INVALID_ARGUMENT naming the field.
 absl::Status ValidateInSituConfig(const InSituConfig& config);
 
-class InSituRun {
+class InSituRun final : public Run {
  public:
-  // Pretrains in silico (unless `pretrained` parameters are given, e.g.
-  // from a checkpoint).
+  // Pretrains in silico (unless `pretrained` parameters are given, e.g. a
+  // checkpoint's params).
   static absl::StatusOr<std::unique_ptr<InSituRun>> Create(
       const InSituConfig& config, const Dataset& train, const Dataset& test,
       BlockMeasurer& physical, const std::vector<double>* pretrained = nullptr);
 
-  absl::StatusOr<TrainingProgress> Step();
+  absl::StatusOr<TrainingProgress> Step() override;
   // Physical accuracy on up to `samples` test samples (0: all).
   absl::StatusOr<double> Evaluate(const Dataset& data, int samples);
 
-  StopReason stop_reason() const { return stop_reason_; }
-  bool done() const { return stop_reason_ != StopReason::kNone; }
-  const TrainingProgress& progress() const { return progress_; }
+  StopReason stop_reason() const override { return stop_reason_; }
+  const TrainingProgress& progress() const override { return progress_; }
   // The in silico model's test accuracy on its own (the error-free model).
   double model_accuracy() const { return model_accuracy_; }
   int parameter_count() const { return model_.parameter_count(); }
   std::int64_t measurements() const { return trainer_->measurements(); }
 
-  // Checkpoints: every parameter, and both optimizers' states.
+  // Checkpoints: every parameter, and both optimizers' states. Restore:
+  // DATA_LOSS when they do not fit the model.
   std::vector<double> SaveParameters() const;
   std::vector<double> SaveOptimizerState() const { return trainer_->SaveState(); }
-  absl::Status Restore(const TrainingProgress& progress, const std::vector<double>& parameters,
-                       const std::vector<double>& optimizer_state);
+  RunCheckpoint Save() const override;
+  absl::Status Restore(const RunCheckpoint& checkpoint) override;
 
  private:
   InSituRun(const InSituConfig& config, const Dataset& train, const Dataset& test);

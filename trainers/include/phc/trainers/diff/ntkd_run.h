@@ -14,7 +14,7 @@
 #include "absl/status/statusor.h"
 #include "phc/trainers/dataset.h"
 #include "phc/trainers/diff/distillation.h"
-#include "phc/trainers/training_loop.h"
+#include "phc/trainers/run.h"
 
 namespace phc::trainers::diff {
 
@@ -39,7 +39,7 @@ struct NtkdConfig {
 
 absl::Status ValidateNtkdConfig(const NtkdConfig& config);
 
-class NtkdRun {
+class NtkdRun final : public Run {
  public:
   // student_data: the features the frontend sees; teacher_data: the same
   // samples as the teacher sees them (e.g. pixels). `saved`: every network's
@@ -49,12 +49,11 @@ class NtkdRun {
       const Dataset& teacher_train, const Dataset& teacher_test, BlockMeasurer& chip,
       const std::vector<double>* saved);
 
-  absl::StatusOr<TrainingProgress> Step();
+  absl::StatusOr<TrainingProgress> Step() override;
   // The backend on the measured test set.
   double Evaluate();
-  StopReason stop_reason() const { return stop_reason_; }
-  bool done() const { return stop_reason_ != StopReason::kNone; }
-  const TrainingProgress& progress() const { return progress_; }
+  StopReason stop_reason() const override { return stop_reason_; }
+  const TrainingProgress& progress() const override { return progress_; }
   int parameter_count() const {
     return student_.frontend.parameter_count() + student_.backend.parameter_count();
   }
@@ -64,13 +63,18 @@ class NtkdRun {
   double fabricated_accuracy() const { return fabricated_accuracy_; }
 
   // Checkpoints: frontend, backend and teacher parameters; the fine-tuning
-  // optimizer's state.
+  // optimizer's state. Restore: DATA_LOSS when they do not fit the
+  // networks. The frontend's measurements stay those Create took: create a
+  // run to resume from the checkpoint's params as `saved`.
   std::vector<double> SaveParameters() const;
   std::vector<double> SaveOptimizerState() const { return tune_->adam().SaveState(); }
-  absl::Status Restore(const TrainingProgress& progress, std::span<const double> optimizer_state);
+  RunCheckpoint Save() const override;
+  absl::Status Restore(const RunCheckpoint& checkpoint) override;
 
  private:
   NtkdRun(const NtkdConfig& config, int teacher_inputs);
+  // Frontend, backend and teacher parameters, as SaveParameters() lists them.
+  absl::Status SetParameters(std::span<const double> saved);
 
   NtkdConfig config_;
   HybridStudent student_;

@@ -1,0 +1,54 @@
+// ChipService over the gRPC callback API. Reactions never block: each call
+// posts its work to the ChipController's hardware thread, which finishes the
+// call when the work is done.
+#pragma once
+
+#include "daemon/chip_controller.h"
+#include "daemon/services/call_guard.h"
+#include "photonic/v1/chip.grpc.pb.h"
+
+namespace phc::daemon {
+
+class ChipServiceImpl final : public photonic::v1::ChipService::CallbackService {
+ public:
+  ChipServiceImpl(ChipController& controller, const CallGuard& access, LeaseManager& leases)
+      : controller_(controller), access_(access), leases_(leases) {}
+
+  grpc::ServerUnaryReactor* GetChipInfo(grpc::CallbackServerContext* context,
+                                        const photonic::v1::GetChipInfoRequest* request,
+                                        photonic::v1::ChipInfo* response) override;
+  grpc::ServerUnaryReactor* SetPhases(grpc::CallbackServerContext* context,
+                                      const photonic::v1::SetPhasesRequest* request,
+                                      photonic::v1::SetPhasesResponse* response) override;
+  grpc::ServerUnaryReactor* GetPhases(grpc::CallbackServerContext* context,
+                                      const photonic::v1::GetPhasesRequest* request,
+                                      photonic::v1::GetPhasesResponse* response) override;
+  grpc::ServerUnaryReactor* SetInputs(grpc::CallbackServerContext* context,
+                                      const photonic::v1::SetInputsRequest* request,
+                                      photonic::v1::SetInputsResponse* response) override;
+  grpc::ServerUnaryReactor* ReadDetectors(grpc::CallbackServerContext* context,
+                                          const photonic::v1::ReadDetectorsRequest* request,
+                                          photonic::v1::ReadDetectorsResponse* response) override;
+  grpc::ServerUnaryReactor* SetPowerBudget(grpc::CallbackServerContext* context,
+                                           const photonic::v1::SetPowerBudgetRequest* request,
+                                           photonic::v1::Limits* response) override;
+  grpc::ServerBidiReactor<photonic::v1::QueryRequest, photonic::v1::QueryResponse>* Query(
+      grpc::CallbackServerContext* context) override;
+
+  grpc::ServerUnaryReactor* AcquireLease(grpc::CallbackServerContext* context,
+                                         const photonic::v1::AcquireLeaseRequest* request,
+                                         photonic::v1::Lease* response) override;
+  grpc::ServerUnaryReactor* ReleaseLease(grpc::CallbackServerContext* context,
+                                         const photonic::v1::ReleaseLeaseRequest* request,
+                                         photonic::v1::Lease* response) override;
+  grpc::ServerUnaryReactor* GetLease(grpc::CallbackServerContext* context,
+                                     const photonic::v1::GetLeaseRequest* request,
+                                     photonic::v1::Lease* response) override;
+
+ private:
+  ChipController& controller_;
+  const CallGuard& access_;
+  LeaseManager& leases_;
+};
+
+}  // namespace phc::daemon

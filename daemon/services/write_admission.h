@@ -1,0 +1,56 @@
+// The last check before a client's write runs on the hardware thread.
+#pragma once
+
+#include <grpcpp/server_context.h>
+#include <grpcpp/support/server_callback.h>
+
+#include <string_view>
+
+#include "absl/status/status.h"
+#include "daemon/chip_controller.h"
+#include "daemon/services/call_guard.h"
+#include "daemon/status_convert.h"
+
+namespace phc::daemon {
+
+// What a write may touch: the chip's phases and inputs, which a training
+// session or calibration holds while it runs, or only the limits (the power
+// budget may be lowered at any time).
+enum class WriteScope { kChipState, kLimitsOnly };
+
+// Hardware thread, as the write is about to run: the lease the caller sent is
+// still the live one (another client may have taken the chip while the call
+// waited), and for chip state, no session or calibration holds the chip.
+inline absl::Status MayClientWriteNow(const CallGuard& access, const ChipController& controller,
+                                      std::string_view lease,
+                                      WriteScope scope = WriteScope::kChipState) {
+  if (absl::Status s = access.CheckLease(lease); !s.ok()) return s;
+  if (scope == WriteScope::kLimitsOnly) return absl::OkStatus();
+  return controller.CheckClientMayWrite();
+}
+
+// For unary writes: true when the write may run now. Otherwise finishes the
+// call with the reason (CANCELLED when the client gave up while the call
+// waited: nothing is written) and returns false.
+inline bool AdmitUnaryWrite(grpc::ServerUnaryReactor* reactor,
+                            const grpc::CallbackServerContext& context, const CallGuard& access,
+                            const ChipController& controller, std::string_view lease,
+                            WriteScope scope = WriteScope::kChipState) {
+  if (absl::Status s = access.CheckLease(lease); !s.ok()) {
+    reactor->Finish(ToGrpcStatus(s));
+    return false;
+  }
+  if (context.IsCancelled()) {
+    reactor->Finish(grpc::Status::CANCELLED);
+    return false;
+  }
+  if (scope == WriteScope::kChipState) {
+    if (absl::Status s = controller.CheckClientMayWrite(); !s.ok()) {
+      reactor->Finish(ToGrpcStatus(s));
+      return false;
+    }
+  }
+  return true;
+}
+
+}  // namespace phc::daemon

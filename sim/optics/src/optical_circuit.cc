@@ -1,0 +1,182 @@
+#include "photonsim/optical_circuit.h"
+
+#include <complex>
+#include <vector>
+
+#include "photonsim/microring.h"
+#include "photonsim/mzi.h"
+#include "photonsim/mzi_mesh.h"
+
+namespace photonsim {
+namespace {
+
+void FieldsToPower(const MatrixXc& fields, std::span<double> positive_mw,
+                   std::span<double> negative_mw) {
+  for (Eigen::Index k = 0; k < fields.cols(); ++k) {
+    positive_mw[k] = std::norm(fields(0, k));
+    negative_mw[k] = 0.0;
+  }
+}
+
+class MeshCircuitModel final : public OpticalCircuit {
+ public:
+  explicit MeshCircuitModel(MziMesh mesh)
+      : mesh_(std::move(mesh)), fields_(1, mesh_.mode_count()) {}
+
+  void SetImperfections(std::span<const double> splitting,
+                        std::span<const double> amplitude) override {
+    mesh_.SetImperfections(splitting, amplitude);
+  }
+  void SetPhases(std::span<const double> phases_rad) override { mesh_.SetPhases(phases_rad); }
+  void SetCommonPhaseOffset(double offset_rad) override { mesh_.SetCommonPhaseOffset(offset_rad); }
+  void Detect(std::span<const double> inputs, std::span<double> positive_mw,
+              std::span<double> negative_mw) const override {
+    for (int i = 0; i < mesh_.mode_count(); ++i) fields_(0, i) = inputs[i];
+    mesh_.Propagate(fields_);
+    FieldsToPower(fields_, positive_mw, negative_mw);
+  }
+  bool balanced() const override { return false; }
+
+ private:
+  MziMesh mesh_;
+  mutable MatrixXc fields_;  // scratch, reused between calls
+};
+
+// Phases: [V^dagger mesh][n attenuator thetas][U mesh]; MZI slots in the
+// same order (attenuators are MZIs whose top output is kept).
+class SvdCircuitModel final : public OpticalCircuit {
+ public:
+  explicit SvdCircuitModel(int n)
+      : n_(n),
+        v_(MziMesh::Clements(n)),
+        u_(MziMesh::Clements(n)),
+        attenuation_(n, Complex(1.0, 0.0)),
+        attenuator_splitting_(2 * n, 0.0),
+        attenuator_amplitude_(n, 1.0),
+        attenuator_theta_rad_(n, 0.0),
+        attenuator_theta_phasor_(n),
+        attenuator_cc_(n),
+        attenuator_ss_(n),
+        fields_(1, n) {
+    for (int k = 0; k < n; ++k) RebuildAttenuator(k);
+  }
+
+  void SetImperfections(std::span<const double> splitting,
+                        std::span<const double> amplitude) override {
+    const int mesh_mzis = v_.mzi_count();
+    auto part = [](std::span<const double> all, std::size_t offset, std::size_t count) {
+      return all.empty() ? std::span<const double>() : all.subspan(offset, count);
+    };
+    v_.SetImperfections(part(splitting, 0, 2 * mesh_mzis), part(amplitude, 0, mesh_mzis));
+    if (!splitting.empty()) {
+      auto s = splitting.subspan(2 * mesh_mzis, 2 * n_);
+      attenuator_splitting_.assign(s.begin(), s.end());
+    }
+    if (!amplitude.empty()) {
+      auto a = amplitude.subspan(mesh_mzis, n_);
+      attenuator_amplitude_.assign(a.begin(), a.end());
+    }
+    for (int k = 0; k < n_; ++k) RebuildAttenuator(k);
+    u_.SetImperfections(part(splitting, 2 * mesh_mzis + 2 * n_, 2 * mesh_mzis),
+                        part(amplitude, mesh_mzis + n_, mesh_mzis));
+  }
+
+  void SetPhases(std::span<const double> phases_rad) override {
+    const std::size_t mesh_phases = v_.phase_count();
+    v_.SetPhases(phases_rad.subspan(0, mesh_phases));
+    for (int k = 0; k < n_; ++k) {
+      if (attenuator_theta_rad_[k] == phases_rad[mesh_phases + k]) continue;
+      attenuator_theta_rad_[k] = phases_rad[mesh_phases + k];
+      attenuator_theta_phasor_[k] = std::polar(1.0, attenuator_theta_rad_[k]);
+      ApplyOffset(k);
+    }
+    u_.SetPhases(phases_rad.subspan(mesh_phases + n_, mesh_phases));
+  }
+  void SetCommonPhaseOffset(double offset_rad) override {
+    v_.SetCommonPhaseOffset(offset_rad);
+    u_.SetCommonPhaseOffset(offset_rad);
+    if (offset_rad == offset_rad_) return;
+    offset_rad_ = offset_rad;
+    offset_phasor_ = std::polar(1.0, offset_rad);
+    for (int k = 0; k < n_; ++k) ApplyOffset(k);
+  }
+
+  void Detect(std::span<const double> inputs, std::span<double> positive_mw,
+              std::span<double> negative_mw) const override {
+    for (int i = 0; i < n_; ++i) fields_(0, i) = inputs[i];
+    v_.Propagate(fields_);
+    for (int k = 0; k < n_; ++k) fields_(0, k) *= attenuation_[k];
+    u_.Propagate(fields_);
+    FieldsToPower(fields_, positive_mw, negative_mw);
+  }
+  bool balanced() const override { return false; }
+
+ private:
+  // The attenuator's heater is its internal phase; it has no external one.
+  // Its kept output is T00 = cc e^{i theta} - ss (mzi.h, CouplerTerms).
+  void RebuildAttenuator(int k) {
+    const MziCouplerTerms terms = CouplerTerms(
+        attenuator_splitting_[2 * k], attenuator_splitting_[2 * k + 1], attenuator_amplitude_[k]);
+    attenuator_theta_phasor_[k] = std::polar(1.0, attenuator_theta_rad_[k]);
+    attenuator_cc_[k] = terms.cc;
+    attenuator_ss_[k] = terms.ss;
+    ApplyOffset(k);
+  }
+  void ApplyOffset(int k) {
+    attenuation_[k] =
+        attenuator_cc_[k] * attenuator_theta_phasor_[k] * offset_phasor_ - attenuator_ss_[k];
+  }
+
+  int n_;
+  MziMesh v_;
+  MziMesh u_;
+  std::vector<Complex> attenuation_;
+  std::vector<double> attenuator_splitting_;
+  std::vector<double> attenuator_amplitude_;
+  std::vector<double> attenuator_theta_rad_;
+  std::vector<Complex> attenuator_theta_phasor_;
+  std::vector<double> attenuator_cc_, attenuator_ss_;
+  double offset_rad_ = 0.0;
+  Complex offset_phasor_{1.0, 0.0};
+  mutable MatrixXc fields_;
+};
+
+class MicroringCircuitModel final : public OpticalCircuit {
+ public:
+  explicit MicroringCircuitModel(const photonic::v1::MicroringBankCircuit& spec)
+      : bank_(static_cast<int>(spec.channels()), static_cast<int>(spec.rows()),
+              {spec.self_coupling(), spec.round_trip_amplitude()}, spec.channel_spacing_fsr()),
+        powers_(spec.channels()) {}
+
+  void SetImperfections(std::span<const double>, std::span<const double>) override {}
+  void SetPhases(std::span<const double> phases_rad) override { bank_.SetDetunings(phases_rad); }
+  void SetCommonPhaseOffset(double offset_rad) override {
+    bank_.SetCommonDetuningOffset(offset_rad);
+  }
+  void Detect(std::span<const double> inputs, std::span<double> positive_mw,
+              std::span<double> negative_mw) const override {
+    for (int k = 0; k < bank_.channels(); ++k) powers_[k] = inputs[k] * inputs[k];
+    bank_.Detect(powers_, positive_mw, negative_mw);
+  }
+  bool balanced() const override { return true; }
+
+ private:
+  MicroringBank bank_;
+  mutable std::vector<double> powers_;
+};
+
+}  // namespace
+
+std::unique_ptr<OpticalCircuit> MakeOpticalCircuit(const CircuitLayout& circuit) {
+  switch (circuit.kind) {
+    case CircuitKind::kMesh:
+      return std::make_unique<MeshCircuitModel>(MeshForCircuit(circuit.spec.mesh()));
+    case CircuitKind::kSvd:
+      return std::make_unique<SvdCircuitModel>(circuit.size);
+    case CircuitKind::kMicroringBank:
+      return std::make_unique<MicroringCircuitModel>(circuit.spec.microring_bank());
+  }
+  return nullptr;
+}
+
+}  // namespace photonsim

@@ -1,0 +1,110 @@
+#include "phc/trainers/run_registry.h"
+
+#include <algorithm>
+#include <utility>
+
+#include "absl/strings/str_cat.h"
+#include "session_runs.h"
+
+namespace phc::trainers {
+namespace runs {
+
+HostedRun::HostedRun(RunResources resources, std::unique_ptr<Run> run, RunChip* chip_power)
+    : resources_(std::move(resources)), run_(std::move(run)), chip_power_(chip_power) {}
+
+absl::StatusOr<TrainingProgress> HostedRun::Step() {
+  absl::StatusOr<TrainingProgress> p = run_->Step();
+  if (!p.ok() || chip_power_ == nullptr) return p;
+  progress_ = *p;
+  progress_.cost = chip_power_->cost();
+  progress_.heater_power_mw = chip_power_->heater_power_mw();
+  power_sum_mw_ += progress_.heater_power_mw;
+  progress_.mean_heater_power_mw = power_sum_mw_ / static_cast<double>(progress_.step);
+  return progress_;
+}
+
+const TrainingProgress& HostedRun::progress() const {
+  return chip_power_ == nullptr ? run_->progress() : progress_;
+}
+
+RunCheckpoint HostedRun::Save() const {
+  RunCheckpoint checkpoint = run_->Save();
+  if (chip_power_ != nullptr) checkpoint.power_sum_mw = power_sum_mw_;
+  return checkpoint;
+}
+
+absl::Status HostedRun::Restore(const RunCheckpoint& checkpoint) {
+  if (absl::Status s = run_->Restore(checkpoint); !s.ok()) return s;
+  progress_ = run_->progress();
+  power_sum_mw_ = checkpoint.power_sum_mw;
+  return absl::OkStatus();
+}
+
+absl::StatusOr<StartedRun> Started(
+    RunResources resources, std::unique_ptr<Run> run, RunChip* chip_power, int trained_parameters,
+    const RunOptions& options, const std::function<absl::StatusOr<double>()>& initial_accuracy) {
+  StartedRun started;
+  started.trained_parameters = trained_parameters;
+  started.dataset_source = resources.data->source;
+  started.run = std::make_unique<HostedRun>(std::move(resources), std::move(run), chip_power);
+  if (options.resume_from != nullptr) {
+    if (absl::Status s = started.run->Restore(*options.resume_from); !s.ok()) return s;
+  } else {
+    absl::StatusOr<double> initial = initial_accuracy();
+    if (!initial.ok()) return initial.status();
+    started.initial_test_accuracy = *initial;
+  }
+  return started;
+}
+
+}  // namespace runs
+
+namespace {
+
+// One row per algorithm name; the order is the one messages list.
+constexpr Algorithm kAlgorithms[] = {
+    {"coordinate_zo", runs::ValidateZo, runs::CreateZo},
+    {"gaussian_zo", runs::ValidateZo, runs::CreateZo},
+    {"spsa", runs::ValidateZo, runs::CreateZo},
+    {"sparse_zo", runs::ValidateZo, runs::CreateZo},
+    {"pat", runs::ValidateInSitu, runs::CreateInSitu},
+    {"dat", runs::ValidateInSitu, runs::CreateInSitu},
+    {"ntkd", runs::ValidateNtkd, runs::CreateNtkd},
+    {"dfa", runs::ValidateDfa, runs::CreateDfa},
+};
+
+absl::StatusOr<const Algorithm*> Named(std::string_view name) {
+  if (const Algorithm* algorithm = FindAlgorithm(name)) return algorithm;
+  std::string names;
+  for (const Algorithm& a : kAlgorithms) {
+    absl::StrAppend(&names, names.empty() ? "" : ", ", std::string(a.name));
+  }
+  return absl::InvalidArgumentError(
+      absl::StrCat("algorithm.name = \"", std::string(name), "\" is not one of ", names));
+}
+
+}  // namespace
+
+std::span<const Algorithm> Algorithms() { return kAlgorithms; }
+
+const Algorithm* FindAlgorithm(std::string_view name) {
+  const auto it = std::ranges::find(kAlgorithms, name, &Algorithm::name);
+  return it == std::end(kAlgorithms) ? nullptr : it;
+}
+
+absl::Status ValidateRun(const photonic::v1::SessionConfig& config,
+                         const photonic::v1::ChipDescription& chip,
+                         const photonsim::ChipLayout& layout) {
+  absl::StatusOr<const Algorithm*> algorithm = Named(config.algorithm().name());
+  if (!algorithm.ok()) return algorithm.status();
+  return (*algorithm)->validate(config, chip, layout);
+}
+
+absl::StatusOr<StartedRun> CreateRun(const photonic::v1::SessionConfig& config, RunChip& chip,
+                                     const RunOptions& options) {
+  absl::StatusOr<const Algorithm*> algorithm = Named(config.algorithm().name());
+  if (!algorithm.ok()) return algorithm.status();
+  return (*algorithm)->create(config, chip, options);
+}
+
+}  // namespace phc::trainers
