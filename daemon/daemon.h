@@ -13,8 +13,8 @@
 #include "daemon/services/calibration_service.h"
 #include "daemon/services/call_guard.h"
 #include "daemon/services/chip_service.h"
+#include "daemon/services/training_service.h"
 #include "daemon/training/session_manager.h"
-#include "daemon/training/training_service.h"
 
 namespace phc::daemon {
 

@@ -29,7 +29,7 @@ absl::StatusOr<LeaseInfo> LeaseManager::Acquire(const std::string& holder, doubl
     return absl::InvalidArgumentError(
         absl::StrCat("ttl_seconds = ", ttl_seconds, " is not in (0, ", kMaxTtlSeconds, "]"));
   }
-  absl::MutexLock lock(&mu_);
+  phc::base::MutexLock lock(&mu_);
   const bool live = LiveLocked();
   if (live && lease_id != id_) {
     return absl::FailedPreconditionError(
@@ -47,7 +47,7 @@ absl::StatusOr<LeaseInfo> LeaseManager::Acquire(const std::string& holder, doubl
 }
 
 absl::StatusOr<LeaseInfo> LeaseManager::Release(const std::string& lease_id) {
-  absl::MutexLock lock(&mu_);
+  phc::base::MutexLock lock(&mu_);
   if (!LiveLocked() || lease_id != id_) {
     return absl::NotFoundError("no such live lease (lapsed, released, or another holder's)");
   }
@@ -57,13 +57,13 @@ absl::StatusOr<LeaseInfo> LeaseManager::Release(const std::string& lease_id) {
 }
 
 LeaseInfo LeaseManager::Current() const {
-  absl::MutexLock lock(&mu_);
+  phc::base::MutexLock lock(&mu_);
   if (!LiveLocked()) return {};
   return {true, "", holder_, std::chrono::duration<double>(expires_ - clock_()).count()};
 }
 
 absl::Status LeaseManager::CheckWrite(std::string_view lease_id) const {
-  absl::MutexLock lock(&mu_);
+  phc::base::MutexLock lock(&mu_);
   if (!LiveLocked() || lease_id == id_) return absl::OkStatus();
   return absl::FailedPreconditionError(
       absl::StrCat("the chip is leased to ", holder_,

@@ -8,7 +8,7 @@
 
 #include "absl/base/thread_annotations.h"
 #include "absl/status/statusor.h"
-#include "absl/synchronization/mutex.h"
+#include "phc/base/mutex.h"
 
 namespace phc::daemon {
 
@@ -44,7 +44,7 @@ class LeaseManager {
   std::string NewId() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
 
   Clock clock_;
-  mutable absl::Mutex mu_;
+  mutable phc::base::Mutex mu_;
   std::string id_ ABSL_GUARDED_BY(mu_);
   std::string holder_ ABSL_GUARDED_BY(mu_);
   std::chrono::steady_clock::time_point expires_ ABSL_GUARDED_BY(mu_);

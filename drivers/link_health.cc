@@ -8,23 +8,23 @@
 namespace phc::drivers {
 
 void LinkHealth::Register(const std::string& link, Reconnector reconnect) {
-  absl::MutexLock lock(&mutex_);
+  phc::base::MutexLock lock(&mutex_);
   reconnectors_[link] = std::move(reconnect);
 }
 
 void LinkHealth::Unregister(const std::string& link) {
-  absl::MutexLock lock(&mutex_);
+  phc::base::MutexLock lock(&mutex_);
   reconnectors_.erase(link);
 }
 
 void LinkHealth::SetListener(Listener listener) {
-  absl::MutexLock lock(&mutex_);
+  phc::base::MutexLock lock(&mutex_);
   listener_ = std::move(listener);
 }
 
 void LinkHealth::ReportLost(const std::string& link, const absl::Status& why) {
   {
-    absl::MutexLock lock(&mutex_);
+    phc::base::MutexLock lock(&mutex_);
     const bool was_up = lost_.empty();
     const bool known = lost_.contains(link);
     lost_[link] = std::string(why.message());
@@ -35,7 +35,7 @@ void LinkHealth::ReportLost(const std::string& link, const absl::Status& why) {
 
 void LinkHealth::ReportRestored(const std::string& link) {
   {
-    absl::MutexLock lock(&mutex_);
+    phc::base::MutexLock lock(&mutex_);
     if (lost_.erase(link) == 0) return;
     ++restorations_;
     if (!lost_.empty()) return;
@@ -46,7 +46,7 @@ void LinkHealth::ReportRestored(const std::string& link) {
 void LinkHealth::Reconnect() {
   std::vector<Reconnector> due;
   {
-    absl::MutexLock lock(&mutex_);
+    phc::base::MutexLock lock(&mutex_);
     for (const auto& [link, why] : lost_) {
       if (auto it = reconnectors_.find(link); it != reconnectors_.end()) due.push_back(it->second);
     }
@@ -55,12 +55,12 @@ void LinkHealth::Reconnect() {
 }
 
 bool LinkHealth::AllUp() const {
-  absl::MutexLock lock(&mutex_);
+  phc::base::MutexLock lock(&mutex_);
   return lost_.empty();
 }
 
 std::string LinkHealth::Describe() const {
-  absl::MutexLock lock(&mutex_);
+  phc::base::MutexLock lock(&mutex_);
   if (lost_.empty()) return "all instrument links up";
   std::vector<std::string> parts;
   for (const auto& [link, why] : lost_) parts.push_back(absl::StrCat(link, ": lost (", why, ")"));
@@ -68,14 +68,14 @@ std::string LinkHealth::Describe() const {
 }
 
 std::uint64_t LinkHealth::restorations() const {
-  absl::MutexLock lock(&mutex_);
+  phc::base::MutexLock lock(&mutex_);
   return restorations_;
 }
 
 void LinkHealth::Notify() {
   Listener listener;
   {
-    absl::MutexLock lock(&mutex_);
+    phc::base::MutexLock lock(&mutex_);
     listener = listener_;
   }
   if (listener) listener(AllUp(), Describe());

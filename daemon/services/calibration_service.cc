@@ -7,11 +7,11 @@
 
 #include "absl/base/thread_annotations.h"
 #include "absl/strings/str_cat.h"
-#include "absl/synchronization/mutex.h"
 #include "daemon/calibration/calibrator.h"
 #include "daemon/services/service_refusal.h"
 #include "daemon/services/write_admission.h"
 #include "daemon/status_convert.h"
+#include "phc/base/mutex.h"
 #include "photonsim/haar_unitary.h"
 #include "spdlog/spdlog.h"
 
@@ -38,7 +38,7 @@ class CalibrateReactor final : public grpc::ServerWriteReactor<ProgressMessage> 
     bool finish = false;
     grpc::Status final_status;
     {
-      absl::MutexLock lock(&mu_);
+      phc::base::MutexLock lock(&mu_);
       writing_ = false;
       if (!ok) {
         cancelled_ = true;  // the client is gone: stop at the next check
@@ -99,7 +99,7 @@ class CalibrateReactor final : public grpc::ServerWriteReactor<ProgressMessage> 
     bool finish = false;
     const grpc::Status final_status = ToGrpcStatus(result.status());
     {
-      absl::MutexLock lock(&mu_);
+      phc::base::MutexLock lock(&mu_);
       status_ = final_status;
       done_ = true;
       if (!writing_ && !has_pending_) finish = ClaimFinishLocked();
@@ -108,7 +108,7 @@ class CalibrateReactor final : public grpc::ServerWriteReactor<ProgressMessage> 
   }
 
   void Publish(ProgressMessage progress) ABSL_LOCKS_EXCLUDED(mu_) {
-    absl::MutexLock lock(&mu_);
+    phc::base::MutexLock lock(&mu_);
     if (cancelled_) return;
     pending_ = std::move(progress);
     has_pending_ = true;
@@ -134,7 +134,7 @@ class CalibrateReactor final : public grpc::ServerWriteReactor<ProgressMessage> 
   const CalibrationOptions options_;
   const std::function<absl::Status()> check_lease_;
   std::atomic<bool> cancelled_{false};
-  absl::Mutex mu_;
+  phc::base::Mutex mu_;
   ProgressMessage pending_ ABSL_GUARDED_BY(mu_);
   ProgressMessage current_ ABSL_GUARDED_BY(mu_);  // being written to the client
   bool has_pending_ ABSL_GUARDED_BY(mu_) = false;

@@ -148,51 +148,36 @@ grpc::ServerUnaryReactor* ChipServiceImpl::GetChipInfo(grpc::CallbackServerConte
 grpc::ServerUnaryReactor* ChipServiceImpl::SetPowerBudget(
     grpc::CallbackServerContext* context, const photonic::v1::SetPowerBudgetRequest* request,
     photonic::v1::Limits* response) {
-  if (grpc::Status denied = access_.Write(*context); !denied.ok()) {
-    return Refuse(context, denied);
-  }
-  auto* reactor = context->DefaultReactor();
-  controller_.Post([this, context, reactor, request, response,
-                    lease = CallGuard::LeaseOf(*context)] {
-    if (!AdmitUnaryWrite(reactor, *context, access_, controller_, lease, WriteScope::kLimitsOnly)) {
-      return;
-    }
-    if (absl::Status s = controller_.SetPowerBudget(request->max_total_heater_power_mw());
-        !s.ok()) {
-      spdlog::warn("SetPowerBudget refused: {}", s.ToString());
-      reactor->Finish(ToGrpcStatus(s));
-      return;
-    }
-    FillLimits(controller_.heater_limits(), controller_.chip().modulator().max_voltage_v(),
-               *response);
-    reactor->Finish(grpc::Status::OK);
-  });
-  return reactor;
+  return PostUnaryWrite(
+      context, access_, controller_, WriteScope::kLimitsOnly,
+      [this, request, response]() -> grpc::Status {
+        if (absl::Status s = controller_.SetPowerBudget(request->max_total_heater_power_mw());
+            !s.ok()) {
+          spdlog::warn("SetPowerBudget refused: {}", s.ToString());
+          return ToGrpcStatus(s);
+        }
+        FillLimits(controller_.heater_limits(), controller_.chip().modulator().max_voltage_v(),
+                   *response);
+        return grpc::Status::OK;
+      });
 }
 
 grpc::ServerUnaryReactor* ChipServiceImpl::SetPhases(grpc::CallbackServerContext* context,
                                                      const photonic::v1::SetPhasesRequest* request,
                                                      photonic::v1::SetPhasesResponse* response) {
-  if (grpc::Status denied = access_.Write(*context); !denied.ok()) {
-    return Refuse(context, denied);
-  }
-  auto* reactor = context->DefaultReactor();
-  controller_.Post(
-      [this, context, reactor, request, response, lease = CallGuard::LeaseOf(*context)] {
-        if (!AdmitUnaryWrite(reactor, *context, access_, controller_, lease)) return;
-        absl::StatusOr<PhaseState> state =
-            controller_.SetPhases(AsSpan(request->phases_rad()), AsSpan(request->indices()));
-        if (!state.ok()) {
-          spdlog::warn("SetPhases refused: {}", state.status().ToString());
-          reactor->Finish(ToGrpcStatus(state.status()));
-          return;
-        }
-        response->mutable_applied_phases_rad()->Assign(state->phases_rad.begin(),
-                                                       state->phases_rad.end());
-        FillPhases(*state, *response);
-        reactor->Finish(grpc::Status::OK);
-      });
-  return reactor;
+  return PostUnaryWrite(context, access_, controller_, WriteScope::kChipState,
+                        [this, request, response]() -> grpc::Status {
+                          absl::StatusOr<PhaseState> state = controller_.SetPhases(
+                              AsSpan(request->phases_rad()), AsSpan(request->indices()));
+                          if (!state.ok()) {
+                            spdlog::warn("SetPhases refused: {}", state.status().ToString());
+                            return ToGrpcStatus(state.status());
+                          }
+                          response->mutable_applied_phases_rad()->Assign(state->phases_rad.begin(),
+                                                                         state->phases_rad.end());
+                          FillPhases(*state, *response);
+                          return grpc::Status::OK;
+                        });
 }
 
 grpc::ServerUnaryReactor* ChipServiceImpl::GetPhases(grpc::CallbackServerContext* context,
@@ -214,24 +199,17 @@ grpc::ServerUnaryReactor* ChipServiceImpl::GetPhases(grpc::CallbackServerContext
 grpc::ServerUnaryReactor* ChipServiceImpl::SetInputs(grpc::CallbackServerContext* context,
                                                      const photonic::v1::SetInputsRequest* request,
                                                      photonic::v1::SetInputsResponse* response) {
-  if (grpc::Status denied = access_.Write(*context); !denied.ok()) {
-    return Refuse(context, denied);
-  }
-  auto* reactor = context->DefaultReactor();
-  controller_.Post(
-      [this, context, reactor, request, response, lease = CallGuard::LeaseOf(*context)] {
-        if (!AdmitUnaryWrite(reactor, *context, access_, controller_, lease)) return;
-        absl::StatusOr<std::vector<double>> applied =
-            controller_.SetInputs(AsSpan(request->amplitudes()));
-        if (!applied.ok()) {
-          spdlog::warn("SetInputs refused: {}", applied.status().ToString());
-          reactor->Finish(ToGrpcStatus(applied.status()));
-          return;
-        }
-        response->mutable_amplitudes()->Assign(applied->begin(), applied->end());
-        reactor->Finish(grpc::Status::OK);
-      });
-  return reactor;
+  return PostUnaryWrite(context, access_, controller_, WriteScope::kChipState,
+                        [this, request, response]() -> grpc::Status {
+                          absl::StatusOr<std::vector<double>> applied =
+                              controller_.SetInputs(AsSpan(request->amplitudes()));
+                          if (!applied.ok()) {
+                            spdlog::warn("SetInputs refused: {}", applied.status().ToString());
+                            return ToGrpcStatus(applied.status());
+                          }
+                          response->mutable_amplitudes()->Assign(applied->begin(), applied->end());
+                          return grpc::Status::OK;
+                        });
 }
 
 grpc::ServerUnaryReactor* ChipServiceImpl::ReadDetectors(

@@ -5,10 +5,12 @@
 #include <grpcpp/support/server_callback.h>
 
 #include <string_view>
+#include <utility>
 
 #include "absl/status/status.h"
 #include "daemon/chip_controller.h"
 #include "daemon/services/call_guard.h"
+#include "daemon/services/service_refusal.h"
 #include "daemon/status_convert.h"
 
 namespace phc::daemon {
@@ -51,6 +53,23 @@ inline bool AdmitUnaryWrite(grpc::ServerUnaryReactor* reactor,
     }
   }
   return true;
+}
+
+// A unary client write. Refused at once without an operator token and a live
+// lease; otherwise `write` (returning the status to finish the call with)
+// runs on the hardware thread once AdmitUnaryWrite lets it.
+template <typename Write>
+grpc::ServerUnaryReactor* PostUnaryWrite(grpc::CallbackServerContext* context,
+                                         const CallGuard& access, ChipController& controller,
+                                         WriteScope scope, Write write) {
+  if (grpc::Status denied = access.Write(*context); !denied.ok()) return Refuse(context, denied);
+  auto* reactor = context->DefaultReactor();
+  controller.Post([context, reactor, &access, &controller, scope, write = std::move(write),
+                   lease = CallGuard::LeaseOf(*context)] {
+    if (!AdmitUnaryWrite(reactor, *context, access, controller, lease, scope)) return;
+    reactor->Finish(write());
+  });
+  return reactor;
 }
 
 }  // namespace phc::daemon

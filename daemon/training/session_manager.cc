@@ -308,7 +308,7 @@ void SessionManager::Checkpoint(Session& s) {
 }
 
 void SessionManager::Publish(const Session& s, bool last) {
-  std::lock_guard lock(mu_);
+  phc::base::MutexLock lock(&mu_);
   snapshots_[s.status.id()] = s.status;
   auto [begin, end] = watchers_.equal_range(s.status.id());
   for (auto it = begin; it != end;) {
@@ -318,7 +318,7 @@ void SessionManager::Publish(const Session& s, bool last) {
 }
 
 absl::Status SessionManager::Watch(const std::string& id, SessionWatcher watcher) {
-  std::lock_guard lock(mu_);
+  phc::base::MutexLock lock(&mu_);
   auto it = snapshots_.find(id);
   if (it == snapshots_.end()) {
     return absl::NotFoundError(absl::StrCat("no training session \"", id, "\""));

@@ -11,12 +11,13 @@
 #include <functional>
 #include <map>
 #include <memory>
-#include <mutex>
 #include <string>
 #include <vector>
 
+#include "absl/base/thread_annotations.h"
 #include "absl/status/statusor.h"
 #include "daemon/chip_controller.h"
+#include "phc/base/mutex.h"
 #include "photonic/v1/training.pb.h"
 
 namespace phc::daemon {
@@ -81,10 +82,10 @@ class SessionManager {
   const std::string chip_instance_;
   const std::filesystem::path fashion_mnist_dir_;             // resolved at construction
   std::map<std::string, std::shared_ptr<Session>> sessions_;  // hardware thread
-  mutable std::mutex mu_;
-  // Guarded by mu_: the latest status of every session and the watchers.
-  std::map<std::string, photonic::v1::SessionStatus> snapshots_;
-  std::multimap<std::string, SessionWatcher> watchers_;
+  mutable phc::base::Mutex mu_;
+  // The latest status of every session, and the watchers.
+  std::map<std::string, photonic::v1::SessionStatus> snapshots_ ABSL_GUARDED_BY(mu_);
+  std::multimap<std::string, SessionWatcher> watchers_ ABSL_GUARDED_BY(mu_);
   bool shutting_down_ = false;  // hardware thread
 };
 

@@ -18,13 +18,19 @@ namespace {
 
 // The chip as a session's run sees it: a ControllerOracle, the microring
 // bank (opened when the run asks for it), and the controller's heater state.
+// The oracle, whose start readings of heater energy and chip time the cost
+// counts from, is made when the run starts its accounting (after loading
+// its data; on the serial backend the chip clock is wall time).
 class ControllerRunChip final : public trainers::RunChip {
  public:
   ControllerRunChip(ChipController& controller, std::uint32_t detector_averages)
-      : controller_(controller), oracle_(controller, detector_averages) {}
+      : controller_(controller), detector_averages_(detector_averages) {}
 
   const photonic::v1::ChipDescription& description() const override { return controller_.chip(); }
-  trainers::ChipOracle& oracle() override { return oracle_; }
+  trainers::ChipOracle& oracle() override {
+    StartAccounting();  // every registry run has started it already
+    return *oracle_;
+  }
   absl::StatusOr<trainers::WeightBankDevice*> weight_bank() override {
     if (!bank_) {
       absl::StatusOr<ControllerWeightBank> bank = ControllerWeightBank::Create(controller_);
@@ -35,15 +41,19 @@ class ControllerRunChip final : public trainers::RunChip {
   }
   std::vector<double> phases_rad() const override { return controller_.GetPhases().phases_rad; }
   double heater_power_mw() const override { return controller_.GetPhases().total_heater_power_mw; }
+  void StartAccounting() override {
+    if (!oracle_) oracle_.emplace(controller_, detector_averages_);
+  }
   trainers::OracleCost cost() const override {
-    trainers::OracleCost cost = oracle_.cost();
+    trainers::OracleCost cost = oracle_ ? oracle_->cost() : trainers::OracleCost{};
     if (bank_) cost.queries += bank_->readings();
     return cost;
   }
 
  private:
   ChipController& controller_;
-  ControllerOracle oracle_;
+  std::uint32_t detector_averages_;
+  std::optional<ControllerOracle> oracle_;  // from StartAccounting() on
   std::optional<ControllerWeightBank> bank_;
 };
 

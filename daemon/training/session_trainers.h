@@ -29,7 +29,9 @@ class SessionTrainer {
   const trainers::TrainingProgress& progress() const { return run_->progress(); }
   bool done() const { return run_->done(); }
   trainers::StopReason stop_reason() const { return run_->stop_reason(); }
-  // On the chip since this trainer was built (this daemon run).
+  // On the chip in this daemon run, from where the run started its
+  // accounting (trainers::RunChip::StartAccounting: after loading its data;
+  // dfa: before).
   trainers::OracleCost cost() const { return chip_->cost(); }
   // Writes the run's parameters and optimizer state into the checkpoint.
   void Save(photonic::v1::SessionCheckpoint& checkpoint) const;

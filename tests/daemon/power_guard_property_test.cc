@@ -71,17 +71,17 @@ class LimitCheckingHeaterDriver final : public drivers::HeaterDriver {
 };
 
 double AdversarialValue(std::mt19937_64& rng) {
-  constexpr double kSpecial[] = {std::numeric_limits<double>::quiet_NaN(),
-                                 std::numeric_limits<double>::infinity(),
-                                 -std::numeric_limits<double>::infinity(),
-                                 std::numeric_limits<double>::max(),
-                                 -std::numeric_limits<double>::max(),
-                                 std::numeric_limits<double>::denorm_min(),
-                                 -0.0,
-                                 2 * std::numbers::pi,
-                                 std::nextafter(2 * std::numbers::pi, 0.0),
-                                 -1e-300,
-                                 1e15};
+  const double kSpecial[] = {std::numeric_limits<double>::quiet_NaN(),
+                             std::numeric_limits<double>::infinity(),
+                             -std::numeric_limits<double>::infinity(),
+                             std::numeric_limits<double>::max(),
+                             -std::numeric_limits<double>::max(),
+                             std::numeric_limits<double>::denorm_min(),
+                             -0.0,
+                             2 * std::numbers::pi,
+                             std::nextafter(2 * std::numbers::pi, 0.0),
+                             -1e-300,
+                             1e15};
   std::uniform_int_distribution<int> kind(0, 9);
   switch (kind(rng)) {
     case 0:

@@ -1,17 +1,27 @@
 // SessionManager in process, on an ideal (noiseless) simulated chip: a
 // session interrupted by pause, shutdown and recovery from its checkpoint
-// ends with exactly the parameters of an uninterrupted run.
+// ends with exactly the parameters of an uninterrupted run. And its
+// trainers (session_trainers.h) for every algorithm family: a run's
+// checkpoint survives photonic.v1.SessionCheckpoint and back, and the chip
+// time and heater energy a session reports leave out its data loading.
 #include "daemon/training/session_manager.h"
 
 #include <gtest/gtest.h>
 
+#include <chrono>
 #include <condition_variable>
 #include <filesystem>
 #include <fstream>
 #include <mutex>
 #include <string>
+#include <string_view>
+#include <vector>
 
+#include "daemon/training/session_trainers.h"
+#include "spdlog/sinks/base_sink.h"
+#include "spdlog/spdlog.h"
 #include "tests/sim_bench.h"
+#include "tests/small_sessions.h"
 #include "tests/test_chips.h"
 
 namespace phc::daemon {
@@ -231,6 +241,181 @@ TEST(SessionManagerTest, FashionMnistIsReadFromTheConfiguredDirectory) {
   EXPECT_NE(refused.message().find(missing.string()), std::string::npos) << refused;
   manager.Shutdown();
 }
+
+// A small session of each algorithm family on the 4-mode mesh, every
+// default filled in.
+photonic::v1::SessionConfig FamilyConfig(const std::string& name) {
+  photonic::v1::SessionConfig c = phc::testing::SmallSessionConfig(name);
+  c.mutable_algorithm()->set_prediction_warmup_steps(3);
+  c.set_max_steps(12);
+  c.set_eval_every(4);
+  return WithDefaults(c);
+}
+
+// Every heater of the bench's mesh at 1 rad: about 100 mW in all.
+double HeatersOn(Bench& bench) {
+  return bench.controller->RunSync([&] {
+    const std::vector<double> phases(bench.controller->phase_count(), 1.0);
+    absl::StatusOr<PhaseState> state = bench.controller->SetPhases(phases, {});
+    EXPECT_TRUE(state.ok()) << state.status();
+    return bench.controller->GetPhases().total_heater_power_mw;
+  });
+}
+
+std::unique_ptr<SessionTrainer> MakeTrainer(
+    Bench& bench, const photonic::v1::SessionConfig& config,
+    const photonic::v1::SessionCheckpoint* resume_from = nullptr) {
+  SessionStatus status;
+  status.set_id("t");
+  absl::StatusOr<std::unique_ptr<SessionTrainer>> trainer = bench.controller->RunSync(
+      [&] { return MakeSessionTrainer(*bench.controller, config, resume_from, status); });
+  EXPECT_TRUE(trainer.ok()) << trainer.status();
+  return trainer.ok() ? *std::move(trainer) : nullptr;
+}
+
+// Steps on the hardware thread until done or `steps` steps.
+void StepOn(Bench& bench, SessionTrainer& trainer, int steps) {
+  bench.controller->RunSync([&] {
+    for (int k = 0; k < steps && !trainer.done(); ++k) {
+      const absl::StatusOr<trainers::TrainingProgress> p = trainer.Step();
+      ASSERT_TRUE(p.ok()) << p.status();
+    }
+  });
+}
+
+// The checkpoint the SessionManager writes: the status from the progress,
+// then what the trainer saves.
+photonic::v1::SessionCheckpoint CheckpointOf(const SessionTrainer& trainer) {
+  photonic::v1::SessionCheckpoint checkpoint;
+  const trainers::TrainingProgress& p = trainer.progress();
+  SessionStatus& status = *checkpoint.mutable_status();
+  status.set_step(p.step);
+  status.set_loss_evaluations(p.loss_evaluations);
+  status.set_loss(p.loss);
+  status.set_test_accuracy(p.test_accuracy);
+  status.set_heater_power_mw(p.heater_power_mw);
+  status.set_mean_heater_power_mw(p.mean_heater_power_mw);
+  trainer.Save(checkpoint);
+  return checkpoint;
+}
+
+template <typename Repeated>
+auto Vector(const Repeated& field) {
+  return std::vector<typename Repeated::value_type>(field.begin(), field.end());
+}
+
+void ExpectSameCheckpoint(const photonic::v1::SessionCheckpoint& actual,
+                          const photonic::v1::SessionCheckpoint& expected) {
+  EXPECT_EQ(actual.status().step(), expected.status().step());
+  EXPECT_EQ(actual.status().loss_evaluations(), expected.status().loss_evaluations());
+  EXPECT_EQ(actual.status().loss(), expected.status().loss());
+  EXPECT_EQ(actual.status().test_accuracy(), expected.status().test_accuracy());
+  EXPECT_EQ(actual.status().heater_power_mw(), expected.status().heater_power_mw());
+  EXPECT_EQ(actual.status().mean_heater_power_mw(), expected.status().mean_heater_power_mw());
+  EXPECT_EQ(Vector(actual.params_rad()), Vector(expected.params_rad()));
+  EXPECT_EQ(Vector(actual.base_phases_rad()), Vector(expected.base_phases_rad()));
+  EXPECT_EQ(Vector(actual.optimizer_state()), Vector(expected.optimizer_state()));
+  EXPECT_EQ(Vector(actual.network_state()), Vector(expected.network_state()));
+  EXPECT_EQ(actual.power_sum_mw(), expected.power_sum_mw());
+}
+
+class SessionTrainerTest : public ::testing::TestWithParam<std::string> {};
+
+// A trainer saved into a SessionCheckpoint mid-way and made again from it
+// on a fresh chip holds exactly what was saved, and ends exactly where the
+// uninterrupted trainer does.
+TEST_P(SessionTrainerTest, ACheckpointRoundTripsThroughTheSessionCheckpoint) {
+  const photonic::v1::SessionConfig config = FamilyConfig(GetParam());
+  Bench first_chip = MakeBench();
+  HeatersOn(first_chip);
+  std::unique_ptr<SessionTrainer> first = MakeTrainer(first_chip, config);
+  ASSERT_NE(first, nullptr);
+  ASSERT_NO_FATAL_FAILURE(StepOn(first_chip, *first, 5));
+  const photonic::v1::SessionCheckpoint saved = CheckpointOf(*first);
+  EXPECT_EQ(saved.status().step(), 5);
+  EXPECT_GT(saved.status().loss_evaluations(), 0);
+  EXPECT_GT(saved.power_sum_mw(), 0.0);
+  if (GetParam() == "dfa") {
+    EXPECT_GT(saved.network_state_size(), 0);
+  } else {
+    EXPECT_GT(saved.params_rad_size(), 0);
+    EXPECT_GT(saved.optimizer_state_size(), 0);
+  }
+  EXPECT_EQ(saved.base_phases_rad_size() > 0, GetParam() == "sparse_zo");
+
+  Bench second_chip = MakeBench();
+  HeatersOn(second_chip);
+  std::unique_ptr<SessionTrainer> resumed = MakeTrainer(second_chip, config, &saved);
+  ASSERT_NE(resumed, nullptr);
+  ExpectSameCheckpoint(CheckpointOf(*resumed), saved);
+
+  ASSERT_NO_FATAL_FAILURE(StepOn(first_chip, *first, 100));
+  ASSERT_NO_FATAL_FAILURE(StepOn(second_chip, *resumed, 100));
+  EXPECT_EQ(resumed->progress().step, 12);
+  ExpectSameCheckpoint(CheckpointOf(*resumed), CheckpointOf(*first));
+}
+
+// Advances the simulated chip's clock by `loading` when the data of a run
+// is loaded (its "data loaded" note), as loading takes wall time on the
+// serial backend's clock.
+class SlowDataSink final : public spdlog::sinks::base_sink<std::mutex> {
+ public:
+  SlowDataSink(photonsim::SimChip& sim, std::chrono::nanoseconds loading)
+      : sim_(sim), loading_(loading) {}
+
+ protected:
+  void sink_it_(const spdlog::details::log_msg& msg) override {
+    if (std::string_view(msg.payload.data(), msg.payload.size()).find("data loaded: ") !=
+        std::string_view::npos) {
+      sim_.Advance(loading_);
+    }
+  }
+  void flush_() override {}
+
+ private:
+  photonsim::SimChip& sim_;
+  std::chrono::nanoseconds loading_;
+};
+
+// The chip time and heater energy a trainer reports start after its data
+// is loaded; dfa sessions count from before loading, as they always have.
+TEST_P(SessionTrainerTest, ChipTimeAndHeaterEnergyLeaveOutTheDataLoading) {
+  constexpr std::chrono::seconds kLoading(10000);
+  const photonic::v1::SessionConfig config = FamilyConfig(GetParam());
+  for (const bool resuming : {false, true}) {
+    SCOPED_TRACE(resuming ? "resumed" : "new");
+    photonic::v1::SessionCheckpoint saved;
+    if (resuming) {
+      Bench bench = MakeBench();
+      std::unique_ptr<SessionTrainer> trainer = MakeTrainer(bench, config);
+      ASSERT_NE(trainer, nullptr);
+      ASSERT_NO_FATAL_FAILURE(StepOn(bench, *trainer, 2));
+      saved = CheckpointOf(*trainer);
+    }
+    Bench bench = MakeBench();
+    const double heaters_mw = HeatersOn(bench);
+    EXPECT_GT(heaters_mw, 10.0);
+    auto sink = std::make_shared<SlowDataSink>(*bench.sim, kLoading);
+    std::vector<spdlog::sink_ptr>& sinks = spdlog::default_logger()->sinks();
+    sinks.push_back(sink);
+    std::unique_ptr<SessionTrainer> trainer =
+        MakeTrainer(bench, config, resuming ? &saved : nullptr);
+    sinks.pop_back();
+    ASSERT_NE(trainer, nullptr);
+    const trainers::OracleCost cost = bench.controller->RunSync([&] { return trainer->cost(); });
+    const double loading_s = std::chrono::duration<double>(kLoading).count();
+    if (GetParam() == "dfa") {
+      EXPECT_GE(cost.chip_seconds, loading_s);
+      EXPECT_GE(cost.heater_energy_mj, 0.99 * heaters_mw * loading_s);
+    } else {
+      EXPECT_LT(cost.chip_seconds, 0.01 * loading_s);
+      EXPECT_LT(cost.heater_energy_mj, 0.01 * heaters_mw * loading_s);
+    }
+  }
+}
+
+INSTANTIATE_TEST_SUITE_P(EveryFamily, SessionTrainerTest,
+                         ::testing::Values("sparse_zo", "pat", "dat", "ntkd", "dfa"));
 
 }  // namespace
 }  // namespace phc::daemon

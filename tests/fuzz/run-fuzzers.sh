@@ -15,7 +15,7 @@ if ! command -v clang++ >/dev/null; then
 fi
 mkdir -p "$out"
 flags=(-std=c++20 -O1 -g -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=undefined
-       -I"$root/drivers/include" -I"$root/drivers/testing")
+       -I"$root/drivers/include" -I"$root/drivers/testing" -I"$root/base/include")
 libs=$(pkg-config --libs absl_status absl_statusor absl_strings absl_str_format)
 sources=("$root/drivers/serial/qontrol.cc" "$root/drivers/serial/scpi.cc"
          "$root/drivers/serial/reply_parsing.cc" "$root/drivers/testing/fake_transport.cc")

@@ -1,15 +1,16 @@
 #include "phc/trainers/dense_network.h"
 
-#include <cassert>
 #include <cmath>
 #include <numbers>
 #include <random>
+
+#include "phc/base/check.h"
 
 namespace phc::trainers {
 
 DenseNetwork::DenseNetwork(std::vector<int> widths, std::uint64_t seed)
     : widths_(std::move(widths)) {
-  assert(widths_.size() >= 2);
+  PHC_CHECK(widths_.size() >= 2);
   std::mt19937_64 rng(seed);
   for (std::size_t l = 1; l < widths_.size(); ++l) {
     const float bound = 1.0f / std::sqrt(static_cast<float>(widths_[l - 1]));
@@ -42,7 +43,7 @@ Eigen::MatrixXf DenseNetwork::Logits(const Eigen::MatrixXf& inputs) const {
 
 Eigen::MatrixXf OutputError(const Eigen::MatrixXf& logits, std::span<const int> labels,
                             double* loss) {
-  assert(static_cast<Eigen::Index>(labels.size()) == logits.cols());
+  PHC_CHECK(static_cast<Eigen::Index>(labels.size()) == logits.cols());
   const float batch = static_cast<float>(logits.cols());
   Eigen::MatrixXf error(logits.rows(), logits.cols());
   double total_loss = 0.0;
@@ -98,7 +99,7 @@ Gradients DfaGradients(const DenseNetwork& net, const ForwardCache& cache,
                        const Eigen::MatrixXf& output_error,
                        std::span<const Eigen::MatrixXf> feedback) {
   const std::size_t n = net.layers().size();
-  assert(feedback.size() == n - 1);
+  PHC_CHECK(feedback.size() == n - 1);
   Gradients g = SizedGradients(n);
   LayerGradient(cache, n - 1, output_error, g);
   for (std::size_t l = 0; l + 1 < n; ++l) {

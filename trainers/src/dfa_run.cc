@@ -29,6 +29,15 @@ std::vector<int> HiddenWidths(const std::vector<int>& widths) {
   return {widths.begin() + 1, widths.end() - 1};
 }
 
+// The weights and biases of a DenseNetwork of these widths.
+std::size_t ParameterCount(const std::vector<int>& widths) {
+  std::size_t count = 0;
+  for (std::size_t l = 1; l < widths.size(); ++l) {
+    count += static_cast<std::size_t>(widths[l]) * (static_cast<std::size_t>(widths[l - 1]) + 1);
+  }
+  return count;
+}
+
 }  // namespace
 
 absl::Status ValidateDfaConfig(const DfaConfig& c) {
@@ -219,12 +228,19 @@ RunCheckpoint DfaRun::Save() const {
   return checkpoint;
 }
 
-absl::Status DfaRun::Restore(const RunCheckpoint& checkpoint) {
-  const std::vector<float>& state = checkpoint.network_state;
-  if (state.size() != 2 * static_cast<std::size_t>(parameter_count())) {
-    return absl::DataLossError(absl::StrCat("the DFA checkpoint holds ", state.size(),
-                                            " numbers; the network needs ", 2 * parameter_count()));
+absl::Status DfaRun::CheckCheckpoint(const DfaConfig& config, const RunCheckpoint& checkpoint) {
+  const std::size_t needed = 2 * ParameterCount(config.widths);
+  if (checkpoint.network_state.size() != needed) {
+    return absl::DataLossError(absl::StrCat("the DFA checkpoint holds ",
+                                            checkpoint.network_state.size(),
+                                            " numbers; the network needs ", needed));
   }
+  return absl::OkStatus();
+}
+
+absl::Status DfaRun::Restore(const RunCheckpoint& checkpoint) {
+  if (absl::Status s = CheckCheckpoint(config_, checkpoint); !s.ok()) return s;
+  const std::vector<float>& state = checkpoint.network_state;
   std::size_t at = 0;
   auto take = [&](auto& m) {
     std::copy(state.begin() + static_cast<std::ptrdiff_t>(at),

@@ -88,6 +88,9 @@ class SparseZo final : public ZoOptimizer {
 
   // Pruned backward steps so far (the mask is re-derived from the seed).
   std::vector<double> SaveState() const override { return {static_cast<double>(pruned_)}; }
+  bool StateFits(std::span<const double> state, std::size_t /*param_count*/) const override {
+    return state.size() <= 1;
+  }
   void RestoreState(std::span<const double> state) override {
     if (!state.empty()) pruned_ = static_cast<std::int64_t>(state[0]);
   }

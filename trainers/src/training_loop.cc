@@ -108,6 +108,9 @@ absl::Status TrainingRun::Restore(const RunCheckpoint& checkpoint) {
       checkpoint.params.size() != model_.trainable_phases().size()) {
     return absl::DataLossError("the checkpoint does not fit the chip");
   }
+  if (!optimizer_->StateFits(checkpoint.optimizer_state, checkpoint.params.size())) {
+    return absl::DataLossError("the checkpoint's optimizer state does not fit the optimizer");
+  }
   progress_ = checkpoint.progress;
   params_ = checkpoint.params;
   base_phases_ = checkpoint.base_phases_rad;

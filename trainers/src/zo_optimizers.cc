@@ -84,6 +84,10 @@ class GaussianZo final : public ZoOptimizer {
   }
 
   std::vector<double> SaveState() const override { return velocity_; }
+  // Empty before the first step.
+  bool StateFits(std::span<const double> state, std::size_t param_count) const override {
+    return state.empty() || state.size() == param_count;
+  }
   void RestoreState(std::span<const double> state) override {
     velocity_.assign(state.begin(), state.end());
   }

@@ -124,12 +124,14 @@ absl::StatusOr<TrainingProgress> InSituRun::Step() {
     features.row(i - start) = train_.features.row(order_[i]);
     labels.push_back(train_.labels[order_[i]]);
   }
+  const std::int64_t measured_before = trainer_->measurements();
   absl::StatusOr<double> loss =
       trainer_->Step(features, labels, progress_.step >= config_.prediction_warmup_steps);
   if (!loss.ok()) return loss.status();
   ++progress_.step;
   progress_.loss = *loss;
-  progress_.loss_evaluations = trainer_->measurements();
+  // Counted on from the checkpoint's count when restored.
+  progress_.loss_evaluations += trainer_->measurements() - measured_before;
   if (progress_.step % std::max(1, config_.eval_every) == 0 ||
       progress_.step >= config_.max_steps) {
     absl::StatusOr<double> accuracy = Evaluate(test_, config_.eval_samples);
@@ -165,7 +167,9 @@ absl::Status InSituRun::Restore(const RunCheckpoint& checkpoint) {
   }
   model_.SetParameters(Eigen::Map<const Eigen::VectorXd>(
       parameters.data(), static_cast<Eigen::Index>(parameters.size())));
-  if (absl::Status s = trainer_->RestoreState(checkpoint.optimizer_state); !s.ok()) return s;
+  if (absl::Status s = trainer_->RestoreState(checkpoint.optimizer_state); !s.ok()) {
+    return absl::DataLossError(s.message());
+  }
   progress_ = checkpoint.progress;
   order_.clear();
   if (progress_.step >= config_.max_steps) stop_reason_ = StopReason::kMaxSteps;

@@ -1,9 +1,9 @@
 #include "phc/trainers/diff/layers.h"
 
-#include <cassert>
 #include <cmath>
 #include <cstdlib>
 
+#include "phc/base/check.h"
 #include "photonsim/mzi.h"
 
 namespace phc::trainers::diff {
@@ -23,12 +23,12 @@ MeshLayer::MeshLayer(photonsim::MziMesh topology)
 }
 
 void MeshLayer::SetErrors(MeshErrors errors) {
-  assert(errors.splitting_rad.empty() ||
-         static_cast<int>(errors.splitting_rad.size()) == 2 * topology_.mzi_count());
-  assert(errors.transmission.empty() ||
-         static_cast<int>(errors.transmission.size()) == topology_.mzi_count());
-  assert(errors.phase_offset_rad.empty() ||
-         static_cast<int>(errors.phase_offset_rad.size()) == phase_count());
+  PHC_CHECK(errors.splitting_rad.empty() ||
+            static_cast<int>(errors.splitting_rad.size()) == 2 * topology_.mzi_count());
+  PHC_CHECK(errors.transmission.empty() ||
+            static_cast<int>(errors.transmission.size()) == topology_.mzi_count());
+  PHC_CHECK(errors.phase_offset_rad.empty() ||
+            static_cast<int>(errors.phase_offset_rad.size()) == phase_count());
   errors_ = std::move(errors);
 }
 
@@ -56,7 +56,7 @@ MeshLayer::MziMatrices MeshLayer::Matrices(int m, double theta, double phi) cons
 }
 
 MatrixXc MeshLayer::Forward(const MatrixXc& x) {
-  assert(x.cols() == in_width());
+  PHC_CHECK(x.cols() == in_width());
   used_phases_ = phases_;
   std::normal_distribution<double> noise(0.0, noise_std_rad_ > 0.0 ? noise_std_rad_ : 1.0);
   for (int k = 0; k < phase_count(); ++k) {

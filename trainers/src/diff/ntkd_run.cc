@@ -39,7 +39,7 @@ NtkdRun::NtkdRun(const NtkdConfig& config, int teacher_inputs)
 absl::StatusOr<std::unique_ptr<NtkdRun>> NtkdRun::Create(
     const NtkdConfig& config, const Dataset& student_train, const Dataset& student_test,
     const Dataset& teacher_train, const Dataset& teacher_test, BlockMeasurer& chip,
-    const std::vector<double>* saved) {
+    const RunCheckpoint* resume_from) {
   if (absl::Status s = ValidateNtkdConfig(config); !s.ok()) return s;
   if (student_train.feature_count() != config.modes ||
       teacher_train.labels != student_train.labels || teacher_test.labels != student_test.labels) {
@@ -50,8 +50,12 @@ absl::StatusOr<std::unique_ptr<NtkdRun>> NtkdRun::Create(
   std::unique_ptr<NtkdRun> run(new NtkdRun(config, teacher_train.feature_count()));
   Network& front = run->student_.frontend;
   Network& back = run->student_.backend;
-  if (saved != nullptr) {
-    if (absl::Status s = run->SetParameters(*saved); !s.ok()) return s;
+  run->tune_ = std::make_unique<AdamGroup>(
+      back, [](const Layer&) { return true; }, config.finetune_learning_rate);
+  if (resume_from != nullptr) {
+    // The whole checkpoint is checked before the chip is used.
+    if (absl::Status s = run->SetParameters(resume_from->params); !s.ok()) return s;
+    if (absl::Status s = run->SetOptimizerState(resume_from->optimizer_state); !s.ok()) return s;
   } else {
     TrainInSilico(
         run->teacher_, teacher_train, teacher_test,
@@ -79,8 +83,6 @@ absl::StatusOr<std::unique_ptr<NtkdRun>> NtkdRun::Create(
   run->tune_labels_.assign(student_train.labels.begin(), student_train.labels.begin() + n);
   run->test_features_ = *std::move(test_measured);
   run->test_labels_ = student_test.labels;
-  run->tune_ = std::make_unique<AdamGroup>(
-      back, [](const Layer&) { return true; }, config.finetune_learning_rate);
   run->fabricated_accuracy_ = run->Evaluate();
   return run;
 }
@@ -156,6 +158,13 @@ absl::Status NtkdRun::SetParameters(std::span<const double> saved) {
   return absl::OkStatus();
 }
 
+absl::Status NtkdRun::SetOptimizerState(std::span<const double> state) {
+  if (absl::Status s = tune_->adam().RestoreState(state); !s.ok()) {
+    return absl::DataLossError(s.message());
+  }
+  return absl::OkStatus();
+}
+
 RunCheckpoint NtkdRun::Save() const {
   RunCheckpoint checkpoint;
   checkpoint.progress = progress_;
@@ -166,7 +175,7 @@ RunCheckpoint NtkdRun::Save() const {
 
 absl::Status NtkdRun::Restore(const RunCheckpoint& checkpoint) {
   if (absl::Status s = SetParameters(checkpoint.params); !s.ok()) return s;
-  if (absl::Status s = tune_->adam().RestoreState(checkpoint.optimizer_state); !s.ok()) return s;
+  if (absl::Status s = SetOptimizerState(checkpoint.optimizer_state); !s.ok()) return s;
   progress_ = checkpoint.progress;
   if (progress_.step >= config_.max_steps) stop_reason_ = StopReason::kMaxSteps;
   return absl::OkStatus();

@@ -58,6 +58,14 @@ absl::Status ValidateDfa(const SessionConfig& c, const photonic::v1::ChipDescrip
 absl::StatusOr<StartedRun> CreateDfa(const SessionConfig& c, RunChip& chip,
                                      const RunOptions& options) {
   const DfaConfig config = DfaFrom(c);
+  // A checkpoint that does not fit is refused before the bank is
+  // calibrated and programmed.
+  if (options.resume_from != nullptr) {
+    if (absl::Status s = DfaRun::CheckCheckpoint(config, *options.resume_from); !s.ok()) return s;
+  }
+  // dfa sessions count their chip time and heater energy from here, the
+  // data's loading included.
+  chip.StartAccounting();
   RunResources resources;
   absl::StatusOr<TrainTestSplit> data =
       LoadDfaData(c.dataset(), config.widths.front(), config.widths.back(), c.train_samples(),
@@ -65,6 +73,7 @@ absl::StatusOr<StartedRun> CreateDfa(const SessionConfig& c, RunChip& chip,
   if (!data.ok()) return data.status();
   resources.data = std::make_unique<TrainTestSplit>(*std::move(data));
   const TrainTestSplit& split = *resources.data;
+  NoteDataLoaded(options, split);
   WeightBankDevice* bank = nullptr;
   if (config.feedback == "microring") {
     absl::StatusOr<WeightBankDevice*> opened = chip.weight_bank();

@@ -91,18 +91,25 @@ absl::Status ValidateMeshBlocks(const SessionConfig& c, const photonic::v1::Chip
   return absl::OkStatus();
 }
 
-// The data with `features` per sample and the chip's mesh as the model's
-// physical system.
-absl::Status LoadDataAndMeasurer(const SessionConfig& c, int features, int classes, RunChip& chip,
-                                 const RunOptions& options, RunResources& resources) {
+// The data with `features` per sample.
+absl::Status LoadData(const SessionConfig& c, int features, int classes, const RunOptions& options,
+                      RunResources& resources) {
   absl::StatusOr<TrainTestSplit> data =
       LoadTrainingData(c.dataset(), features, classes, c.train_samples(), c.test_samples(),
                        c.seed(), options.fashion_mnist_dir);
   if (!data.ok()) return data.status();
   resources.data = std::make_unique<TrainTestSplit>(*std::move(data));
+  return absl::OkStatus();
+}
+
+// Once the data is loaded: the chip's accounting starts and its mesh
+// becomes the model's physical system.
+void AttachChip(const SessionConfig& c, RunChip& chip, const RunOptions& options,
+                RunResources& resources) {
+  NoteDataLoaded(options, *resources.data);
+  chip.StartAccounting();
   resources.measurer = std::make_unique<diff::OracleMeasurer>(chip.oracle(), c.first_circuit(),
                                                               chip.description().laser_power_mw());
-  return absl::OkStatus();
 }
 
 }  // namespace
@@ -123,11 +130,10 @@ absl::StatusOr<StartedRun> CreateInSitu(const SessionConfig& c, RunChip& chip,
                                         const RunOptions& options) {
   const diff::InSituConfig config = InSituFrom(c);
   RunResources resources;
-  if (absl::Status s =
-          LoadDataAndMeasurer(c, config.modes, config.classes, chip, options, resources);
-      !s.ok()) {
+  if (absl::Status s = LoadData(c, config.modes, config.classes, options, resources); !s.ok()) {
     return s;
   }
+  AttachChip(c, chip, options, resources);
   const Dataset& test = resources.data->test;
   if (options.resume_from == nullptr) {
     Note(options, absl::StrCat("pretraining in silico for ", config.pretrain_epochs, " epochs"));
@@ -149,9 +155,7 @@ absl::StatusOr<StartedRun> CreateNtkd(const SessionConfig& c, RunChip& chip,
                                       const RunOptions& options) {
   const diff::NtkdConfig config = NtkdFrom(c);
   RunResources resources;
-  if (absl::Status s =
-          LoadDataAndMeasurer(c, config.modes, config.classes, chip, options, resources);
-      !s.ok()) {
+  if (absl::Status s = LoadData(c, config.modes, config.classes, options, resources); !s.ok()) {
     return s;
   }
   // The teacher sees the images (synthetic data: the same features).
@@ -164,11 +168,12 @@ absl::StatusOr<StartedRun> CreateNtkd(const SessionConfig& c, RunChip& chip,
     if (!pixels.ok()) return pixels.status();
     resources.teacher_data = std::make_unique<TrainTestSplit>(*std::move(pixels));
   }
+  AttachChip(c, chip, options, resources);
   if (options.resume_from == nullptr) Note(options, "teacher and distilled student in silico");
+  // A checkpoint is checked before the chip measures the frontend.
   absl::StatusOr<std::unique_ptr<diff::NtkdRun>> created = diff::NtkdRun::Create(
       config, resources.data->train, resources.data->test, resources.teacher_data->train,
-      resources.teacher_data->test, *resources.measurer,
-      options.resume_from != nullptr ? &options.resume_from->params : nullptr);
+      resources.teacher_data->test, *resources.measurer, options.resume_from);
   if (!created.ok()) return created.status();
   diff::NtkdRun* run = created->get();
   return Started(std::move(resources), *std::move(created), &chip, run->parameter_count(), options,

@@ -40,6 +40,11 @@ absl::Status HostedRun::Restore(const RunCheckpoint& checkpoint) {
   return absl::OkStatus();
 }
 
+void NoteDataLoaded(const RunOptions& options, const TrainTestSplit& data) {
+  Note(options, absl::StrCat("data loaded: ", data.source, ", ", data.train.size(),
+                             " training and ", data.test.size(), " test samples"));
+}
+
 absl::StatusOr<StartedRun> Started(
     RunResources resources, std::unique_ptr<Run> run, RunChip* chip_power, int trained_parameters,
     const RunOptions& options, const std::function<absl::StatusOr<double>()>& initial_accuracy) {

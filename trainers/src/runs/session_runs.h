@@ -48,6 +48,10 @@ inline void Note(const RunOptions& options, std::string_view note) {
   if (options.log) options.log(note);
 }
 
+// Notes "data loaded: <source>, <n> training and <m> test samples" once
+// every dataset of the run is loaded.
+void NoteDataLoaded(const RunOptions& options, const TrainTestSplit& data);
+
 // What every Create returns: `run` wrapped with its resources, restored
 // from options.resume_from, or (a new run) with initial_accuracy() as its
 // test accuracy before the first step.

@@ -57,6 +57,8 @@ absl::StatusOr<StartedRun> CreateZo(const SessionConfig& c, RunChip& chip,
                        c.test_samples(), c.seed(), options.fashion_mnist_dir);
   if (!data.ok()) return data.status();
   resources.data = std::make_unique<TrainTestSplit>(*std::move(data));
+  NoteDataLoaded(options, *resources.data);
+  chip.StartAccounting();
   absl::StatusOr<OnnModel> model = OnnModel::Create(chip.oracle().layout(), ArchitectureFrom(c));
   if (!model.ok()) return model.status();
   resources.model = std::make_unique<OnnModel>(*std::move(model));

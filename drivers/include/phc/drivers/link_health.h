@@ -14,7 +14,7 @@
 
 #include "absl/base/thread_annotations.h"
 #include "absl/status/status.h"
-#include "absl/synchronization/mutex.h"
+#include "phc/base/mutex.h"
 
 namespace phc::drivers {
 
@@ -45,7 +45,7 @@ class LinkHealth {
  private:
   void Notify() ABSL_LOCKS_EXCLUDED(mutex_);
 
-  mutable absl::Mutex mutex_;
+  mutable phc::base::Mutex mutex_;
   std::map<std::string, std::string> lost_ ABSL_GUARDED_BY(mutex_);  // link -> why
   std::map<std::string, Reconnector> reconnectors_ ABSL_GUARDED_BY(mutex_);
   std::uint64_t restorations_ ABSL_GUARDED_BY(mutex_) = 0;

@@ -69,6 +69,9 @@ class DfaRun final : public Run {
   // it does not fit the network.
   RunCheckpoint Save() const override;
   absl::Status Restore(const RunCheckpoint& checkpoint) override;
+  // Restore's check without a run (nor data, nor a bank): DATA_LOSS when
+  // checkpoint.network_state does not fit a network of config.widths.
+  static absl::Status CheckCheckpoint(const DfaConfig& config, const RunCheckpoint& checkpoint);
 
  private:
   DfaRun(const DfaConfig& config, const Dataset& train, const Dataset& test);

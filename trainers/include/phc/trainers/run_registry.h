@@ -47,8 +47,16 @@ class RunChip {
   virtual std::vector<double> phases_rad() const = 0;
   // The chip's total heater power now, mW.
   virtual double heater_power_mw() const = 0;
-  // What the runs on this chip have spent since it was made: oracle queries
-  // and bank readings, phase writes, heater energy, instrument time.
+  // Starts the accounting behind cost(): heater energy and instrument time
+  // count from the first call on (later calls change nothing), so that the
+  // host's work before it, loading the data above all, is not billed to the
+  // chip (on real instruments the clock is wall time). Each algorithm's
+  // create calls it once, before its run first queries or writes the chip:
+  // after loading its data (dfa: before, as dfa sessions always have).
+  virtual void StartAccounting() = 0;
+  // What the runs on this chip have spent since StartAccounting(): oracle
+  // queries and bank readings, phase writes, heater energy, instrument time
+  // (all zero before).
   virtual OracleCost cost() const = 0;
 };
 
@@ -57,8 +65,8 @@ struct RunOptions {
   // state, without pretraining or an initial evaluation.
   const RunCheckpoint* resume_from = nullptr;
   std::filesystem::path fashion_mnist_dir;  // empty: FashionMnistDir()
-  // Notes for people while a run is built (pretraining, calibration); may
-  // be empty.
+  // Notes for people while a run is built (the data loaded, pretraining,
+  // calibration); may be empty.
   std::function<void(std::string_view note)> log;
 };
 
@@ -78,7 +86,9 @@ struct Algorithm {
                            const photonic::v1::ChipDescription& chip,
                            const photonsim::ChipLayout& layout);
   // REQUIRES: validate(config, chip.description(), its layout).ok(). The
-  // config has every default filled in (the daemon's WithDefaults).
+  // config has every default filled in (the daemon's WithDefaults). A
+  // options.resume_from that does not fit the run is refused (DATA_LOSS)
+  // before anything is written to the chip or measured on it.
   absl::StatusOr<StartedRun> (*create)(const photonic::v1::SessionConfig& config, RunChip& chip,
                                        const RunOptions& options);
 };

@@ -37,6 +37,11 @@ class ZoOptimizer {
                                           std::int64_t step) = 0;
   // State beyond the parameters (e.g. momentum) for checkpoints.
   virtual std::vector<double> SaveState() const { return {}; }
+  // Whether `state` (from SaveState) fits an optimizer of `param_count`
+  // parameters. RestoreState REQUIRES StateFits(state, param_count).
+  virtual bool StateFits(std::span<const double> state, std::size_t /*param_count*/) const {
+    return state.empty();
+  }
   virtual void RestoreState(std::span<const double> /*state*/) {}
 };
 

@@ -54,6 +54,8 @@ class InSituRun final : public Run {
   // The in silico model's test accuracy on its own (the error-free model).
   double model_accuracy() const { return model_accuracy_; }
   int parameter_count() const { return model_.parameter_count(); }
+  // Block measurements (samples x blocks) by this object's steps (progress()'s
+  // loss_evaluations also counts those before the checkpoint it resumed).
   std::int64_t measurements() const { return trainer_->measurements(); }
 
   // Checkpoints: every parameter, and both optimizers' states. Restore:
@@ -73,7 +75,6 @@ class InSituRun final : public Run {
   std::unique_ptr<InSituTrainer> trainer_;
   BlockMeasurer* physical_ = nullptr;
   std::vector<int> order_;
-  std::size_t next_ = 0;
   double model_accuracy_ = 0.0;
   TrainingProgress progress_;
   StopReason stop_reason_ = StopReason::kNone;

@@ -42,12 +42,15 @@ absl::Status ValidateNtkdConfig(const NtkdConfig& config);
 class NtkdRun final : public Run {
  public:
   // student_data: the features the frontend sees; teacher_data: the same
-  // samples as the teacher sees them (e.g. pixels). `saved`: every network's
-  // parameters from a checkpoint (no training then).
+  // samples as the teacher sees them (e.g. pixels). `resume_from`: a
+  // checkpoint whose parameters replace the training in silico; DATA_LOSS,
+  // before the frontend is measured on `chip`, when its parameters or
+  // optimizer state do not fit the networks. Restore(*resume_from) then
+  // continues at its step.
   static absl::StatusOr<std::unique_ptr<NtkdRun>> Create(
       const NtkdConfig& config, const Dataset& student_train, const Dataset& student_test,
       const Dataset& teacher_train, const Dataset& teacher_test, BlockMeasurer& chip,
-      const std::vector<double>* saved);
+      const RunCheckpoint* resume_from);
 
   absl::StatusOr<TrainingProgress> Step() override;
   // The backend on the measured test set.
@@ -65,7 +68,7 @@ class NtkdRun final : public Run {
   // Checkpoints: frontend, backend and teacher parameters; the fine-tuning
   // optimizer's state. Restore: DATA_LOSS when they do not fit the
   // networks. The frontend's measurements stay those Create took: create a
-  // run to resume from the checkpoint's params as `saved`.
+  // run to resume from the checkpoint as `resume_from`.
   std::vector<double> SaveParameters() const;
   std::vector<double> SaveOptimizerState() const { return tune_->adam().SaveState(); }
   RunCheckpoint Save() const override;
@@ -75,6 +78,8 @@ class NtkdRun final : public Run {
   NtkdRun(const NtkdConfig& config, int teacher_inputs);
   // Frontend, backend and teacher parameters, as SaveParameters() lists them.
   absl::Status SetParameters(std::span<const double> saved);
+  // The fine-tuning optimizer's state; DATA_LOSS when it does not fit.
+  absl::Status SetOptimizerState(std::span<const double> state);
 
   NtkdConfig config_;
   HybridStudent student_;

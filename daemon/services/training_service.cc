@@ -1,9 +1,9 @@
-#include "daemon/training/training_service.h"
+#include "daemon/services/training_service.h"
 
-#include <mutex>
-
+#include "absl/base/thread_annotations.h"
 #include "daemon/services/service_refusal.h"
 #include "daemon/status_convert.h"
+#include "phc/base/mutex.h"
 #include "spdlog/spdlog.h"
 
 namespace phc::daemon {
@@ -20,8 +20,8 @@ class WatchReactor final : public grpc::ServerWriteReactor<SessionStatus> {
   // The manager's watcher holds a shared channel; OnDone closes it before
   // the reactor is freed, so a late Offer finds it closed.
   struct Channel {
-    std::mutex mu;
-    WatchReactor* reactor = nullptr;
+    phc::base::Mutex mu;
+    WatchReactor* reactor ABSL_GUARDED_BY(mu) = nullptr;
   };
 
   WatchReactor() : channel_(std::make_shared<Channel>()) { channel_->reactor = this; }
@@ -30,14 +30,14 @@ class WatchReactor final : public grpc::ServerWriteReactor<SessionStatus> {
 
   static bool Offer(const std::shared_ptr<Channel>& channel, const SessionStatus& status,
                     bool last) {
-    std::lock_guard lock(channel->mu);
+    phc::base::MutexLock lock(&channel->mu);
     if (channel->reactor == nullptr) return false;
     return channel->reactor->Enqueue(status, last);
   }
 
   void Refuse(grpc::Status status) {
     {
-      std::lock_guard lock(mu_);
+      phc::base::MutexLock lock(&mu_);
       finished_ = true;
       gone_ = true;
     }
@@ -47,7 +47,7 @@ class WatchReactor final : public grpc::ServerWriteReactor<SessionStatus> {
   void OnWriteDone(bool ok) override {
     bool finish = false;
     {
-      std::lock_guard lock(mu_);
+      phc::base::MutexLock lock(&mu_);
       writing_ = false;
       if (!ok) {
         gone_ = true;
@@ -70,7 +70,7 @@ class WatchReactor final : public grpc::ServerWriteReactor<SessionStatus> {
   void OnCancel() override {
     bool finish = false;
     {
-      std::lock_guard lock(mu_);
+      phc::base::MutexLock lock(&mu_);
       gone_ = true;
       if (!writing_) finish = ClaimFinishLocked();
     }
@@ -79,7 +79,7 @@ class WatchReactor final : public grpc::ServerWriteReactor<SessionStatus> {
 
   void OnDone() override {
     {
-      std::lock_guard lock(channel_->mu);
+      phc::base::MutexLock lock(&channel_->mu);
       channel_->reactor = nullptr;
     }
     delete this;
@@ -87,8 +87,8 @@ class WatchReactor final : public grpc::ServerWriteReactor<SessionStatus> {
 
  private:
   // Called with the channel lock held.
-  bool Enqueue(const SessionStatus& status, bool last) {
-    std::lock_guard lock(mu_);
+  bool Enqueue(const SessionStatus& status, bool last) ABSL_LOCKS_EXCLUDED(mu_) {
+    phc::base::MutexLock lock(&mu_);
     if (gone_) return false;
     pending_ = status;
     has_pending_ = true;
@@ -97,13 +97,13 @@ class WatchReactor final : public grpc::ServerWriteReactor<SessionStatus> {
     return !last;
   }
 
-  bool ClaimFinishLocked() {
+  bool ClaimFinishLocked() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
     if (finished_) return false;
     finished_ = true;
     return true;
   }
 
-  void StartNextLocked() {
+  void StartNextLocked() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
     current_ = pending_;
     has_pending_ = false;
     last_sent_ = pending_last_;
@@ -112,15 +112,15 @@ class WatchReactor final : public grpc::ServerWriteReactor<SessionStatus> {
   }
 
   std::shared_ptr<Channel> channel_;
-  std::mutex mu_;
-  SessionStatus pending_;
-  SessionStatus current_;
-  bool has_pending_ = false;
-  bool pending_last_ = false;
-  bool last_sent_ = false;
-  bool writing_ = false;
-  bool gone_ = false;
-  bool finished_ = false;
+  phc::base::Mutex mu_;
+  SessionStatus pending_ ABSL_GUARDED_BY(mu_);
+  SessionStatus current_ ABSL_GUARDED_BY(mu_);  // being written to the client
+  bool has_pending_ ABSL_GUARDED_BY(mu_) = false;
+  bool pending_last_ ABSL_GUARDED_BY(mu_) = false;
+  bool last_sent_ ABSL_GUARDED_BY(mu_) = false;
+  bool writing_ ABSL_GUARDED_BY(mu_) = false;
+  bool gone_ ABSL_GUARDED_BY(mu_) = false;
+  bool finished_ ABSL_GUARDED_BY(mu_) = false;
 };
 
 }  // namespace
