@@ -356,15 +356,23 @@ TEST(RunRegistryTest, ACheckpointThatDoesNotFitIsRefusedBeforeTheChipIsTouched) 
   EXPECT_EQ(bank.writes(), 0);
   EXPECT_EQ(bank.readings(), 0);
 
-  // The parameters fit; the optimizer state does not.
-  for (const char* name : {"ntkd", "pat", "dat"}) {
+  // The parameters fit; the optimizer state does not: one number short
+  // (ntkd, pat, dat: Adam moments), or two too many (a ZO momentum vector or
+  // pruning count of the wrong length, or state for an optimizer that keeps
+  // none).
+  for (const char* name :
+       {"ntkd", "pat", "dat", "coordinate_zo", "gaussian_zo", "spsa", "sparse_zo"}) {
     SCOPED_TRACE(name);
     ModelRunChip chip;
     absl::StatusOr<StartedRun> started = CreateRun(Config(name), chip, {});
     ASSERT_TRUE(started.ok()) << started.status();
     ASSERT_TRUE(started->run->Step().ok());
     RunCheckpoint checkpoint = started->run->Save();
-    checkpoint.optimizer_state.pop_back();
+    if (std::string_view(name).ends_with("zo") || std::string_view(name) == "spsa") {
+      checkpoint.optimizer_state.insert(checkpoint.optimizer_state.end(), {0.5, 0.5});
+    } else {
+      checkpoint.optimizer_state.pop_back();
+    }
     ModelRunChip resumed_chip;
     resume.resume_from = &checkpoint;
     refused = CreateRun(Config(name), resumed_chip, resume).status();
@@ -372,24 +380,6 @@ TEST(RunRegistryTest, ACheckpointThatDoesNotFitIsRefusedBeforeTheChipIsTouched) 
     EXPECT_NE(refused.message().find("optimizer state does not fit"), std::string::npos) << refused;
     EXPECT_EQ(resumed_chip.cost().phase_writes, 0);
     EXPECT_EQ(resumed_chip.cost().queries, 0);
-  }
-
-  // ZO: a momentum vector (gaussian_zo, spsa) or pruning count (sparse_zo)
-  // of the wrong length, or state for an optimizer that keeps none.
-  for (const char* name : {"coordinate_zo", "gaussian_zo", "spsa", "sparse_zo"}) {
-    SCOPED_TRACE(name);
-    ModelRunChip chip;
-    absl::StatusOr<StartedRun> started = CreateRun(Config(name), chip, {});
-    ASSERT_TRUE(started.ok()) << started.status();
-    ASSERT_TRUE(started->run->Step().ok());
-    RunCheckpoint checkpoint = started->run->Save();
-    checkpoint.optimizer_state.insert(checkpoint.optimizer_state.end(), {0.5, 0.5});
-    ModelRunChip resumed_chip;
-    resume.resume_from = &checkpoint;
-    refused = CreateRun(Config(name), resumed_chip, resume).status();
-    EXPECT_EQ(refused.code(), absl::StatusCode::kDataLoss) << refused;
-    EXPECT_NE(refused.message().find("optimizer state does not fit"), std::string::npos) << refused;
-    EXPECT_EQ(resumed_chip.cost().phase_writes, 0);
   }
 }
 
