@@ -361,6 +361,11 @@ absl::Status ChipController::SetPowerBudget(double max_total_heater_power_mw) {
         absl::StrCat("max_total_heater_power_mw = ", max_total_heater_power_mw, " must be in (0, ",
                      power_ceiling_mw_, "] mW (the chip description's ceiling)"));
   }
+  if (!write_lease_.empty() && max_total_heater_power_mw > guard_.limits().max_total_power_mw) {
+    return absl::FailedPreconditionError(absl::StrCat(
+        "the chip is leased to ", write_lease_, ": the power budget may be lowered, not raised (",
+        max_total_heater_power_mw, " mW > ", guard_.limits().max_total_power_mw, " mW)"));
+  }
   const double present_mw = guard_.TotalPowerMw(heater_volts_v_);
   if (present_mw > max_total_heater_power_mw) {
     return absl::FailedPreconditionError(

@@ -112,7 +112,8 @@ class ChipController {
   absl::StatusOr<DetectorReading> Query(const QueryConfig& config);
   // All heaters and modulators to 0 V.
   absl::Status DriveToSafeState();
-  // A new chip-wide heater budget in (0, chip max_total_heater_power_mw].
+  // A new chip-wide heater budget in (0, chip max_total_heater_power_mw]. While
+  // a session or calibration holds the chip it may be lowered, not raised.
   absl::Status SetPowerBudget(double max_total_heater_power_mw);
   // Calibration access: every heater's power (nominal mW, P = V^2/R_nominal),
   // through PowerGuard, the slew limit and settling like any write.

@@ -17,7 +17,7 @@ namespace phc::daemon {
 
 // What a write may touch: the chip's phases and inputs, which a training
 // session or calibration holds while it runs, or only the limits (the power
-// budget may be lowered at any time).
+// budget may be lowered while they run, not raised: ChipController checks).
 enum class WriteScope { kChipState, kLimitsOnly };
 
 // Hardware thread, as the write is about to run: the lease the caller sent is
@@ -38,19 +38,13 @@ inline bool AdmitUnaryWrite(grpc::ServerUnaryReactor* reactor,
                             const grpc::CallbackServerContext& context, const CallGuard& access,
                             const ChipController& controller, std::string_view lease,
                             WriteScope scope = WriteScope::kChipState) {
-  if (absl::Status s = access.CheckLease(lease); !s.ok()) {
-    reactor->Finish(ToGrpcStatus(s));
-    return false;
-  }
   if (context.IsCancelled()) {
     reactor->Finish(grpc::Status::CANCELLED);
     return false;
   }
-  if (scope == WriteScope::kChipState) {
-    if (absl::Status s = controller.CheckClientMayWrite(); !s.ok()) {
-      reactor->Finish(ToGrpcStatus(s));
-      return false;
-    }
+  if (absl::Status s = MayClientWriteNow(access, controller, lease, scope); !s.ok()) {
+    reactor->Finish(ToGrpcStatus(s));
+    return false;
   }
   return true;
 }

@@ -18,8 +18,9 @@ import sys
 
 LAYERS = ["core", "calibration", "training", "services", "graph"]
 GRAPH_FILES = {"daemon.h", "daemon.cc", "main.cc"}
-SIMULATOR_HEADERS = re.compile(r'#include\s+"[^"]*(hidden_truth|sim_chip|detector_chain|sim_drivers)\.h"')
-INCLUDE = re.compile(r'#include\s+"daemon/([^"]+)"')
+SIMULATOR_HEADERS = re.compile(
+    r'#include\s+[<"][^">]*(hidden_truth|sim_chip|detector_chain|sim_drivers)\.h[">]')
+INCLUDE = re.compile(r'#include\s+[<"]daemon/([^">]+)[">]')
 
 
 def layer_of(relative_to_daemon):

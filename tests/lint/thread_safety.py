@@ -24,7 +24,7 @@ CHECKED = ("daemon/", "drivers/", "sim/", "trainers/", "base/")
 DROPPED_PREFIXES = ("-W", "-fdiagnostics-color", "-fconcepts-diagnostics-depth")
 
 
-def clang_command(entry, source_root, clangxx):
+def clang_command(entry, clangxx):
     args = entry["arguments"] if "arguments" in entry else shlex.split(entry["command"])
     out = [clangxx]
     skip = False
@@ -61,7 +61,7 @@ def main():
 
     def analyse(item):
         relative, entry = item
-        run = subprocess.run(clang_command(entry, source_root, clangxx), cwd=entry["directory"],
+        run = subprocess.run(clang_command(entry, clangxx), cwd=entry["directory"],
                              capture_output=True, text=True)
         return relative, run.returncode, run.stderr
 

@@ -153,11 +153,7 @@ std::vector<double> InSituRun::SaveParameters() const {
 }
 
 RunCheckpoint InSituRun::Save() const {
-  RunCheckpoint checkpoint;
-  checkpoint.progress = progress_;
-  checkpoint.params = SaveParameters();
-  checkpoint.optimizer_state = SaveOptimizerState();
-  return checkpoint;
+  return ParameterCheckpoint(progress_, SaveParameters(), SaveOptimizerState());
 }
 
 absl::Status InSituRun::Restore(const RunCheckpoint& checkpoint) {

@@ -166,11 +166,7 @@ absl::Status NtkdRun::SetOptimizerState(std::span<const double> state) {
 }
 
 RunCheckpoint NtkdRun::Save() const {
-  RunCheckpoint checkpoint;
-  checkpoint.progress = progress_;
-  checkpoint.params = SaveParameters();
-  checkpoint.optimizer_state = SaveOptimizerState();
-  return checkpoint;
+  return ParameterCheckpoint(progress_, SaveParameters(), SaveOptimizerState());
 }
 
 absl::Status NtkdRun::Restore(const RunCheckpoint& checkpoint) {

@@ -75,7 +75,7 @@ absl::Status ValidateMeshBlocks(const SessionConfig& c, const photonic::v1::Chip
   }
   const photonsim::CircuitLayout& mesh = circuits[c.first_circuit()];
   if (mesh.spec.mesh().topology() != photonic::v1::MESH_TOPOLOGY_CLEMENTS) {
-    return absl::InvalidArgumentError("first_circuit: pat and dat model Clements meshes");
+    return absl::InvalidArgumentError("first_circuit: pat, dat and ntkd model Clements meshes");
   }
   if (digital == 2 && c.widths_size() < 3) {
     return absl::InvalidArgumentError(

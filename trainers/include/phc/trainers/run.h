@@ -9,6 +9,7 @@
 
 #include <cstdint>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "absl/status/status.h"
@@ -43,6 +44,18 @@ struct RunCheckpoint {
   std::vector<float> network_state;     // DFA: weights and biases, then momentum buffers
   double power_sum_mw = 0.0;            // heater_power_mw summed over the steps so far
 };
+
+// The checkpoint of a run that keeps only progress, parameters and optimizer
+// state (pat, dat, ntkd).
+inline RunCheckpoint ParameterCheckpoint(const TrainingProgress& progress,
+                                         std::vector<double> params,
+                                         std::vector<double> optimizer_state) {
+  RunCheckpoint checkpoint;
+  checkpoint.progress = progress;
+  checkpoint.params = std::move(params);
+  checkpoint.optimizer_state = std::move(optimizer_state);
+  return checkpoint;
+}
 
 class Run {
  public:
