@@ -10,7 +10,7 @@
 #include "absl/status/statusor.h"
 #include "absl/strings/string_view.h"
 #include "daemon/access_control.h"
-#include "google/protobuf/message.h"
+#include "phc/proto/text_proto.h"
 #include "photonic/v1/config.pb.h"
 
 namespace phc::daemon {
@@ -30,10 +30,6 @@ struct LoadedConfig {
   AccessControl access;                // from auth.tokens_file; open when unset
   std::optional<TlsMaterial> tls;      // unset: plaintext
 };
-
-// Parses text format into `message`; errors carry source:line:column.
-absl::Status ParseTextProto(std::string_view text, absl::string_view source_name,
-                            google::protobuf::Message& message);
 
 // Reads the daemon config, resolves and reads the chip description, applies
 // defaults and validates both. Nothing is started.

@@ -42,7 +42,7 @@ inline absl::StatusOr<photonic::v1::ChipDescription> LoadChipDescription(
   absl::StatusOr<std::string> text = daemon::ReadFileToString(path);
   if (!text.ok()) return text.status();
   photonic::v1::ChipDescription description;
-  if (absl::Status s = daemon::ParseTextProto(*text, path.string(), description); !s.ok()) {
+  if (absl::Status s = phc::ParseTextProto(*text, path.string(), description); !s.ok()) {
     return s;
   }
   if (absl::Status s = photonsim::ValidateChipDescription(description); !s.ok()) return s;

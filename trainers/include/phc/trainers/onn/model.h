@@ -1,0 +1,86 @@
+// An ONN model built from its description (proto/photonic/v1/model.proto):
+// the layer stack, its loss and gradients, its parameters as one vector, and
+// the images it reads.
+//
+// The same description builds two realisations: kOptical (signed layers on
+// blocked coherent SVD cores, trained as phases) and kDigital (the digital
+// twin: free weights of the same shape, the ceiling).
+//
+// Thread safety: none; a model belongs to one trainer.
+#pragma once
+
+#include <Eigen/Core>
+#include <cstdint>
+#include <filesystem>
+#include <memory>
+#include <random>
+#include <span>
+#include <vector>
+
+#include "absl/status/status.h"
+#include "absl/status/statusor.h"
+#include "phc/trainers/dataset.h"
+#include "phc/trainers/onn/model_layers.h"
+#include "photonic/v1/model.pb.h"
+
+namespace phc::trainers::onn {
+
+enum class Realisation { kOptical, kDigital };
+
+// INVALID_ARGUMENT naming the layer and the field for an unusable description.
+absl::Status ValidateModelSpec(const photonic::v1::ModelSpec& spec);
+
+// Reads a ModelSpec text file and validates it: NOT_FOUND for a missing
+// file, INVALID_ARGUMENT (with the parser's line and column) for a malformed
+// one, and ValidateModelSpec's errors.
+absl::StatusOr<photonic::v1::ModelSpec> LoadModelSpec(const std::filesystem::path& path);
+
+// The side of the images the model reads, and its class count.
+int ImageSide(const photonic::v1::ModelSpec& spec);
+int ClassCount(const photonic::v1::ModelSpec& spec);
+
+// Images (pixels 0..255, one per row) as the model reads them: pixel / 255,
+// resampled to image_size (area average down, zero-padding up), the first
+// ClassCount() classes kept.
+Dataset ImagesForModel(const ImageSet& images, const photonic::v1::ModelSpec& spec);
+
+class Model {
+ public:
+  static absl::StatusOr<Model> Build(const photonic::v1::ModelSpec& spec, Realisation realisation,
+                                     std::uint64_t seed);
+  Model(Model&&) = default;
+  Model& operator=(Model&&) = default;
+
+  const photonic::v1::ModelSpec& spec() const { return spec_; }
+  Realisation realisation() const { return realisation_; }
+  const std::vector<std::unique_ptr<ModelLayer>>& layers() const { return layers_; }
+  int input_width() const { return layers_.front()->in_width(); }
+  // SVD cores and their phases (kOptical; 0 for the digital twin).
+  int core_count() const;
+  int phase_count() const;
+
+  // Logits (batch x classes).
+  Eigen::MatrixXd Forward(const Eigen::MatrixXd& features);
+  // Mean softmax cross-entropy; replaces Gradients() with its gradient.
+  // `logits`, when given, receives the forward pass's logits.
+  double LossAndGradients(const Eigen::MatrixXd& features, std::span<const int> labels,
+                          Eigen::MatrixXd* logits = nullptr);
+  void SetPhaseNoise(double std_rad, std::mt19937_64* rng);
+
+  int parameter_count() const;
+  Eigen::VectorXd Parameters() const;
+  // REQUIRES: parameters.size() == parameter_count().
+  void SetParameters(const Eigen::VectorXd& parameters);
+  Eigen::VectorXd Gradients() const;
+
+ private:
+  Model() = default;
+  photonic::v1::ModelSpec spec_;
+  Realisation realisation_ = Realisation::kOptical;
+  std::vector<std::unique_ptr<ModelLayer>> layers_;
+};
+
+// Fraction of rows whose largest logit is the label.
+double ArgmaxAccuracy(const Eigen::MatrixXd& logits, std::span<const int> labels);
+
+}  // namespace phc::trainers::onn
