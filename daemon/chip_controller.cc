@@ -1,5 +1,6 @@
 #include "daemon/chip_controller.h"
 
+#include <algorithm>
 #include <cmath>
 #include <cstdlib>
 #include <numbers>
@@ -51,6 +52,12 @@ absl::StatusOr<std::unique_ptr<ChipController>> ChipController::Create(
         " detector channels; chip \"", chip.name(), "\" needs ", layout.phase_count, ", ",
         layout.input_count, " and ", layout.output_count));
   }
+  if (chip.modulator().bipolar() && !(drivers.modulators->min_voltage_v() < 0.0)) {
+    return absl::FailedPreconditionError(absl::StrCat(
+        "chip controller: chip \"", chip.name(),
+        "\" has bipolar (push-pull) modulators, but the modulator driver's range starts at ",
+        drivers.modulators->min_voltage_v(), " V: it cannot drive negative amplitudes"));
+  }
   const auto settle_time = std::chrono::nanoseconds(
       static_cast<std::int64_t>(settle_time_constants * chip.thermal().tau_us() * 1e3));
   std::unique_ptr<ChipController> controller(
@@ -84,7 +91,7 @@ ChipController::ChipController(const photonic::v1::ChipDescription& chip,
       link_timer_(io_),
       thread_([this] { RunHardwareThread(); }) {
   for (const photonsim::CircuitLayout& circuit : layout_.circuits) {
-    if (circuit.kind != photonsim::CircuitKind::kMicroringBank) continue;
+    if (!photonsim::HasBalancedOutputs(circuit)) continue;
     for (int k = 0; k < circuit.output_count; ++k)
       balanced_output_[circuit.first_output + k] = true;
   }
@@ -415,29 +422,37 @@ absl::Status ChipController::ValidateInputs(std::span<const double> amplitudes) 
     return absl::InvalidArgumentError(absl::StrCat(
         "amplitudes has ", amplitudes.size(), " entries; the chip has ", input_count_, " inputs"));
   }
+  // Push-pull modulators at null reach negative fields; others start at 0.
+  const double min_amplitude = chip_.modulator().bipolar() ? -1.0 : 0.0;
   for (std::size_t i = 0; i < amplitudes.size(); ++i) {
-    if (!(amplitudes[i] >= 0.0 && amplitudes[i] <= 1.0)) {
-      return absl::InvalidArgumentError(
-          absl::StrCat("amplitudes[", i, "] = ", amplitudes[i], " is outside [0, 1]"));
+    if (!(amplitudes[i] >= min_amplitude && amplitudes[i] <= 1.0)) {
+      return absl::InvalidArgumentError(absl::StrCat("amplitudes[", i, "] = ", amplitudes[i],
+                                                     " is outside [", min_amplitude, ", 1]"));
     }
   }
   const double max_v = drivers_.modulators->max_voltage_v();
+  const double min_v = drivers_.modulators->min_voltage_v();
   const std::vector<double> volts_v = ModulatorVolts(amplitudes);
   for (std::size_t i = 0; i < volts_v.size(); ++i) {
     if (volts_v[i] > max_v) {
       return absl::FailedPreconditionError(absl::StrCat("modulator ", i, " would need ", volts_v[i],
                                                         " V, over its limit of ", max_v, " V"));
     }
+    if (volts_v[i] < min_v) {
+      return absl::FailedPreconditionError(absl::StrCat("modulator ", i, " would need ", volts_v[i],
+                                                        " V, under its limit of ", min_v, " V"));
+    }
   }
   return absl::OkStatus();
 }
 
 std::vector<double> ChipController::ModulatorVolts(std::span<const double> amplitudes) const {
-  // Field transmission t = sin(pi/2 * V / V_pi)  =>  V = 2 V_pi / pi * asin(t), at most V_pi.
+  // Field transmission t = sin(pi/2 * V / V_pi)  =>  V = 2 V_pi / pi * asin(t), within
+  // [-V_pi, V_pi] (negative t: bipolar modulators only, checked by ValidateInputs).
   const double v_pi = chip_.modulator().v_pi_v();
   std::vector<double> volts_v(amplitudes.size());
   for (std::size_t i = 0; i < amplitudes.size(); ++i) {
-    volts_v[i] = std::min(v_pi, 2.0 * v_pi / std::numbers::pi * std::asin(amplitudes[i]));
+    volts_v[i] = std::clamp(2.0 * v_pi / std::numbers::pi * std::asin(amplitudes[i]), -v_pi, v_pi);
   }
   return volts_v;
 }

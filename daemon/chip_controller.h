@@ -103,7 +103,8 @@ class ChipController {
   absl::StatusOr<PhaseState> SetPhases(std::span<const double> phases_rad,
                                        std::span<const std::uint32_t> indices);
   PhaseState GetPhases() const;
-  // Field amplitudes in [0, 1], one per input.
+  // Field amplitudes in [0, 1], one per input; in [-1, 1] on a chip with
+  // bipolar (push-pull) modulators. Modulator volts V = 2 V_pi / pi asin(a).
   absl::StatusOr<std::vector<double>> SetInputs(std::span<const double> amplitudes);
   const std::vector<double>& inputs() const { return amplitudes_; }
   // averages: 0 means 1.
@@ -169,7 +170,7 @@ class ChipController {
   const photonic::v1::ChipDescription chip_;
   const photonsim::ChipLayout layout_;
   const double power_ceiling_mw_;      // the description's budget: the operator's ceiling
-  std::vector<bool> balanced_output_;  // balanced photodiode pairs (microring banks)
+  std::vector<bool> balanced_output_;  // balanced pairs (microring banks, coherent SVD cores)
   drivers::DriverSet drivers_;
   const std::chrono::nanoseconds settle_time_;
   const NominalHeaterModel heater_model_;

@@ -100,6 +100,14 @@ absl::StatusOr<std::unique_ptr<Daemon>> Daemon::Start(const LoadedConfig& config
   controller_ptr->RunSync([sessions_ptr] { sessions_ptr->Recover(); });
   daemon->training_service_ = std::make_unique<TrainingServiceImpl>(
       *daemon->controller_, *daemon->sessions_, daemon->guard_);
+  // Models are trained in silico for the chip's design, not for one
+  // simulated instance: they belong to the chip's name.
+  daemon->models_ = std::make_unique<ModelStore>(config.daemon.state_dir(), config.chip.name());
+  daemon->models_->LoadAll();
+  daemon->model_workers_ = std::make_unique<ModelWorkers>();
+  daemon->model_service_ = std::make_unique<ModelServiceImpl>(
+      *daemon->controller_, *daemon->models_, *daemon->model_workers_, daemon->guard_,
+      config.daemon.fashion_mnist_dir());
 
   grpc::EnableDefaultHealthCheckService(true);
   grpc::reflection::InitProtoReflectionServerBuilderPlugin();
@@ -110,10 +118,12 @@ absl::StatusOr<std::unique_ptr<Daemon>> Daemon::Start(const LoadedConfig& config
   builder.RegisterService(daemon->chip_service_.get());
   builder.RegisterService(daemon->calibration_service_.get());
   builder.RegisterService(daemon->training_service_.get());
+  builder.RegisterService(daemon->model_service_.get());
   daemon->server_ = builder.BuildAndStart();
   if (!daemon->server_ || (!listen.starts_with("unix:") && selected_port == 0)) {
     daemon->server_.reset();
     daemon->shut_down_ = true;
+    daemon->model_workers_->Shutdown();
     daemon->sessions_->Shutdown();
     daemon->controller_->RunSync([c = daemon->controller_.get()] { return c->DriveToSafeState(); })
         .IgnoreError();
@@ -146,10 +156,16 @@ absl::StatusOr<std::unique_ptr<Daemon>> Daemon::Start(const LoadedConfig& config
 absl::Status Daemon::Shutdown(int grace_ms) {
   if (shut_down_) return absl::OkStatus();
   shut_down_ = true;
+  // Start failed before serving (e.g. the controller was refused): nothing
+  // was started that needs stopping.
+  if (!server_) return absl::OkStatus();
   if (const auto& links = controller_->links()) links->SetListener(nullptr);
   server_->GetHealthCheckService()->SetServingStatus(false);
   server_->Shutdown(std::chrono::system_clock::now() + std::chrono::milliseconds(grace_ms));
   server_->Wait();
+  // The server's shutdown cancelled in silico trainings and evaluations; their
+  // threads end at the next minibatch.
+  model_workers_->Shutdown();
   sessions_->Shutdown();
   absl::Status safe =
       controller_->RunSync([c = controller_.get()] { return c->DriveToSafeState(); });

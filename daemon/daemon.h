@@ -10,9 +10,12 @@
 #include "absl/status/statusor.h"
 #include "daemon/chip_controller.h"
 #include "daemon/config.h"
+#include "daemon/models/model_store.h"
+#include "daemon/models/model_workers.h"
 #include "daemon/services/calibration_service.h"
 #include "daemon/services/call_guard.h"
 #include "daemon/services/chip_service.h"
+#include "daemon/services/model_service.h"
 #include "daemon/services/training_service.h"
 #include "daemon/training/session_manager.h"
 
@@ -25,9 +28,10 @@ class Daemon {
   static absl::StatusOr<std::unique_ptr<Daemon>> Start(const LoadedConfig& config);
 
   // Stops the server (in-flight calls and open connections get `grace_ms`
-  // to finish), stops a running training session at a step boundary and
-  // checkpoints it (it resumes at the next start), then drives every heater
-  // and modulator to 0 V. Idempotent.
+  // to finish; a running in silico training or evaluation is cancelled
+  // then), joins the model workers, stops a running training session at a
+  // step boundary and checkpoints it (it resumes at the next start), then
+  // drives every heater and modulator to 0 V. Idempotent.
   absl::Status Shutdown(int grace_ms = 1000);
   ~Daemon();
 
@@ -48,6 +52,9 @@ class Daemon {
   std::unique_ptr<CalibrationServiceImpl> calibration_service_;
   std::unique_ptr<SessionManager> sessions_;
   std::unique_ptr<TrainingServiceImpl> training_service_;
+  std::unique_ptr<ModelStore> models_;
+  std::unique_ptr<ModelWorkers> model_workers_;
+  std::unique_ptr<ModelServiceImpl> model_service_;
   std::unique_ptr<grpc::Server> server_;
   std::string address_;
   bool shut_down_ = false;

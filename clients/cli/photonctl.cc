@@ -7,6 +7,8 @@
 //   photonctl read [--averages N]
 //   photonctl train start --widths 8,8 [--algorithm sparse_zo] [--steps N]
 //   photonctl train watch|pause|resume|cancel|get ID;  photonctl train list
+//   photonctl model train --id ID --spec FILE.textproto [--epochs N]
+//   photonctl model deploy|evaluate|get|delete ID;  photonctl model list
 //
 // Exit status: 0 success, 1 the daemon refused or could not be reached,
 // 2 bad command line.
@@ -24,6 +26,7 @@
 #include <vector>
 
 #include "clients/cli/cli_common.h"
+#include "clients/cli/model_commands.h"
 #include "clients/cli/train_commands.h"
 #include "google/protobuf/util/json_util.h"
 #include "photonic/v1/calibration.grpc.pb.h"
@@ -431,12 +434,15 @@ int main(int argc, char** argv) {
 
   photonctl::TrainCommands train;
   photonctl::AddTrainCommands(app, train);
+  photonctl::ModelCommands model;
+  photonctl::AddModelCommands(app, model);
 
   CLI11_PARSE(app, argc, argv);
 
   Client client(options);
   if (!client.Connect()) return 1;
   if (*train.train) return photonctl::RunTrainCommand(train, client.channel(), options);
+  if (*model.model) return photonctl::RunModelCommand(model, client.channel(), options);
   if (*info) return client.Info();
   if (*set_phases) return client.SetPhases(phases, indices);
   if (*get_phases) return client.GetPhases();

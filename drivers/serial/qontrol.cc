@@ -175,10 +175,10 @@ absl::Status QontrolHeaterDriver::SetVoltages(std::span<const int> channels,
                                               std::span<const double> volts_v) {
   for (std::size_t i = 0; i < channels.size(); ++i) {
     if (absl::Status s = CheckChannel(channels[i]); !s.ok()) return s;
-    if (!(volts_v[i] >= 0.0 && volts_v[i] <= options_.max_voltage_v)) {
+    if (!(volts_v[i] >= options_.min_voltage_v && volts_v[i] <= options_.max_voltage_v)) {
       return absl::OutOfRangeError(absl::StrCat("channel ", channels[i], ": ", volts_v[i],
-                                                " V is outside [0, ", options_.max_voltage_v,
-                                                "] V"));
+                                                " V is outside [", options_.min_voltage_v, ", ",
+                                                options_.max_voltage_v, "] V"));
     }
   }
   for (std::size_t start = 0; start < channels.size();) {

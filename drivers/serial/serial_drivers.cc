@@ -17,6 +17,7 @@ class QontrolDacDriver final : public DacDriver {
   }
   int channel_count() const override { return chain_->channel_count(); }
   double max_voltage_v() const override { return chain_->max_voltage_v(); }
+  double min_voltage_v() const override { return chain_->min_voltage_v(); }
   absl::Status SetVoltages(std::span<const double> volts_v) override {
     return chain_->SetVoltages(all_, volts_v);
   }
@@ -70,7 +71,9 @@ absl::StatusOr<DriverSet> ConnectSerialDrivers(SerialTransports transports,
       Named("modulators",
             QontrolHeaterDriver::Connect(
                 reconnecting(std::move(transports.modulators), "modulators"),
-                {.timeout = ports.timeout, .max_voltage_v = ports.modulator_max_voltage_v}));
+                {.timeout = ports.timeout,
+                 .max_voltage_v = ports.modulator_max_voltage_v,
+                 .min_voltage_v = ports.modulator_bipolar ? -ports.modulator_max_voltage_v : 0.0}));
   if (!modulators.ok()) return modulators.status();
   set.modulators = std::make_unique<QontrolDacDriver>(*std::move(modulators));
 

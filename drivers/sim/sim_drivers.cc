@@ -9,10 +9,11 @@
 namespace phc::drivers {
 namespace {
 
-absl::Status CheckVoltage(absl::string_view what, int channel, double volts_v, double max_v) {
-  if (!std::isfinite(volts_v) || volts_v < 0.0 || volts_v > max_v) {
+absl::Status CheckVoltage(absl::string_view what, int channel, double volts_v, double min_v,
+                          double max_v) {
+  if (!std::isfinite(volts_v) || volts_v < min_v || volts_v > max_v) {
     return absl::OutOfRangeError(absl::StrCat(what, " channel ", channel, ": ", volts_v,
-                                              " V is outside [0, ", max_v, "] V"));
+                                              " V is outside [", min_v, ", ", max_v, "] V"));
   }
   return absl::OkStatus();
 }
@@ -35,7 +36,7 @@ class SimHeaterDriver final : public HeaterDriver {
         return absl::InvalidArgumentError(absl::StrCat(
             "heater channel ", channels[i], " does not exist (", channel_count(), " channels)"));
       }
-      if (absl::Status s = CheckVoltage("heater", channels[i], volts_v[i], max_voltage_v_);
+      if (absl::Status s = CheckVoltage("heater", channels[i], volts_v[i], 0.0, max_voltage_v_);
           !s.ok()) {
         return s;
       }
@@ -51,13 +52,17 @@ class SimHeaterDriver final : public HeaterDriver {
   double max_voltage_v_;
 };
 
+// Bipolar when the chip's modulators are (push-pull): [-max, max].
 class SimDacDriver final : public DacDriver {
  public:
   SimDacDriver(std::shared_ptr<photonsim::SimChip> chip, double max_voltage_v)
-      : chip_(std::move(chip)), max_voltage_v_(max_voltage_v) {}
+      : chip_(std::move(chip)),
+        max_voltage_v_(max_voltage_v),
+        min_voltage_v_(chip_->modulators_bipolar() ? -max_voltage_v : 0.0) {}
 
   int channel_count() const override { return chip_->modulator_count(); }
   double max_voltage_v() const override { return max_voltage_v_; }
+  double min_voltage_v() const override { return min_voltage_v_; }
 
   absl::Status SetVoltages(std::span<const double> volts_v) override {
     if (static_cast<int>(volts_v.size()) != channel_count()) {
@@ -65,7 +70,8 @@ class SimDacDriver final : public DacDriver {
                                                      " voltages, got ", volts_v.size()));
     }
     for (int i = 0; i < channel_count(); ++i) {
-      if (absl::Status s = CheckVoltage("modulator", i, volts_v[i], max_voltage_v_); !s.ok()) {
+      if (absl::Status s = CheckVoltage("modulator", i, volts_v[i], min_voltage_v_, max_voltage_v_);
+          !s.ok()) {
         return s;
       }
     }
@@ -76,6 +82,7 @@ class SimDacDriver final : public DacDriver {
  private:
   std::shared_ptr<photonsim::SimChip> chip_;
   double max_voltage_v_;
+  double min_voltage_v_;
 };
 
 class SimAdcDriver final : public AdcDriver {

@@ -38,7 +38,8 @@ class QontrolChain final : public LineDevice {
         role_(role),
         channels_(role == QontrolRole::kHeaters ? chip.heater_count() : chip.modulator_count()),
         vmax_(channels_, max_voltage_v),
-        hardware_max_v_(max_voltage_v) {}
+        hardware_max_v_(max_voltage_v),
+        bipolar_(role == QontrolRole::kModulators && chip.modulators_bipolar()) {}
 
   std::vector<std::string> Answer(const std::string& line) override {
     time_.Sync();
@@ -78,8 +79,10 @@ class QontrolChain final : public LineDevice {
         const std::size_t comma = rest.find(',');
         double value = 0;
         if (k < 0 || k >= channels_) return {Error(12, k)};
-        if (!ParseDouble(rest.substr(0, comma), value) || value < 0) return {Error(11, k)};
-        if (value > vmax_[k]) return {Error(1, k)};
+        if (!ParseDouble(rest.substr(0, comma), value) || (value < 0 && !bipolar_)) {
+          return {Error(11, k)};
+        }
+        if (std::abs(value) > vmax_[k]) return {Error(1, k)};
         channels.push_back(k);
         volts.push_back(value);
         if (comma == std::string_view::npos) break;
@@ -102,10 +105,10 @@ class QontrolChain final : public LineDevice {
     if (ParseIntAfter(line, "V", '=', ch, end)) {
       double value = 0;
       if (ch < 0 || ch >= channels_) return {Error(12, ch)};
-      if (!ParseDouble(std::string_view(line).substr(end + 1), value) || value < 0) {
+      if (!ParseDouble(std::string_view(line).substr(end + 1), value) || (value < 0 && !bipolar_)) {
         return {Error(11, ch)};
       }
-      if (value > vmax_[ch]) return {Error(1, ch)};
+      if (std::abs(value) > vmax_[ch]) return {Error(1, ch)};
       const std::vector<int> channels = {ch};
       const std::vector<double> volts = {value};
       Apply(channels, volts);
@@ -144,6 +147,8 @@ class QontrolChain final : public LineDevice {
   int channels_;
   std::vector<double> vmax_;
   double hardware_max_v_;
+  // A bipolar modulator chain takes [-VMAX, VMAX]; others refuse negatives.
+  bool bipolar_;
 };
 
 // The SCPI error queue shared by the ADC and TEC emulators.

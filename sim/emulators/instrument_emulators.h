@@ -34,6 +34,9 @@ class WallTime {
 
 enum class QontrolRole { kHeaters, kModulators };
 
+// Writes outside [0, VMAX] are refused (E11 below 0, E01 above); a modulator
+// chain on a chip with bipolar modulators takes [-VMAX, VMAX] (E01 beyond).
+
 std::unique_ptr<LineDevice> MakeQontrolChain(SimChip& chip, WallTime& time, QontrolRole role,
                                              double max_voltage_v);
 std::unique_ptr<LineDevice> MakeScpiAdc(SimChip& chip, WallTime& time);

@@ -7,6 +7,7 @@
 //   build/tests/bench/model_bench --model deploy/models/mlp_64_24_24_10.textproto --seed 1
 #include <CLI/CLI.hpp>
 #include <cstdio>
+#include <fstream>
 #include <string>
 
 #include "phc/trainers/dataset.h"
@@ -25,7 +26,7 @@ const char* Name(Realisation realisation) {
 
 int main(int argc, char** argv) {
   CLI::App app{"Train an ONN model and its digital twin in silico on Fashion-MNIST"};
-  std::string model_path, realisations = "both", data_dir;
+  std::string model_path, realisations = "both", data_dir, save_path;
   phc::trainers::onn::InSilicoOptions options;
   int train_limit = 0, test_limit = 0;
   app.add_option("--model", model_path)->required()->check(CLI::ExistingFile);
@@ -40,6 +41,9 @@ int main(int argc, char** argv) {
   app.add_option("--train", train_limit, "training images (0: all 60,000)")->capture_default_str();
   app.add_option("--test", test_limit, "test images (0: all 10,000)")->capture_default_str();
   app.add_option("--data", data_dir, "Fashion-MNIST directory (default: see docs/training.md)");
+  app.add_option("--save", save_path,
+                 "write the optical model's parameters here (text, one per line), for "
+                 "model_deploy_bench --params");
   CLI11_PARSE(app, argc, argv);
 
   const absl::StatusOr<photonic::v1::ModelSpec> spec =
@@ -87,6 +91,16 @@ int main(int argc, char** argv) {
     if (!result.ok()) {
       std::fprintf(stderr, "%s\n", std::string(result.status().message()).c_str());
       return 2;
+    }
+    if (!save_path.empty() && realisation == Realisation::kOptical) {
+      std::ofstream out(save_path);
+      out.precision(17);
+      const Eigen::VectorXd parameters = model->Parameters();
+      for (Eigen::Index i = 0; i < parameters.size(); ++i) out << parameters(i) << "\n";
+      if (!out) {
+        std::fprintf(stderr, "cannot write %s\n", save_path.c_str());
+        return 2;
+      }
     }
     std::printf(
         "{\"benchmark\": \"model_in_silico\", \"model\": \"%s\", \"realisation\": \"%s\", "

@@ -2,8 +2,8 @@
 """Include rules the compiler cannot see.
 
 1. Inside daemon/, includes point down the layers: the core (files at
-   daemon/), then calibration/, training/, services/, and last the object
-   graph (daemon.h, daemon.cc, main.cc). A file may include files of its own
+   daemon/), then calibration/, training/ (and models/, at its level),
+   services/, and last the object graph (daemon.h, daemon.cc, main.cc). A file may include files of its own
    layer or below, never above.
 2. No file of the daemon, the trainers or the driver interfaces names the
    simulator's headers (hidden_truth.h, sim_chip.h, detector_chain.h,
@@ -17,6 +17,9 @@ import re
 import sys
 
 LAYERS = ["core", "calibration", "training", "services", "graph"]
+# Folders at the level of another layer: models/ (the model store,
+# deployment and evaluation) uses the training adapters (ControllerOracle).
+SAME_LAYER_AS = {"models": "training"}
 GRAPH_FILES = {"daemon.h", "daemon.cc", "main.cc"}
 SIMULATOR_HEADERS = re.compile(
     r'#include\s+[<"][^">]*(hidden_truth|sim_chip|detector_chain|sim_drivers)\.h[">]')
@@ -27,7 +30,8 @@ def layer_of(relative_to_daemon):
     parts = relative_to_daemon.split("/")
     if len(parts) == 1:
         return LAYERS.index("graph") if parts[0] in GRAPH_FILES else LAYERS.index("core")
-    return LAYERS.index(parts[0]) if parts[0] in LAYERS else LAYERS.index("core")
+    folder = SAME_LAYER_AS.get(parts[0], parts[0])
+    return LAYERS.index(folder) if folder in LAYERS else LAYERS.index("core")
 
 
 def sources(root, folder):

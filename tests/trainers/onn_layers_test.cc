@@ -70,7 +70,9 @@ TEST(SvdCoreTest, TransferIsPhotonsimsSvdCoreWithAnOutputPhaseScreen) {
   core.Build(phases);
   const std::vector<double> svd_phases(phases.begin(), phases.end() - k);
   Eigen::VectorXcd screen(k);
-  for (int m = 0; m < k; ++m) screen(m) = std::polar(1.0, phases[phases.size() - k + m]);
+  for (int m = 0; m < k; ++m) {
+    screen(m) = std::complex<double>(0.0, -1.0) * std::polar(1.0, -phases[phases.size() - k + m]);
+  }
   const photonsim::MatrixXc expected =
       screen.asDiagonal() * photonsim::SvdCoreTransfer(k, svd_phases);
   EXPECT_LT((core.Transfer() - expected).cwiseAbs().maxCoeff(), 1e-12);

@@ -14,6 +14,7 @@ ModelOracle::ModelOracle(const photonic::v1::ChipDescription& chip)
       p_pi_mw_(chip.heater().p_pi_mw()),
       max_total_power_mw_(chip.max_total_heater_power_mw()),
       sample_seconds_(chip.detector().sample_time_us() * 1e-6),
+      min_amplitude_(chip.modulator().bipolar() ? -1.0 : 0.0),
       phases_rad_(layout_.phase_count, 0.0) {
   for (const photonsim::CircuitLayout& circuit : layout_.circuits) {
     circuits_.push_back(photonsim::MakeOpticalCircuit(circuit));
@@ -54,9 +55,9 @@ absl::StatusOr<std::vector<double>> ModelOracle::Query(std::span<const double> a
   }
   std::vector<double> fields(amplitudes.size());
   for (std::size_t i = 0; i < amplitudes.size(); ++i) {
-    if (!(amplitudes[i] >= 0.0 && amplitudes[i] <= 1.0)) {
-      return absl::InvalidArgumentError(
-          absl::StrCat("amplitudes[", i, "] = ", amplitudes[i], " is outside [0, 1]"));
+    if (!(amplitudes[i] >= min_amplitude_ && amplitudes[i] <= 1.0)) {
+      return absl::InvalidArgumentError(absl::StrCat("amplitudes[", i, "] = ", amplitudes[i],
+                                                     " is outside [", min_amplitude_, ", 1]"));
     }
     fields[i] = amplitudes[i] * std::sqrt(laser_power_mw_);
   }

@@ -12,6 +12,10 @@
         session = chip.train(widths=[8, 8], algorithm="sparse_zo", steps=300)
         for status in session.progress():
             print(status.step, status.loss, status.test_accuracy)
+        for p in chip.train_model("mlp", "my_model.textproto", epochs=5):
+            print(p.epoch, p.test_accuracy)
+        chip.deploy_model("mlp")
+        print(list(chip.evaluate_model("mlp", test_limit=500))[-1].accuracy)
 
 Calls raise the exceptions of photonicd.errors; messages are the daemon's.
 Runs on Debian's python3-grpcio and python3-protobuf; the message stubs are
@@ -19,8 +23,8 @@ generated at build time (build/clients/python/gen on the PYTHONPATH).
 """
 
 from photonicd.chip import Chip, Session
-from photonicd.errors import (InvalidArgument, LimitExceeded, NotFound, PermissionDenied,
-                              PhotonicError, Unauthenticated, Unavailable)
+from photonicd.errors import (AlreadyExists, Busy, InvalidArgument, LimitExceeded, NotFound,
+                              PermissionDenied, PhotonicError, Unauthenticated, Unavailable)
 
 __all__ = ["Chip", "Session", "PhotonicError", "InvalidArgument", "LimitExceeded", "NotFound",
-           "Unavailable", "Unauthenticated", "PermissionDenied"]
+           "AlreadyExists", "Busy", "Unavailable", "Unauthenticated", "PermissionDenied"]

@@ -1,12 +1,15 @@
 """Chip: one connection to photonicd and the calls a lab script makes."""
 
 import contextlib
-from typing import Iterator, Optional, Sequence
+import os
+from typing import Iterator, List, Optional, Sequence, Union
 
 import grpc
+from google.protobuf import text_format
 
 from photonic.v1 import calibration_pb2, calibration_pb2_grpc
 from photonic.v1 import chip_pb2, chip_pb2_grpc
+from photonic.v1 import model_pb2, model_pb2_grpc
 from photonic.v1 import training_pb2, training_pb2_grpc
 from photonicd.errors import from_rpc_error
 
@@ -90,6 +93,7 @@ class Chip:
         self._chip = chip_pb2_grpc.ChipServiceStub(self._channel)
         self._calibration = calibration_pb2_grpc.CalibrationServiceStub(self._channel)
         self._training = training_pb2_grpc.TrainingServiceStub(self._channel)
+        self._models = model_pb2_grpc.ModelServiceStub(self._channel)
 
     def __enter__(self):
         return self
@@ -207,6 +211,61 @@ class Chip:
     def sessions(self):
         return list(self._unary(self._training.ListSessions,
                                 training_pb2.ListSessionsRequest()).sessions)
+
+    # --- models: train in silico, deploy, evaluate on the chip ---
+
+    def train_model(self, model_id: str, spec: Union[model_pb2.ModelSpec, str, os.PathLike],
+                    epochs: int = 0, batch_size: int = 0, learning_rate: float = 0.0,
+                    phase_noise_std_rad: float = 0.0, seed: int = 0, train_limit: int = 0,
+                    test_limit: int = 0, digital_twin: bool = False
+                    ) -> Iterator[model_pb2.TrainInSilicoProgress]:
+        """Trains a new model in silico in the daemon (not on the chip) and
+        yields one TrainInSilicoProgress per epoch; the last one has done set
+        and carries the stored ModelInfo. `spec`: a ModelSpec, or the path of
+        a text-format file (deploy/models/*.textproto). Zeros pick the
+        daemon's defaults (10 epochs, batch 32, learning rate 0.002, all
+        samples). Closing the generator early cancels the training (nothing
+        is stored then)."""
+        if not isinstance(spec, model_pb2.ModelSpec):
+            with open(spec) as f:
+                spec = text_format.Parse(f.read(), model_pb2.ModelSpec())
+        request = model_pb2.TrainInSilicoRequest(
+            model_id=model_id, spec=spec, epochs=epochs, batch_size=batch_size,
+            learning_rate=learning_rate, phase_noise_std_rad=phase_noise_std_rad, seed=seed,
+            train_limit=train_limit, test_limit=test_limit, digital_twin=digital_twin)
+        stream = self._models.TrainInSilico(request, metadata=self._metadata)
+        try:
+            yield from _iterate(stream)
+        finally:
+            stream.cancel()  # no-op once the call has ended
+
+    def deploy_model(self, model_id: str) -> model_pb2.DeployReply:
+        """Writes the model's phases onto its cores (a write: the lease rules
+        apply); every other heater is left at zero power."""
+        return self._unary(self._models.Deploy, model_pb2.DeployRequest(model_id=model_id))
+
+    def evaluate_model(self, model_id: str, test_limit: int = 0,
+                       averages: int = 0) -> Iterator[model_pb2.EvaluateProgress]:
+        """Measures the deployed model's test accuracy on the chip; yields
+        progress after every batch, the last with done and accuracy set."""
+        stream = self._models.Evaluate(
+            model_pb2.EvaluateRequest(model_id=model_id, test_limit=test_limit,
+                                      averages=averages),
+            metadata=self._metadata)
+        try:
+            yield from _iterate(stream)
+        finally:
+            stream.cancel()
+
+    def model(self, model_id: str) -> model_pb2.ModelInfo:
+        return self._unary(self._models.GetModel, model_pb2.GetModelRequest(model_id=model_id))
+
+    def models(self) -> List[model_pb2.ModelInfo]:
+        return list(self._unary(self._models.ListModels, model_pb2.ListModelsRequest()).models)
+
+    def delete_model(self, model_id: str) -> None:
+        """Refused (LimitExceeded) for the deployed model."""
+        self._unary(self._models.DeleteModel, model_pb2.DeleteModelRequest(model_id=model_id))
 
 
 class _MetadataStub:

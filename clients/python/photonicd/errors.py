@@ -19,12 +19,21 @@ class InvalidArgument(PhotonicError):
 
 
 class LimitExceeded(PhotonicError):
-    """FAILED_PRECONDITION: over a heater limit or the power budget, or the
-    chip is leased to a training session."""
+    """FAILED_PRECONDITION: over a heater limit or the power budget, the
+    chip is leased to a training session, or a model the chip cannot run or
+    that is not deployed."""
 
 
 class NotFound(PhotonicError):
-    """An unknown session, or a chip without calibration."""
+    """An unknown session or model, or a chip without calibration."""
+
+
+class AlreadyExists(PhotonicError):
+    """A model id that is taken."""
+
+
+class Busy(PhotonicError):
+    """RESOURCE_EXHAUSTED: another in silico training is running."""
 
 
 class Unavailable(PhotonicError):
@@ -44,6 +53,8 @@ _BY_CODE = {
     grpc.StatusCode.OUT_OF_RANGE: InvalidArgument,
     grpc.StatusCode.FAILED_PRECONDITION: LimitExceeded,
     grpc.StatusCode.NOT_FOUND: NotFound,
+    grpc.StatusCode.ALREADY_EXISTS: AlreadyExists,
+    grpc.StatusCode.RESOURCE_EXHAUSTED: Busy,
     grpc.StatusCode.UNAVAILABLE: Unavailable,
     grpc.StatusCode.UNAUTHENTICATED: Unauthenticated,
     grpc.StatusCode.PERMISSION_DENIED: PermissionDenied,

@@ -103,6 +103,29 @@ class AuthMatrixTest(unittest.TestCase):
             self.assertEqual(list(reader.phases().phases_rad), before)
             self.assertEqual(reader.sessions(), [])
 
+    def test_reader_lists_models_but_only_an_operator_trains_deploys_evaluates_deletes(self):
+        from photonic.v1 import model_pb2
+        spec = model_pb2.ModelSpec(name="auth", core_size=4)
+        spec.input.dataset, spec.input.image_size, spec.input.classes = "synthetic", 4, 3
+        spec.layers.add().linear.outputs = 3
+        with self.chip(READER) as reader:
+            self.assertEqual(reader.models(), [])
+            for write in (lambda: list(reader.train_model("auth", spec, epochs=1)),
+                          lambda: reader.deploy_model("auth"),
+                          lambda: list(reader.evaluate_model("auth")),
+                          lambda: reader.delete_model("auth")):
+                with self.assertRaises(photonicd.PermissionDenied):
+                    write()
+            self.assertEqual(reader.models(), [])
+        with self.chip(OPERATOR) as operator:
+            self.assertTrue(list(operator.train_model("auth", spec, epochs=1))[-1].done)
+        with self.chip(READER) as reader:
+            self.assertEqual(reader.model("auth").spec_name, "auth")
+            with self.assertRaises(photonicd.PermissionDenied):
+                reader.delete_model("auth")
+        with self.chip(OPERATOR) as operator:
+            operator.delete_model("auth")
+
     def test_operator_writes(self):
         with self.chip(OPERATOR) as chip:
             chip.set_phases([1.0], indices=[5])

@@ -15,6 +15,16 @@ double QuantiseDac(double volts, double full_scale_v, std::uint32_t bits) {
   return std::round(volts / lsb) * lsb;
 }
 
+// A bipolar DAC over [-full_scale_v, full_scale_v]: codes -(2^(bits-1) - 1)
+// .. 2^(bits-1) - 1 (the most negative two's-complement code unused), so
+// 0 V and both ends are exact and round() (half away from zero) keeps
+// Q(-V) = -Q(V). REQUIRES: bits != 1 (ValidateChipDescription).
+double QuantiseBipolarDac(double volts, double full_scale_v, std::uint32_t bits) {
+  if (bits == 0) return volts;
+  const double lsb = full_scale_v / (std::ldexp(1.0, bits - 1) - 1.0);
+  return std::round(volts / lsb) * lsb;
+}
+
 }  // namespace
 
 absl::StatusOr<std::unique_ptr<SimChip>> SimChip::Create(const photonic::v1::ChipDescription& chip,
@@ -93,7 +103,9 @@ void SimChip::SetModulatorVoltages(std::span<const double> volts_v) {
   const auto& modulator = description_.modulator();
   for (std::size_t i = 0; i < volts_v.size(); ++i) {
     modulator_volts_v_[i] =
-        QuantiseDac(volts_v[i], modulator.max_voltage_v(), modulator.dac_bits());
+        modulator.bipolar()
+            ? QuantiseBipolarDac(volts_v[i], modulator.max_voltage_v(), modulator.dac_bits())
+            : QuantiseDac(volts_v[i], modulator.max_voltage_v(), modulator.dac_bits());
   }
 }
 
@@ -199,6 +211,7 @@ std::vector<double> SimChip::ReadPhotocurrentsA(int averages) {
   const double field_scale = std::sqrt(truth_.laser_power_mw);
   std::vector<double>& inputs = input_fields_;
   inputs.resize(modulator_count());
+  // t(V) = sin(pi/2 V / V_pi): negative below 0 V (bipolar modulators only).
   for (int i = 0; i < modulator_count(); ++i) {
     inputs[i] = field_scale *
                 std::sin(std::numbers::pi / 2 * modulator_volts_v_[i] / truth_.modulator_v_pi_v);
@@ -215,8 +228,10 @@ std::vector<double> SimChip::ReadPhotocurrentsA(int averages) {
         std::span<double>(negative_mw).subspan(circuit.first_output, circuit.output_count));
   }
   std::vector<double> currents_a(detector_count());
-  for (const CircuitLayout& circuit : layout_.circuits) {
-    const bool balanced = circuit.kind == CircuitKind::kMicroringBank;
+  for (std::size_t c = 0; c < circuits_.size(); ++c) {
+    const CircuitLayout& circuit = layout_.circuits[c];
+    // Microring banks' drop/through pairs, coherent cores' homodyne pairs.
+    const bool balanced = circuits_[c]->balanced();
     for (int k = circuit.first_output; k < circuit.first_output + circuit.output_count; ++k) {
       const double responsivity = truth_.responsivity_a_per_w[k];
       const double dark = truth_.dark_current_a[k];

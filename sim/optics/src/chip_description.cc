@@ -49,10 +49,20 @@ absl::Status ValidateCircuit(const photonic::v1::CircuitSpec& circuit, int index
       return absl::OkStatus();
     }
     case photonic::v1::CircuitSpec::kSvd: {
-      const double n = circuit.svd().size();
+      const auto& svd = circuit.svd();
+      const double n = svd.size();
       if (n < 2 || n > kMaxMeshSize) {
         return Invalid(absl::StrCat(where, ".svd.size"), absl::StrCat("in [2, ", kMaxMeshSize, "]"),
                        n);
+      }
+      if (!(std::isfinite(svd.lo_power_mw()) && svd.lo_power_mw() >= 0.0)) {
+        return Invalid(absl::StrCat(where, ".svd.lo_power_mw"), "a finite number >= 0",
+                       svd.lo_power_mw());
+      }
+      if (svd.lo_power_mw() != 0.0 && !svd.coherent_readout()) {
+        return absl::InvalidArgumentError(absl::StrCat(
+            "chip description: ", where, ".svd.lo_power_mw (", svd.lo_power_mw(), ") is set but ",
+            where, ".svd.coherent_readout is false: only a homodyne readout has an LO"));
       }
       return absl::OkStatus();
     }
@@ -153,6 +163,10 @@ absl::Status ValidateChipDescription(const photonic::v1::ChipDescription& chip) 
         absl::StrCat("chip description: modulator.max_voltage_v (", modulator.max_voltage_v(),
                      ") must be at least modulator.v_pi_v (", modulator.v_pi_v(),
                      ") to reach full transmission"));
+  }
+  if (modulator.bipolar() && modulator.dac_bits() == 1) {
+    return Invalid("modulator.dac_bits", "0 or at least 2 for a bipolar modulator",
+                   modulator.dac_bits());
   }
   if (thermal.crosstalk_nearest() > 0 && thermal.crosstalk_decay_pitch() <= 0) {
     return Invalid("thermal.crosstalk_decay_pitch", "positive when crosstalk_nearest > 0",

@@ -32,7 +32,7 @@ void AppendMeshPositions(const MziMesh& mesh, double x_offset, std::vector<Heate
 std::string CircuitKindName(const CircuitLayout& circuit) {
   switch (circuit.kind) {
     case CircuitKind::kSvd:
-      return "svd";
+      return HasCoherentReadout(circuit) ? "svd/coherent" : "svd";
     case CircuitKind::kMicroringBank:
       return "microring_bank";
     case CircuitKind::kMesh:
@@ -46,6 +46,18 @@ std::string CircuitKindName(const CircuitLayout& circuit) {
     default:
       return "mesh/clements";
   }
+}
+
+bool HasCoherentReadout(const CircuitLayout& circuit) {
+  return circuit.kind == CircuitKind::kSvd && circuit.spec.svd().coherent_readout();
+}
+
+bool HasBalancedOutputs(const CircuitLayout& circuit) {
+  return circuit.kind == CircuitKind::kMicroringBank || HasCoherentReadout(circuit);
+}
+
+double LoPowerMw(const photonic::v1::SvdCircuit& svd) {
+  return svd.lo_power_mw() == 0.0 ? 1.0 : svd.lo_power_mw();
 }
 
 ChipLayout BuildChipLayout(const photonic::v1::ChipDescription& chip) {
@@ -68,10 +80,12 @@ ChipLayout BuildChipLayout(const photonic::v1::ChipDescription& chip) {
         }
         case photonic::v1::CircuitSpec::kSvd: {
           const int n = static_cast<int>(spec.svd().size());
+          // Coherent readout: n homodyne stages (MZI slots) and LO phases more.
+          const int homodyne = spec.svd().coherent_readout() ? n : 0;
           c.kind = CircuitKind::kSvd;
           c.size = n;
-          c.mzi_count = n * (n - 1) + n;  // two Clements meshes and n attenuators
-          c.phase_count = 2 * n * (n - 1) + n;
+          c.mzi_count = n * (n - 1) + n + homodyne;  // two Clements meshes, n attenuators
+          c.phase_count = 2 * n * (n - 1) + n + homodyne;
           c.input_count = c.output_count = n;
           break;
         }
@@ -111,7 +125,12 @@ std::vector<HeaterPosition> HeaterPositions(const CircuitLayout& circuit) {
       AppendMeshPositions(mesh, 0.0, positions);
       const double attenuator_x = 2.0 * mesh.column_count() + 1.0;
       for (int k = 0; k < circuit.size; ++k) positions.push_back({attenuator_x, double(k)});
-      AppendMeshPositions(mesh, attenuator_x + 2.0, positions);
+      const double u_x = attenuator_x + 2.0;
+      AppendMeshPositions(mesh, u_x, positions);
+      if (HasCoherentReadout(circuit)) {
+        const double lo_x = u_x + 2.0 * mesh.column_count() + 1.0;
+        for (int k = 0; k < circuit.size; ++k) positions.push_back({lo_x, double(k)});
+      }
       break;
     }
     case CircuitKind::kMicroringBank: {

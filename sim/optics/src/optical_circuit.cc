@@ -1,6 +1,8 @@
 #include "photonsim/optical_circuit.h"
 
+#include <cmath>
 #include <complex>
+#include <numbers>
 #include <vector>
 
 #include "photonsim/microring.h"
@@ -42,12 +44,22 @@ class MeshCircuitModel final : public OpticalCircuit {
   mutable MatrixXc fields_;  // scratch, reused between calls
 };
 
-// Phases: [V^dagger mesh][n attenuator thetas][U mesh]; MZI slots in the
-// same order (attenuators are MZIs whose top output is kept).
+// Phases: [V^dagger mesh][n attenuator thetas][U mesh], then with coherent
+// readout [n LO phases psi]; MZI slots in the same order (attenuators are
+// MZIs whose top output is kept; a homodyne stage's slot holds its coupler's
+// splitting error, first entry, and its LO arm's amplitude transmission).
+//
+// Homodyne stage k: the output field E (top input) and the LO field
+// L = sqrt(P_LO) a_k e^{i psi_k} (bottom input) meet on a coupler
+// [[c, i s], [i s, c]], c, s = cos, sin(pi/4 + error); the balanced pair
+// reads the top port as positive, the bottom one as negative:
+//   P+ - P- = cos(2 kappa) (|E|^2 - |L|^2) + 2 sin(2 kappa) Im(E conj(L)),
+// i.e. 2 Im(E conj(L)) for an ideal coupler (svd_programming.h).
 class SvdCircuitModel final : public OpticalCircuit {
  public:
-  explicit SvdCircuitModel(int n)
+  SvdCircuitModel(int n, bool coherent_readout, double lo_power_mw)
       : n_(n),
+        coherent_(coherent_readout),
         v_(MziMesh::Clements(n)),
         u_(MziMesh::Clements(n)),
         attenuation_(n, Complex(1.0, 0.0)),
@@ -57,8 +69,15 @@ class SvdCircuitModel final : public OpticalCircuit {
         attenuator_theta_phasor_(n),
         attenuator_cc_(n),
         attenuator_ss_(n),
+        lo_field_sqrt_mw_(std::sqrt(lo_power_mw)),
+        homodyne_cos_(coherent_readout ? n : 0, std::cos(std::numbers::pi / 4)),
+        homodyne_sin_(coherent_readout ? n : 0, std::sin(std::numbers::pi / 4)),
+        lo_amplitude_(coherent_readout ? n : 0, 1.0),
+        lo_psi_rad_(coherent_readout ? n : 0, 0.0),
+        lo_field_(coherent_readout ? n : 0),
         fields_(1, n) {
     for (int k = 0; k < n; ++k) RebuildAttenuator(k);
+    for (int k = 0; k < static_cast<int>(lo_field_.size()); ++k) RebuildLo(k);
   }
 
   void SetImperfections(std::span<const double> splitting,
@@ -79,6 +98,16 @@ class SvdCircuitModel final : public OpticalCircuit {
     for (int k = 0; k < n_; ++k) RebuildAttenuator(k);
     u_.SetImperfections(part(splitting, 2 * mesh_mzis + 2 * n_, 2 * mesh_mzis),
                         part(amplitude, mesh_mzis + n_, mesh_mzis));
+    if (!coherent_) return;
+    const std::size_t first_stage = 2 * mesh_mzis + n_;
+    for (int k = 0; k < n_; ++k) {
+      const double kappa =
+          std::numbers::pi / 4 + (splitting.empty() ? 0.0 : splitting[2 * (first_stage + k)]);
+      homodyne_cos_[k] = std::cos(kappa);
+      homodyne_sin_[k] = std::sin(kappa);
+      lo_amplitude_[k] = amplitude.empty() ? 1.0 : amplitude[first_stage + k];
+      RebuildLo(k);
+    }
   }
 
   void SetPhases(std::span<const double> phases_rad) override {
@@ -91,6 +120,13 @@ class SvdCircuitModel final : public OpticalCircuit {
       ApplyOffset(k);
     }
     u_.SetPhases(phases_rad.subspan(mesh_phases + n_, mesh_phases));
+    if (!coherent_) return;
+    for (int k = 0; k < n_; ++k) {
+      const double psi = phases_rad[2 * mesh_phases + n_ + k];
+      if (lo_psi_rad_[k] == psi) continue;
+      lo_psi_rad_[k] = psi;
+      RebuildLo(k);
+    }
   }
   void SetCommonPhaseOffset(double offset_rad) override {
     v_.SetCommonPhaseOffset(offset_rad);
@@ -99,6 +135,7 @@ class SvdCircuitModel final : public OpticalCircuit {
     offset_rad_ = offset_rad;
     offset_phasor_ = std::polar(1.0, offset_rad);
     for (int k = 0; k < n_; ++k) ApplyOffset(k);
+    for (int k = 0; k < static_cast<int>(lo_field_.size()); ++k) RebuildLo(k);
   }
 
   void Detect(std::span<const double> inputs, std::span<double> positive_mw,
@@ -107,11 +144,26 @@ class SvdCircuitModel final : public OpticalCircuit {
     v_.Propagate(fields_);
     for (int k = 0; k < n_; ++k) fields_(0, k) *= attenuation_[k];
     u_.Propagate(fields_);
-    FieldsToPower(fields_, positive_mw, negative_mw);
+    if (!coherent_) {
+      FieldsToPower(fields_, positive_mw, negative_mw);
+      return;
+    }
+    const Complex i(0.0, 1.0);
+    for (int k = 0; k < n_; ++k) {
+      const Complex e = fields_(0, k);
+      const Complex l = lo_field_[k];
+      positive_mw[k] = std::norm(homodyne_cos_[k] * e + i * homodyne_sin_[k] * l);
+      negative_mw[k] = std::norm(i * homodyne_sin_[k] * e + homodyne_cos_[k] * l);
+    }
   }
-  bool balanced() const override { return false; }
+  bool balanced() const override { return coherent_; }
 
  private:
+  // LO field at homodyne stage k: sqrt(P_LO) a_k e^{i (psi_k + offset)}.
+  void RebuildLo(int k) {
+    lo_field_[k] =
+        lo_field_sqrt_mw_ * lo_amplitude_[k] * std::polar(1.0, lo_psi_rad_[k]) * offset_phasor_;
+  }
   // The attenuator's heater is its internal phase; it has no external one.
   // Its kept output is T00 = cc e^{i theta} - ss (mzi.h, CouplerTerms).
   void RebuildAttenuator(int k) {
@@ -128,6 +180,7 @@ class SvdCircuitModel final : public OpticalCircuit {
   }
 
   int n_;
+  bool coherent_;
   MziMesh v_;
   MziMesh u_;
   std::vector<Complex> attenuation_;
@@ -138,6 +191,12 @@ class SvdCircuitModel final : public OpticalCircuit {
   std::vector<double> attenuator_cc_, attenuator_ss_;
   double offset_rad_ = 0.0;
   Complex offset_phasor_{1.0, 0.0};
+  // Homodyne stages (empty without coherent readout).
+  double lo_field_sqrt_mw_;
+  std::vector<double> homodyne_cos_, homodyne_sin_;
+  std::vector<double> lo_amplitude_;
+  std::vector<double> lo_psi_rad_;
+  std::vector<Complex> lo_field_;
   mutable MatrixXc fields_;
 };
 
@@ -172,7 +231,8 @@ std::unique_ptr<OpticalCircuit> MakeOpticalCircuit(const CircuitLayout& circuit)
     case CircuitKind::kMesh:
       return std::make_unique<MeshCircuitModel>(MeshForCircuit(circuit.spec.mesh()));
     case CircuitKind::kSvd:
-      return std::make_unique<SvdCircuitModel>(circuit.size);
+      return std::make_unique<SvdCircuitModel>(circuit.size, HasCoherentReadout(circuit),
+                                               LoPowerMw(circuit.spec.svd()));
     case CircuitKind::kMicroringBank:
       return std::make_unique<MicroringCircuitModel>(circuit.spec.microring_bank());
   }

@@ -2,11 +2,13 @@
 
 #include <Eigen/SVD>
 #include <cmath>
+#include <numbers>
 
 #include "absl/strings/str_cat.h"
 #include "photonsim/clements_decomposition.h"
 #include "photonsim/mzi.h"
 #include "photonsim/mzi_mesh.h"
+#include "photonsim/phase.h"
 
 namespace photonsim {
 
@@ -42,6 +44,18 @@ absl::StatusOr<SvdCoreProgram> ProgramSvdCore(const MatrixXc& w) {
   program.phases_rad.insert(program.phases_rad.end(), thetas.begin(), thetas.end());
   program.phases_rad.insert(program.phases_rad.end(), u_program->phases_rad.begin(),
                             u_program->phases_rad.end());
+  program.output_phases_rad = u_program->output_phases_rad;
+  return program;
+}
+
+absl::StatusOr<SvdCoreProgram> ProgramCoherentSvdCore(const Eigen::MatrixXd& w) {
+  absl::StatusOr<SvdCoreProgram> program = ProgramSvdCore(w.cast<Complex>());
+  if (!program.ok()) return program.status();
+  // W / s_max = D T; the LO screen -i e^{-i psi_k} = e^{i d_k} replaces D.
+  for (double& d : program->output_phases_rad) {
+    program->phases_rad.push_back(WrapPhase(-d - std::numbers::pi / 2));
+    d = 0.0;
+  }
   return program;
 }
 
@@ -55,6 +69,16 @@ MatrixXc SvdCoreTransfer(int n, const std::vector<double>& phases_rad) {
   VectorXc attenuation(n);
   for (int k = 0; k < n; ++k) attenuation(k) = MziMatrix(phases_rad[mesh_phases + k], 0.0)(0, 0);
   return u.TransferMatrix() * attenuation.asDiagonal() * v.TransferMatrix();
+}
+
+MatrixXc CoherentSvdCoreTransfer(int n, const std::vector<double>& phases_rad) {
+  const std::size_t svd_phases = SvdCorePhaseCount(n, false);
+  const std::vector<double> core(phases_rad.begin(), phases_rad.begin() + svd_phases);
+  VectorXc screen(n);
+  for (int k = 0; k < n; ++k) {
+    screen(k) = Complex(0.0, -1.0) * std::polar(1.0, -phases_rad[svd_phases + k]);
+  }
+  return screen.asDiagonal() * SvdCoreTransfer(n, core);
 }
 
 }  // namespace photonsim

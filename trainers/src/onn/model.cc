@@ -212,6 +212,24 @@ Dataset ImagesForModel(const ImageSet& images, const ModelSpec& spec) {
   return data;
 }
 
+absl::StatusOr<ModelData> LoadModelData(const ModelSpec& spec,
+                                        const std::filesystem::path& fashion_mnist_dir,
+                                        int train_limit, int test_limit) {
+  const int side = ImageSide(spec);
+  if (spec.input().dataset() == "synthetic") {
+    return ModelData{
+        .train = MakeClusters(train_limit > 0 ? train_limit : 600, side * side, ClassCount(spec),
+                              0.15, 1, 0),
+        .test = MakeClusters(test_limit > 0 ? test_limit : 300, side * side, ClassCount(spec),
+                             0.15, 1, 1)};
+  }
+  absl::StatusOr<FashionMnist> images =
+      LoadFashionMnist(fashion_mnist_dir, train_limit, test_limit);
+  if (!images.ok()) return images.status();
+  return ModelData{.train = ImagesForModel(images->train, spec),
+                   .test = ImagesForModel(images->test, spec)};
+}
+
 absl::StatusOr<Model> Model::Build(const ModelSpec& spec, Realisation realisation,
                                    std::uint64_t seed) {
   if (absl::Status status = ValidateModelSpec(spec); !status.ok()) return status;

@@ -154,20 +154,23 @@ Eigen::MatrixXd Conv2d::Im2Col(const Eigen::MatrixXd& x) const {
   return patches;
 }
 
-Eigen::MatrixXd Conv2d::Forward(const Eigen::MatrixXd& x) {
-  PHC_CHECK(x.cols() == in_width());
-  batch_ = static_cast<int>(x.rows());
+Eigen::MatrixXd Conv2d::PatchOutputsToImages(const Eigen::MatrixXd& y, int batch) const {
   const int positions = g_.out_height() * g_.out_width();
-  const Eigen::MatrixXd y = kernel_map_->Forward(Im2Col(x));
-  const int channels = kernel_map_->out_width();
-  Eigen::MatrixXd out(batch_, channels * positions);
+  const int channels = static_cast<int>(y.cols());
+  Eigen::MatrixXd out(batch, channels * positions);
   for (int co = 0; co < channels; ++co) {
-    for (int b = 0; b < batch_; ++b) {
+    for (int b = 0; b < batch; ++b) {
       out.row(b).segment(co * positions, positions) =
           y.col(co).segment(b * positions, positions).transpose();
     }
   }
   return out;
+}
+
+Eigen::MatrixXd Conv2d::Forward(const Eigen::MatrixXd& x) {
+  PHC_CHECK(x.cols() == in_width());
+  batch_ = static_cast<int>(x.rows());
+  return PatchOutputsToImages(kernel_map_->Forward(Im2Col(x)), batch_);
 }
 
 Eigen::MatrixXd Conv2d::Backward(const Eigen::MatrixXd& d_loss_d_out) {

@@ -28,7 +28,7 @@ const Eigen::MatrixXd& SvdCore::Build(std::span<const double> phases_rad) {
     const Complex e = std::polar(1.0, phases_rad[mesh + m]);
     attenuator_(m) = (e - 1.0) / 2.0;
     attenuator_slope_(m) = i * e / 2.0;
-    screen_(m) = std::polar(1.0, phases_rad[2 * mesh + k_ + m]);
+    screen_(m) = -i * std::polar(1.0, -phases_rad[2 * mesh + k_ + m]);
   }
   // Row j carries unit input e_j: the rows of the result are M's columns.
   after_v_ = v_.Forward(MatrixXc::Identity(k_, k_));
@@ -48,7 +48,7 @@ void SvdCore::Backward(const Eigen::MatrixXd& d_loss_d_real_m, std::span<double>
   // The loss sees Re(M) only: delta of the transposed transfer is real.
   const MatrixXc delta_out = d_loss_d_real_m.transpose().cast<Complex>();
   for (int m = 0; m < k_; ++m) {
-    const Complex slope = i * screen_(m);
+    const Complex slope = -i * screen_(m);  // d/dpsi of -i e^{-i psi}
     d_loss_d_phase[2 * mesh + k_ + m] +=
         (delta_out.col(m).conjugate().cwiseProduct(slope * after_u_.col(m))).sum().real();
   }

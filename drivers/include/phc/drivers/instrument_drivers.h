@@ -36,7 +36,11 @@ class DacDriver {
  public:
   virtual ~DacDriver() = default;
   virtual int channel_count() const = 0;
+  // Writes outside [min_voltage_v(), max_voltage_v()] are refused:
+  // min 0 V for unipolar DACs, -max_voltage_v() for bipolar ones (push-pull
+  // modulators, modulator.bipolar).
   virtual double max_voltage_v() const = 0;
+  virtual double min_voltage_v() const = 0;
   // Writes every channel. REQUIRES: volts_v.size() == channel_count().
   virtual absl::Status SetVoltages(std::span<const double> volts_v) = 0;
 };

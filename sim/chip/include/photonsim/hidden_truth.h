@@ -17,7 +17,11 @@ struct HiddenTruth {
   std::vector<double> heater_efficiency_rad_per_mw;
   std::vector<double> phase_bias_rad;
   std::vector<std::vector<CrosstalkEntry>> crosstalk;  // off-diagonal Gamma, by victim heater
-  // Per MZI (chip-wide MZI numbering, see CircuitLayout::first_mzi).
+  // Per MZI slot (chip-wide numbering, see CircuitLayout::first_mzi). A
+  // coherent SVD core's homodyne stage fills one slot: its coupler's error is
+  // the slot's first splitting entry (the second is drawn but unused) and its
+  // LO arm's transmission a_k the slot's amplitude. The LO heaters' phase
+  // bias psi0_k, resistance and efficiency are those of any phase shifter.
   std::vector<double> splitting_error_rad;  // input, output coupler
   std::vector<double> mzi_amplitude;        // 10^(-insertion loss dB / 20)
   // Per detector.

@@ -5,9 +5,9 @@
 // Physics (see ../shared/DESIGN.md): heater power P = V^2/R; phase
 //   phi_i = phi0_i + drift * (T - T_ref) + eta_i * sum_j Gamma_ij P_eff_j,
 // where P_eff follows P with a first-order lag tau on a virtual clock; MZI
-// meshes with coupler errors and loss, SVD cores and microring banks; shot
-// and thermal noise, TIA and ADC. The chip is drawn around its description
-// from a seed (HiddenTruth); the daemon never sees the truth.
+// meshes with coupler errors and loss, SVD cores (intensity or homodyne
+// readout) and microring banks; shot and thermal noise, TIA and ADC. The chip is drawn around its
+// description from a seed (HiddenTruth); the daemon never sees the truth.
 //
 // Time only moves when Advance() is called or a reading integrates: reading
 // right after a write sees the not-yet-settled phases.
@@ -66,8 +66,14 @@ class SimChip {
   // Voltages are quantised by the driver DAC (heater.dac_bits over
   // [0, max_voltage_v]). REQUIRES: equal lengths; channels in range.
   void SetHeaterVoltages(std::span<const int> channels, std::span<const double> volts_v);
+  // Quantised by modulator.dac_bits over [0, max_voltage_v], or for bipolar
+  // modulators over [-max_voltage_v, max_voltage_v] with 2^(bits-1) - 1 steps
+  // each side of 0 V (so -V quantises to minus what +V does).
   // REQUIRES: volts_v.size() == modulator_count().
   void SetModulatorVoltages(std::span<const double> volts_v);
+  // Push-pull modulators (modulator.bipolar): negative voltages give negative
+  // field amplitudes.
+  bool modulators_bipolar() const { return description_.modulator().bipolar(); }
   // Applied (quantised) voltages.
   const std::vector<double>& heater_voltages_v() const { return heater_volts_v_; }
   const std::vector<double>& modulator_voltages_v() const { return modulator_volts_v_; }

@@ -44,14 +44,31 @@ struct ChipLayout {
 // REQUIRES: ValidateChipDescription(chip).ok().
 ChipLayout BuildChipLayout(const photonic::v1::ChipDescription& chip);
 
-// "mesh/clements", "mesh/reck", "mesh/butterfly", "svd", "microring_bank".
+// "mesh/clements", "mesh/reck", "mesh/butterfly", "svd", "svd/coherent",
+// "microring_bank".
 std::string CircuitKindName(const CircuitLayout& circuit);
+
+// An SVD core with homodyne readout (svd.coherent_readout). Its phases are
+// [V-dagger mesh][n attenuators][U mesh][n LO phases psi], 2n(n-1) + 2n; its
+// MZI slots [V-dagger mesh][n attenuators][U mesh][n homodyne stages], a
+// stage's slot holding its coupler's splitting error (the second splitting
+// entry is unused) and its LO arm's amplitude transmission.
+bool HasCoherentReadout(const CircuitLayout& circuit);
+
+// Whether every output is a balanced photodiode pair, read as
+// R (P_positive - P_negative) with the dark currents cancelling: microring
+// banks and coherent SVD cores.
+bool HasBalancedOutputs(const CircuitLayout& circuit);
+
+// A coherent core's LO power per output: lo_power_mw, 0 meaning 1 mW.
+double LoPowerMw(const photonic::v1::SvdCircuit& svd);
 
 // The mesh a MeshCircuit describes, with ideal components.
 MziMesh MeshForCircuit(const photonic::v1::MeshCircuit& mesh);
 
 // Heater positions within one circuit, in heater pitches, indexed by the
-// circuit's own phase index.
+// circuit's own phase index. A coherent SVD core's LO heaters form one more
+// column after the U mesh, LO k level with output k.
 std::vector<HeaterPosition> HeaterPositions(const CircuitLayout& circuit);
 
 }  // namespace photonsim

@@ -22,7 +22,9 @@ class LinearCircuit {
 };
 
 // An ideal (no coupler errors, lossless) model of a mesh or SVD circuit;
-// nullptr for a microring bank.
+// nullptr for a microring bank. A coherent SVD core propagates through
+// CoherentSvdCoreTransfer (svd_programming.h): its detectors read the real
+// part, times 2 sqrt(P_LO) per unit of input field.
 std::unique_ptr<LinearCircuit> MakeIdealLinearCircuit(const CircuitLayout& circuit);
 
 }  // namespace photonsim

@@ -1,8 +1,9 @@
 // The optical circuits a chip is made of, behind one interface: an MZI mesh,
 // an SVD core (U Sigma V^dagger) or a microring weight bank. A circuit maps
 // input field amplitudes (sqrt(mW), one per modulator) to the optical power
-// at its detectors. Balanced detectors (microring banks) report the power at
-// both photodiodes; the signal is positive minus negative.
+// at its detectors. Balanced detectors (microring banks, coherent SVD cores'
+// homodyne pairs) report the power at both photodiodes; the signal is
+// positive minus negative.
 #pragma once
 
 #include <memory>
@@ -17,14 +18,15 @@ class OpticalCircuit {
  public:
   virtual ~OpticalCircuit() = default;
 
-  // splitting errors: 2 per MZI; amplitude: 1 per MZI (ignored by rings).
+  // splitting errors: 2 per MZI slot; amplitude: 1 per MZI slot (ignored by
+  // rings; a coherent core's homodyne stages, see chip_layout.h).
   virtual void SetImperfections(std::span<const double> splitting_errors_rad,
                                 std::span<const double> mzi_amplitude) = 0;
   // Phase of every shifter of the circuit (rings: round-trip detuning).
   virtual void SetPhases(std::span<const double> phases_rad) = 0;
   // A phase added to every shifter's (a common temperature drift).
   virtual void SetCommonPhaseOffset(double offset_rad) = 0;
-  // input_fields: input_count() real amplitudes; positive_mw/negative_mw:
+  // input_fields: input_count() real (signed) amplitudes; positive_mw/negative_mw:
   // output_count() powers (negative_mw is 0 for single detectors).
   virtual void Detect(std::span<const double> input_fields, std::span<double> positive_mw,
                       std::span<double> negative_mw) const = 0;

@@ -1,6 +1,7 @@
 // The ideal model of a chip description as a ChipOracle: every circuit with
 // perfect couplers, no loss, no noise, no crosstalk, zero phase bias and the
 // nominal heater efficiency. In silico training and the tests use it.
+// Amplitudes are in [0, 1], or [-1, 1] with bipolar modulators.
 #pragma once
 
 #include <memory>
@@ -31,6 +32,7 @@ class ModelOracle final : public ChipOracle {
   double p_pi_mw_;
   double max_total_power_mw_;
   double sample_seconds_;
+  double min_amplitude_;  // -1 with bipolar modulators, else 0
   std::vector<double> phases_rad_;
   double heater_power_mw_ = 0.0;
   OracleCost cost_;

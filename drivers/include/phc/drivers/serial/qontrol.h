@@ -47,6 +47,9 @@ struct QontrolOptions {
   std::chrono::milliseconds timeout{200};  // per command
   int retries = 2;                         // after a timeout or a retryable device error
   double max_voltage_v = 12.0;             // the modules' own limit (Q8iv: 12 V)
+  // Lowest voltage a write may ask for: 0 for unipolar modules, -max for
+  // bipolar ones (push-pull modulator drivers).
+  double min_voltage_v = 0.0;
 };
 
 class QontrolHeaterDriver final : public HeaterDriver {
@@ -57,6 +60,8 @@ class QontrolHeaterDriver final : public HeaterDriver {
 
   int channel_count() const override { return channels_; }
   double max_voltage_v() const override { return options_.max_voltage_v; }
+  double min_voltage_v() const { return options_.min_voltage_v; }
+  // Writes outside [min_voltage_v, max_voltage_v] are refused before sending.
   // Contiguous runs of channels go as one VVEC command, single ones as V.
   absl::Status SetVoltages(std::span<const int> channels, std::span<const double> volts_v) override;
   absl::StatusOr<std::vector<double>> ReadVoltages() override;

@@ -23,6 +23,9 @@ struct SerialPorts {
   double adc_conversion_time_s = 1e-6;
   double heater_max_voltage_v = 12.0;
   double modulator_max_voltage_v = 12.0;
+  // Push-pull modulators on a bipolar DAC chain: writes span
+  // [-modulator_max_voltage_v, modulator_max_voltage_v] (chip modulator.bipolar).
+  bool modulator_bipolar = false;
   double tec_setpoint_c = 25.0;
   Backoff backoff;  // reconnection after a device is lost
 };

@@ -11,7 +11,8 @@
 namespace phc::drivers {
 
 // Heater and DAC drivers refuse writes above max voltages, as the real
-// instruments do once their VMAX is set.
+// instruments do once their VMAX is set, and below 0 V (the DAC: below
+// -modulator_max_voltage_v if the chip's modulators are bipolar).
 DriverSet MakeSimDrivers(std::shared_ptr<photonsim::SimChip> chip, double heater_max_voltage_v,
                          double modulator_max_voltage_v);
 

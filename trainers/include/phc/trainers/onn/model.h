@@ -44,6 +44,19 @@ int ClassCount(const photonic::v1::ModelSpec& spec);
 // ClassCount() classes kept.
 Dataset ImagesForModel(const ImageSet& images, const photonic::v1::ModelSpec& spec);
 
+struct ModelData {
+  Dataset train;
+  Dataset test;
+};
+// The training and test sets a model reads: Fashion-MNIST from `dir` (see
+// FashionMnistDir) through ImagesForModel, or for "synthetic" Gaussian
+// clusters of ImageSide^2 features (seed 1; train_limit / test_limit
+// samples, 0: 600 / 300). At most train_limit / test_limit samples (0: all).
+// Errors name the directory (NOT_FOUND) as LoadFashionMnist does.
+absl::StatusOr<ModelData> LoadModelData(const photonic::v1::ModelSpec& spec,
+                                        const std::filesystem::path& fashion_mnist_dir,
+                                        int train_limit, int test_limit);
+
 class Model {
  public:
   static absl::StatusOr<Model> Build(const photonic::v1::ModelSpec& spec, Realisation realisation,

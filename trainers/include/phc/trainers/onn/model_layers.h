@@ -67,6 +67,8 @@ class OpticalLinear final : public ModelLayer {
   int core_size() const { return k_; }
   const std::vector<CoreBlock>& blocks() const { return blocks_; }
   double gain() const { return parameters_[0]; }
+  // parameters(), read-only: the gain, then each core's phases.
+  std::span<const double> parameter_values() const { return parameters_; }
   // The weights g * W at the present phases (no noise).
   Eigen::MatrixXd Weights();
 
@@ -138,10 +140,16 @@ class Conv2d final : public ModelLayer {
   }
   const ConvGeometry& geometry() const { return g_; }
   ModelLayer& kernel_map() { return *kernel_map_; }
+  const ModelLayer& kernel_map() const { return *kernel_map_; }
+
+  // The patches of a batch of images: (batch * positions) x patch_size,
+  // row = sample * positions + position (position = y * out_width + x).
+  Eigen::MatrixXd Im2Col(const Eigen::MatrixXd& x) const;
+  // The kernel map's outputs for those patches back as images, one per row
+  // (channel-major).
+  Eigen::MatrixXd PatchOutputsToImages(const Eigen::MatrixXd& y, int batch) const;
 
  private:
-  // (batch * positions) x patch_size, row = sample * positions + position.
-  Eigen::MatrixXd Im2Col(const Eigen::MatrixXd& x) const;
   ConvGeometry g_;
   std::unique_ptr<ModelLayer> kernel_map_;
   int batch_ = 0;

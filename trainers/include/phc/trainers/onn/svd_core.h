@@ -4,11 +4,12 @@
 // a phase shifter on each output (the local-oscillator arm of its homodyne
 // receiver). Its phases, in chip order:
 //   [V mesh: k(k-1)] [attenuators theta: k] [U mesh: k(k-1)] [outputs psi: k]
-// The field transfer is M = diag(e^{i psi}) U A V with A = diag(a(theta)),
+// The field transfer is M = diag(-i e^{-i psi}) U A V with A = diag(a(theta)),
 // a(theta) = i e^{i theta/2} sin(theta/2) = (e^{i theta} - 1) / 2 (an MZI's
-// cross port, photonsim's convention), and coherent detection reads the
-// real part: a real input x gives Re(M) x. The first three groups are
-// photonsim's SvdCoreTransfer.
+// cross port, photonsim's convention), and the balanced homodyne receiver
+// reads the real part: a real input x gives Re(M) x (times
+// 2 sqrt(P_laser P_LO)). This is photonsim's CoherentSvdCoreTransfer, same
+// phases, same order: in silico phases are chip phases.
 //
 // Thread safety: none; a core model belongs to one layer.
 #pragma once

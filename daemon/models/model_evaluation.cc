@@ -1,0 +1,119 @@
+#include "daemon/models/model_evaluation.h"
+
+#include <algorithm>
+#include <cmath>
+
+#include "absl/strings/str_cat.h"
+#include "daemon/models/deployment.h"
+#include "spdlog/spdlog.h"
+
+namespace phc::daemon {
+
+absl::StatusOr<EvaluationSetup> PrepareEvaluation(const photonic::v1::StoredModel& stored,
+                                                  const photonic::v1::ChipDescription& chip,
+                                                  const std::filesystem::path& fashion_mnist_dir,
+                                                  int test_limit) {
+  absl::StatusOr<trainers::onn::Model> model = BuildStoredModel(stored);
+  if (!model.ok()) return model.status();
+  absl::StatusOr<trainers::onn::ChipPlacement> placement = trainers::onn::PlaceModel(*model, chip);
+  if (!placement.ok()) return placement.status();
+  // One training sample: only the test set is used.
+  absl::StatusOr<trainers::onn::ModelData> data = trainers::onn::LoadModelData(
+      stored.spec(), trainers::FashionMnistDir(fashion_mnist_dir), 1, test_limit);
+  if (!data.ok()) return data.status();
+  if (data->test.size() == 0) {
+    return absl::FailedPreconditionError(
+        absl::StrCat("model ", stored.info().model_id(), ": its test set is empty"));
+  }
+  return EvaluationSetup{.model_id = stored.info().model_id(),
+                         .model = *std::move(model),
+                         .placement = *std::move(placement),
+                         .test = std::move(data->test)};
+}
+
+ModelEvaluationRun::ModelEvaluationRun(ChipController& controller, ModelStore& store,
+                                       EvaluationSetup setup, std::uint32_t averages,
+                                       int batch_size)
+    : controller_(controller),
+      store_(store),
+      setup_(std::move(setup)),
+      averages_(averages),
+      batch_size_(std::max(1, batch_size)) {}
+
+ModelEvaluationRun::~ModelEvaluationRun() {
+  if (holds_lease_) {
+    spdlog::critical("bug: model evaluation {} destroyed holding the write lease", model_id());
+  }
+}
+
+absl::Status ModelEvaluationRun::Begin() {
+  std::optional<Deployment> deployed = RefreshDeployment(controller_, store_);
+  if (!deployed.has_value() || deployed->model_id != model_id()) {
+    return absl::FailedPreconditionError(
+        absl::StrCat("model ", model_id(), " is not deployed on the chip (",
+                     deployed.has_value() ? absl::StrCat("model ", deployed->model_id, " is")
+                                          : std::string("no model is"),
+                     "); photonctl model deploy ", model_id(), " first"));
+  }
+  if (absl::Status s = controller_.CheckClientMayWrite(); !s.ok()) return s;
+  deployed_phases_rad_ = deployed->phases_rad;
+  oracle_ = std::make_unique<ControllerOracle>(controller_, averages_);
+  controller_.AcquireWriteLease(lease_holder());
+  holds_lease_ = true;
+  spdlog::info("model {}: evaluating on the chip, {} test samples", model_id(), setup_.test.size());
+  return absl::OkStatus();
+}
+
+absl::StatusOr<photonic::v1::EvaluateProgress> ModelEvaluationRun::Step() {
+  if (!SamePhases(controller_.GetPhases().phases_rad, deployed_phases_rad_)) {
+    return absl::FailedPreconditionError(
+        absl::StrCat("the chip's phases changed during the evaluation of model ", model_id()));
+  }
+  const trainers::Dataset& test = setup_.test;
+  const int n = std::min(batch_size_, test.size() - done_samples_);
+  trainers::Dataset batch;
+  batch.classes = test.classes;
+  batch.features = test.features.middleRows(done_samples_, n);
+  batch.labels.assign(test.labels.begin() + done_samples_, test.labels.begin() + done_samples_ + n);
+  absl::StatusOr<trainers::onn::ChipEvaluation> measured =
+      trainers::onn::ChipAccuracy(setup_.model, setup_.placement, *oracle_, batch, {}, n);
+  if (!measured.ok()) return measured.status();
+  correct_ += static_cast<int>(std::lround(measured->accuracy * measured->samples));
+  const Eigen::MatrixXd logits = setup_.model.Forward(batch.features);
+  in_silico_correct_ +=
+      static_cast<int>(std::lround(trainers::onn::ArgmaxAccuracy(logits, batch.labels) * n));
+  done_samples_ += n;
+
+  photonic::v1::EvaluateProgress progress;
+  progress.set_done_samples(static_cast<std::uint32_t>(done_samples_));
+  progress.set_total_samples(static_cast<std::uint32_t>(test.size()));
+  progress.set_accuracy_so_far(static_cast<double>(correct_) / done_samples_);
+  progress.set_queries(oracle_->cost().queries);
+  progress.set_in_silico_accuracy(static_cast<double>(in_silico_correct_) / done_samples_);
+  if (done()) {
+    progress.set_done(true);
+    progress.set_accuracy(progress.accuracy_so_far());
+  }
+  return progress;
+}
+
+void ModelEvaluationRun::End() {
+  if (ended_) return;
+  ended_ = true;
+  if (holds_lease_ && controller_.write_lease() == lease_holder()) controller_.ReleaseWriteLease();
+  holds_lease_ = false;
+  if (oracle_ == nullptr) return;  // Begin refused: nothing ran
+  if (!done() || done_samples_ == 0) {
+    spdlog::info("model {}: evaluation stopped after {} of {} samples", model_id(), done_samples_,
+                 setup_.test.size());
+    return;
+  }
+  const double accuracy = static_cast<double>(correct_) / done_samples_;
+  spdlog::info("model {}: chip accuracy {:.4f} on {} samples ({} in silico)", model_id(), accuracy,
+               done_samples_, static_cast<double>(in_silico_correct_) / done_samples_);
+  if (absl::Status s = store_.SetChipAccuracy(model_id(), accuracy); !s.ok()) {
+    spdlog::error("model {}: chip accuracy not recorded: {}", model_id(), s.ToString());
+  }
+}
+
+}  // namespace phc::daemon

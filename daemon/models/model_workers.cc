@@ -1,0 +1,70 @@
+#include "daemon/models/model_workers.h"
+
+#include <utility>
+
+namespace phc::daemon {
+
+ModelWorkers::~ModelWorkers() { Shutdown(); }
+
+absl::Status ModelWorkers::StartTraining(std::shared_ptr<std::atomic<bool>> cancel,
+                                         std::function<void()> train) {
+  phc::base::MutexLock lock(&mu_);
+  if (shut_down_) return absl::UnavailableError("photonicd is shutting down");
+  if (training_) {
+    return absl::ResourceExhaustedError(
+        "another in silico training is running (one at a time); wait for it or cancel it");
+  }
+  if (absl::Status s = StartLocked(std::move(train), /*training=*/true); !s.ok()) return s;
+  training_ = true;
+  training_cancel_ = std::move(cancel);
+  return absl::OkStatus();
+}
+
+absl::Status ModelWorkers::Start(std::function<void()> job) {
+  phc::base::MutexLock lock(&mu_);
+  if (shut_down_) return absl::UnavailableError("photonicd is shutting down");
+  return StartLocked(std::move(job), /*training=*/false);
+}
+
+absl::Status ModelWorkers::StartLocked(std::function<void()> job, bool training) {
+  JoinFinishedLocked();
+  auto worker = std::make_shared<Worker>();
+  // The thread's last step takes mu_, held here until `worker` is listed.
+  worker->thread = std::thread([this, worker, job = std::move(job), training] {
+    job();
+    phc::base::MutexLock lock(&mu_);
+    if (training) {
+      training_ = false;
+      training_cancel_.reset();
+    }
+    worker->finished = true;
+  });
+  workers_.push_back(std::move(worker));
+  return absl::OkStatus();
+}
+
+void ModelWorkers::JoinFinishedLocked() {
+  for (auto it = workers_.begin(); it != workers_.end();) {
+    if ((*it)->finished) {
+      (*it)->thread.join();  // its job returned; it only leaves its lambda
+      it = workers_.erase(it);
+    } else {
+      ++it;
+    }
+  }
+}
+
+void ModelWorkers::Shutdown() {
+  std::list<std::shared_ptr<Worker>> workers;
+  {
+    phc::base::MutexLock lock(&mu_);
+    shut_down_ = true;
+    if (training_cancel_) training_cancel_->store(true);
+    workers.swap(workers_);
+  }
+  for (const std::shared_ptr<Worker>& worker : workers) {
+    if (worker->thread.joinable()) worker->thread.join();
+  }
+}
+
+}  // namespace phc::daemon

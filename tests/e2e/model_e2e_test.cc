@@ -1,0 +1,357 @@
+// End to end: ModelService with the real photonicd on the simulated chip
+// deploy/chips/svd4_coherent_test.textproto (6 coherent 4x4 SVD cores, small
+// fabrication errors): train a tiny model in silico, deploy it, evaluate it
+// on the chip, list, get and delete; bad inputs that must change nothing;
+// the CLI; models surviving a restart.
+#include <grpcpp/grpcpp.h>
+#include <gtest/gtest.h>
+#include <signal.h>
+
+#include <filesystem>
+#include <fstream>
+
+#include "daemon_fixture.h"
+#include "google/protobuf/text_format.h"
+#include "google/protobuf/util/json_util.h"
+#include "photonic/v1/chip.grpc.pb.h"
+#include "photonic/v1/model.grpc.pb.h"
+
+namespace phc {
+namespace {
+
+constexpr char kTestChip[] = "svd4_coherent_test";
+
+bool Mentions(const grpc::Status& status, const std::string& text) {
+  return status.error_message().find(text) != std::string::npos;
+}
+
+// 16 synthetic features -> hidden (4: 4 cores of 4x4) -> 3 classes (1 core).
+pb::ModelSpec TinySpec(const std::string& name = "tiny", int hidden = 4) {
+  pb::ModelSpec spec;
+  spec.set_name(name);
+  spec.mutable_input()->set_dataset("synthetic");
+  spec.mutable_input()->set_image_size(4);
+  spec.mutable_input()->set_classes(3);
+  spec.set_core_size(4);
+  spec.add_layers()->mutable_linear()->set_outputs(static_cast<std::uint32_t>(hidden));
+  spec.add_layers()->mutable_relu()->set_clip(4.0);
+  spec.add_layers()->mutable_linear()->set_outputs(3);
+  return spec;
+}
+
+pb::TrainInSilicoRequest TrainRequest(const std::string& id, const pb::ModelSpec& spec,
+                                      std::uint32_t epochs = 8) {
+  pb::TrainInSilicoRequest request;
+  request.set_model_id(id);
+  *request.mutable_spec() = spec;
+  request.set_epochs(epochs);
+  request.set_batch_size(16);
+  request.set_learning_rate(0.01);
+  request.set_seed(3);  // hidden width 4: some seeds leave a ReLU dead (2/3 accuracy)
+  request.set_train_limit(600);
+  request.set_test_limit(90);
+  return request;
+}
+
+class ModelE2eTest : public DaemonE2eTest {
+ protected:
+  void StartOnTestChip() {
+    std::ofstream(config_) << "chip_file: \"" << kChipsDir << "/" << kTestChip
+                           << ".textproto\"\nbackend: BACKEND_SIM\nsim { seed: 3 }\n"
+                           << "state_dir: \"" << (dir_ / "state").string() << "\"\n";
+    StartDaemon("127.0.0.1:0");
+    models_ = pb::ModelService::NewStub(channel_);
+  }
+
+  static std::chrono::system_clock::time_point Deadline() {
+    return std::chrono::system_clock::now() + std::chrono::seconds(60);
+  }
+
+  // Every progress message, and the call's status.
+  grpc::Status Train(const pb::TrainInSilicoRequest& request,
+                     std::vector<pb::TrainInSilicoProgress>* progress = nullptr) {
+    grpc::ClientContext context;
+    context.set_deadline(Deadline());
+    auto stream = models_->TrainInSilico(&context, request);
+    pb::TrainInSilicoProgress message;
+    while (stream->Read(&message)) {
+      if (progress != nullptr) progress->push_back(message);
+    }
+    return stream->Finish();
+  }
+
+  grpc::Status Evaluate(const std::string& id, std::uint32_t test_limit,
+                        std::vector<pb::EvaluateProgress>* progress = nullptr) {
+    grpc::ClientContext context;
+    context.set_deadline(Deadline());
+    pb::EvaluateRequest request;
+    request.set_model_id(id);
+    request.set_test_limit(test_limit);
+    auto stream = models_->Evaluate(&context, request);
+    pb::EvaluateProgress message;
+    while (stream->Read(&message)) {
+      if (progress != nullptr) progress->push_back(message);
+    }
+    return stream->Finish();
+  }
+
+  template <typename Request, typename Response, typename Method>
+  grpc::Status CallModels(Method method, const Request& request, Response& response) {
+    grpc::ClientContext context;
+    context.set_deadline(Deadline());
+    return (models_.get()->*method)(&context, request, &response);
+  }
+
+  grpc::Status Deploy(const std::string& id, pb::DeployReply& reply) {
+    pb::DeployRequest request;
+    request.set_model_id(id);
+    return CallModels(&pb::ModelService::Stub::Deploy, request, reply);
+  }
+
+  grpc::Status Get(const std::string& id, pb::ModelInfo& info) {
+    pb::GetModelRequest request;
+    request.set_model_id(id);
+    return CallModels(&pb::ModelService::Stub::GetModel, request, info);
+  }
+
+  grpc::Status Delete(const std::string& id) {
+    pb::DeleteModelRequest request;
+    request.set_model_id(id);
+    pb::DeleteModelReply reply;
+    return CallModels(&pb::ModelService::Stub::DeleteModel, request, reply);
+  }
+
+  std::vector<std::string> ListIds() {
+    pb::ListModelsReply reply;
+    EXPECT_TRUE(
+        CallModels(&pb::ModelService::Stub::ListModels, pb::ListModelsRequest(), reply).ok());
+    std::vector<std::string> ids;
+    for (const pb::ModelInfo& info : reply.models()) ids.push_back(info.model_id());
+    return ids;
+  }
+
+  pb::GetPhasesResponse Phases() {
+    pb::GetPhasesResponse phases;
+    EXPECT_TRUE(Call(&pb::ChipService::Stub::GetPhases, pb::GetPhasesRequest(), phases).ok());
+    return phases;
+  }
+
+  std::unique_ptr<pb::ModelService::Stub> models_;
+};
+
+TEST_F(ModelE2eTest, TrainInSilicoDeployEvaluateListAndDelete) {
+  StartOnTestChip();
+  std::vector<pb::TrainInSilicoProgress> progress;
+  const grpc::Status trained = Train(TrainRequest("tiny", TinySpec()), &progress);
+  ASSERT_TRUE(trained.ok()) << trained.error_message();
+  ASSERT_EQ(progress.size(), 9u);  // 8 epochs, then the stored model
+  for (std::uint32_t e = 0; e < 8; ++e) {
+    EXPECT_EQ(progress[e].epoch(), e + 1);
+    EXPECT_EQ(progress[e].epochs(), 8u);
+    EXPECT_FALSE(progress[e].done());
+  }
+  const pb::ModelInfo& model = progress.back().model();
+  EXPECT_TRUE(progress.back().done());
+  EXPECT_EQ(model.model_id(), "tiny");
+  EXPECT_EQ(model.spec_name(), "tiny");
+  EXPECT_EQ(model.realisation(), "optical");
+  EXPECT_EQ(model.chip_name(), kTestChip);
+  EXPECT_EQ(model.core_count(), 5u);
+  EXPECT_EQ(model.phase_count(), 160u);
+  EXPECT_GT(model.in_silico_test_accuracy(), 0.6);  // chance: 1/3
+  EXPECT_TRUE(model.persistent());
+  EXPECT_FALSE(model.deployed());
+  EXPECT_EQ(model.last_chip_accuracy(), -1.0);
+  EXPECT_TRUE(std::filesystem::exists(dir_ / "state" / "models" / "tiny.pb"));
+
+  pb::DeployReply deployed;
+  const grpc::Status deploy = Deploy("tiny", deployed);
+  ASSERT_TRUE(deploy.ok()) << deploy.error_message();
+  EXPECT_EQ(deployed.phases_written(), 160u);
+  EXPECT_EQ(std::vector<std::uint32_t>(deployed.circuits().begin(), deployed.circuits().end()),
+            (std::vector<std::uint32_t>{0, 1, 2, 3, 4}));
+  EXPECT_TRUE(deployed.model().deployed());
+  const pb::GetPhasesResponse phases = Phases();
+  ASSERT_EQ(phases.heater_power_mw_size(), 192);
+  for (int p = 160; p < 192; ++p) EXPECT_EQ(phases.heater_power_mw(p), 0.0) << "spare core " << p;
+
+  std::vector<pb::EvaluateProgress> evaluation;
+  const grpc::Status evaluated = Evaluate("tiny", 90, &evaluation);
+  ASSERT_TRUE(evaluated.ok()) << evaluated.error_message();
+  ASSERT_FALSE(evaluation.empty());
+  for (std::size_t i = 1; i < evaluation.size(); ++i) {
+    EXPECT_GT(evaluation[i].done_samples(), evaluation[i - 1].done_samples());
+  }
+  const pb::EvaluateProgress& last = evaluation.back();
+  EXPECT_TRUE(last.done());
+  EXPECT_EQ(last.done_samples(), 90u);
+  EXPECT_EQ(last.total_samples(), 90u);
+  EXPECT_EQ(last.queries(), 180);  // one per sample and optical layer
+  // Well above chance on the nearly ideal chip, and close to in silico.
+  EXPECT_GT(last.accuracy(), 0.6);
+  EXPECT_NEAR(last.accuracy(), last.in_silico_accuracy(), 0.1);
+  EXPECT_NEAR(last.in_silico_accuracy(), model.in_silico_test_accuracy(), 1e-12);  // same samples
+
+  pb::ModelInfo info;
+  ASSERT_TRUE(Get("tiny", info).ok());
+  EXPECT_TRUE(info.deployed());
+  EXPECT_EQ(info.last_chip_accuracy(), last.accuracy());
+  EXPECT_EQ(ListIds(), std::vector<std::string>{"tiny"});
+
+  const grpc::Status refused = Delete("tiny");
+  EXPECT_EQ(refused.error_code(), grpc::StatusCode::FAILED_PRECONDITION);
+  EXPECT_TRUE(Mentions(refused, "deployed")) << refused.error_message();
+  EXPECT_TRUE(std::filesystem::exists(dir_ / "state" / "models" / "tiny.pb"));
+
+  // Another write changes a phase: the chip no longer holds the model, which
+  // may then be deleted.
+  pb::SetPhasesRequest one;
+  one.add_phases_rad(1.0);
+  one.add_indices(3);
+  pb::SetPhasesResponse ignored;
+  ASSERT_TRUE(Call(&pb::ChipService::Stub::SetPhases, one, ignored).ok());
+  ASSERT_TRUE(Get("tiny", info).ok());
+  EXPECT_FALSE(info.deployed());
+  EXPECT_EQ(Evaluate("tiny", 10).error_code(), grpc::StatusCode::FAILED_PRECONDITION);
+  EXPECT_TRUE(Delete("tiny").ok());
+  EXPECT_FALSE(std::filesystem::exists(dir_ / "state" / "models" / "tiny.pb"));
+  EXPECT_TRUE(ListIds().empty());
+}
+
+TEST_F(ModelE2eTest, BadInputsAreRefusedAndChangeNothing) {
+  StartOnTestChip();
+  // Unknown ids.
+  pb::ModelInfo info;
+  EXPECT_EQ(Get("nope", info).error_code(), grpc::StatusCode::NOT_FOUND);
+  pb::DeployReply deployed;
+  EXPECT_EQ(Deploy("nope", deployed).error_code(), grpc::StatusCode::NOT_FOUND);
+  EXPECT_EQ(Evaluate("nope", 10).error_code(), grpc::StatusCode::NOT_FOUND);
+  EXPECT_EQ(Delete("nope").error_code(), grpc::StatusCode::NOT_FOUND);
+
+  // An invalid spec or id: INVALID_ARGUMENT, nothing stored.
+  pb::ModelSpec wrong_classes = TinySpec();
+  wrong_classes.mutable_layers(2)->mutable_linear()->set_outputs(5);
+  const grpc::Status bad_spec = Train(TrainRequest("bad", wrong_classes));
+  EXPECT_EQ(bad_spec.error_code(), grpc::StatusCode::INVALID_ARGUMENT);
+  EXPECT_TRUE(Mentions(bad_spec, "one output per class")) << bad_spec.error_message();
+  EXPECT_EQ(Train(TrainRequest("Bad/Id", TinySpec())).error_code(),
+            grpc::StatusCode::INVALID_ARGUMENT);
+  pb::TrainInSilicoRequest bad_option = TrainRequest("opt", TinySpec());
+  bad_option.set_phase_noise_std_rad(5.0);
+  EXPECT_EQ(Train(bad_option).error_code(), grpc::StatusCode::INVALID_ARGUMENT);
+  EXPECT_TRUE(ListIds().empty());
+  EXPECT_FALSE(std::filesystem::exists(dir_ / "state" / "models" / "bad.pb"));
+
+  // A model too big for the chip trains in silico but is not deployed, and
+  // nothing reaches the chip.
+  ASSERT_TRUE(Train(TrainRequest("big", TinySpec("big", 8), 1)).ok());  // 8 + 2 cores
+  EXPECT_EQ(Train(TrainRequest("big", TinySpec())).error_code(), grpc::StatusCode::ALREADY_EXISTS);
+  const pb::GetPhasesResponse before = Phases();
+  const grpc::Status too_big = Deploy("big", deployed);
+  EXPECT_EQ(too_big.error_code(), grpc::StatusCode::FAILED_PRECONDITION);
+  EXPECT_TRUE(
+      Mentions(too_big, "needs 10 coherent SVD cores of size 4; chip svd4_coherent_test has 6"))
+      << too_big.error_message();
+  EXPECT_EQ(Phases().SerializeAsString(), before.SerializeAsString());
+
+  // A digital twin has no phases to deploy.
+  pb::TrainInSilicoRequest twin = TrainRequest("twin", TinySpec(), 1);
+  twin.set_digital_twin(true);
+  std::vector<pb::TrainInSilicoProgress> progress;
+  ASSERT_TRUE(Train(twin, &progress).ok());
+  EXPECT_EQ(progress.back().model().realisation(), "digital");
+  EXPECT_EQ(Deploy("twin", deployed).error_code(), grpc::StatusCode::FAILED_PRECONDITION);
+  EXPECT_EQ(Phases().SerializeAsString(), before.SerializeAsString());
+
+  // Evaluating a model that is not deployed.
+  const grpc::Status not_deployed = Evaluate("big", 10);
+  EXPECT_EQ(not_deployed.error_code(), grpc::StatusCode::FAILED_PRECONDITION);
+  EXPECT_TRUE(Mentions(not_deployed, "not deployed")) << not_deployed.error_message();
+}
+
+TEST_F(ModelE2eTest, OneTrainingAtATimeAndCancellingStoresNothing) {
+  StartOnTestChip();
+  grpc::ClientContext context;
+  context.set_deadline(Deadline());
+  auto running = models_->TrainInSilico(&context, TrainRequest("long", TinySpec(), 10000));
+  pb::TrainInSilicoProgress first;
+  ASSERT_TRUE(running->Read(&first));  // it runs
+  EXPECT_EQ(first.epoch(), 1u);
+  const grpc::Status second = Train(TrainRequest("second", TinySpec(), 1));
+  EXPECT_EQ(second.error_code(), grpc::StatusCode::RESOURCE_EXHAUSTED);
+  context.TryCancel();
+  while (running->Read(&first)) {
+  }
+  EXPECT_EQ(running->Finish().error_code(), grpc::StatusCode::CANCELLED);
+  // The training thread stops at its next minibatch; until then a new
+  // training is refused.
+  grpc::Status retried = Train(TrainRequest("second", TinySpec(), 1));
+  for (int attempt = 0;
+       attempt < 10000 && retried.error_code() == grpc::StatusCode::RESOURCE_EXHAUSTED; ++attempt) {
+    retried = Train(TrainRequest("second", TinySpec(), 1));
+  }
+  EXPECT_TRUE(retried.ok()) << retried.error_message();
+  EXPECT_EQ(ListIds(), std::vector<std::string>{"second"});
+  EXPECT_FALSE(std::filesystem::exists(dir_ / "state" / "models" / "long.pb"));
+}
+
+TEST_F(ModelE2eTest, PhotonctlTrainsDeploysEvaluatesListsAndDeletes) {
+  StartOnTestChip();
+  const std::filesystem::path spec_file = dir_ / "tiny.textproto";
+  {
+    std::string text;
+    ASSERT_TRUE(google::protobuf::TextFormat::PrintToString(TinySpec(), &text));
+    std::ofstream(spec_file) << text;
+  }
+  const CommandResult train = Photonctl(
+      {"model", "train", "--id", "cli", "--spec", spec_file.string(), "--epochs", "3", "--batch",
+       "16", "--lr", "0.01", "--seed", "3", "--train-limit", "300", "--test-limit", "60"});
+  ASSERT_EQ(train.exit_code, 0) << train.err;
+  EXPECT_NE(train.err.find("epoch 3/3"), std::string::npos) << train.err;
+  EXPECT_NE(train.out.find("model          cli"), std::string::npos) << train.out;
+
+  const CommandResult deploy = Photonctl({"model", "deploy", "cli"});
+  ASSERT_EQ(deploy.exit_code, 0) << deploy.err;
+  EXPECT_NE(deploy.out.find("deployed cli: 160 phases on circuits 0 1 2 3 4"), std::string::npos)
+      << deploy.out;
+  const CommandResult evaluate = Photonctl({"model", "evaluate", "cli", "--test", "30"});
+  ASSERT_EQ(evaluate.exit_code, 0) << evaluate.err;
+  EXPECT_NE(evaluate.out.find("on 30 samples"), std::string::npos) << evaluate.out;
+
+  const CommandResult list = Photonctl({"model", "list"});
+  ASSERT_EQ(list.exit_code, 0) << list.err;
+  EXPECT_NE(list.out.find("cli"), std::string::npos) << list.out;
+  const CommandResult get = Photonctl({"model", "get", "cli", "--json"});
+  ASSERT_EQ(get.exit_code, 0) << get.err;
+  pb::ModelInfo info;
+  ASSERT_TRUE(google::protobuf::util::JsonStringToMessage(get.out, &info).ok()) << get.out;
+  EXPECT_TRUE(info.deployed());
+  EXPECT_GE(info.last_chip_accuracy(), 0.0);
+
+  const CommandResult refused = Photonctl({"model", "delete", "cli"});
+  EXPECT_EQ(refused.exit_code, 1);
+  EXPECT_NE(refused.err.find("FAILED_PRECONDITION"), std::string::npos) << refused.err;
+  const CommandResult missing = Photonctl({"model", "get", "nope"});
+  EXPECT_EQ(missing.exit_code, 1);
+  EXPECT_NE(missing.err.find("NOT_FOUND"), std::string::npos) << missing.err;
+}
+
+TEST_F(ModelE2eTest, StoredModelsSurviveARestartUndeployed) {
+  StartOnTestChip();
+  ASSERT_TRUE(Train(TrainRequest("kept", TinySpec(), 2)).ok());
+  pb::DeployReply deployed;
+  ASSERT_TRUE(Deploy("kept", deployed).ok());
+  daemon_->Signal(SIGTERM);
+  ASSERT_EQ(daemon_->Wait().exit_code, 0);
+  StartDaemon("127.0.0.1:0");
+  models_ = pb::ModelService::NewStub(channel_);
+  pb::ModelInfo info;
+  ASSERT_TRUE(Get("kept", info).ok());
+  EXPECT_EQ(info.chip_name(), kTestChip);
+  EXPECT_FALSE(info.deployed());  // the chip was driven safe at shutdown
+  EXPECT_TRUE(info.persistent());
+  EXPECT_EQ(ListIds(), std::vector<std::string>{"kept"});
+}
+
+}  // namespace
+}  // namespace phc

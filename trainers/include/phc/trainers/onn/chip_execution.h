@@ -1,0 +1,77 @@
+// Running a model on a chip: which circuits its cores take, the chip phase
+// vector that deploys it, a chip description sized for it, and the forward
+// pass executed on the chip through a ChipOracle (the simulator or hardware
+// through the daemon, or the ideal ModelOracle).
+//
+// The chip needs coherent SVD cores (svd { coherent_readout: true }) of the
+// model's core size and bipolar (push-pull) input modulators. A core's
+// balanced homodyne reading, in mW, is readout_scale_mw * Re(M x) for input
+// amplitudes x, with readout_scale_mw = 2 sqrt(laser_power_mw * lo_power_mw)
+// for an ideal receiver (docs/photonsim.md). The electronics do the rest:
+// they scale each optical layer's inputs into [-1, 1] (dividing by the
+// bound the layer before guarantees: 1 for the images, the clip of a
+// clipped ReLU), divide the readings by readout_scale_mw, sum the block
+// columns, undo the input scaling and apply the layer's gain.
+#pragma once
+
+#include <Eigen/Core>
+#include <functional>
+#include <span>
+#include <vector>
+
+#include "absl/status/statusor.h"
+#include "phc/trainers/chip_oracle.h"
+#include "phc/trainers/dataset.h"
+#include "phc/trainers/onn/model.h"
+#include "photonic/v1/config.pb.h"
+
+namespace phc::trainers::onn {
+
+struct ChipPlacement {
+  // circuits[i]: the chip circuit (index into ChipLayout::circuits) running
+  // the model's core i (layers in order, blocks row-major within a layer).
+  std::vector<int> circuits;
+  // Balanced reading (mW) per unit of Re(M x), per circuit of the chip.
+  std::vector<double> readout_scale_mw;
+};
+
+// Places the model's cores on the chip's coherent SVD cores of the model's
+// size, in circuit order. FAILED_PRECONDITION naming what is missing: too
+// few such cores (how many the model needs, how many the chip has),
+// unipolar modulators, a realisation that is not optical, or an optical
+// layer whose inputs are unbounded (no clipped ReLU before it).
+absl::StatusOr<ChipPlacement> PlaceModel(const Model& model,
+                                         const photonic::v1::ChipDescription& chip);
+
+// The chip's full phase vector with the model's phases on its cores and
+// `others` (one per chip phase) everywhere else.
+// REQUIRES: others.size() == the chip's phase count; placement from PlaceModel.
+std::vector<double> DeployedPhases(const Model& model, const photonsim::ChipLayout& layout,
+                                   const ChipPlacement& placement, std::span<const double> others);
+
+// A chip description with exactly the cores `model` needs (coherent SVD
+// cores of its size, bipolar modulators) and the instruments, heater,
+// detector, fabrication and thermal specs of `instruments`. The total
+// heater budget is scaled with the phase count (per-phase budget of the
+// template kept). The name is "<model name>_chip".
+photonic::v1::ChipDescription ChipForModel(const Model& model,
+                                           const photonic::v1::ChipDescription& instruments);
+
+// Logits measured on the chip, whose phases must already be the deployed
+// ones: one chip query per sample and optical linear layer, and one per
+// sample, patch and optical convolution. Electronic layers run here.
+absl::StatusOr<Eigen::MatrixXd> ChipForward(Model& model, const ChipPlacement& placement,
+                                            ChipOracle& oracle, const Eigen::MatrixXd& features);
+
+struct ChipEvaluation {
+  double accuracy = 0.0;
+  int samples = 0;
+  std::int64_t queries = 0;
+};
+// Accuracy over `data` in batches; `progress(done, total)` after each batch;
+// stops early (returning what was measured) when `progress` returns false.
+absl::StatusOr<ChipEvaluation> ChipAccuracy(
+    Model& model, const ChipPlacement& placement, ChipOracle& oracle, const Dataset& data,
+    const std::function<bool(int done, int total)>& progress = {}, int batch_size = 100);
+
+}  // namespace phc::trainers::onn

@@ -1,0 +1,233 @@
+#include "phc/trainers/onn/chip_execution.h"
+
+#include <algorithm>
+#include <cmath>
+#include <limits>
+
+#include "absl/strings/str_cat.h"
+#include "phc/base/check.h"
+#include "photonsim/chip_layout.h"
+
+namespace phc::trainers::onn {
+namespace {
+
+constexpr double kUnbounded = std::numeric_limits<double>::infinity();
+
+// The optical linear map a layer runs on cores (itself, or a convolution's
+// kernel), or null for an electronic layer.
+const OpticalLinear* OpticalMap(const ModelLayer& layer) {
+  if (const auto* conv = dynamic_cast<const Conv2d*>(&layer)) {
+    return dynamic_cast<const OpticalLinear*>(&conv->kernel_map());
+  }
+  return dynamic_cast<const OpticalLinear*>(&layer);
+}
+
+// Per layer, the largest |value| its inputs can take (the images are in
+// [0, 1]; a clipped ReLU bounds by its clip; pooling keeps the bound; a
+// linear layer's outputs are unbounded).
+std::vector<double> InputBounds(const Model& model) {
+  std::vector<double> bounds;
+  double bound = 1.0;
+  for (const auto& layer : model.layers()) {
+    bounds.push_back(bound);
+    if (const auto* relu = dynamic_cast<const ClippedRelu*>(layer.get())) {
+      if (relu->clip() > 0.0) bound = std::min(bound, relu->clip());
+    } else if (dynamic_cast<const AvgPool*>(layer.get()) == nullptr) {
+      bound = kUnbounded;
+    }
+  }
+  return bounds;
+}
+
+bool IsModelCore(const photonsim::CircuitLayout& circuit, int k) {
+  return circuit.kind == photonsim::CircuitKind::kSvd && circuit.size == k &&
+         circuit.spec.svd().coherent_readout();
+}
+
+double LoPowerMw(const photonsim::CircuitLayout& circuit) {
+  const double lo = circuit.spec.svd().lo_power_mw();
+  return lo > 0.0 ? lo : 1.0;
+}
+
+}  // namespace
+
+absl::StatusOr<ChipPlacement> PlaceModel(const Model& model,
+                                         const photonic::v1::ChipDescription& chip) {
+  if (model.realisation() != Realisation::kOptical) {
+    return absl::FailedPreconditionError(
+        "a digital twin has no phases to deploy; train the optical realisation");
+  }
+  if (!chip.modulator().bipolar()) {
+    return absl::FailedPreconditionError(absl::StrCat(
+        "chip ", chip.name(),
+        " has unipolar input modulators; signed models need bipolar (push-pull) ones"));
+  }
+  const std::vector<double> bounds = InputBounds(model);
+  for (std::size_t i = 0; i < model.layers().size(); ++i) {
+    if (OpticalMap(*model.layers()[i]) != nullptr && !std::isfinite(bounds[i])) {
+      return absl::FailedPreconditionError(absl::StrCat(
+          "model layer ", i,
+          " is optical but its inputs are unbounded: put a clipped ReLU (relu { clip: ... }) "
+          "before it so the electronics can scale them onto the modulators"));
+    }
+  }
+  const int k = static_cast<int>(model.spec().core_size());
+  const photonsim::ChipLayout layout = photonsim::BuildChipLayout(chip);
+  ChipPlacement placement;
+  placement.readout_scale_mw.assign(layout.circuits.size(), 0.0);
+  for (std::size_t c = 0; c < layout.circuits.size(); ++c) {
+    const photonsim::CircuitLayout& circuit = layout.circuits[c];
+    if (!IsModelCore(circuit, k)) continue;
+    placement.readout_scale_mw[c] = 2.0 * std::sqrt(chip.laser_power_mw() * LoPowerMw(circuit));
+    if (static_cast<int>(placement.circuits.size()) < model.core_count()) {
+      placement.circuits.push_back(static_cast<int>(c));
+    }
+  }
+  if (static_cast<int>(placement.circuits.size()) < model.core_count()) {
+    int available = 0;
+    for (const auto& circuit : layout.circuits) available += IsModelCore(circuit, k);
+    return absl::FailedPreconditionError(absl::StrCat(
+        "model ", model.spec().name(), " needs ", model.core_count(), " coherent SVD cores of size ",
+        k, "; chip ", chip.name(), " has ", available,
+        " (make one with ChipForModel / photonctl chip-for-model)"));
+  }
+  return placement;
+}
+
+std::vector<double> DeployedPhases(const Model& model, const photonsim::ChipLayout& layout,
+                                   const ChipPlacement& placement, std::span<const double> others) {
+  PHC_CHECK(static_cast<int>(others.size()) == layout.phase_count);
+  std::vector<double> phases(others.begin(), others.end());
+  std::size_t core = 0;
+  for (const auto& layer : model.layers()) {
+    const OpticalLinear* optical = OpticalMap(*layer);
+    if (optical == nullptr) continue;
+    const int per_core = SvdCore::PhaseCount(optical->core_size());
+    // parameters(): the gain, then each core's phases in the chip's order.
+    const std::span<const double> parameters = optical->parameter_values();
+    for (const CoreBlock& block : optical->blocks()) {
+      const photonsim::CircuitLayout& circuit = layout.circuits[placement.circuits.at(core++)];
+      PHC_CHECK(circuit.phase_count == per_core);
+      std::copy_n(parameters.begin() + block.first_parameter, per_core,
+                  phases.begin() + circuit.first_phase);
+    }
+  }
+  return phases;
+}
+
+photonic::v1::ChipDescription ChipForModel(const Model& model,
+                                           const photonic::v1::ChipDescription& instruments) {
+  photonic::v1::ChipDescription chip = instruments;
+  chip.set_name(model.spec().name() + "_chip");
+  chip.clear_circuits();
+  auto* cores = chip.add_circuits();
+  cores->set_name("core");
+  cores->set_count(static_cast<std::uint32_t>(model.core_count()));
+  auto* svd = cores->mutable_svd();
+  svd->set_size(model.spec().core_size());
+  svd->set_coherent_readout(true);
+  svd->set_lo_power_mw(1.0);
+  chip.mutable_modulator()->set_bipolar(true);
+  const photonsim::ChipLayout template_layout = photonsim::BuildChipLayout(instruments);
+  if (template_layout.phase_count > 0 && instruments.max_total_heater_power_mw() > 0.0) {
+    chip.set_max_total_heater_power_mw(instruments.max_total_heater_power_mw() /
+                                       template_layout.phase_count * model.phase_count());
+  }
+  return chip;
+}
+
+namespace {
+
+// One optical linear map on the chip: every row of `x` is one query that
+// drives all of the map's cores at once (inputs scaled by 1 / bound).
+absl::StatusOr<Eigen::MatrixXd> RunOnChip(const OpticalLinear& map, const Eigen::MatrixXd& x,
+                                          double bound, std::size_t first_core,
+                                          const ChipPlacement& placement, ChipOracle& oracle) {
+  const photonsim::ChipLayout& layout = oracle.layout();
+  const int k = map.core_size();
+  std::vector<double> amplitudes(layout.input_count, 0.0);
+  Eigen::MatrixXd y = Eigen::MatrixXd::Zero(x.rows(), map.out_width());
+  for (Eigen::Index n = 0; n < x.rows(); ++n) {
+    for (std::size_t b = 0; b < map.blocks().size(); ++b) {
+      const CoreBlock& block = map.blocks()[b];
+      const photonsim::CircuitLayout& circuit =
+          layout.circuits[placement.circuits[first_core + b]];
+      const int c0 = block.col * k;
+      const int cols = std::min(k, map.in_width() - c0);
+      for (int j = 0; j < cols; ++j) {
+        amplitudes[circuit.first_input + j] = std::clamp(x(n, c0 + j) / bound, -1.0, 1.0);
+      }
+    }
+    absl::StatusOr<std::vector<double>> readings = oracle.Query(amplitudes);
+    if (!readings.ok()) return readings.status();
+    for (std::size_t b = 0; b < map.blocks().size(); ++b) {
+      const CoreBlock& block = map.blocks()[b];
+      const int index = placement.circuits[first_core + b];
+      const photonsim::CircuitLayout& circuit = layout.circuits[index];
+      const int r0 = block.row * k;
+      const int rows = std::min(k, map.out_width() - r0);
+      for (int i = 0; i < rows; ++i) {
+        y(n, r0 + i) += (*readings)[circuit.first_output + i] / placement.readout_scale_mw[index];
+      }
+    }
+  }
+  return y * (bound * map.gain());
+}
+
+}  // namespace
+
+absl::StatusOr<Eigen::MatrixXd> ChipForward(Model& model, const ChipPlacement& placement,
+                                            ChipOracle& oracle, const Eigen::MatrixXd& features) {
+  if (features.cols() != model.input_width()) {
+    return absl::InvalidArgumentError(absl::StrCat("features have ", features.cols(),
+                                                   " columns; the model reads ",
+                                                   model.input_width()));
+  }
+  const std::vector<double> bounds = InputBounds(model);
+  Eigen::MatrixXd x = features;
+  std::size_t core = 0;
+  for (std::size_t i = 0; i < model.layers().size(); ++i) {
+    ModelLayer& layer = *model.layers()[i];
+    const OpticalLinear* optical = OpticalMap(layer);
+    if (optical == nullptr) {
+      x = layer.Forward(x);
+      continue;
+    }
+    if (const auto* conv = dynamic_cast<const Conv2d*>(&layer)) {
+      absl::StatusOr<Eigen::MatrixXd> y =
+          RunOnChip(*optical, conv->Im2Col(x), bounds[i], core, placement, oracle);
+      if (!y.ok()) return y.status();
+      x = conv->PatchOutputsToImages(*y, static_cast<int>(x.rows()));
+    } else {
+      absl::StatusOr<Eigen::MatrixXd> y = RunOnChip(*optical, x, bounds[i], core, placement, oracle);
+      if (!y.ok()) return y.status();
+      x = *std::move(y);
+    }
+    core += optical->blocks().size();
+  }
+  return x;
+}
+
+absl::StatusOr<ChipEvaluation> ChipAccuracy(Model& model, const ChipPlacement& placement,
+                                            ChipOracle& oracle, const Dataset& data,
+                                            const std::function<bool(int, int)>& progress,
+                                            int batch_size) {
+  ChipEvaluation evaluation;
+  const std::int64_t queries_before = oracle.cost().queries;
+  int correct = 0;
+  for (int start = 0; start < data.size(); start += batch_size) {
+    const int n = std::min(batch_size, data.size() - start);
+    absl::StatusOr<Eigen::MatrixXd> logits =
+        ChipForward(model, placement, oracle, data.features.middleRows(start, n));
+    if (!logits.ok()) return logits.status();
+    correct += static_cast<int>(std::lround(
+        ArgmaxAccuracy(*logits, std::span<const int>(data.labels.data() + start, n)) * n));
+    evaluation.samples += n;
+    evaluation.accuracy = static_cast<double>(correct) / evaluation.samples;
+    evaluation.queries = oracle.cost().queries - queries_before;
+    if (progress && !progress(evaluation.samples, data.size())) break;
+  }
+  return evaluation;
+}
+
+}  // namespace phc::trainers::onn
