@@ -8,9 +8,7 @@
 #include "spdlog/spdlog.h"
 
 namespace phc::daemon {
-namespace {
-
-}  // namespace
+namespace {}  // namespace
 
 absl::StatusOr<DeploymentPlan> PlanDeployment(const photonic::v1::StoredModel& stored,
                                               const photonic::v1::ChipDescription& chip,

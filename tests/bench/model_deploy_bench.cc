@@ -86,8 +86,8 @@ class RawSimOracle final : public phc::trainers::ChipOracle {
   phc::trainers::OracleCost cost_;
 };
 
-void Emit(const std::string& model, const char* stage, double accuracy, int samples,
-          double seconds, const std::string& extra = "") {
+void Emit(const std::string& model, const char* stage, double accuracy, int samples, double seconds,
+          const std::string& extra = "") {
   std::printf(
       "{\"benchmark\": \"model_deploy\", \"model\": \"%s\", \"stage\": \"%s\", \"accuracy\": %.4f, "
       "\"samples\": %d, \"samples_per_s\": %.1f%s}\n",
@@ -172,28 +172,35 @@ int main(int argc, char** argv) {
 
   absl::StatusOr<phc::testing::SimBench> bench = phc::testing::MakeSimBench(chip, chip_seed);
   if (!bench.ok()) return fail(bench.status());
-  phc::daemon::ControllerOracle oracle(*bench->controller, averages);
-  const std::vector<double> zero_power(bench->controller->phase_model().bias_rad().begin(),
-                                       bench->controller->phase_model().bias_rad().end());
-  start = Clock::now();
-  if (absl::Status s =
-          oracle.SetPhases(onn::DeployedPhases(*model, layout, *placement, zero_power));
-      !s.ok()) {
-    return fail(s);
-  }
-  const double deploy_seconds = Seconds(start);
-  const double power_mw = bench->controller->GetPhases().total_heater_power_mw;
-  start = Clock::now();
-  const auto fabricated = onn::ChipAccuracy(*model, *placement, oracle, data->test);
-  if (!fabricated.ok()) return fail(fabricated.status());
-  const double controller_seconds = Seconds(start);
+  double deploy_seconds = 0.0, power_mw = 0.0, controller_seconds = 0.0;
+  phc::trainers::onn::ChipEvaluation fabricated;
+  const absl::Status on_chip = bench->controller->RunSync([&]() -> absl::Status {
+    phc::daemon::ControllerOracle oracle(*bench->controller, averages);
+    const std::vector<double> zero_power(bench->controller->phase_model().bias_rad().begin(),
+                                         bench->controller->phase_model().bias_rad().end());
+    auto t0 = Clock::now();
+    if (absl::Status s =
+            oracle.SetPhases(onn::DeployedPhases(*model, layout, *placement, zero_power));
+        !s.ok()) {
+      return s;
+    }
+    deploy_seconds = Seconds(t0);
+    power_mw = bench->controller->GetPhases().total_heater_power_mw;
+    t0 = Clock::now();
+    auto evaluation = onn::ChipAccuracy(*model, *placement, oracle, data->test);
+    if (!evaluation.ok()) return evaluation.status();
+    controller_seconds = Seconds(t0);
+    fabricated = *evaluation;
+    return absl::OkStatus();
+  });
+  if (!on_chip.ok()) return fail(on_chip);
   char extra[256];
   std::snprintf(extra, sizeof extra,
                 ", \"chip_seed\": %llu, \"phases\": %d, \"deploy_seconds\": %.3f, "
                 "\"heater_power_mw\": %.0f, \"queries\": %lld",
                 static_cast<unsigned long long>(chip_seed), layout.phase_count, deploy_seconds,
-                power_mw, static_cast<long long>(fabricated->queries));
-  Emit(name, "fabricated_uncalibrated", fabricated->accuracy, n, controller_seconds, extra);
+                power_mw, static_cast<long long>(fabricated.queries));
+  Emit(name, "fabricated_uncalibrated", fabricated.accuracy, n, controller_seconds, extra);
 
   absl::StatusOr<std::unique_ptr<photonsim::SimChip>> raw_sim =
       photonsim::SimChip::Create(chip, chip_seed);

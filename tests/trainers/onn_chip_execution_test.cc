@@ -79,8 +79,9 @@ TEST(ChipExecutionTest, PlacementRefusesWhatCannotRun) {
   small.mutable_circuits(0)->set_count(16);
   const absl::Status too_small = PlaceModel(*model, small).status();
   EXPECT_EQ(too_small.code(), absl::StatusCode::kFailedPrecondition);
-  EXPECT_NE(too_small.message().find("needs 17 coherent SVD cores of size 4; chip small_cnn_chip has 16"),
-            std::string::npos)
+  EXPECT_NE(
+      too_small.message().find("needs 17 coherent SVD cores of size 4; chip small_cnn_chip has 16"),
+      std::string::npos)
       << too_small;
 
   photonic::v1::ChipDescription intensity = chip;
@@ -136,7 +137,8 @@ TEST(ChipExecutionTest, OnTheIdealChipTheMeasuredLogitsAreTheModels) {
                                             std::vector<double>(layout.phase_count, 0.0)))
                   .ok());
   const Dataset data = MakeClusters(7, 36, 3, 0.2, 4);
-  const absl::StatusOr<Eigen::MatrixXd> measured = ChipForward(*model, *placement, oracle, data.features);
+  const absl::StatusOr<Eigen::MatrixXd> measured =
+      ChipForward(*model, *placement, oracle, data.features);
   ASSERT_TRUE(measured.ok()) << measured.status();
   const Eigen::MatrixXd expected = model->Forward(data.features);
   EXPECT_LT((*measured - expected).cwiseAbs().maxCoeff(), 1e-9 * expected.cwiseAbs().maxCoeff());
@@ -146,7 +148,8 @@ TEST(ChipExecutionTest, OnTheIdealChipTheMeasuredLogitsAreTheModels) {
 
   int calls = 0;
   const absl::StatusOr<ChipEvaluation> evaluation = ChipAccuracy(
-      *model, *placement, oracle, data, [&](int done, int total) {
+      *model, *placement, oracle, data,
+      [&](int done, int total) {
         EXPECT_EQ(total, 7);
         ++calls;
         return done < 4;  // stop after the second batch

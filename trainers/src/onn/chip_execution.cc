@@ -86,10 +86,10 @@ absl::StatusOr<ChipPlacement> PlaceModel(const Model& model,
   if (static_cast<int>(placement.circuits.size()) < model.core_count()) {
     int available = 0;
     for (const auto& circuit : layout.circuits) available += IsModelCore(circuit, k);
-    return absl::FailedPreconditionError(absl::StrCat(
-        "model ", model.spec().name(), " needs ", model.core_count(), " coherent SVD cores of size ",
-        k, "; chip ", chip.name(), " has ", available,
-        " (make one with ChipForModel / photonctl chip-for-model)"));
+    return absl::FailedPreconditionError(
+        absl::StrCat("model ", model.spec().name(), " needs ", model.core_count(),
+                     " coherent SVD cores of size ", k, "; chip ", chip.name(), " has ", available,
+                     " (make one with ChipForModel / photonctl chip-for-model)"));
   }
   return placement;
 }
@@ -150,8 +150,7 @@ absl::StatusOr<Eigen::MatrixXd> RunOnChip(const OpticalLinear& map, const Eigen:
   for (Eigen::Index n = 0; n < x.rows(); ++n) {
     for (std::size_t b = 0; b < map.blocks().size(); ++b) {
       const CoreBlock& block = map.blocks()[b];
-      const photonsim::CircuitLayout& circuit =
-          layout.circuits[placement.circuits[first_core + b]];
+      const photonsim::CircuitLayout& circuit = layout.circuits[placement.circuits[first_core + b]];
       const int c0 = block.col * k;
       const int cols = std::min(k, map.in_width() - c0);
       for (int j = 0; j < cols; ++j) {
@@ -179,9 +178,8 @@ absl::StatusOr<Eigen::MatrixXd> RunOnChip(const OpticalLinear& map, const Eigen:
 absl::StatusOr<Eigen::MatrixXd> ChipForward(Model& model, const ChipPlacement& placement,
                                             ChipOracle& oracle, const Eigen::MatrixXd& features) {
   if (features.cols() != model.input_width()) {
-    return absl::InvalidArgumentError(absl::StrCat("features have ", features.cols(),
-                                                   " columns; the model reads ",
-                                                   model.input_width()));
+    return absl::InvalidArgumentError(absl::StrCat(
+        "features have ", features.cols(), " columns; the model reads ", model.input_width()));
   }
   const std::vector<double> bounds = InputBounds(model);
   Eigen::MatrixXd x = features;
@@ -199,7 +197,8 @@ absl::StatusOr<Eigen::MatrixXd> ChipForward(Model& model, const ChipPlacement& p
       if (!y.ok()) return y.status();
       x = conv->PatchOutputsToImages(*y, static_cast<int>(x.rows()));
     } else {
-      absl::StatusOr<Eigen::MatrixXd> y = RunOnChip(*optical, x, bounds[i], core, placement, oracle);
+      absl::StatusOr<Eigen::MatrixXd> y =
+          RunOnChip(*optical, x, bounds[i], core, placement, oracle);
       if (!y.ok()) return y.status();
       x = *std::move(y);
     }

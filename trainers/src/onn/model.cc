@@ -217,11 +217,10 @@ absl::StatusOr<ModelData> LoadModelData(const ModelSpec& spec,
                                         int train_limit, int test_limit) {
   const int side = ImageSide(spec);
   if (spec.input().dataset() == "synthetic") {
-    return ModelData{
-        .train = MakeClusters(train_limit > 0 ? train_limit : 600, side * side, ClassCount(spec),
-                              0.15, 1, 0),
-        .test = MakeClusters(test_limit > 0 ? test_limit : 300, side * side, ClassCount(spec),
-                             0.15, 1, 1)};
+    return ModelData{.train = MakeClusters(train_limit > 0 ? train_limit : 600, side * side,
+                                           ClassCount(spec), 0.15, 1, 0),
+                     .test = MakeClusters(test_limit > 0 ? test_limit : 300, side * side,
+                                          ClassCount(spec), 0.15, 1, 1)};
   }
   absl::StatusOr<FashionMnist> images =
       LoadFashionMnist(fashion_mnist_dir, train_limit, test_limit);
