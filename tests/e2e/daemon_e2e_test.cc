@@ -190,7 +190,8 @@ TEST_F(DaemonE2eTest, MalformedConfigExitsNonZeroWithMessage) {
 
 // The daemon serves every shipped chip description: info, a write, a read.
 TEST_F(DaemonE2eTest, ServesEveryShippedChipDescription) {
-  for (const std::string chip : {"clements8", "clements16", "onn_svd8x24", "mrr_bank8"}) {
+  for (const std::string chip : {"clements8", "clements16", "onn_svd8x24", "mrr_bank8",
+                                 "svd8_coherent", "mlp_64_24_24_10_chip", "cnn_fmnist_chip"}) {
     SCOPED_TRACE(chip);
     WriteConfig(kChipsDir + "/" + chip + ".textproto");
     StartDaemon("unix:" + (dir_ / (chip + ".sock")).string());
