@@ -1,5 +1,6 @@
 #include "daemon/models/in_silico_training.h"
 
+#include <algorithm>
 #include <chrono>
 #include <cmath>
 
@@ -14,7 +15,7 @@ using photonic::v1::TrainInSilicoRequest;
 
 namespace {
 
-constexpr std::uint32_t kMaxEpochs = 10000;
+constexpr std::uint32_t kMaxEpochs = 10000;  // InSilicoOptions' ranges
 constexpr std::uint32_t kMaxBatch = 65536;
 constexpr std::uint32_t kMaxTrainSamples = 60000;
 constexpr std::uint32_t kMaxTestSamples = 10000;
@@ -38,28 +39,26 @@ absl::StatusOr<InSilicoJob> ValidateTrainInSilico(const TrainInSilicoRequest& re
   job.spec = request.spec();
   job.realisation = request.digital_twin() ? trainers::onn::Realisation::kDigital
                                            : trainers::onn::Realisation::kOptical;
-  const std::uint32_t epochs = request.epochs() == 0 ? 10 : request.epochs();
-  if (epochs > kMaxEpochs) return OutOfRange("epochs", epochs, "[1, 10000]");
-  const std::uint32_t batch = request.batch_size() == 0 ? 32 : request.batch_size();
-  if (batch > kMaxBatch) return OutOfRange("batch_size", batch, "[1, 65536]");
-  const double learning_rate = request.learning_rate() == 0.0 ? 2e-3 : request.learning_rate();
-  if (!(learning_rate > 0.0 && learning_rate <= 1.0)) {
-    return OutOfRange("learning_rate", learning_rate, "(0, 1]");
-  }
-  if (!(request.phase_noise_std_rad() >= 0.0 && request.phase_noise_std_rad() <= 1.0)) {
-    return OutOfRange("phase_noise_std_rad", request.phase_noise_std_rad(), "[0, 1]");
-  }
+  // 0 means the default; a value too large for an int is out of range alike.
+  const trainers::onn::InSilicoOptions defaults;
+  job.options = {
+      .epochs = request.epochs() == 0
+                    ? defaults.epochs
+                    : static_cast<int>(std::min<std::uint32_t>(request.epochs(), kMaxEpochs + 1)),
+      .batch_size = request.batch_size() == 0 ? defaults.batch_size
+                                              : static_cast<int>(std::min<std::uint32_t>(
+                                                    request.batch_size(), kMaxBatch + 1)),
+      .learning_rate =
+          request.learning_rate() == 0.0 ? defaults.learning_rate : request.learning_rate(),
+      .phase_noise_std_rad = request.phase_noise_std_rad(),
+      .seed = request.seed()};
+  if (absl::Status s = trainers::onn::ValidateInSilicoOptions(job.options); !s.ok()) return s;
   if (request.train_limit() > kMaxTrainSamples) {
     return OutOfRange("train_limit", request.train_limit(), "[0, 60000] (0: all)");
   }
   if (request.test_limit() > kMaxTestSamples) {
     return OutOfRange("test_limit", request.test_limit(), "[0, 10000] (0: all)");
   }
-  job.options = {.epochs = static_cast<int>(epochs),
-                 .batch_size = static_cast<int>(batch),
-                 .learning_rate = learning_rate,
-                 .phase_noise_std_rad = request.phase_noise_std_rad(),
-                 .seed = request.seed()};
   job.train_limit = static_cast<int>(request.train_limit());
   job.test_limit = static_cast<int>(request.test_limit());
   if (job.spec.input().dataset() == "fashion-mnist") {

@@ -11,9 +11,9 @@
 #include "phc/trainers/diff/network.h"
 
 namespace phc::trainers::onn {
-namespace {
+namespace {}  // namespace
 
-absl::Status ValidateOptions(const InSilicoOptions& options) {
+absl::Status ValidateInSilicoOptions(const InSilicoOptions& options) {
   if (options.epochs < 1 || options.epochs > 10000) {
     return absl::InvalidArgumentError(
         absl::StrCat("epochs must be in [1, 10000], got ", options.epochs));
@@ -32,6 +32,8 @@ absl::Status ValidateOptions(const InSilicoOptions& options) {
   }
   return absl::OkStatus();
 }
+
+namespace {
 
 absl::Status CheckData(const Model& model, const Dataset& data, const char* which) {
   if (data.size() == 0) return absl::InvalidArgumentError(absl::StrCat(which, " set is empty"));
@@ -67,7 +69,7 @@ absl::StatusOr<InSilicoResult> TrainInSilico(Model& model, const Dataset& train,
                                              const Dataset& test, const InSilicoOptions& options,
                                              const EpochCallback& on_epoch,
                                              const std::atomic<bool>* cancel) {
-  if (absl::Status status = ValidateOptions(options); !status.ok()) return status;
+  if (absl::Status status = ValidateInSilicoOptions(options); !status.ok()) return status;
   if (absl::Status status = CheckData(model, train, "training"); !status.ok()) return status;
   if (absl::Status status = CheckData(model, test, "test"); !status.ok()) return status;
 

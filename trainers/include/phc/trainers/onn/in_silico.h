@@ -41,6 +41,9 @@ struct InSilicoResult {
 
 using EpochCallback = std::function<void(const EpochReport&)>;
 
+// INVALID_ARGUMENT naming the option and its range.
+absl::Status ValidateInSilicoOptions(const InSilicoOptions& options);
+
 // INVALID_ARGUMENT for options out of range or data that do not fit the
 // model. `cancel`, when set, stops the run at the next minibatch.
 absl::StatusOr<InSilicoResult> TrainInSilico(Model& model, const Dataset& train,
