@@ -10,6 +10,7 @@
 #include "daemon/chip_controller.h"
 #include "phc/drivers/sim_drivers.h"
 #include "photonsim/sim_chip.h"
+#include "tests/sim_bench.h"
 #include "tests/test_chips.h"
 
 namespace phc::daemon {
@@ -27,23 +28,12 @@ photonic::v1::ChipDescription CoherentChip(bool bipolar) {
   return chip;
 }
 
-struct Bench {
-  std::shared_ptr<photonsim::SimChip> sim;
-  std::unique_ptr<ChipController> controller;
-};
+using Bench = phc::testing::SimBench;
 
 Bench MakeBench(const photonic::v1::ChipDescription& description) {
-  Bench bench;
-  auto chip = photonsim::SimChip::Create(description, 1);
-  EXPECT_TRUE(chip.ok()) << chip.status();
-  if (!chip.ok()) return bench;
-  bench.sim = std::shared_ptr<photonsim::SimChip>(*std::move(chip));
-  auto controller = ChipController::Create(
-      description, drivers::MakeSimDrivers(bench.sim, description.heater().max_voltage_v(),
-                                           description.modulator().max_voltage_v()));
-  EXPECT_TRUE(controller.ok()) << controller.status();
-  if (controller.ok()) bench.controller = *std::move(controller);
-  return bench;
+  absl::StatusOr<Bench> bench = phc::testing::MakeSimBench(description, 1);
+  EXPECT_TRUE(bench.ok()) << bench.status();
+  return bench.ok() ? *std::move(bench) : Bench{};
 }
 
 TEST(BipolarInputsTest, BipolarChipDrivesNegativeAmplitudesAsNegativeVolts) {

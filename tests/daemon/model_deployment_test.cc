@@ -22,6 +22,8 @@
 #include "photonsim/chip_layout.h"
 #include "photonsim/phase.h"
 #include "photonsim/sim_chip.h"
+#include "tests/model_specs.h"
+#include "tests/sim_bench.h"
 #include "tests/test_chips.h"
 
 namespace phc::daemon {
@@ -52,19 +54,7 @@ photonic::v1::ChipDescription CoherentChip(int cores) {
   return chip;
 }
 
-// 16 synthetic features -> 4 -> 3 classes: 4 + 1 cores.
-ModelSpec TinySpec(int hidden = 4) {
-  ModelSpec spec;
-  spec.set_name("tiny");
-  spec.mutable_input()->set_dataset("synthetic");
-  spec.mutable_input()->set_image_size(4);
-  spec.mutable_input()->set_classes(3);
-  spec.set_core_size(4);
-  spec.add_layers()->mutable_linear()->set_outputs(static_cast<std::uint32_t>(hidden));
-  spec.add_layers()->mutable_relu()->set_clip(4.0);
-  spec.add_layers()->mutable_linear()->set_outputs(3);
-  return spec;
-}
+ModelSpec TinySpec(int hidden = 4) { return phc::testing::TinyModelSpec("tiny", hidden); }
 
 TrainInSilicoRequest TinyRequest(const std::string& id) {
   TrainInSilicoRequest request;
@@ -79,23 +69,12 @@ TrainInSilicoRequest TinyRequest(const std::string& id) {
   return request;
 }
 
-struct Bench {
-  std::shared_ptr<photonsim::SimChip> sim;
-  std::unique_ptr<ChipController> controller;
-};
+using Bench = phc::testing::SimBench;
 
 Bench MakeBench(const photonic::v1::ChipDescription& description) {
-  Bench bench;
-  auto chip = photonsim::SimChip::Create(description, 1);
-  EXPECT_TRUE(chip.ok()) << chip.status();
-  if (!chip.ok()) return bench;
-  bench.sim = std::shared_ptr<photonsim::SimChip>(*std::move(chip));
-  auto controller = ChipController::Create(
-      description, drivers::MakeSimDrivers(bench.sim, description.heater().max_voltage_v(),
-                                           description.modulator().max_voltage_v()));
-  EXPECT_TRUE(controller.ok()) << controller.status();
-  if (controller.ok()) bench.controller = *std::move(controller);
-  return bench;
+  absl::StatusOr<Bench> bench = phc::testing::MakeSimBench(description, 1);
+  EXPECT_TRUE(bench.ok()) << bench.status();
+  return bench.ok() ? *std::move(bench) : Bench{};
 }
 
 // Trains `request` as the service does and stores it.

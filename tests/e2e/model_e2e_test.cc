@@ -15,6 +15,7 @@
 #include "google/protobuf/util/json_util.h"
 #include "photonic/v1/chip.grpc.pb.h"
 #include "photonic/v1/model.grpc.pb.h"
+#include "tests/model_specs.h"
 
 namespace phc {
 namespace {
@@ -25,18 +26,8 @@ bool Mentions(const grpc::Status& status, const std::string& text) {
   return status.error_message().find(text) != std::string::npos;
 }
 
-// 16 synthetic features -> hidden (4: 4 cores of 4x4) -> 3 classes (1 core).
 pb::ModelSpec TinySpec(const std::string& name = "tiny", int hidden = 4) {
-  pb::ModelSpec spec;
-  spec.set_name(name);
-  spec.mutable_input()->set_dataset("synthetic");
-  spec.mutable_input()->set_image_size(4);
-  spec.mutable_input()->set_classes(3);
-  spec.set_core_size(4);
-  spec.add_layers()->mutable_linear()->set_outputs(static_cast<std::uint32_t>(hidden));
-  spec.add_layers()->mutable_relu()->set_clip(4.0);
-  spec.add_layers()->mutable_linear()->set_outputs(3);
-  return spec;
+  return phc::testing::TinyModelSpec(name, hidden);
 }
 
 pb::TrainInSilicoRequest TrainRequest(const std::string& id, const pb::ModelSpec& spec,
