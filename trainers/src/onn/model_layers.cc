@@ -127,30 +127,40 @@ Conv2d::Conv2d(ConvGeometry geometry, std::unique_ptr<ModelLayer> kernel_map)
   PHC_CHECK(g_.out_height() >= 1 && g_.out_width() >= 1);
 }
 
-Eigen::MatrixXd Conv2d::Im2Col(const Eigen::MatrixXd& x) const {
-  const int oh = g_.out_height(), ow = g_.out_width(), positions = oh * ow;
-  const int kk = g_.kernel * g_.kernel;
-  Eigen::MatrixXd patches = Eigen::MatrixXd::Zero(x.rows() * positions, g_.patch_size());
-  for (int c = 0; c < g_.in_channels; ++c) {
-    for (int ky = 0; ky < g_.kernel; ++ky) {
-      for (int kx = 0; kx < g_.kernel; ++kx) {
-        const int column = c * kk + ky * g_.kernel + kx;
-        for (int oy = 0; oy < oh; ++oy) {
-          const int y = oy * g_.stride + ky - g_.padding;
-          if (y < 0 || y >= g_.height) continue;
+namespace {
+
+// Calls visit(column, position, pixel) for every patch entry that lies inside
+// the image (padding entries are zero and skipped): patch column `column`
+// of output position `position` reads input pixel `pixel`.
+template <typename Visit>
+void ForEachPatchPixel(const ConvGeometry& g, Visit visit) {
+  const int ow = g.out_width(), kk = g.kernel * g.kernel;
+  for (int c = 0; c < g.in_channels; ++c) {
+    for (int ky = 0; ky < g.kernel; ++ky) {
+      for (int kx = 0; kx < g.kernel; ++kx) {
+        const int column = c * kk + ky * g.kernel + kx;
+        for (int oy = 0; oy < g.out_height(); ++oy) {
+          const int y = oy * g.stride + ky - g.padding;
+          if (y < 0 || y >= g.height) continue;
           for (int ox = 0; ox < ow; ++ox) {
-            const int xx = ox * g_.stride + kx - g_.padding;
-            if (xx < 0 || xx >= g_.width) continue;
-            const int pixel = (c * g_.height + y) * g_.width + xx;
-            const int p = oy * ow + ox;
-            for (Eigen::Index b = 0; b < x.rows(); ++b) {
-              patches(b * positions + p, column) = x(b, pixel);
-            }
+            const int x = ox * g.stride + kx - g.padding;
+            if (x < 0 || x >= g.width) continue;
+            visit(column, oy * ow + ox, (c * g.height + y) * g.width + x);
           }
         }
       }
     }
   }
+}
+
+}  // namespace
+
+Eigen::MatrixXd Conv2d::Im2Col(const Eigen::MatrixXd& x) const {
+  const int positions = g_.out_height() * g_.out_width();
+  Eigen::MatrixXd patches = Eigen::MatrixXd::Zero(x.rows() * positions, g_.patch_size());
+  ForEachPatchPixel(g_, [&](int column, int p, int pixel) {
+    for (Eigen::Index b = 0; b < x.rows(); ++b) patches(b * positions + p, column) = x(b, pixel);
+  });
   return patches;
 }
 
@@ -185,27 +195,9 @@ Eigen::MatrixXd Conv2d::Backward(const Eigen::MatrixXd& d_loss_d_out) {
   }
   const Eigen::MatrixXd d_patches = kernel_map_->Backward(d_loss_d_y);
   Eigen::MatrixXd d_loss_d_in = Eigen::MatrixXd::Zero(batch_, in_width());
-  const int oh = g_.out_height(), ow = g_.out_width(), kk = g_.kernel * g_.kernel;
-  for (int c = 0; c < g_.in_channels; ++c) {
-    for (int ky = 0; ky < g_.kernel; ++ky) {
-      for (int kx = 0; kx < g_.kernel; ++kx) {
-        const int column = c * kk + ky * g_.kernel + kx;
-        for (int oy = 0; oy < oh; ++oy) {
-          const int y = oy * g_.stride + ky - g_.padding;
-          if (y < 0 || y >= g_.height) continue;
-          for (int ox = 0; ox < ow; ++ox) {
-            const int xx = ox * g_.stride + kx - g_.padding;
-            if (xx < 0 || xx >= g_.width) continue;
-            const int pixel = (c * g_.height + y) * g_.width + xx;
-            const int p = oy * ow + ox;
-            for (int b = 0; b < batch_; ++b) {
-              d_loss_d_in(b, pixel) += d_patches(b * positions + p, column);
-            }
-          }
-        }
-      }
-    }
-  }
+  ForEachPatchPixel(g_, [&](int column, int p, int pixel) {
+    for (int b = 0; b < batch_; ++b) d_loss_d_in(b, pixel) += d_patches(b * positions + p, column);
+  });
   return d_loss_d_in;
 }
 
