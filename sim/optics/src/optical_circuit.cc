@@ -140,10 +140,19 @@ class SvdCircuitModel final : public OpticalCircuit {
 
   void Detect(std::span<const double> inputs, std::span<double> positive_mw,
               std::span<double> negative_mw) const override {
-    for (int i = 0; i < n_; ++i) fields_(0, i) = inputs[i];
-    v_.Propagate(fields_);
-    for (int k = 0; k < n_; ++k) fields_(0, k) *= attenuation_[k];
-    u_.Propagate(fields_);
+    // A dark core (every input 0, as for the cores of the layers a
+    // time-multiplexed model is not running) has dark outputs: no need to
+    // propagate. Exact, and most of a model's queries.
+    bool dark = true;
+    for (int i = 0; i < n_; ++i) {
+      fields_(0, i) = inputs[i];
+      dark = dark && inputs[i] == 0.0;
+    }
+    if (!dark) {
+      v_.Propagate(fields_);
+      for (int k = 0; k < n_; ++k) fields_(0, k) *= attenuation_[k];
+      u_.Propagate(fields_);
+    }
     if (!coherent_) {
       FieldsToPower(fields_, positive_mw, negative_mw);
       return;
