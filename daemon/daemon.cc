@@ -33,6 +33,7 @@ absl::StatusOr<drivers::DriverSet> MakeDrivers(const LoadedConfig& config) {
               serial.adc_conversion_time_s() > 0 ? serial.adc_conversion_time_s() : 1e-6,
           .heater_max_voltage_v = config.chip.heater().max_voltage_v(),
           .modulator_max_voltage_v = config.chip.modulator().max_voltage_v(),
+          .modulator_bipolar = config.chip.modulator().bipolar(),
           .tec_setpoint_c = config.chip.tec().setpoint_c(),
           .backoff = {},
       };
