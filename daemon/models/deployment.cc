@@ -1,5 +1,6 @@
 #include "daemon/models/deployment.h"
 
+#include <algorithm>
 #include <cmath>
 
 #include "absl/strings/str_cat.h"
@@ -19,6 +20,7 @@ absl::StatusOr<DeploymentPlan> PlanDeployment(const photonic::v1::StoredModel& s
   if (!placement.ok()) return placement.status();
   DeploymentPlan plan;
   plan.model_id = stored.info().model_id();
+  plan.parameters.assign(stored.parameters().begin(), stored.parameters().end());
   plan.model_phase.assign(layout.phase_count, false);
   for (const int circuit : placement->circuits) {
     const photonsim::CircuitLayout& c = layout.circuits[circuit];
@@ -47,6 +49,14 @@ std::vector<double> PhasesWithOthersUnpowered(const HeaterPhaseModel& phase_mode
 
 absl::StatusOr<DeployOutcome> DeployModel(ChipController& controller, ModelStore& store,
                                           const DeploymentPlan& plan) {
+  absl::StatusOr<photonic::v1::StoredModel> current = store.Get(plan.model_id);
+  if (!current.ok() || !std::equal(current->parameters().begin(), current->parameters().end(),
+                                   plan.parameters.begin(), plan.parameters.end())) {
+    return absl::FailedPreconditionError(
+        absl::StrCat("model ", plan.model_id,
+                     " was deleted or replaced while its deployment waited; nothing "
+                     "was written"));
+  }
   const std::vector<double> phases =
       PhasesWithOthersUnpowered(controller.phase_model(), plan.phases_rad, plan.model_phase);
   absl::StatusOr<PhaseState> state = controller.SetPhases(phases, {});

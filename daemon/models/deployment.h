@@ -27,6 +27,9 @@ struct DeploymentPlan {
   std::vector<double> phases_rad;
   std::vector<bool> model_phase;
   int model_phase_count = 0;
+  // The stored parameters planned from: Deploy writes only while the store
+  // still holds exactly these under model_id (not deleted, not replaced).
+  std::vector<double> parameters;
 };
 
 // FAILED_PRECONDITION (PlaceModel's) when the chip cannot run the model: too

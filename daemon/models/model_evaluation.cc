@@ -8,6 +8,11 @@
 #include "spdlog/spdlog.h"
 
 namespace phc::daemon {
+namespace {
+
+constexpr int kQueriesPerStep = 500;
+
+}  // namespace
 
 absl::StatusOr<EvaluationSetup> PrepareEvaluation(const photonic::v1::StoredModel& stored,
                                                   const photonic::v1::ChipDescription& chip,
@@ -25,10 +30,18 @@ absl::StatusOr<EvaluationSetup> PrepareEvaluation(const photonic::v1::StoredMode
     return absl::FailedPreconditionError(
         absl::StrCat("model ", stored.info().model_id(), ": its test set is empty"));
   }
-  return EvaluationSetup{.model_id = stored.info().model_id(),
-                         .model = *std::move(model),
-                         .placement = *std::move(placement),
-                         .test = std::move(data->test)};
+  EvaluationSetup setup{.model_id = stored.info().model_id(),
+                        .model = *std::move(model),
+                        .placement = *std::move(placement),
+                        .test = std::move(data->test),
+                        .in_silico_correct = {}};
+  const Eigen::MatrixXd logits = setup.model.Forward(setup.test.features);
+  for (Eigen::Index r = 0; r < logits.rows(); ++r) {
+    Eigen::Index best = 0;
+    logits.row(r).maxCoeff(&best);
+    setup.in_silico_correct.push_back(best == setup.test.labels[r]);
+  }
+  return setup;
 }
 
 ModelEvaluationRun::ModelEvaluationRun(ChipController& controller, ModelStore& store,
@@ -38,7 +51,13 @@ ModelEvaluationRun::ModelEvaluationRun(ChipController& controller, ModelStore& s
       store_(store),
       setup_(std::move(setup)),
       averages_(averages),
-      batch_size_(std::max(1, batch_size)) {}
+      // Each step is one post to the hardware thread: at most
+      // kQueriesPerStep chip queries (times the averages), so reads
+      // interleave even for a CNN's hundreds of queries per sample.
+      batch_size_(
+          std::clamp(kQueriesPerStep / (trainers::onn::QueriesPerSample(setup_.model) *
+                                        static_cast<int>(std::max<std::uint32_t>(1, averages))),
+                     1, std::max(1, batch_size))) {}
 
 ModelEvaluationRun::~ModelEvaluationRun() {
   if (holds_lease_) {
@@ -79,9 +98,9 @@ absl::StatusOr<photonic::v1::EvaluateProgress> ModelEvaluationRun::Step() {
       trainers::onn::ChipAccuracy(setup_.model, setup_.placement, *oracle_, batch, {}, n);
   if (!measured.ok()) return measured.status();
   correct_ += static_cast<int>(std::lround(measured->accuracy * measured->samples));
-  const Eigen::MatrixXd logits = setup_.model.Forward(batch.features);
-  in_silico_correct_ +=
-      static_cast<int>(std::lround(trainers::onn::ArgmaxAccuracy(logits, batch.labels) * n));
+  for (int i = done_samples_; i < done_samples_ + n; ++i) {
+    in_silico_correct_ += setup_.in_silico_correct[i];
+  }
   done_samples_ += n;
 
   photonic::v1::EvaluateProgress progress;

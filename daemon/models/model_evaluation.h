@@ -11,6 +11,7 @@
 #include <filesystem>
 #include <memory>
 #include <string>
+#include <vector>
 
 #include "absl/status/statusor.h"
 #include "daemon/chip_controller.h"
@@ -28,6 +29,9 @@ struct EvaluationSetup {
   trainers::onn::Model model;
   trainers::onn::ChipPlacement placement;
   trainers::Dataset test;
+  // Per test sample: whether the ideal model classifies it right (computed
+  // here, off the hardware thread).
+  std::vector<char> in_silico_correct;
 };
 
 // Builds the stored model, places it on `chip` (PlaceModel's
@@ -45,7 +49,7 @@ absl::StatusOr<EvaluationSetup> PrepareEvaluation(const photonic::v1::StoredMode
 class ModelEvaluationRun {
  public:
   // averages: detector averages per query (0: 1); batch_size: samples per
-  // Step.
+  // Step at most, fewer so that a Step stays within a few hundred queries.
   ModelEvaluationRun(ChipController& controller, ModelStore& store, EvaluationSetup setup,
                      std::uint32_t averages, int batch_size);
   ~ModelEvaluationRun();

@@ -62,6 +62,23 @@ TEST(ModelSpecTest, UnusableDescriptionsAreRefusedWithTheFieldNamed) {
   conv->set_channels(2);
   conv->set_kernel(9);
   ExpectRefused(spec, "kernel 9 does not fit a 4x4 image");
+  // Values that would overflow int or exhaust memory are refused up front.
+  conv->set_kernel(3);
+  conv->set_stride(4294967295u);
+  ExpectRefused(spec, "conv stride 4294967295 must be at most the image side 4");
+  conv->set_stride(1);
+  conv->set_kernel(4294967295u);
+  conv->set_padding(2);
+  ExpectRefused(spec, "conv kernel 4294967295 does not fit a 4x4 image with padding 2");
+  conv->set_padding(4294967294u);
+  ExpectRefused(spec, "conv padding 4294967294 must be smaller than the kernel 4294967295 and");
+  spec = SmallMlp();
+  spec.mutable_input()->set_image_size(128);
+  spec.mutable_layers(0)->mutable_linear()->set_outputs(4096);
+  ExpectRefused(spec, "model layer 0: 67108864 weights; at most 16777216");
+  spec.mutable_layers(0)->mutable_linear()->set_outputs(1024);
+  spec.set_core_size(2);
+  ExpectRefused(spec, "model layer 0: 4194304 cores of 2x2; at most 16384");
 }
 
 TEST(ModelSpecTest, LoadingNamesTheFileAndLine) {

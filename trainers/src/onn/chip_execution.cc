@@ -207,10 +207,23 @@ absl::StatusOr<Eigen::MatrixXd> ChipForward(Model& model, const ChipPlacement& p
   return x;
 }
 
+int QueriesPerSample(const Model& model) {
+  int queries = 0;
+  for (const auto& layer : model.layers()) {
+    if (OpticalMap(*layer) == nullptr) continue;
+    const auto* conv = dynamic_cast<const Conv2d*>(layer.get());
+    queries += conv == nullptr ? 1 : conv->geometry().out_height() * conv->geometry().out_width();
+  }
+  return std::max(1, queries);
+}
+
 absl::StatusOr<ChipEvaluation> ChipAccuracy(Model& model, const ChipPlacement& placement,
                                             ChipOracle& oracle, const Dataset& data,
                                             const std::function<bool(int, int)>& progress,
                                             int batch_size) {
+  if (batch_size < 1) {
+    return absl::InvalidArgumentError(absl::StrCat("batch_size must be >= 1, got ", batch_size));
+  }
   ChipEvaluation evaluation;
   const std::int64_t queries_before = oracle.cost().queries;
   int correct = 0;

@@ -55,6 +55,7 @@ Eigen::MatrixXd Rows(const Eigen::MatrixXd& all, std::span<const int> rows) {
 
 double EvaluateAccuracy(Model& model, const Dataset& data, int batch_size) {
   if (data.size() == 0) return 0.0;
+  batch_size = std::max(1, batch_size);
   int correct = 0;
   for (int start = 0; start < data.size(); start += batch_size) {
     const int n = std::min(batch_size, data.size() - start);
@@ -90,9 +91,8 @@ absl::StatusOr<InSilicoResult> TrainInSilico(Model& model, const Dataset& train,
     double correct = 0.0;
     for (int b = 0; b < batches_per_epoch; ++b) {
       if (cancel != nullptr && cancel->load()) {
-        result.cancelled = true;
+        result.cancelled = true;  // at once: no test pass for a result nobody keeps
         model.SetPhaseNoise(0.0, nullptr);
-        result.test_accuracy = EvaluateAccuracy(model, test);
         return result;
       }
       const int first = b * options.batch_size;

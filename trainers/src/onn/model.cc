@@ -28,6 +28,10 @@ struct Shape {
   int size() const { return channels * height * width; }
 };
 
+constexpr std::int64_t kMaxWidth = 1 << 22;         // values between layers
+constexpr std::int64_t kMaxLayerWeights = 1 << 24;  // one layer's weight matrix
+constexpr std::int64_t kMaxLayerCores = 1 << 14;    // one layer's SVD cores
+
 absl::Status LayerError(int index, const std::string& what) {
   return absl::InvalidArgumentError(absl::StrCat("model layer ", index, ": ", what));
 }
@@ -54,19 +58,23 @@ absl::StatusOr<std::vector<Shape>> Shapes(const ModelSpec& spec) {
         const auto& conv = layer.conv();
         if (!in.image)
           return LayerError(i, "a convolution needs an image (it follows a linear layer)");
-        const int stride = conv.stride() == 0 ? 1 : static_cast<int>(conv.stride());
         if (conv.channels() < 1 || conv.channels() > 1024)
           return LayerError(
               i, absl::StrCat("conv channels must be in [1, 1024], got ", conv.channels()));
-        if (conv.kernel() < 1 ||
-            static_cast<int>(conv.kernel()) >
-                std::min(in.height, in.width) + 2 * static_cast<int>(conv.padding()))
+        const std::uint32_t smaller_side =
+            static_cast<std::uint32_t>(std::min(in.height, in.width));
+        if (conv.padding() >= conv.kernel() || conv.padding() > smaller_side)
+          return LayerError(
+              i, absl::StrCat("conv padding ", conv.padding(), " must be smaller than the kernel ",
+                              conv.kernel(), " and at most the image side ", smaller_side));
+        if (conv.kernel() < 1 || conv.kernel() > smaller_side + 2 * conv.padding())
           return LayerError(
               i, absl::StrCat("conv kernel ", conv.kernel(), " does not fit a ", in.height, "x",
                               in.width, " image with padding ", conv.padding()));
-        if (conv.padding() >= conv.kernel())
-          return LayerError(i, absl::StrCat("conv padding ", conv.padding(),
-                                            " must be smaller than the kernel ", conv.kernel()));
+        if (conv.stride() > smaller_side)
+          return LayerError(i, absl::StrCat("conv stride ", conv.stride(),
+                                            " must be at most the image side ", smaller_side));
+        const int stride = conv.stride() == 0 ? 1 : static_cast<int>(conv.stride());
         const ConvGeometry g{.in_channels = in.channels,
                              .height = in.height,
                              .width = in.width,
@@ -95,6 +103,29 @@ absl::StatusOr<std::vector<Shape>> Shapes(const ModelSpec& spec) {
       }
       case LayerSpec::KIND_NOT_SET:
         return LayerError(i, "no layer kind set");
+    }
+    // Bounds that keep every width, weight count and core count far from
+    // int overflow and the model within memory.
+    const std::int64_t in_size = static_cast<std::int64_t>(in.channels) * in.height * in.width;
+    const std::int64_t out_size = static_cast<std::int64_t>(out.channels) * out.height * out.width;
+    if (out_size < 1 || out_size > kMaxWidth)
+      return LayerError(
+          i, absl::StrCat("output width ", out_size, " is outside [1, ", kMaxWidth, "]"));
+    const std::int64_t weights =
+        layer.has_conv() ? in.channels * static_cast<std::int64_t>(layer.conv().kernel()) *
+                               layer.conv().kernel() * layer.conv().channels()
+                         : (layer.has_linear() ? in_size * out_size : 0);
+    if (weights > kMaxLayerWeights)
+      return LayerError(
+          i, absl::StrCat(weights, " weights; at most ", kMaxLayerWeights, " per layer"));
+    if (layer.has_linear() || layer.has_conv()) {
+      const std::int64_t k = std::max<std::uint32_t>(2, spec.core_size());
+      const std::int64_t map_in = layer.has_conv() ? weights / layer.conv().channels() : in_size;
+      const std::int64_t map_out = layer.has_conv() ? layer.conv().channels() : out_size;
+      const std::int64_t cores = ((map_in + k - 1) / k) * ((map_out + k - 1) / k);
+      if (cores > kMaxLayerCores)
+        return LayerError(i, absl::StrCat(cores, " cores of ", k, "x", k, "; at most ",
+                                          kMaxLayerCores, " per layer"));
     }
     shapes.push_back(out);
   }

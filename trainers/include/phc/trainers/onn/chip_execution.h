@@ -63,6 +63,10 @@ photonic::v1::ChipDescription ChipForModel(const Model& model,
 absl::StatusOr<Eigen::MatrixXd> ChipForward(Model& model, const ChipPlacement& placement,
                                             ChipOracle& oracle, const Eigen::MatrixXd& features);
 
+// Chip queries ChipForward spends per sample: one per optical linear layer,
+// one per output position of each optical convolution.
+int QueriesPerSample(const Model& model);
+
 struct ChipEvaluation {
   double accuracy = 0.0;
   int samples = 0;

@@ -35,7 +35,7 @@ struct EpochReport {
 
 struct InSilicoResult {
   std::vector<EpochReport> epochs;
-  double test_accuracy = 0.0;
+  double test_accuracy = 0.0;  // not measured (0) when cancelled
   bool cancelled = false;
 };
 
