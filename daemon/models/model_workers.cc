@@ -1,8 +1,17 @@
 #include "daemon/models/model_workers.h"
 
+#include <system_error>
 #include <utility>
 
+#include "absl/strings/str_cat.h"
+
 namespace phc::daemon {
+namespace {
+
+// Evaluation set-ups (a model build and a test-set load each) at once.
+constexpr int kMaxJobs = 4;
+
+}  // namespace
 
 ModelWorkers::~ModelWorkers() { Shutdown(); }
 
@@ -23,22 +32,34 @@ absl::Status ModelWorkers::StartTraining(std::shared_ptr<std::atomic<bool>> canc
 absl::Status ModelWorkers::Start(std::function<void()> job) {
   phc::base::MutexLock lock(&mu_);
   if (shut_down_) return absl::UnavailableError("photonicd is shutting down");
+  JoinFinishedLocked();
+  int running = 0;
+  for (const auto& worker : workers_) running += !worker->training;
+  if (running >= kMaxJobs) {
+    return absl::ResourceExhaustedError(absl::StrCat(
+        kMaxJobs, " model jobs (evaluation set-ups) are running; try again when one ends"));
+  }
   return StartLocked(std::move(job), /*training=*/false);
 }
 
 absl::Status ModelWorkers::StartLocked(std::function<void()> job, bool training) {
   JoinFinishedLocked();
   auto worker = std::make_shared<Worker>();
+  worker->training = training;
   // The thread's last step takes mu_, held here until `worker` is listed.
-  worker->thread = std::thread([this, worker, job = std::move(job), training] {
-    job();
-    phc::base::MutexLock lock(&mu_);
-    if (training) {
-      training_ = false;
-      training_cancel_.reset();
-    }
-    worker->finished = true;
-  });
+  try {
+    worker->thread = std::thread([this, worker, job = std::move(job), training] {
+      job();
+      phc::base::MutexLock lock(&mu_);
+      if (training) {
+        training_ = false;
+        training_cancel_.reset();
+      }
+      worker->finished = true;
+    });
+  } catch (const std::system_error& e) {
+    return absl::ResourceExhaustedError(absl::StrCat("cannot start a model worker: ", e.what()));
+  }
   workers_.push_back(std::move(worker));
   return absl::OkStatus();
 }

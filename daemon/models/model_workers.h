@@ -42,6 +42,7 @@ class ModelWorkers {
   struct Worker {
     std::thread thread;
     std::atomic<bool> finished{false};  // its job has returned
+    bool training = false;
   };
   absl::Status StartLocked(std::function<void()> job, bool training)
       ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
