@@ -69,6 +69,7 @@ class RawSimOracle final : public phc::trainers::ChipOracle {
     ++cost_.queries;
     return currents;
   }
+  // Power accounting is not measured here (ChipAccuracy does not ask).
   double HeaterPowerMw(std::span<const double>) const override { return 0.0; }
   std::vector<double> HeaterPowersMw(std::span<const double> p) const override {
     return std::vector<double>(p.size(), 0.0);

@@ -13,15 +13,6 @@ namespace {
 
 constexpr double kUnbounded = std::numeric_limits<double>::infinity();
 
-// The optical linear map a layer runs on cores (itself, or a convolution's
-// kernel), or null for an electronic layer.
-const OpticalLinear* OpticalMap(const ModelLayer& layer) {
-  if (const auto* conv = dynamic_cast<const Conv2d*>(&layer)) {
-    return dynamic_cast<const OpticalLinear*>(&conv->kernel_map());
-  }
-  return dynamic_cast<const OpticalLinear*>(&layer);
-}
-
 // Per layer, the largest |value| its inputs can take (the images are in
 // [0, 1]; a clipped ReLU bounds by its clip; pooling keeps the bound; a
 // linear layer's outputs are unbounded).

@@ -309,18 +309,17 @@ absl::StatusOr<Model> Model::Build(const ModelSpec& spec, Realisation realisatio
   return model;
 }
 
-namespace {
-const OpticalLinear* AsOptical(ModelLayer& layer) {
-  if (auto* conv = dynamic_cast<Conv2d*>(&layer))
-    return dynamic_cast<OpticalLinear*>(&conv->kernel_map());
-  return dynamic_cast<OpticalLinear*>(&layer);
+const OpticalLinear* OpticalMap(const ModelLayer& layer) {
+  if (const auto* conv = dynamic_cast<const Conv2d*>(&layer)) {
+    return dynamic_cast<const OpticalLinear*>(&conv->kernel_map());
+  }
+  return dynamic_cast<const OpticalLinear*>(&layer);
 }
-}  // namespace
 
 int Model::core_count() const {
   int cores = 0;
   for (const auto& layer : layers_) {
-    if (const OpticalLinear* optical = AsOptical(*layer))
+    if (const OpticalLinear* optical = OpticalMap(*layer))
       cores += static_cast<int>(optical->blocks().size());
   }
   return cores;

@@ -93,6 +93,10 @@ class Model {
   std::vector<std::unique_ptr<ModelLayer>> layers_;
 };
 
+// The optical linear map a layer runs on SVD cores (itself, or a
+// convolution's kernel), or null for an electronic layer.
+const OpticalLinear* OpticalMap(const ModelLayer& layer);
+
 // Fraction of rows whose largest logit is the label.
 double ArgmaxAccuracy(const Eigen::MatrixXd& logits, std::span<const int> labels);
 
