@@ -20,6 +20,21 @@ absl::StatusOr<Eigen::RowVectorXd> ReadFractions(ChipController& controller,
   return fractions;
 }
 
+absl::StatusOr<Eigen::RowVectorXd> ReadBalanced(ChipController& controller,
+                                                const photonsim::CircuitLayout& circuit,
+                                                int averages) {
+  absl::StatusOr<DetectorReading> reading = controller.ReadDetectors(averages);
+  if (!reading.ok()) return reading.status();
+  const double lo_mw =
+      circuit.spec.svd().lo_power_mw() > 0.0 ? circuit.spec.svd().lo_power_mw() : 1.0;
+  const double scale = 2.0 * std::sqrt(controller.chip().laser_power_mw() * lo_mw);
+  Eigen::RowVectorXd readings(circuit.output_count);
+  for (int k = 0; k < circuit.output_count; ++k) {
+    readings(k) = reading->optical_power_mw[circuit.first_output + k] / scale;
+  }
+  return readings;
+}
+
 absl::Status SetCircuitInputs(ChipController& controller, const photonsim::CircuitLayout& circuit,
                               const Eigen::RowVectorXcd& pattern) {
   std::vector<double> amplitudes(controller.input_count(), 0.0);

@@ -1,5 +1,5 @@
 // What the calibration stages share: reading a circuit's outputs as
-// fractions, lighting its inputs, and solving for heater powers with the
+// fractions (or balanced readings), lighting its inputs, and solving for heater powers with the
 // design crosstalk fed forward.
 #pragma once
 
@@ -17,6 +17,11 @@ namespace phc::daemon {
 absl::StatusOr<Eigen::RowVectorXd> ReadFractions(ChipController& controller,
                                                  const photonsim::CircuitLayout& circuit,
                                                  int averages);
+// Balanced (homodyne) readings of a coherent SVD core's outputs, in units of
+// Re(M x): divided by the ideal receiver's 2 sqrt(P_laser P_LO).
+absl::StatusOr<Eigen::RowVectorXd> ReadBalanced(ChipController& controller,
+                                                const photonsim::CircuitLayout& circuit,
+                                                int averages);
 // The circuit's inputs at |pattern| (others dark).
 absl::Status SetCircuitInputs(ChipController& controller, const photonsim::CircuitLayout& circuit,
                               const Eigen::RowVectorXcd& pattern);

@@ -31,10 +31,17 @@ using photonsim::kTwoPi;
 using Crosstalk = std::vector<std::vector<photonsim::CrosstalkEntry>>;
 
 // Lossless MZI meshes only: readings are normalised to their sum, which an
-// SVD core (its attenuators dump light) does not conserve. SVD cores and
-// microring banks keep their nominal model for now.
+// SVD core (its attenuators dump light) does not conserve. Microring banks
+// and intensity SVD cores keep their nominal model for now.
 bool IsCalibrated(const photonsim::CircuitLayout& circuit) {
   return circuit.kind == photonsim::CircuitKind::kMesh;
+}
+
+// Coherent SVD cores: efficiencies from the sweeps (their balanced readings
+// are first-order sinusoids in any one phase, as a mesh's powers are); the
+// rest is programmed in situ with a model (in_situ_programming.h).
+bool IsSweptOnly(const photonsim::CircuitLayout& circuit) {
+  return circuit.kind == photonsim::CircuitKind::kSvd && circuit.spec.svd().coherent_readout();
 }
 
 // Readings the sweeps (stage 1) and the random configurations (stage 2)
@@ -49,8 +56,8 @@ int PlannedReadings(const photonsim::CircuitLayout& circuit, const CalibrationOp
 double TotalProgressUnits(const photonsim::ChipLayout& layout, const CalibrationOptions& options) {
   double total_units = 0.0;
   for (const auto& circuit : layout.circuits) {
-    if (!IsCalibrated(circuit)) continue;
-    total_units += 10.0 * PlannedReadings(circuit, options);
+    if (IsCalibrated(circuit)) total_units += 10.0 * PlannedReadings(circuit, options);
+    if (IsSweptOnly(circuit)) total_units += circuit.phase_count * options.sweep_points;
   }
   return total_units;
 }
@@ -182,6 +189,7 @@ struct SweepPlan {
 struct EfficiencyFit {
   std::vector<double> efficiency_rad_per_mw;  // circuit-local; nominal where not trusted
   double rms = 0.0;                           // mean residual RMS of the sweep fits
+  std::vector<int> trusted;                   // heaters whose sweep covered a full fringe
 };
 
 // One circuit's biases, efficiencies (circuit-local) and crosstalk strength,
@@ -257,13 +265,19 @@ class CalibrationRun {
         rng_(options.seed),
         bias_rad_(controller.phase_count(), 0.0),
         efficiency_rad_per_mw_(controller.phase_count(), nominal_eta_),
-        fitted_(controller.phase_count(), false) {}
+        fitted_(controller.phase_count(), false),
+        efficiency_fitted_(controller.phase_count(), false) {}
 
   // Calibrates every calibrated circuit, then installs the result.
   absl::StatusOr<photonic::v1::PhaseCalibration> Run() {
     for (const photonsim::CircuitLayout& circuit : controller_.layout().circuits) {
-      if (!IsCalibrated(circuit)) continue;
-      if (absl::Status s = CalibrateCircuit(circuit); !s.ok()) return s;
+      if (IsCalibrated(circuit)) {
+        if (absl::Status s = CalibrateCircuit(circuit); !s.ok()) return s;
+      } else if (IsSweptOnly(circuit)) {
+        absl::StatusOr<EfficiencyFit> efficiency = SweepEfficiencies(circuit);
+        if (!efficiency.ok()) return efficiency.status();
+        RecordEfficiencies(circuit, *efficiency);
+      }
     }
     return InstallResult();
   }
@@ -312,6 +326,7 @@ class CalibrationRun {
       const bool full_fringe = fit.efficiency_rad_per_mw * plan.max_mw >= kTwoPi;
       if (fit.visibility > 0.01 && full_fringe) {
         result.efficiency_rad_per_mw[j] = fit.efficiency_rad_per_mw;
+        result.trusted.push_back(j);
       } else {
         spdlog::warn(
             "calibration: heater {} sweep shows no full fringe (visibility {:.4f}, {:.2f} rad "
@@ -373,7 +388,8 @@ class CalibrationRun {
       }
       if (absl::Status s = controller_.SetHeaterPowers(powers); !s.ok()) return s;
       absl::StatusOr<Eigen::RowVectorXd> row =
-          ReadFractions(controller_, circuit, options_.averages);
+          IsSweptOnly(circuit) ? ReadBalanced(controller_, circuit, options_.averages)
+                               : ReadFractions(controller_, circuit, options_.averages);
       if (!row.ok()) return row.status();
       readings.row(p) = *row;
       ++measurements_;
@@ -562,12 +578,25 @@ class CalibrationRun {
 
   // --- The chip-wide result.
 
+  // Efficiencies only (biases stay nominal, not fitted).
+  void RecordEfficiencies(const photonsim::CircuitLayout& circuit, const EfficiencyFit& fit) {
+    for (int j : fit.trusted) {
+      efficiency_rad_per_mw_[circuit.first_phase + j] = fit.efficiency_rad_per_mw[j];
+      efficiency_fitted_[circuit.first_phase + j] = true;
+    }
+    swept_rms_sum_ += fit.rms;
+    ++swept_circuits_;
+    spdlog::info("calibrated {}: efficiencies of {}/{} heaters, sweep fit rms {:.4f}", circuit.name,
+                 fit.trusted.size(), circuit.phase_count, fit.rms);
+  }
+
   void Record(const photonsim::CircuitLayout& circuit, double efficiency_rms,
               const CircuitFit& fit) {
     for (int j = 0; j < circuit.phase_count; ++j) {
       bias_rad_[circuit.first_phase + j] = fit.bias_rad[j];
       efficiency_rad_per_mw_[circuit.first_phase + j] = fit.efficiency_rad_per_mw[j];
       fitted_[circuit.first_phase + j] = true;
+      efficiency_fitted_[circuit.first_phase + j] = true;
     }
     efficiency_rms_sum_ += efficiency_rms;
     bias_rms_sum_ += fit.rms;
@@ -587,11 +616,13 @@ class CalibrationRun {
     calibration.mutable_efficiency_rad_per_mw()->Assign(efficiency_rad_per_mw_.begin(),
                                                         efficiency_rad_per_mw_.end());
     for (bool f : fitted_) calibration.add_fitted(f);
+    for (bool f : efficiency_fitted_) calibration.add_efficiency_fitted(f);
     const int circuits = std::max(1, fitted_circuits_);
     calibration.set_crosstalk_nearest(nearest_sum_ / circuits);
     calibration.set_crosstalk_decay_pitch(decay_pitch_);
     calibration.set_crosstalk_cutoff_pitch(cutoff_pitch_);
-    calibration.set_efficiency_fit_rms(efficiency_rms_sum_ / circuits);
+    calibration.set_efficiency_fit_rms((efficiency_rms_sum_ + swept_rms_sum_) /
+                                       std::max(1, fitted_circuits_ + swept_circuits_));
     calibration.set_bias_fit_rms(bias_rms_sum_ / circuits);
     calibration.set_measurements(measurements_);
     calibration.set_chip_seconds(
@@ -630,7 +661,10 @@ class CalibrationRun {
   std::vector<double> bias_rad_;
   std::vector<double> efficiency_rad_per_mw_;
   std::vector<bool> fitted_;
+  std::vector<bool> efficiency_fitted_;
   double efficiency_rms_sum_ = 0.0;
+  double swept_rms_sum_ = 0.0;  // circuits with efficiencies only
+  int swept_circuits_ = 0;
   double bias_rms_sum_ = 0.0;
   double nearest_sum_ = 0.0;
   int fitted_circuits_ = 0;

@@ -2,8 +2,10 @@
 // efficiency; readings of random heater configurations through one-hot and
 // paired inputs, fitted with an ideal model of each MZI circuit, give the
 // phase biases; the crosstalk strength is fitted on the same readings.
-// MZI meshes are calibrated; SVD cores and microring banks keep their
-// nominal model (fitted = false in the result).
+// MZI meshes are calibrated; coherent SVD cores get their heater
+// efficiencies from the same sweeps (biases, crosstalk and receivers are
+// taken up when a model is programmed onto them in situ); intensity SVD
+// cores and microring banks keep their nominal model (fitted = false).
 #pragma once
 
 #include <atomic>

@@ -12,21 +12,26 @@
 //   build/tests/bench/model_deploy_bench --model deploy/models/mlp_64_24_24_10.textproto
 //       --params /tmp/mlp.params --test 2000
 #include <CLI/CLI.hpp>
+#include <algorithm>
 #include <chrono>
 #include <cmath>
 #include <cstdio>
+#include <cstring>
 #include <fstream>
 #include <numbers>
 
+#include "daemon/calibration/calibrator.h"
 #include "daemon/training/controller_oracle.h"
 #include "phc/trainers/model_oracle.h"
 #include "phc/trainers/onn/chip_execution.h"
 #include "phc/trainers/onn/in_silico.h"
+#include "phc/trainers/onn/in_situ_programming.h"
 #include "phc/trainers/onn/model.h"
 #include "photonsim/phase.h"
 #include "spdlog/sinks/stdout_color_sinks.h"
 #include "spdlog/spdlog.h"
 #include "tests/sim_bench.h"
+#include "tests/sim_oracle.h"
 
 namespace {
 
@@ -36,56 +41,6 @@ using Clock = std::chrono::steady_clock;
 double Seconds(Clock::time_point since) {
   return std::chrono::duration<double>(Clock::now() - since).count();
 }
-
-// The raw simulator as an oracle, driven as the controller drives it with
-// a nominal phase model (zero bias, nominal efficiency and resistance) and
-// the same settling: the reference the controller's overhead is measured
-// against.
-class RawSimOracle final : public phc::trainers::ChipOracle {
- public:
-  RawSimOracle(photonsim::SimChip& sim, const photonic::v1::ChipDescription& chip)
-      : sim_(sim), chip_(chip), layout_(photonsim::BuildChipLayout(chip)) {
-    for (int i = 0; i < layout_.phase_count; ++i) channels_.push_back(i);
-  }
-  const photonsim::ChipLayout& layout() const override { return layout_; }
-  absl::Status SetPhases(std::span<const double> phases_rad) override {
-    std::vector<double> volts(phases_rad.size());
-    for (std::size_t i = 0; i < phases_rad.size(); ++i) {
-      volts[i] = std::sqrt(PhasePowerMw(static_cast<int>(i), phases_rad[i]) * 1e-3 *
-                           chip_.heater().resistance_ohm());
-    }
-    sim_.SetHeaterVoltages(channels_, volts);
-    sim_.Advance(std::chrono::microseconds(static_cast<int>(8 * chip_.thermal().tau_us())));
-    return absl::OkStatus();
-  }
-  absl::StatusOr<std::vector<double>> Query(std::span<const double> amplitudes) override {
-    std::vector<double> volts(amplitudes.size());
-    for (std::size_t i = 0; i < amplitudes.size(); ++i) {
-      volts[i] = 2.0 * chip_.modulator().v_pi_v() / std::numbers::pi * std::asin(amplitudes[i]);
-    }
-    sim_.SetModulatorVoltages(volts);
-    std::vector<double> currents = sim_.ReadPhotocurrentsA(1);
-    for (double& c : currents) c = c / chip_.detector().responsivity_a_per_w() * 1e3;
-    ++cost_.queries;
-    return currents;
-  }
-  // Power accounting is not measured here (ChipAccuracy does not ask).
-  double HeaterPowerMw(std::span<const double>) const override { return 0.0; }
-  std::vector<double> HeaterPowersMw(std::span<const double> p) const override {
-    return std::vector<double>(p.size(), 0.0);
-  }
-  double PhasePowerMw(int, double phase_rad) const override {
-    return photonsim::WrapPhase(phase_rad) / std::numbers::pi * chip_.heater().p_pi_mw();
-  }
-  phc::trainers::OracleCost cost() const override { return cost_; }
-
- private:
-  photonsim::SimChip& sim_;
-  photonic::v1::ChipDescription chip_;
-  photonsim::ChipLayout layout_;
-  std::vector<int> channels_;
-  phc::trainers::OracleCost cost_;
-};
 
 void Emit(const std::string& model, const char* stage, double accuracy, int samples, double seconds,
           const std::string& extra = "") {
@@ -117,6 +72,11 @@ int main(int argc, char** argv) {
   app.add_option("--averages", averages, "detector averages per query")->capture_default_str();
   app.add_option("--budget-per-phase-mw", budget_per_phase_mw)->capture_default_str();
   app.add_option("--data", data_dir, "Fashion-MNIST directory");
+  int sweeps = 6, refinements = 8;
+  app.add_option("--sweeps", sweeps, "in situ programming sweeps (0: skip that stage)")
+      ->capture_default_str();
+  app.add_option("--refinements", refinements, "in situ programming Levenberg-Marquardt steps")
+      ->capture_default_str();
   CLI11_PARSE(app, argc, argv);
   spdlog::set_default_logger(spdlog::stderr_color_mt("bench"));
   spdlog::set_level(spdlog::level::warn);
@@ -174,14 +134,30 @@ int main(int argc, char** argv) {
   // Deploys on a simulated chip drawn from `description` and evaluates
   // through the controller; emits one line as `stage`.
   double controller_seconds = 0.0;
-  auto run_fabricated = [&](const photonic::v1::ChipDescription& description,
-                            const char* stage) -> absl::Status {
+  auto run_fabricated = [&](const photonic::v1::ChipDescription& description, const char* stage,
+                            bool program_in_situ = false, bool calibrate = false) -> absl::Status {
     absl::StatusOr<phc::testing::SimBench> bench =
         phc::testing::MakeSimBench(description, chip_seed);
     if (!bench.ok()) return bench.status();
     double deploy_seconds = 0.0, power_mw = 0.0, seconds = 0.0;
+    char programming[512] = "";
     phc::trainers::onn::ChipEvaluation evaluation;
     const absl::Status on_chip = bench->controller->RunSync([&]() -> absl::Status {
+      char calibration[160] = "";
+      if (calibrate) {
+        const auto t0 = Clock::now();
+        phc::daemon::CalibrationOptions options;
+        options.averages = static_cast<int>(std::max<std::uint32_t>(averages, 1));
+        absl::StatusOr<photonic::v1::PhaseCalibration> fitted =
+            phc::daemon::RunCalibration(*bench->controller, options, {}, nullptr);
+        if (!fitted.ok()) return fitted.status();
+        int swept = 0;
+        for (bool f : fitted->efficiency_fitted()) swept += f;
+        std::snprintf(calibration, sizeof calibration,
+                      ", \"calibration_seconds\": %.1f, \"efficiencies_measured\": %d, "
+                      "\"calibration_readings\": %u",
+                      Seconds(t0), swept, fitted->measurements());
+      }
       phc::daemon::ControllerOracle oracle(*bench->controller, averages);
       const std::vector<double> zero_power(bench->controller->phase_model().bias_rad().begin(),
                                            bench->controller->phase_model().bias_rad().end());
@@ -191,22 +167,55 @@ int main(int argc, char** argv) {
           !s.ok()) {
         return s;
       }
+      onn::ChipPlacement used = *placement;
+      if (program_in_situ) {
+        onn::InSituProgrammingOptions options;
+        options.sweeps = sweeps;
+        options.refinements = refinements;
+        options.progress = [&](int sweep, int total, double residual) {
+          std::fprintf(stderr, "in situ programming: step %d/%d, mean residual %.4f\n", sweep,
+                       total, residual);
+          return true;
+        };
+        auto programmed = onn::ProgramCoresInSitu(
+            *model, used, oracle, onn::DeployedPhases(*model, layout, *placement, zero_power),
+            options);
+        if (!programmed.ok()) return programmed.status();
+        onn::ApplyReceiverCalibration(*programmed, used);
+        std::vector<double> sorted = programmed->final_residual;
+        std::ranges::sort(sorted);
+        std::fprintf(stderr, "in situ programming: core residuals min %.4f median %.4f max %.4f\n",
+                     sorted.front(), sorted[sorted.size() / 2], sorted.back());
+        double before = 0.0, after = 0.0;
+        for (std::size_t c = 0; c < programmed->final_residual.size(); ++c) {
+          before += programmed->initial_residual[c] / programmed->final_residual.size();
+          after += programmed->final_residual[c] / programmed->final_residual.size();
+        }
+        std::snprintf(programming, sizeof programming,
+                      ", \"sweeps\": %d, \"refinements\": %d, \"residual_before\": %.4f, "
+                      "\"residual_after\": %.4f, "
+                      "\"programming_queries\": %lld, \"programming_writes\": %lld",
+                      programmed->sweeps, programmed->refinements, before, after,
+                      static_cast<long long>(programmed->queries),
+                      static_cast<long long>(programmed->phase_writes));
+        std::strncat(programming, calibration, sizeof programming - std::strlen(programming) - 1);
+      }
       deploy_seconds = Seconds(t0);
       power_mw = bench->controller->GetPhases().total_heater_power_mw;
       t0 = Clock::now();
-      auto measured = onn::ChipAccuracy(*model, *placement, oracle, data->test);
+      auto measured = onn::ChipAccuracy(*model, used, oracle, data->test);
       if (!measured.ok()) return measured.status();
       seconds = Seconds(t0);
       evaluation = *measured;
       return absl::OkStatus();
     });
     if (!on_chip.ok()) return on_chip;
-    char details[256];
+    char details[512];
     std::snprintf(details, sizeof details,
                   ", \"chip_seed\": %llu, \"phases\": %d, \"deploy_seconds\": %.3f, "
-                  "\"heater_power_mw\": %.0f, \"queries\": %lld",
+                  "\"heater_power_mw\": %.0f, \"queries\": %lld%s",
                   static_cast<unsigned long long>(chip_seed), layout.phase_count, deploy_seconds,
-                  power_mw, static_cast<long long>(evaluation.queries));
+                  power_mw, static_cast<long long>(evaluation.queries), programming);
     Emit(name, stage, evaluation.accuracy, n, seconds, details);
     controller_seconds = seconds;
     return absl::OkStatus();
@@ -220,12 +229,22 @@ int main(int argc, char** argv) {
     return fail(s);
   }
   if (absl::Status s = run_fabricated(chip, "fabricated_uncalibrated"); !s.ok()) return fail(s);
+  if (sweeps > 0) {
+    if (absl::Status s = run_fabricated(chip, "fabricated_programmed_in_situ", true); !s.ok()) {
+      return fail(s);
+    }
+    if (absl::Status s =
+            run_fabricated(chip, "fabricated_calibrated_programmed_in_situ", true, true);
+        !s.ok()) {
+      return fail(s);
+    }
+  }
   char extra[256];
 
   absl::StatusOr<std::unique_ptr<photonsim::SimChip>> raw_sim =
       photonsim::SimChip::Create(chip, chip_seed);
   if (!raw_sim.ok()) return fail(raw_sim.status());
-  RawSimOracle raw(**raw_sim, chip);
+  phc::testing::RawSimOracle raw(**raw_sim, chip);
   (void)raw.SetPhases(onn::DeployedPhases(*model, layout, *placement,
                                           std::vector<double>(layout.phase_count, 0.0)));
   start = Clock::now();

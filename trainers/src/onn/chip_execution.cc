@@ -136,6 +136,9 @@ absl::StatusOr<Eigen::MatrixXd> RunOnChip(const OpticalLinear& map, const Eigen:
                                           const ChipPlacement& placement, ChipOracle& oracle) {
   const photonsim::ChipLayout& layout = oracle.layout();
   const int k = map.core_size();
+  const bool receiver_calibrated =
+      placement.output_gain_per_mw.size() == static_cast<std::size_t>(layout.output_count) &&
+      placement.output_offset_mw.size() == static_cast<std::size_t>(layout.output_count);
   std::vector<double> amplitudes(layout.input_count, 0.0);
   Eigen::MatrixXd y = Eigen::MatrixXd::Zero(x.rows(), map.out_width());
   for (Eigen::Index n = 0; n < x.rows(); ++n) {
@@ -157,7 +160,11 @@ absl::StatusOr<Eigen::MatrixXd> RunOnChip(const OpticalLinear& map, const Eigen:
       const int r0 = block.row * k;
       const int rows = std::min(k, map.out_width() - r0);
       for (int i = 0; i < rows; ++i) {
-        y(n, r0 + i) += (*readings)[circuit.first_output + i] / placement.readout_scale_mw[index];
+        const int output = circuit.first_output + i;
+        y(n, r0 + i) += receiver_calibrated
+                            ? ((*readings)[output] - placement.output_offset_mw[output]) *
+                                  placement.output_gain_per_mw[output]
+                            : (*readings)[output] / placement.readout_scale_mw[index];
       }
     }
   }

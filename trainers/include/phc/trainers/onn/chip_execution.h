@@ -33,6 +33,11 @@ struct ChipPlacement {
   std::vector<int> circuits;
   // Balanced reading (mW) per unit of Re(M x), per circuit of the chip.
   std::vector<double> readout_scale_mw;
+  // The receivers' measured calibration, per chip output (empty: nominal):
+  // Re(M x)_k = (reading_k - output_offset_mw[k]) * output_gain_per_mw[k].
+  // Set by ProgramCoresInSitu (in_situ_programming.h).
+  std::vector<double> output_offset_mw;
+  std::vector<double> output_gain_per_mw;
 };
 
 // Places the model's cores on the chip's coherent SVD cores of the model's

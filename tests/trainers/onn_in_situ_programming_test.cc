@@ -1,0 +1,185 @@
+// Programming a model's cores against the chip's readings: on the ideal chip
+// from disturbed phases it must find the model's matrices again (to the
+// solver's precision, receivers nominal), and on a fabricated simulated chip
+// (unknown phase biases, efficiency and resistance spread, crosstalk, coupler
+// errors, loss, receiver spread) it must bring the cores' matrices and the
+// measured logits close to the model's, where the nominal deployment is far
+// off.
+#include <gtest/gtest.h>
+
+#include <random>
+
+#include "phc/trainers/model_oracle.h"
+#include "phc/trainers/onn/chip_execution.h"
+#include "phc/trainers/onn/in_situ_programming.h"
+#include "phc/trainers/onn/model.h"
+#include "photonsim/chip_layout.h"
+#include "tests/model_specs.h"
+#include "tests/sim_oracle.h"
+
+namespace phc::trainers::onn {
+namespace {
+
+photonic::v1::ChipDescription Instruments() {
+  photonic::v1::ChipDescription chip;
+  chip.set_name("template");
+  auto* circuit = chip.add_circuits();
+  circuit->set_name("mesh");
+  circuit->mutable_mesh()->set_topology(photonic::v1::MESH_TOPOLOGY_CLEMENTS);
+  circuit->mutable_mesh()->set_size(4);
+  chip.set_laser_power_mw(1.0);
+  chip.mutable_heater()->set_resistance_ohm(1000);
+  chip.mutable_heater()->set_p_pi_mw(25);
+  chip.mutable_heater()->set_max_voltage_v(10);
+  chip.mutable_heater()->set_max_current_ma(10);
+  chip.mutable_modulator()->set_v_pi_v(2.5);
+  chip.mutable_modulator()->set_max_voltage_v(2.5);
+  chip.mutable_detector()->set_responsivity_a_per_w(0.9);
+  chip.mutable_detector()->set_tia_gain_ohm(250);
+  chip.mutable_detector()->set_bandwidth_hz(1e6);
+  chip.mutable_detector()->set_temperature_k(300);
+  chip.mutable_detector()->set_adc_bits(16);
+  chip.mutable_detector()->set_adc_full_scale_v(2.5);
+  chip.mutable_detector()->set_sample_time_us(1);
+  chip.set_max_total_heater_power_mw(12 * 50.0);
+  return chip;
+}
+
+// The errors of deploy/chips/onn_svd8x24.textproto.
+photonic::v1::ChipDescription Fabricated(photonic::v1::ChipDescription chip) {
+  auto* fabrication = chip.mutable_fabrication();
+  fabrication->set_resistance_spread(0.05);
+  fabrication->set_efficiency_spread(0.05);
+  fabrication->set_random_phase_bias(true);
+  fabrication->set_splitting_error_std_rad(0.015);
+  fabrication->set_insertion_loss_db_mean(0.2);
+  fabrication->set_insertion_loss_db_std(0.05);
+  fabrication->set_responsivity_spread(0.03);
+  fabrication->set_dark_current_spread(0.2);
+  chip.mutable_thermal()->set_crosstalk_nearest(0.03);
+  chip.mutable_thermal()->set_crosstalk_decay_pitch(1.0);
+  chip.mutable_thermal()->set_crosstalk_cutoff_pitch(3.0);
+  chip.mutable_thermal()->set_tau_us(5);
+  return chip;
+}
+
+double Mean(const std::vector<double>& values) {
+  double sum = 0.0;
+  for (double v : values) sum += v;
+  return sum / static_cast<double>(values.size());
+}
+
+TEST(InSituProgrammingTest, OnTheIdealChipItFindsTheModelsMatricesFromDisturbedPhases) {
+  absl::StatusOr<Model> model = Model::Build(testing::TinyModelSpec(), Realisation::kOptical, 1);
+  ASSERT_TRUE(model.ok());
+  const photonic::v1::ChipDescription chip = ChipForModel(*model, Instruments());
+  const absl::StatusOr<ChipPlacement> placement = PlaceModel(*model, chip);
+  ASSERT_TRUE(placement.ok()) << placement.status();
+  ModelOracle oracle(chip);
+  const photonsim::ChipLayout& layout = oracle.layout();
+  std::vector<double> start =
+      DeployedPhases(*model, layout, *placement, std::vector<double>(layout.phase_count, 0.0));
+  std::mt19937_64 rng(7);
+  std::normal_distribution<double> disturbance(0.0, 0.1);
+  for (double& phase : start) phase += disturbance(rng);
+
+  InSituProgrammingOptions options;
+  options.sweeps = 2;
+  options.refinements = 10;
+  int calls = 0;
+  options.progress = [&](int done, int total, double) {
+    EXPECT_EQ(done, ++calls);
+    EXPECT_EQ(total, 12);
+    return true;
+  };
+  const absl::StatusOr<InSituProgrammingResult> result =
+      ProgramCoresInSitu(*model, *placement, oracle, start, options);
+  ASSERT_TRUE(result.ok()) << result.status();
+  EXPECT_EQ(calls, 12);
+  ASSERT_EQ(result->final_residual.size(), 5u);
+  EXPECT_GT(Mean(result->initial_residual), 0.05);
+  for (double residual : result->final_residual) EXPECT_LT(residual, 1e-9);
+  // The ideal receivers: no offset, the nominal gain 1 / (2 sqrt(P_laser P_LO)).
+  for (int c : placement->circuits) {
+    const photonsim::CircuitLayout& circuit = layout.circuits[c];
+    for (int i = 0; i < circuit.output_count; ++i) {
+      const int output = circuit.first_output + i;
+      if (result->output_gain_per_mw[output] == 0.0) continue;  // a row the model does not use
+      EXPECT_NEAR(result->output_gain_per_mw[output], 0.5, 1e-6);
+      EXPECT_NEAR(result->output_offset_mw[output], 0.0, 1e-12);
+    }
+  }
+  // Per step: 3 settings of each of 32 phases (sweeps), 2 shifts of each
+  // (refinements), k + 1 = 5 queries per measurement.
+  EXPECT_EQ(result->sweeps, 2);
+  EXPECT_EQ(result->refinements, 10);
+  EXPECT_GE(result->queries, 5 * (2 * 32 * 3 + 10 * 32 * 2));
+  EXPECT_EQ(oracle.cost().queries, result->queries);
+}
+
+TEST(InSituProgrammingTest, OnAFabricatedChipTheMeasuredLogitsComeCloseToTheModels) {
+  absl::StatusOr<Model> model = Model::Build(testing::TinyModelSpec(), Realisation::kOptical, 2);
+  ASSERT_TRUE(model.ok());
+  const photonic::v1::ChipDescription chip = Fabricated(ChipForModel(*model, Instruments()));
+  const absl::StatusOr<ChipPlacement> placement = PlaceModel(*model, chip);
+  ASSERT_TRUE(placement.ok()) << placement.status();
+  absl::StatusOr<std::unique_ptr<photonsim::SimChip>> sim = photonsim::SimChip::Create(chip, 3);
+  ASSERT_TRUE(sim.ok()) << sim.status();
+  testing::RawSimOracle oracle(**sim, chip);
+  const photonsim::ChipLayout& layout = oracle.layout();
+  const std::vector<double> deployed =
+      DeployedPhases(*model, layout, *placement, std::vector<double>(layout.phase_count, 0.0));
+  const Dataset data = MakeClusters(40, 16, 3, 0.2, 5);
+  const Eigen::MatrixXd expected = model->Forward(data.features);
+  auto logit_error = [&](const ChipPlacement& used) {
+    const absl::StatusOr<Eigen::MatrixXd> measured =
+        ChipForward(*model, used, oracle, data.features);
+    EXPECT_TRUE(measured.ok()) << measured.status();
+    return (*measured - expected).norm() / expected.norm();
+  };
+  ASSERT_TRUE(oracle.SetPhases(deployed).ok());
+  const double nominal_error = logit_error(*placement);
+
+  InSituProgrammingOptions options;
+  options.sweeps = 3;
+  options.refinements = 12;
+  const absl::StatusOr<InSituProgrammingResult> result =
+      ProgramCoresInSitu(*model, *placement, oracle, deployed, options);
+  ASSERT_TRUE(result.ok()) << result.status();
+  ChipPlacement calibrated = *placement;
+  ApplyReceiverCalibration(*result, calibrated);
+  const double programmed_error = logit_error(calibrated);
+  EXPECT_GT(nominal_error, 0.5);
+  EXPECT_LT(programmed_error, 0.1) << "nominal " << nominal_error;
+
+  EXPECT_LT(Mean(result->final_residual), 0.1 * Mean(result->initial_residual));
+}
+
+TEST(InSituProgrammingTest, RefusesBadOptionsAndAWrongPhaseVectorWithoutWriting) {
+  absl::StatusOr<Model> model = Model::Build(testing::TinyModelSpec(), Realisation::kOptical, 1);
+  ASSERT_TRUE(model.ok());
+  const photonic::v1::ChipDescription chip = ChipForModel(*model, Instruments());
+  const absl::StatusOr<ChipPlacement> placement = PlaceModel(*model, chip);
+  ASSERT_TRUE(placement.ok());
+  ModelOracle oracle(chip);
+  const std::vector<double> phases(oracle.layout().phase_count, 0.0);
+  for (auto mutate : std::vector<std::function<void(InSituProgrammingOptions&)>>{
+           [](auto& o) { o.sweeps = -1; }, [](auto& o) { o.refinements = 101; },
+           [](auto& o) { o.shift_rad = 0.0; }, [](auto& o) { o.max_gain_factor = 0.5; },
+           [](auto& o) { o.shift_rad = std::nan(""); }}) {
+    InSituProgrammingOptions options;
+    mutate(options);
+    EXPECT_EQ(ProgramCoresInSitu(*model, *placement, oracle, phases, options).status().code(),
+              absl::StatusCode::kInvalidArgument);
+  }
+  const std::vector<double> short_phases(3, 0.0);
+  const absl::Status wrong =
+      ProgramCoresInSitu(*model, *placement, oracle, short_phases, {}).status();
+  EXPECT_EQ(wrong.code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_NE(wrong.message().find("start phases have 3 values"), std::string::npos) << wrong;
+  EXPECT_EQ(oracle.cost().phase_writes, 0);
+  EXPECT_EQ(oracle.cost().queries, 0);
+}
+
+}  // namespace
+}  // namespace phc::trainers::onn
