@@ -2,6 +2,7 @@
 
 #include <unistd.h>
 
+#include <algorithm>
 #include <cstdio>
 #include <fstream>
 #include <sstream>
@@ -23,6 +24,9 @@ void PrintInfo(const pb::ModelInfo& m) {
   std::printf("accuracy       %.4f in silico", m.in_silico_test_accuracy());
   if (m.last_chip_accuracy() >= 0) std::printf(", %.4f on the chip", m.last_chip_accuracy());
   std::printf("\n");
+  if (m.programmed_residual() >= 0) {
+    std::printf("programmed     in situ: residual %.4f\n", m.programmed_residual());
+  }
   if (!m.persistent()) std::printf("kept           in memory only (the daemon has no state_dir)\n");
 }
 
@@ -109,11 +113,48 @@ int Evaluate(pb::ModelService::Stub& stub, const ModelCommands& c, const Options
   return 0;
 }
 
+int Program(pb::ModelService::Stub& stub, const ModelCommands& c, const Options& options) {
+  pb::ProgramInSituRequest request;
+  request.set_model_id(c.id);
+  request.set_sweeps(c.sweeps);
+  request.set_refinements(c.refinements);
+  request.set_averages(c.averages);
+  grpc::ClientContext context;  // no deadline
+  AddCredentials(context);
+  auto stream = stub.ProgramInSitu(&context, request);
+  pb::ProgramInSituProgress progress;
+  pb::ProgramInSituProgress last;
+  const bool bar = !options.json && isatty(STDERR_FILENO);
+  while (stream->Read(&progress)) {
+    last = progress;
+    if (options.json) {
+      PrintJson(progress);
+      std::cout << "\n";
+    } else if (bar) {
+      const double fraction = std::clamp(progress.fraction(), 0.0, 1.0);
+      std::fprintf(stderr, "\r[%-30s] %u/%u steps  mean residual %.4f   ",
+                   std::string(static_cast<int>(fraction * 30), '#').c_str(), progress.completed(),
+                   progress.total(), progress.mean_residual());
+    } else {
+      std::fprintf(stderr, "%u/%u steps mean residual %.4f\n", progress.completed(),
+                   progress.total(), progress.mean_residual());
+    }
+  }
+  if (bar) std::fprintf(stderr, "\n");
+  if (grpc::Status s = stream->Finish(); !s.ok()) return Fail(s);
+  if (!options.json) {
+    std::printf("programmed %s: mean residual %.4f (was %.4f), %lld queries\n", c.id.c_str(),
+                last.mean_residual(), last.initial_residual(),
+                static_cast<long long>(last.queries()));
+  }
+  return 0;
+}
+
 }  // namespace
 
 void AddModelCommands(CLI::App& app, ModelCommands& c) {
   c.model =
-      app.add_subcommand("model", "ONN models: train in silico, deploy, evaluate on the chip");
+      app.add_subcommand("model", "ONN models: train in silico, deploy, program in situ, evaluate");
   c.model->require_subcommand(1);
   pb::TrainInSilicoRequest& r = c.train_request;
   c.train = c.model->add_subcommand(
@@ -144,6 +185,15 @@ void AddModelCommands(CLI::App& app, ModelCommands& c) {
   c.deploy = c.model->add_subcommand(
       "deploy", "write a model's phases onto the chip's cores (operator, a write)");
   c.deploy->add_option("id", c.id, "model id")->required();
+  c.program = c.model->add_subcommand(
+      "program",
+      "program the deployed model's cores against the chip's readings (operator, a write; "
+      "calibrate first)");
+  c.program->add_option("id", c.id, "model id")->required();
+  c.program->add_option("--sweeps", c.sweeps, "coordinate sweeps over every phase (default 6)");
+  c.program->add_option("--refinements", c.refinements,
+                        "Levenberg-Marquardt steps after the sweeps (default 20)");
+  c.program->add_option("--averages", c.averages, "detector averages per query (default 1)");
   c.evaluate = c.model->add_subcommand(
       "evaluate", "measure the deployed model's test accuracy on the chip (operator, a write)");
   c.evaluate->add_option("id", c.id, "model id")->required();
@@ -160,6 +210,7 @@ int RunModelCommand(const ModelCommands& c, const std::shared_ptr<grpc::Channel>
                     const Options& options) {
   auto stub = pb::ModelService::NewStub(channel);
   if (*c.train) return Train(*stub, c, options);
+  if (*c.program) return Program(*stub, c, options);
   if (*c.evaluate) return Evaluate(*stub, c, options);
   grpc::ClientContext context;
   AddCredentials(context);
@@ -193,9 +244,16 @@ int RunModelCommand(const ModelCommands& c, const std::shared_ptr<grpc::Channel>
       if (m.last_chip_accuracy() >= 0) {
         std::snprintf(chip, sizeof chip, "%.4f", m.last_chip_accuracy());
       }
+      char deployed[64] = "";
+      if (m.programmed_residual() >= 0) {
+        std::snprintf(deployed, sizeof deployed, "%s, programmed in situ: residual %.4f",
+                      m.deployed() ? "yes" : "no", m.programmed_residual());
+      } else if (m.deployed()) {
+        std::snprintf(deployed, sizeof deployed, "yes");
+      }
       std::printf("%-24s %-20s %-8s %6u %8u %9.4f %9s  %s\n", m.model_id().c_str(),
                   m.spec_name().c_str(), m.realisation().c_str(), m.core_count(), m.phase_count(),
-                  m.in_silico_test_accuracy(), chip, m.deployed() ? "yes" : "");
+                  m.in_silico_test_accuracy(), chip, deployed);
     }
     return 0;
   }

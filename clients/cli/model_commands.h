@@ -1,4 +1,4 @@
-// photonctl model train | deploy | evaluate | list | get | delete.
+// photonctl model train | deploy | program | evaluate | list | get | delete.
 #pragma once
 
 #include <grpcpp/grpcpp.h>
@@ -16,6 +16,7 @@ struct ModelCommands {
   CLI::App* model = nullptr;
   CLI::App* train = nullptr;
   CLI::App* deploy = nullptr;
+  CLI::App* program = nullptr;
   CLI::App* evaluate = nullptr;
   CLI::App* list = nullptr;
   CLI::App* get = nullptr;
@@ -24,6 +25,8 @@ struct ModelCommands {
   std::string spec_file;
   std::string id;
   unsigned test_limit = 0;
+  unsigned sweeps = 0;
+  unsigned refinements = 0;
   unsigned averages = 0;
 };
 

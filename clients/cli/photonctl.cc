@@ -9,6 +9,7 @@
 //   photonctl train watch|pause|resume|cancel|get ID;  photonctl train list
 //   photonctl model train --id ID --spec FILE.textproto [--epochs N]
 //   photonctl model deploy|evaluate|get|delete ID;  photonctl model list
+//   photonctl model program ID [--sweeps N] [--refinements N] [--averages N]
 //
 // Exit status: 0 success, 1 the daemon refused or could not be reached,
 // 2 bad command line.

@@ -61,7 +61,12 @@ absl::StatusOr<DeployOutcome> DeployModel(ChipController& controller, ModelStore
       PhasesWithOthersUnpowered(controller.phase_model(), plan.phases_rad, plan.model_phase);
   absl::StatusOr<PhaseState> state = controller.SetPhases(phases, {});
   if (!state.ok()) return state.status();
-  if (absl::Status s = store.SetDeployed({plan.model_id, state->phases_rad}); !s.ok()) {
+  if (absl::Status s = store.SetDeployed({.model_id = plan.model_id,
+                                          .phases_rad = state->phases_rad,
+                                          .output_offset_mw = {},
+                                          .output_gain_per_mw = {},
+                                          .programmed_residual = -1.0});
+      !s.ok()) {
     // Deleted while the write waited: the chip holds its phases, but no model.
     store.ClearDeployed();
     return s;

@@ -76,6 +76,9 @@ absl::Status ModelEvaluationRun::Begin() {
   }
   if (absl::Status s = controller_.CheckClientMayWrite(); !s.ok()) return s;
   deployed_phases_rad_ = deployed->phases_rad;
+  // Programmed in situ: the receivers as measured then.
+  setup_.placement.output_offset_mw = deployed->output_offset_mw;
+  setup_.placement.output_gain_per_mw = deployed->output_gain_per_mw;
   oracle_ = std::make_unique<ControllerOracle>(controller_, averages_);
   controller_.AcquireWriteLease(lease_holder());
   holds_lease_ = true;

@@ -178,7 +178,9 @@ absl::Status ModelStore::CheckNewId(const std::string& model_id) const {
 
 ModelInfo ModelStore::InfoLocked(const StoredModel& model) const {
   ModelInfo info = model.info();
-  info.set_deployed(deployed_.has_value() && deployed_->model_id == info.model_id());
+  const bool deployed = deployed_.has_value() && deployed_->model_id == info.model_id();
+  info.set_deployed(deployed);
+  info.set_programmed_residual(deployed ? deployed_->programmed_residual : -1.0);
   info.set_persistent(persistent());
   return info;
 }
@@ -188,6 +190,7 @@ absl::Status ModelStore::WriteLocked(const StoredModel& model) const {
   StoredModel on_disk = model;
   on_disk.mutable_info()->clear_deployed();
   on_disk.mutable_info()->clear_persistent();
+  on_disk.mutable_info()->clear_programmed_residual();
   return WriteFileAtomically(PathOf(model.info().model_id()), on_disk.SerializeAsString());
 }
 

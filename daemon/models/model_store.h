@@ -58,8 +58,14 @@ absl::StatusOr<trainers::onn::Model> BuildStoredModel(const photonic::v1::Stored
 // The chip's phases while a model is deployed (wrapped, as ChipController
 // reports them).
 struct Deployment {
-  std::string model_id;
-  std::vector<double> phases_rad;
+  std::string model_id = {};
+  std::vector<double> phases_rad = {};
+  // Set by ProgramInSitu: the receivers' calibration per chip output
+  // (ChipPlacement::output_offset_mw / output_gain_per_mw) and the cores'
+  // mean relative residual; empty and -1 for a plain Deploy.
+  std::vector<double> output_offset_mw = {};
+  std::vector<double> output_gain_per_mw = {};
+  double programmed_residual = -1.0;
 };
 
 class ModelStore {

@@ -26,7 +26,15 @@ absl::Status ModelWorkers::StartTraining(std::shared_ptr<std::atomic<bool>> canc
   if (absl::Status s = StartLocked(std::move(train), /*training=*/true); !s.ok()) return s;
   training_ = true;
   training_cancel_ = std::move(cancel);
+  training_worker_ = workers_.back().get();
   return absl::OkStatus();
+}
+
+void ModelWorkers::TrainingSettled() {
+  phc::base::MutexLock lock(&mu_);
+  training_ = false;
+  training_cancel_.reset();
+  training_worker_ = nullptr;
 }
 
 absl::Status ModelWorkers::Start(std::function<void()> job) {
@@ -51,9 +59,10 @@ absl::Status ModelWorkers::StartLocked(std::function<void()> job, bool training)
     worker->thread = std::thread([this, worker, job = std::move(job), training] {
       job();
       phc::base::MutexLock lock(&mu_);
-      if (training) {
+      if (training && training_worker_ == worker.get()) {  // not settled already
         training_ = false;
         training_cancel_.reset();
+        training_worker_ = nullptr;
       }
       worker->finished = true;
     });

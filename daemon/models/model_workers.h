@@ -31,6 +31,10 @@ class ModelWorkers {
   // runs; UNAVAILABLE after Shutdown. `cancel` is set by Shutdown.
   absl::Status StartTraining(std::shared_ptr<std::atomic<bool>> cancel,
                              std::function<void()> train);
+  // The training job calls this once its result is settled and before it
+  // answers its client, so that the client's next training is not refused
+  // as overlapping (the thread itself may still be finishing).
+  void TrainingSettled() ABSL_LOCKS_EXCLUDED(mu_);
   // Runs a short job on a new thread. UNAVAILABLE after Shutdown.
   absl::Status Start(std::function<void()> job);
 
@@ -52,6 +56,7 @@ class ModelWorkers {
   std::list<std::shared_ptr<Worker>> workers_ ABSL_GUARDED_BY(mu_);
   bool training_ ABSL_GUARDED_BY(mu_) = false;
   std::shared_ptr<std::atomic<bool>> training_cancel_ ABSL_GUARDED_BY(mu_);
+  const Worker* training_worker_ ABSL_GUARDED_BY(mu_) = nullptr;  // until settled
   bool shut_down_ ABSL_GUARDED_BY(mu_) = false;
 };
 

@@ -10,6 +10,7 @@
 #include "daemon/models/deployment.h"
 #include "daemon/models/in_silico_training.h"
 #include "daemon/models/model_evaluation.h"
+#include "daemon/models/model_programming.h"
 #include "daemon/services/service_refusal.h"
 #include "daemon/services/write_admission.h"
 #include "daemon/status_convert.h"
@@ -20,6 +21,7 @@ namespace phc::daemon {
 namespace {
 
 using photonic::v1::EvaluateProgress;
+using photonic::v1::ProgramInSituProgress;
 using photonic::v1::StoredModel;
 using photonic::v1::TrainInSilicoProgress;
 
@@ -117,6 +119,7 @@ class ProgressStream final : public grpc::ServerWriteReactor<Message> {
 
 using TrainStream = ProgressStream<TrainInSilicoProgress>;
 using EvaluateStream = ProgressStream<EvaluateProgress>;
+using ProgramStream = ProgressStream<ProgramInSituProgress>;
 
 TrainInSilicoProgress ProgressOf(const trainers::onn::EpochReport& report) {
   TrainInSilicoProgress progress;
@@ -129,21 +132,23 @@ TrainInSilicoProgress ProgressOf(const trainers::onn::EpochReport& report) {
   return progress;
 }
 
-// Runs one evaluation on the hardware thread, one post per batch, and ends
-// its stream. Lives in the posted work until it ends the stream.
-class EvaluationDriver : public std::enable_shared_from_this<EvaluationDriver> {
+// Runs a stepped run on the hardware thread (ModelEvaluationRun,
+// ModelProgrammingRun: Begin, Step until done, End), one post per step, and
+// ends its stream. Lives in the posted work until it ends the stream.
+template <typename Run, typename Progress>
+class SteppedRunDriver : public std::enable_shared_from_this<SteppedRunDriver<Run, Progress>> {
  public:
-  EvaluationDriver(ChipController& controller, const CallGuard& access,
-                   std::unique_ptr<ModelEvaluationRun> run, EvaluateStream* stream,
-                   std::string lease)
+  SteppedRunDriver(ChipController& controller, const CallGuard& access, std::unique_ptr<Run> run,
+                   ProgressStream<Progress>* stream, std::string lease, std::string what)
       : controller_(controller),
         access_(access),
         run_(std::move(run)),
         stream_(stream),
-        lease_(std::move(lease)) {}
+        lease_(std::move(lease)),
+        what_(std::move(what)) {}
 
   void Start() {
-    controller_.Post([self = shared_from_this()] { self->Begin(); });
+    controller_.Post([self = this->shared_from_this()] { self->Begin(); });
   }
 
  private:
@@ -152,45 +157,56 @@ class EvaluationDriver : public std::enable_shared_from_this<EvaluationDriver> {
     if (stream_->cancelled()) return Stop(grpc::Status::CANCELLED);
     if (absl::Status s = access_.CheckLease(lease_); !s.ok()) return Stop(ToGrpcStatus(s));
     if (absl::Status s = run_->Begin(); !s.ok()) {
-      spdlog::warn("Evaluate refused: {}", s.ToString());
+      spdlog::warn("{} refused: {}", what_, s.ToString());
       return Stop(ToGrpcStatus(s));
     }
     Step();
   }
 
-  // Hardware thread: one batch, then the next is posted behind whatever
+  // Hardware thread: one step, then the next is posted behind whatever
   // other clients posted meanwhile.
   void Step() {
     if (stream_->cancelled()) {
-      return Stop(
-          grpc::Status(grpc::StatusCode::CANCELLED,
-                       absl::StrCat("evaluation of model ", run_->model_id(), " cancelled")));
+      return Stop(grpc::Status(grpc::StatusCode::CANCELLED, absl::StrCat(what_, " cancelled")));
     }
     // A client lease granted since the call started takes the chip back.
     if (absl::Status s = access_.CheckLease(lease_); !s.ok()) return Stop(ToGrpcStatus(s));
-    absl::StatusOr<EvaluateProgress> progress = run_->Step();
+    absl::StatusOr<Progress> progress = run_->Step();
     if (!progress.ok()) {
-      spdlog::warn("evaluation of model {} failed: {}", run_->model_id(),
-                   progress.status().ToString());
+      spdlog::warn("{} failed: {}", what_, progress.status().ToString());
       return Stop(ToGrpcStatus(progress.status()));
     }
     stream_->Publish(*std::move(progress));
     if (run_->done()) return Stop(grpc::Status::OK);
-    controller_.Post([self = shared_from_this()] { self->Step(); });
+    controller_.Post([self = this->shared_from_this()] { self->Step(); });
   }
 
   void Stop(const grpc::Status& status) {
     run_->End();
-    EvaluateStream* stream = std::exchange(stream_, nullptr);
+    ProgressStream<Progress>* stream = std::exchange(stream_, nullptr);
     stream->End(status);
   }
 
   ChipController& controller_;
   const CallGuard& access_;
-  std::unique_ptr<ModelEvaluationRun> run_;
-  EvaluateStream* stream_;  // until Stop
+  std::unique_ptr<Run> run_;
+  ProgressStream<Progress>* stream_;  // until Stop
   const std::string lease_;
+  const std::string what_;
 };
+
+using EvaluationDriver = SteppedRunDriver<ModelEvaluationRun, EvaluateProgress>;
+using ProgrammingDriver = SteppedRunDriver<ModelProgrammingRun, ProgramInSituProgress>;
+
+// FAILED_PRECONDITION unless the stored model is marked deployed (checked
+// again on the hardware thread; this spares the preparation).
+grpc::Status RequireDeployed(const StoredModel& stored) {
+  if (stored.info().deployed()) return grpc::Status::OK;
+  return grpc::Status(grpc::StatusCode::FAILED_PRECONDITION,
+                      absl::StrCat("model ", stored.info().model_id(),
+                                   " is not deployed on the chip; photonctl model deploy ",
+                                   stored.info().model_id(), " first"));
+}
 
 }  // namespace
 
@@ -225,6 +241,7 @@ grpc::ServerWriteReactor<TrainInSilicoProgress>* ModelServiceImpl::TrainInSilico
         spdlog::warn("model {}: in silico training failed: {}", job.model_id,
                      info.status().ToString());
       }
+      workers_.TrainingSettled();
       stream->End(ToGrpcStatus(info.status()));
       return;
     }
@@ -238,6 +255,7 @@ grpc::ServerWriteReactor<TrainInSilicoProgress>* ModelServiceImpl::TrainInSilico
     last.set_test_accuracy(info->in_silico_test_accuracy());
     *last.mutable_model() = *std::move(info);
     stream->Publish(std::move(last));
+    workers_.TrainingSettled();
     stream->End(grpc::Status::OK);
   });
   if (!started.ok()) stream->End(ToGrpcStatus(started));
@@ -299,13 +317,8 @@ grpc::ServerWriteReactor<EvaluateProgress>* ModelServiceImpl::Evaluate(
   }
   absl::StatusOr<StoredModel> stored = store_.Get(request->model_id());
   if (!stored.ok()) return new WriteRefusal<EvaluateProgress>(ToGrpcStatus(stored.status()));
-  // Checked again on the hardware thread; this spares loading the data.
-  if (!stored->info().deployed()) {
-    return new WriteRefusal<EvaluateProgress>(
-        grpc::Status(grpc::StatusCode::FAILED_PRECONDITION,
-                     absl::StrCat("model ", request->model_id(),
-                                  " is not deployed on the chip; photonctl model deploy ",
-                                  request->model_id(), " first")));
+  if (grpc::Status s = RequireDeployed(*stored); !s.ok()) {
+    return new WriteRefusal<EvaluateProgress>(s);
   }
   auto* stream = new EvaluateStream(/*latest_only=*/true);
   const int test_limit = static_cast<int>(request->test_limit());
@@ -320,10 +333,44 @@ grpc::ServerWriteReactor<EvaluateProgress>* ModelServiceImpl::Evaluate(
     }
     auto run = std::make_unique<ModelEvaluationRun>(controller_, store_, *std::move(setup),
                                                     averages, kEvaluationBatch);
-    std::make_shared<EvaluationDriver>(controller_, access_, std::move(run), stream, lease)
+    const std::string what = absl::StrCat("evaluation of model ", run->model_id());
+    std::make_shared<EvaluationDriver>(controller_, access_, std::move(run), stream, lease, what)
         ->Start();
   });
   if (!started.ok()) stream->End(ToGrpcStatus(started));
+  return stream;
+}
+
+grpc::ServerWriteReactor<ProgramInSituProgress>* ModelServiceImpl::ProgramInSitu(
+    grpc::CallbackServerContext* context, const photonic::v1::ProgramInSituRequest* request) {
+  // It writes the phases: the operator role and the lease, like any write.
+  if (grpc::Status denied = access_.Write(*context); !denied.ok()) {
+    return new WriteRefusal<ProgramInSituProgress>(denied);
+  }
+  if (request->averages() > static_cast<std::uint32_t>(kMaxAverages)) {
+    return new WriteRefusal<ProgramInSituProgress>(
+        grpc::Status(grpc::StatusCode::INVALID_ARGUMENT,
+                     absl::StrCat("averages = ", request->averages(), " exceeds the maximum of ",
+                                  kMaxAverages)));
+  }
+  absl::StatusOr<StoredModel> stored = store_.Get(request->model_id());
+  if (!stored.ok()) return new WriteRefusal<ProgramInSituProgress>(ToGrpcStatus(stored.status()));
+  absl::StatusOr<ProgrammingSetup> setup =
+      PrepareProgramming(*stored, controller_.chip(), *request);
+  if (!setup.ok()) {
+    spdlog::warn("ProgramInSitu {} refused: {}", request->model_id(), setup.status().ToString());
+    return new WriteRefusal<ProgramInSituProgress>(ToGrpcStatus(setup.status()));
+  }
+  if (grpc::Status s = RequireDeployed(*stored); !s.ok()) {
+    return new WriteRefusal<ProgramInSituProgress>(s);
+  }
+  auto* stream = new ProgramStream(/*latest_only=*/true);
+  auto run = std::make_unique<ModelProgrammingRun>(controller_, store_, *std::move(setup),
+                                                   request->averages());
+  const std::string what = absl::StrCat("in situ programming of model ", run->model_id());
+  std::make_shared<ProgrammingDriver>(controller_, access_, std::move(run), stream,
+                                      CallGuard::LeaseOf(*context), what)
+      ->Start();
   return stream;
 }
 

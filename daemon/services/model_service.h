@@ -35,6 +35,9 @@ class ModelServiceImpl final : public photonic::v1::ModelService::CallbackServic
                                    photonic::v1::DeployReply* response) override;
   grpc::ServerWriteReactor<photonic::v1::EvaluateProgress>* Evaluate(
       grpc::CallbackServerContext* context, const photonic::v1::EvaluateRequest* request) override;
+  grpc::ServerWriteReactor<photonic::v1::ProgramInSituProgress>* ProgramInSitu(
+      grpc::CallbackServerContext* context,
+      const photonic::v1::ProgramInSituRequest* request) override;
   grpc::ServerUnaryReactor* GetModel(grpc::CallbackServerContext* context,
                                      const photonic::v1::GetModelRequest* request,
                                      photonic::v1::ModelInfo* response) override;

@@ -173,6 +173,35 @@ TEST(ModelWorkersTest, OneTrainingAtATimeAndShutdownCancelsAndJoins) {
   EXPECT_EQ(workers.Start([] {}).code(), absl::StatusCode::kUnavailable);
 }
 
+TEST(ModelWorkersTest, SettledTrainingLetsTheNextStartWhileItsThreadFinishes) {
+  ModelWorkers workers;
+  std::promise<void> settled;
+  std::atomic<bool> release{false};
+  ASSERT_TRUE(workers
+                  .StartTraining(std::make_shared<std::atomic<bool>>(false),
+                                 [&] {
+                                   workers.TrainingSettled();  // the client is answered next
+                                   settled.set_value();
+                                   while (!release.load()) std::this_thread::yield();
+                                 })
+                  .ok());
+  settled.get_future().wait();
+  // The first thread still runs; the next training is not refused, and the
+  // first thread's end does not clear the second's slot.
+  auto second_cancel = std::make_shared<std::atomic<bool>>(false);
+  ASSERT_TRUE(workers
+                  .StartTraining(second_cancel,
+                                 [second_cancel] {
+                                   while (!second_cancel->load()) std::this_thread::yield();
+                                 })
+                  .ok());
+  release = true;
+  EXPECT_EQ(workers.StartTraining(std::make_shared<std::atomic<bool>>(false), [] {}).code(),
+            absl::StatusCode::kResourceExhausted);
+  workers.Shutdown();
+  EXPECT_TRUE(second_cancel->load());
+}
+
 TEST(ModelDeploymentTest, UnusedCircuitsStayUnpoweredEvenUnderCalibratedCrosstalk) {
   const photonic::v1::ChipDescription chip = CoherentChip(2);
   const photonsim::ChipLayout layout = photonsim::BuildChipLayout(chip);

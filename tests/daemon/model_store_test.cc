@@ -239,8 +239,8 @@ TEST_F(ModelStoreTest, IdsAreCheckedBeforeAnythingIsWritten) {
 TEST_F(ModelStoreTest, DeployedModelCannotBeDeleted) {
   ModelStore store(dir_, kChip);
   ASSERT_TRUE(store.Add(MakeStored("live")).ok());
-  EXPECT_EQ(store.SetDeployed({"ghost", {}}).code(), absl::StatusCode::kNotFound);
-  ASSERT_TRUE(store.SetDeployed({"live", {0.5, 1.0}}).ok());
+  EXPECT_EQ(store.SetDeployed({.model_id = "ghost"}).code(), absl::StatusCode::kNotFound);
+  ASSERT_TRUE(store.SetDeployed({.model_id = "live", .phases_rad = {0.5, 1.0}}).ok());
   EXPECT_TRUE(store.Info("live")->deployed());
   const absl::Status refused = store.Delete("live");
   EXPECT_EQ(refused.code(), absl::StatusCode::kFailedPrecondition) << refused;
@@ -258,7 +258,7 @@ TEST_F(ModelStoreTest, ChipAccuracyIsKeptInTheFile) {
     ModelStore store(dir_, kChip);
     ASSERT_TRUE(store.Add(MakeStored("measured")).ok());
     ASSERT_TRUE(store.SetChipAccuracy("measured", 0.75).ok());
-    ASSERT_TRUE(store.SetDeployed({"measured", {}}).ok());
+    ASSERT_TRUE(store.SetDeployed({.model_id = "measured"}).ok());
   }
   ModelStore reloaded(dir_, kChip);
   ASSERT_EQ(reloaded.LoadAll(), 1);

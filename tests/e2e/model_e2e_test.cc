@@ -86,6 +86,22 @@ class ModelE2eTest : public DaemonE2eTest {
     return stream->Finish();
   }
 
+  grpc::Status Program(const std::string& id, std::uint32_t sweeps, std::uint32_t refinements,
+                       std::vector<pb::ProgramInSituProgress>* progress = nullptr) {
+    grpc::ClientContext context;
+    context.set_deadline(Deadline());
+    pb::ProgramInSituRequest request;
+    request.set_model_id(id);
+    request.set_sweeps(sweeps);
+    request.set_refinements(refinements);
+    auto stream = models_->ProgramInSitu(&context, request);
+    pb::ProgramInSituProgress message;
+    while (stream->Read(&message)) {
+      if (progress != nullptr) progress->push_back(message);
+    }
+    return stream->Finish();
+  }
+
   template <typename Request, typename Response, typename Method>
   grpc::Status CallModels(Method method, const Request& request, Response& response) {
     grpc::ClientContext context;
@@ -187,6 +203,26 @@ TEST_F(ModelE2eTest, TrainInSilicoDeployEvaluateListAndDelete) {
   ASSERT_TRUE(Get("tiny", info).ok());
   EXPECT_TRUE(info.deployed());
   EXPECT_EQ(info.last_chip_accuracy(), last.accuracy());
+  EXPECT_EQ(info.programmed_residual(), -1.0);
+
+  // In situ programming against the chip's readings, then the evaluation
+  // through the measured receivers.
+  std::vector<pb::ProgramInSituProgress> programming;
+  const grpc::Status programmed = Program("tiny", 1, 2, &programming);
+  ASSERT_TRUE(programmed.ok()) << programmed.error_message();
+  ASSERT_FALSE(programming.empty());
+  const pb::ProgramInSituProgress& programmed_last = programming.back();
+  EXPECT_TRUE(programmed_last.done());
+  EXPECT_EQ(programmed_last.completed(), 3u);
+  EXPECT_EQ(programmed_last.total(), 3u);
+  EXPECT_GT(programmed_last.queries(), 0);
+  EXPECT_LE(programmed_last.mean_residual(), programmed_last.initial_residual());
+  ASSERT_TRUE(Get("tiny", info).ok());
+  EXPECT_TRUE(info.deployed());
+  EXPECT_DOUBLE_EQ(info.programmed_residual(), programmed_last.mean_residual());
+  evaluation.clear();
+  ASSERT_TRUE(Evaluate("tiny", 90, &evaluation).ok());
+  EXPECT_NEAR(evaluation.back().accuracy(), evaluation.back().in_silico_accuracy(), 0.1);
   EXPECT_EQ(ListIds(), std::vector<std::string>{"tiny"});
 
   const grpc::Status refused = Delete("tiny");
@@ -255,6 +291,12 @@ TEST_F(ModelE2eTest, BadInputsAreRefusedAndChangeNothing) {
   EXPECT_EQ(Phases().SerializeAsString(), before.SerializeAsString());
 
   // Evaluating a model that is not deployed.
+  EXPECT_EQ(Program("nope", 1, 1).error_code(), grpc::StatusCode::NOT_FOUND);
+  const grpc::Status too_many = Program("big", 101, 1);
+  EXPECT_EQ(too_many.error_code(), grpc::StatusCode::INVALID_ARGUMENT);
+  EXPECT_TRUE(Mentions(too_many, "sweeps = 101")) << too_many.error_message();
+  EXPECT_EQ(Program("big", 1, 1).error_code(), grpc::StatusCode::FAILED_PRECONDITION);  // too big
+  EXPECT_EQ(Program("twin", 1, 1).error_code(), grpc::StatusCode::FAILED_PRECONDITION);
   const grpc::Status not_deployed = Evaluate("big", 10);
   EXPECT_EQ(not_deployed.error_code(), grpc::StatusCode::FAILED_PRECONDITION);
   EXPECT_TRUE(Mentions(not_deployed, "not deployed")) << not_deployed.error_message();

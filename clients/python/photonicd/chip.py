@@ -257,6 +257,24 @@ class Chip:
         finally:
             stream.cancel()
 
+    def program_model(self, model_id: str, sweeps: int = 0, refinements: int = 0,
+                      averages: int = 0) -> Iterator[model_pb2.ProgramInSituProgress]:
+        """Programs the deployed model's cores against the chip's own
+        readings (closed loop; a write: the lease rules apply); yields
+        progress after every sweep and refinement, the last with done set
+        (mean_residual against initial_residual, queries). Zeros pick the
+        daemon's defaults (6 sweeps, 20 refinements, 1 average). Run
+        calibrate() first. Closing the generator early cancels it (the chip
+        goes back to the deployed phases)."""
+        stream = self._models.ProgramInSitu(
+            model_pb2.ProgramInSituRequest(model_id=model_id, sweeps=sweeps,
+                                           refinements=refinements, averages=averages),
+            metadata=self._metadata)
+        try:
+            yield from _iterate(stream)
+        finally:
+            stream.cancel()
+
     def model(self, model_id: str) -> model_pb2.ModelInfo:
         return self._unary(self._models.GetModel, model_pb2.GetModelRequest(model_id=model_id))
 

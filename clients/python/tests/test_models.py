@@ -1,6 +1,7 @@
 """ModelService through the Python client against the real daemon on the
 tiny coherent chip (deploy/chips/svd4_coherent_test.textproto): train in
-silico, deploy, evaluate, list, delete, and the typed errors."""
+silico, deploy, program in situ, evaluate, list, delete, and the typed
+errors."""
 import os
 import sys
 import tempfile
@@ -76,6 +77,32 @@ class ModelTest(unittest.TestCase):
         with self.assertRaises(photonicd.LimitExceeded) as raised:
             self.chip.delete_model("py_tiny")
         self.assertIn("deployed", raised.exception.message)
+
+    def test_program_in_situ_then_evaluate(self):
+        self.train("py_prog", epochs=2)
+        self.chip.deploy_model("py_prog")
+        self.assertEqual(self.chip.model("py_prog").programmed_residual, -1.0)
+        progress = list(self.chip.program_model("py_prog", sweeps=1, refinements=2))
+        last = progress[-1]
+        self.assertTrue(last.done)
+        self.assertEqual(last.total, 3)
+        self.assertEqual(last.completed, 3)
+        self.assertLessEqual(last.mean_residual, last.initial_residual + 1e-9)
+        self.assertGreater(last.queries, 0)
+        info = self.chip.model("py_prog")
+        self.assertTrue(info.deployed)
+        self.assertGreaterEqual(info.programmed_residual, 0.0)
+        self.assertAlmostEqual(info.programmed_residual, last.mean_residual, delta=1e-9)
+        evaluation = list(self.chip.evaluate_model("py_prog", test_limit=30))
+        self.assertTrue(evaluation[-1].done)
+
+    def test_program_refused_unless_deployed(self):
+        self.train("py_undeployed", epochs=1)
+        with self.assertRaises(photonicd.LimitExceeded) as raised:
+            list(self.chip.program_model("py_undeployed", sweeps=1, refinements=1))
+        self.assertIn("deployed", raised.exception.message)
+        self.assertEqual(self.chip.model("py_undeployed").programmed_residual, -1.0)
+        self.chip.delete_model("py_undeployed")
 
     def test_spec_as_a_message_and_typed_errors(self):
         spec = model_pb2.ModelSpec()
