@@ -29,4 +29,31 @@ inline photonic::v1::ChipDescription IdealMeshChip(int mesh_size = 4) {
   return chip;
 }
 
+// `chip` with the fabrication errors, thermal crosstalk and detector noise
+// of deploy/chips/onn_svd8x24.textproto.
+inline photonic::v1::ChipDescription WithOnnSvd8x24Errors(photonic::v1::ChipDescription chip) {
+  auto* fabrication = chip.mutable_fabrication();
+  fabrication->set_resistance_spread(0.05);
+  fabrication->set_efficiency_spread(0.05);
+  fabrication->set_random_phase_bias(true);
+  fabrication->set_splitting_error_std_rad(0.015);
+  fabrication->set_insertion_loss_db_mean(0.2);
+  fabrication->set_insertion_loss_db_std(0.05);
+  fabrication->set_responsivity_spread(0.03);
+  fabrication->set_dark_current_spread(0.2);
+  auto* thermal = chip.mutable_thermal();
+  thermal->set_crosstalk_nearest(0.03);
+  thermal->set_crosstalk_decay_pitch(1.0);
+  thermal->set_crosstalk_cutoff_pitch(3.0);
+  thermal->set_tau_us(5);
+  auto* detector = chip.mutable_detector();
+  detector->set_tia_gain_ohm(250);
+  detector->set_bandwidth_hz(1e6);
+  detector->set_temperature_k(300);
+  detector->set_adc_bits(16);
+  detector->set_adc_full_scale_v(2.5);
+  detector->set_sample_time_us(1);
+  return chip;
+}
+
 }  // namespace phc::testing

@@ -5,7 +5,9 @@
 #include <algorithm>
 #include <cstdio>
 #include <fstream>
+#include <functional>
 #include <sstream>
+#include <string>
 
 #include "phc/proto/text_proto.h"
 #include "photonic/v1/model.grpc.pb.h"
@@ -74,6 +76,33 @@ int Train(pb::ModelService::Stub& stub, const ModelCommands& c, const Options& o
   return 0;
 }
 
+// Reads a progress stream to its end: one JSON object per line with --json,
+// a bar on a terminal, one line per message otherwise. `fraction` (0..1)
+// fills the bar, `status` describes a message. Returns the last message,
+// and the call's status.
+template <typename Message, typename Stream>
+grpc::Status ShowProgress(Stream& stream, const Options& options,
+                          const std::function<double(const Message&)>& fraction,
+                          const std::function<std::string(const Message&)>& status, Message& last) {
+  Message progress;
+  const bool bar = !options.json && isatty(STDERR_FILENO);
+  while (stream.Read(&progress)) {
+    last = progress;
+    if (options.json) {
+      PrintJson(progress);
+      std::cout << "\n";
+    } else if (bar) {
+      const int filled = static_cast<int>(std::clamp(fraction(progress), 0.0, 1.0) * 30);
+      std::fprintf(stderr, "\r[%-30s] %s   ", std::string(filled, '#').c_str(),
+                   status(progress).c_str());
+    } else {
+      std::fprintf(stderr, "%s\n", status(progress).c_str());
+    }
+  }
+  if (bar) std::fprintf(stderr, "\n");
+  return stream.Finish();
+}
+
 int Evaluate(pb::ModelService::Stub& stub, const ModelCommands& c, const Options& options) {
   pb::EvaluateRequest request;
   request.set_model_id(c.id);
@@ -82,29 +111,21 @@ int Evaluate(pb::ModelService::Stub& stub, const ModelCommands& c, const Options
   grpc::ClientContext context;  // no deadline
   AddCredentials(context);
   auto stream = stub.Evaluate(&context, request);
-  pb::EvaluateProgress progress;
   pb::EvaluateProgress last;
-  const bool bar = !options.json && isatty(STDERR_FILENO);
-  while (stream->Read(&progress)) {
-    last = progress;
-    if (options.json) {
-      PrintJson(progress);
-      std::cout << "\n";
-    } else if (bar) {
-      const double fraction =
-          progress.total_samples() > 0
-              ? static_cast<double>(progress.done_samples()) / progress.total_samples()
-              : 0.0;
-      std::fprintf(stderr, "\r[%-30s] %u/%u samples  accuracy %.4f   ",
-                   std::string(static_cast<int>(fraction * 30), '#').c_str(),
-                   progress.done_samples(), progress.total_samples(), progress.accuracy_so_far());
-    } else {
-      std::fprintf(stderr, "%u/%u samples accuracy %.4f\n", progress.done_samples(),
-                   progress.total_samples(), progress.accuracy_so_far());
-    }
-  }
-  if (bar) std::fprintf(stderr, "\n");
-  if (grpc::Status s = stream->Finish(); !s.ok()) return Fail(s);
+  const grpc::Status s = ShowProgress<pb::EvaluateProgress>(
+      *stream, options,
+      [](const pb::EvaluateProgress& p) {
+        return p.total_samples() > 0 ? static_cast<double>(p.done_samples()) / p.total_samples()
+                                     : 0.0;
+      },
+      [](const pb::EvaluateProgress& p) {
+        char line[128];
+        std::snprintf(line, sizeof line, "%u/%u samples  accuracy %.4f", p.done_samples(),
+                      p.total_samples(), p.accuracy_so_far());
+        return std::string(line);
+      },
+      last);
+  if (!s.ok()) return Fail(s);
   if (!options.json) {
     std::printf("chip accuracy  %.4f on %u samples (in silico %.4f), %lld chip queries\n",
                 last.accuracy(), last.done_samples(), last.in_silico_accuracy(),
@@ -122,26 +143,17 @@ int Program(pb::ModelService::Stub& stub, const ModelCommands& c, const Options&
   grpc::ClientContext context;  // no deadline
   AddCredentials(context);
   auto stream = stub.ProgramInSitu(&context, request);
-  pb::ProgramInSituProgress progress;
   pb::ProgramInSituProgress last;
-  const bool bar = !options.json && isatty(STDERR_FILENO);
-  while (stream->Read(&progress)) {
-    last = progress;
-    if (options.json) {
-      PrintJson(progress);
-      std::cout << "\n";
-    } else if (bar) {
-      const double fraction = std::clamp(progress.fraction(), 0.0, 1.0);
-      std::fprintf(stderr, "\r[%-30s] %u/%u steps  mean residual %.4f   ",
-                   std::string(static_cast<int>(fraction * 30), '#').c_str(), progress.completed(),
-                   progress.total(), progress.mean_residual());
-    } else {
-      std::fprintf(stderr, "%u/%u steps mean residual %.4f\n", progress.completed(),
-                   progress.total(), progress.mean_residual());
-    }
-  }
-  if (bar) std::fprintf(stderr, "\n");
-  if (grpc::Status s = stream->Finish(); !s.ok()) return Fail(s);
+  const grpc::Status s = ShowProgress<pb::ProgramInSituProgress>(
+      *stream, options, [](const pb::ProgramInSituProgress& p) { return p.fraction(); },
+      [](const pb::ProgramInSituProgress& p) {
+        char line[128];
+        std::snprintf(line, sizeof line, "%u/%u steps  mean residual %.4f", p.completed(),
+                      p.total(), p.mean_residual());
+        return std::string(line);
+      },
+      last);
+  if (!s.ok()) return Fail(s);
   if (!options.json) {
     std::printf("programmed %s: mean residual %.4f (was %.4f), %lld queries\n", c.id.c_str(),
                 last.mean_residual(), last.initial_residual(),

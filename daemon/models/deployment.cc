@@ -96,4 +96,15 @@ std::optional<Deployment> RefreshDeployment(const ChipController& controller, Mo
   return std::nullopt;
 }
 
+absl::StatusOr<Deployment> DeploymentOf(const ChipController& controller, ModelStore& store,
+                                        const std::string& model_id) {
+  std::optional<Deployment> deployed = RefreshDeployment(controller, store);
+  if (deployed.has_value() && deployed->model_id == model_id) return *std::move(deployed);
+  return absl::FailedPreconditionError(
+      absl::StrCat("model ", model_id, " is not deployed on the chip (",
+                   deployed.has_value() ? absl::StrCat("model ", deployed->model_id, " is")
+                                        : std::string("no model is"),
+                   "); photonctl model deploy ", model_id, " first"));
+}
+
 }  // namespace phc::daemon

@@ -64,6 +64,12 @@ absl::StatusOr<DeployOutcome> DeployModel(ChipController& controller, ModelStore
 // Whether two phase vectors are the same wrapped phases (to 1e-9 rad).
 bool SamePhases(std::span<const double> a, std::span<const double> b);
 
+// The deployment of `model_id` after RefreshDeployment; FAILED_PRECONDITION
+// naming what is deployed instead (and how to deploy it) otherwise.
+// REQUIRES: controller.OnHardwareThread().
+absl::StatusOr<Deployment> DeploymentOf(const ChipController& controller, ModelStore& store,
+                                        const std::string& model_id);
+
 // Forgets the deployment when the chip's phases are no longer the deployed
 // ones (another write, a new calibration). Returns the deployment that is
 // still valid, if any.

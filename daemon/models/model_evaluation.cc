@@ -66,14 +66,8 @@ ModelEvaluationRun::~ModelEvaluationRun() {
 }
 
 absl::Status ModelEvaluationRun::Begin() {
-  std::optional<Deployment> deployed = RefreshDeployment(controller_, store_);
-  if (!deployed.has_value() || deployed->model_id != model_id()) {
-    return absl::FailedPreconditionError(
-        absl::StrCat("model ", model_id(), " is not deployed on the chip (",
-                     deployed.has_value() ? absl::StrCat("model ", deployed->model_id, " is")
-                                          : std::string("no model is"),
-                     "); photonctl model deploy ", model_id(), " first"));
-  }
+  absl::StatusOr<Deployment> deployed = DeploymentOf(controller_, store_, model_id());
+  if (!deployed.ok()) return deployed.status();
   if (absl::Status s = controller_.CheckClientMayWrite(); !s.ok()) return s;
   deployed_phases_rad_ = deployed->phases_rad;
   // Programmed in situ: the receivers as measured then.

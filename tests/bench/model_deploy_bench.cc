@@ -72,7 +72,10 @@ int main(int argc, char** argv) {
   app.add_option("--averages", averages, "detector averages per query")->capture_default_str();
   app.add_option("--budget-per-phase-mw", budget_per_phase_mw)->capture_default_str();
   app.add_option("--data", data_dir, "Fashion-MNIST directory");
-  int sweeps = 6, refinements = 8;
+  int sweeps = 6, refinements = 20;
+  bool skip_references = false;
+  app.add_flag("--skip-references", skip_references,
+               "skip the fabricated-without-phase-bias and raw-simulator stages");
   app.add_option("--sweeps", sweeps, "in situ programming sweeps (0: skip that stage)")
       ->capture_default_str();
   app.add_option("--refinements", refinements, "in situ programming Levenberg-Marquardt steps")
@@ -225,8 +228,10 @@ int main(int argc, char** argv) {
   // errors, loss, noise are not corrected by the nominal model).
   photonic::v1::ChipDescription without_bias = chip;
   without_bias.mutable_fabrication()->set_random_phase_bias(false);
-  if (absl::Status s = run_fabricated(without_bias, "fabricated_without_phase_bias"); !s.ok()) {
-    return fail(s);
+  if (!skip_references) {
+    if (absl::Status s = run_fabricated(without_bias, "fabricated_without_phase_bias"); !s.ok()) {
+      return fail(s);
+    }
   }
   if (absl::Status s = run_fabricated(chip, "fabricated_uncalibrated"); !s.ok()) return fail(s);
   if (sweeps > 0) {
@@ -239,6 +244,7 @@ int main(int argc, char** argv) {
       return fail(s);
     }
   }
+  if (skip_references) return 0;
   char extra[256];
 
   absl::StatusOr<std::unique_ptr<photonsim::SimChip>> raw_sim =

@@ -1,9 +1,12 @@
 #!/usr/bin/python3
-"""Which of a fabricated chip's errors costs a deployed model how much: the
+"""Which of a fabricated chip's errors costs a deployed model how much, and
+what is left of each after calibration and in situ programming: the
 model's parameters (model_bench --save) deployed through the daemon's
-controller, with its nominal phase model, on simulated chips that have one
-error source at a time (the instruments of onn_svd8x24 otherwise ideal: no
-fabrication spread, crosstalk or drift). Prints markdown.
+controller on simulated chips that have one error source at a time (the
+instruments of onn_svd8x24 otherwise ideal: no fabrication spread,
+crosstalk or drift), measured as deployed with the nominal phase model,
+then programmed in situ (docs/models.md), then calibrated (heater
+efficiencies) and programmed. Prints markdown.
 
   build/tests/bench/model_bench --model deploy/models/mlp_64_24_24_10.textproto \\
       --realisation optical --seed 1 --save /tmp/mlp_s1.params
@@ -45,11 +48,13 @@ def main():
     parser.add_argument("--params", required=True)
     parser.add_argument("--test", default="2000")
     parser.add_argument("--chip-seed", default="1")
+    parser.add_argument("--bench", help="model_deploy_bench (default: BUILD/tests/bench/...)")
     args = parser.parse_args()
     original = open("deploy/chips/onn_svd8x24.textproto").read()
     base = ideal_instruments(original)
-    print(f"| error source (alone) | accuracy on chip (test {args.test}, chip seed {args.chip_seed}) |")
-    print("|---|---|")
+    print(f"| error source (alone; test {args.test}, chip seed {args.chip_seed}) "
+          "| deployed, nominal model | programmed in situ | calibrated, programmed in situ |")
+    print("|---|---|---|---|")
     for name, fabrication, replacements in SOURCES:
         if fabrication is None:
             text = original
@@ -61,13 +66,17 @@ def main():
             chip.write(text)
             chip.flush()
             out = subprocess.run(
-                [f"{args.build}/tests/bench/model_deploy_bench", "--model", args.model, "--params",
+                [args.bench or f"{args.build}/tests/bench/model_deploy_bench", "--model", args.model, "--params",
                  args.params, "--test", args.test, "--chip-seed", args.chip_seed, "--instruments",
-                 chip.name], check=True, capture_output=True, text=True).stdout
+                 chip.name, "--skip-references"], check=True, capture_output=True,
+                text=True).stdout
         rows = {r["stage"]: r for r in map(json.loads, out.splitlines())}
         if name == "none":
-            print(f"| (in silico model) | {rows['in_silico']['accuracy']:.4f} |")
-        print(f"| {name} | {rows['fabricated_uncalibrated']['accuracy']:.4f} |", flush=True)
+            print(f"| (in silico model) | {rows['in_silico']['accuracy']:.4f} | | |")
+        stages = ("fabricated_uncalibrated", "fabricated_programmed_in_situ",
+                  "fabricated_calibrated_programmed_in_situ")
+        print(f"| {name} | " + " | ".join(f"{rows[s]['accuracy']:.4f}" for s in stages) + " |",
+              flush=True)
 
 
 if __name__ == "__main__":

@@ -37,17 +37,7 @@ photonic::v1::ChipDescription FabricatedCoherentChip() {
   circuit->mutable_svd()->set_lo_power_mw(1.0);
   chip.mutable_modulator()->set_bipolar(true);
   chip.set_max_total_heater_power_mw(6 * 32 * 60.0);
-  auto* fabrication = chip.mutable_fabrication();
-  fabrication->set_resistance_spread(0.05);
-  fabrication->set_efficiency_spread(0.05);
-  fabrication->set_random_phase_bias(true);
-  fabrication->set_splitting_error_std_rad(0.015);
-  fabrication->set_insertion_loss_db_mean(0.2);
-  fabrication->set_insertion_loss_db_std(0.05);
-  chip.mutable_thermal()->set_crosstalk_nearest(0.03);
-  chip.mutable_thermal()->set_crosstalk_decay_pitch(1.0);
-  chip.mutable_thermal()->set_crosstalk_cutoff_pitch(3.0);
-  return chip;
+  return phc::testing::WithOnnSvd8x24Errors(chip);
 }
 
 struct Deployed {

@@ -16,50 +16,15 @@
 #include "photonsim/chip_layout.h"
 #include "tests/model_specs.h"
 #include "tests/sim_oracle.h"
+#include "tests/test_chips.h"
 
 namespace phc::trainers::onn {
 namespace {
 
+// The instruments chips for models are made from (ChipForModel).
 photonic::v1::ChipDescription Instruments() {
-  photonic::v1::ChipDescription chip;
-  chip.set_name("template");
-  auto* circuit = chip.add_circuits();
-  circuit->set_name("mesh");
-  circuit->mutable_mesh()->set_topology(photonic::v1::MESH_TOPOLOGY_CLEMENTS);
-  circuit->mutable_mesh()->set_size(4);
-  chip.set_laser_power_mw(1.0);
-  chip.mutable_heater()->set_resistance_ohm(1000);
-  chip.mutable_heater()->set_p_pi_mw(25);
-  chip.mutable_heater()->set_max_voltage_v(10);
-  chip.mutable_heater()->set_max_current_ma(10);
-  chip.mutable_modulator()->set_v_pi_v(2.5);
-  chip.mutable_modulator()->set_max_voltage_v(2.5);
-  chip.mutable_detector()->set_responsivity_a_per_w(0.9);
-  chip.mutable_detector()->set_tia_gain_ohm(250);
-  chip.mutable_detector()->set_bandwidth_hz(1e6);
-  chip.mutable_detector()->set_temperature_k(300);
-  chip.mutable_detector()->set_adc_bits(16);
-  chip.mutable_detector()->set_adc_full_scale_v(2.5);
-  chip.mutable_detector()->set_sample_time_us(1);
+  photonic::v1::ChipDescription chip = testing::IdealMeshChip(4);
   chip.set_max_total_heater_power_mw(12 * 50.0);
-  return chip;
-}
-
-// The errors of deploy/chips/onn_svd8x24.textproto.
-photonic::v1::ChipDescription Fabricated(photonic::v1::ChipDescription chip) {
-  auto* fabrication = chip.mutable_fabrication();
-  fabrication->set_resistance_spread(0.05);
-  fabrication->set_efficiency_spread(0.05);
-  fabrication->set_random_phase_bias(true);
-  fabrication->set_splitting_error_std_rad(0.015);
-  fabrication->set_insertion_loss_db_mean(0.2);
-  fabrication->set_insertion_loss_db_std(0.05);
-  fabrication->set_responsivity_spread(0.03);
-  fabrication->set_dark_current_spread(0.2);
-  chip.mutable_thermal()->set_crosstalk_nearest(0.03);
-  chip.mutable_thermal()->set_crosstalk_decay_pitch(1.0);
-  chip.mutable_thermal()->set_crosstalk_cutoff_pitch(3.0);
-  chip.mutable_thermal()->set_tau_us(5);
   return chip;
 }
 
@@ -120,7 +85,8 @@ TEST(InSituProgrammingTest, OnTheIdealChipItFindsTheModelsMatricesFromDisturbedP
 TEST(InSituProgrammingTest, OnAFabricatedChipTheMeasuredLogitsComeCloseToTheModels) {
   absl::StatusOr<Model> model = Model::Build(testing::TinyModelSpec(), Realisation::kOptical, 2);
   ASSERT_TRUE(model.ok());
-  const photonic::v1::ChipDescription chip = Fabricated(ChipForModel(*model, Instruments()));
+  const photonic::v1::ChipDescription chip =
+      testing::WithOnnSvd8x24Errors(ChipForModel(*model, Instruments()));
   const absl::StatusOr<ChipPlacement> placement = PlaceModel(*model, chip);
   ASSERT_TRUE(placement.ok()) << placement.status();
   absl::StatusOr<std::unique_ptr<photonsim::SimChip>> sim = photonsim::SimChip::Create(chip, 3);
