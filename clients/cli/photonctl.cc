@@ -326,6 +326,12 @@ class Client {
     for (bool f : c.fitted()) fitted += f ? 1 : 0;
     std::printf("calibration of %s, %s\n", c.chip_name().c_str(), c.created_at().c_str());
     std::printf("phase shifters fitted   %d of %d\n", fitted, c.phase_bias_rad_size());
+    int efficiencies = 0;
+    for (bool f : c.efficiency_fitted()) efficiencies += f ? 1 : 0;
+    if (efficiencies > fitted) {
+      std::printf("efficiencies only       %d more (coherent SVD cores: program models in situ)\n",
+                  efficiencies - fitted);
+    }
     std::printf("crosstalk (nearest)     %.4f (decay %.2f pitch, cutoff %.1f)\n",
                 c.crosstalk_nearest(), c.crosstalk_decay_pitch(), c.crosstalk_cutoff_pitch());
     std::printf("fit residuals (rms)     efficiency %.5f, bias %.5f\n", c.efficiency_fit_rms(),
