@@ -618,7 +618,11 @@ class CalibrationRun {
     for (bool f : fitted_) calibration.add_fitted(f);
     for (bool f : efficiency_fitted_) calibration.add_efficiency_fitted(f);
     const int circuits = std::max(1, fitted_circuits_);
-    calibration.set_crosstalk_nearest(nearest_sum_ / circuits);
+    // Only coherent SVD cores swept: the design's crosstalk, fed forward by
+    // the phase model, so that a phase moves alone when it is programmed.
+    calibration.set_crosstalk_nearest(fitted_circuits_ == 0 && swept_circuits_ > 0
+                                          ? chip_.thermal().crosstalk_nearest()
+                                          : nearest_sum_ / circuits);
     calibration.set_crosstalk_decay_pitch(decay_pitch_);
     calibration.set_crosstalk_cutoff_pitch(cutoff_pitch_);
     calibration.set_efficiency_fit_rms((efficiency_rms_sum_ + swept_rms_sum_) /

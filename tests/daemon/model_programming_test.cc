@@ -120,6 +120,9 @@ TEST(ModelProgrammingTest, CalibratedAndProgrammedChipComesBackToTheInSilicoAccu
   int measured = 0;
   for (bool f : calibration->efficiency_fitted()) measured += f;
   EXPECT_GT(measured, 6 * 32 * 9 / 10);
+  // Biases are left to the programming; the design's crosstalk is fed forward.
+  for (bool fitted : calibration->fitted()) EXPECT_FALSE(fitted);
+  EXPECT_DOUBLE_EQ(calibration->crosstalk_nearest(), chip.thermal().crosstalk_nearest());
   absl::StatusOr<DeploymentPlan> plan = PlanDeployment(d.stored, chip, controller.layout());
   ASSERT_TRUE(plan.ok());
   ASSERT_TRUE(controller.RunSync([&] { return DeployModel(controller, *d.store, *plan); }).ok());
