@@ -2,10 +2,12 @@
 // ideal model, of the ideal chip (the chip description's ideal optics,
 // ModelOracle: must equal the model), and of a fabricated simulated chip
 // (photonsim, hidden errors drawn from --chip-seed) driven through the
-// daemon's ChipController with its nominal phase model (SVD cores are not
-// calibrated yet). Also the chip-forward throughput through the controller
-// against the raw simulator driven the same way in the same run, and the
-// time to deploy. One JSON line per stage on stdout.
+// daemon's ChipController: as deployed with the nominal phase model, then
+// programmed in situ (--sweeps, --refinements), then calibrated
+// (RunCalibration) and programmed. Also the chip-forward throughput through
+// the controller against the raw simulator driven the same way in the same
+// run, and the time to deploy, calibrate and program. One JSON line per
+// stage on stdout; in situ programming's progress on stderr.
 //
 //   build/tests/bench/model_bench --model deploy/models/mlp_64_24_24_10.textproto
 //       --save /tmp/mlp.params
