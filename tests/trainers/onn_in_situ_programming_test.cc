@@ -8,6 +8,7 @@
 #include <gtest/gtest.h>
 
 #include <random>
+#include <set>
 
 #include "phc/trainers/model_oracle.h"
 #include "phc/trainers/onn/chip_execution.h"
@@ -119,6 +120,66 @@ TEST(InSituProgrammingTest, OnAFabricatedChipTheMeasuredLogitsComeCloseToTheMode
   EXPECT_LT(programmed_error, 0.1) << "nominal " << nominal_error;
 
   EXPECT_LT(Mean(result->final_residual), 0.1 * Mean(result->initial_residual));
+}
+
+// The ideal chip, refusing every fourth new configuration as a chip
+// refuses one it cannot reach (FAILED_PRECONDITION); a configuration it
+// once took it takes again.
+class RefusingOracle final : public ChipOracle {
+ public:
+  explicit RefusingOracle(const photonic::v1::ChipDescription& chip) : chip_(chip) {}
+  const photonsim::ChipLayout& layout() const override { return chip_.layout(); }
+  absl::Status SetPhases(std::span<const double> phases_rad) override {
+    std::vector<double> state(phases_rad.begin(), phases_rad.end());
+    if (!taken_.contains(state) && ++writes_ % 4 == 0) {
+      ++refused_;
+      return absl::FailedPreconditionError("phase cannot be reached");
+    }
+    taken_.insert(std::move(state));
+    return chip_.SetPhases(phases_rad);
+  }
+  absl::StatusOr<std::vector<double>> Query(std::span<const double> amplitudes) override {
+    return chip_.Query(amplitudes);
+  }
+  double HeaterPowerMw(std::span<const double> p) const override { return chip_.HeaterPowerMw(p); }
+  std::vector<double> HeaterPowersMw(std::span<const double> p) const override {
+    return chip_.HeaterPowersMw(p);
+  }
+  double PhasePowerMw(int i, double p) const override { return chip_.PhasePowerMw(i, p); }
+  OracleCost cost() const override { return chip_.cost(); }
+  int refused() const { return refused_; }
+
+ private:
+  ModelOracle chip_;
+  std::set<std::vector<double>> taken_;
+  int writes_ = 0;
+  int refused_ = 0;
+};
+
+TEST(InSituProgrammingTest, RefusedWritesAreSkippedAndTheProgrammingGoesOn) {
+  absl::StatusOr<Model> model = Model::Build(testing::TinyModelSpec(), Realisation::kOptical, 1);
+  ASSERT_TRUE(model.ok());
+  const photonic::v1::ChipDescription chip = ChipForModel(*model, Instruments());
+  const absl::StatusOr<ChipPlacement> placement = PlaceModel(*model, chip);
+  ASSERT_TRUE(placement.ok());
+  RefusingOracle oracle(chip);
+  const photonsim::ChipLayout& layout = oracle.layout();
+  std::vector<double> start =
+      DeployedPhases(*model, layout, *placement, std::vector<double>(layout.phase_count, 0.0));
+  std::mt19937_64 rng(7);
+  std::normal_distribution<double> disturbance(0.0, 0.1);
+  for (double& phase : start) phase += disturbance(rng);
+  InSituProgrammingOptions options;
+  options.sweeps = 2;
+  options.refinements = 10;
+  const absl::StatusOr<InSituProgrammingResult> result =
+      ProgramCoresInSitu(*model, *placement, oracle, start, options);
+  ASSERT_TRUE(result.ok()) << result.status();
+  EXPECT_EQ(result->refused_writes, oracle.refused());
+  EXPECT_GT(result->refused_writes, 10);
+  EXPECT_EQ(result->sweeps, 2);
+  EXPECT_EQ(result->refinements, 10);
+  EXPECT_LT(Mean(result->final_residual), 0.01 * Mean(result->initial_residual));
 }
 
 TEST(InSituProgrammingTest, RefusesBadOptionsAndAWrongPhaseVectorWithoutWriting) {

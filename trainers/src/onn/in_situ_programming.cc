@@ -65,6 +65,18 @@ struct InSituProgrammer::State {
     ++result.phase_writes;
     return oracle.SetPhases(result.phases_rad);
   }
+  // A write the chip may refuse (FAILED_PRECONDITION: a phase it cannot
+  // reach with non-negative heater powers under its crosstalk, or a power
+  // limit): false then, and the chip is as it was. Other errors stay errors.
+  absl::StatusOr<bool> TryWrite(ChipOracle& oracle) {
+    absl::Status status = Write(oracle);
+    if (absl::IsFailedPrecondition(status)) {
+      ++result.refused_writes;
+      return false;
+    }
+    if (!status.ok()) return status;
+    return true;
+  }
   absl::StatusOr<Measurement> Measure(ChipOracle& oracle) {
     return core_fit::MeasureCores(oracle, cores, k, result.queries);
   }
@@ -102,22 +114,35 @@ struct InSituProgrammer::State {
     std::vector<double> base(cores.size());
     for (std::size_t c = 0; c < cores.size(); ++c) base[c] = Phase(c, phase);
     std::array<std::vector<Eigen::MatrixXd>, 3> curves;
-    for (int m = 0; m < 3; ++m) {
+    bool refused = false;
+    for (int m = 0; m < 3 && !refused; ++m) {
       if (m > 0) {
         std::vector<double> shifted = base;
         for (double& value : shifted) value += kTwoPi * m / 3.0;
         SetPhaseOfEveryCore(phase, shifted);
-        if (absl::Status s = Write(oracle); !s.ok()) return s;
+        absl::StatusOr<bool> written = TryWrite(oracle);
+        if (!written.ok()) return written.status();
+        refused = !*written;
+        if (refused) break;
       }
       absl::StatusOr<Measurement> at = Measure(oracle);
       if (!at.ok()) return at.status();
       curves[m] = std::move(at->matrices);
     }
-    for (std::size_t c = 0; c < cores.size(); ++c) {
-      Phase(c, phase) = core_fit::BestSinglePhase({&curves[0][c], &curves[1][c], &curves[2][c]},
-                                                  base[c], gains[c], cores[c]);
+    if (!refused) {
+      for (std::size_t c = 0; c < cores.size(); ++c) {
+        Phase(c, phase) = core_fit::BestSinglePhase({&curves[0][c], &curves[1][c], &curves[2][c]},
+                                                    base[c], gains[c], cores[c]);
+      }
+      absl::StatusOr<bool> written = TryWrite(oracle);
+      if (!written.ok()) return written.status();
+      refused = !*written;
     }
-    if (absl::Status s = Write(oracle); !s.ok()) return s;
+    if (refused) {
+      // This phase keeps its value this sweep; back to what was written.
+      SetPhaseOfEveryCore(phase, base);
+      if (absl::Status s = Write(oracle); !s.ok()) return s;
+    }
     if (++phase < per_core) return absl::OkStatus();
     absl::StatusOr<Measurement> at = Measure(oracle);
     if (!at.ok()) return at.status();
@@ -138,7 +163,14 @@ struct InSituProgrammer::State {
       std::vector<double> moved = base;
       for (double& value : moved) value += side == 0 ? options.shift_rad : -options.shift_rad;
       SetPhaseOfEveryCore(phase, moved);
-      if (absl::Status s = Write(oracle); !s.ok()) return s;
+      absl::StatusOr<bool> written = TryWrite(oracle);
+      if (!written.ok()) return written.status();
+      if (!*written) {
+        // No column this time: the step leaves this phase where it is.
+        SetPhaseOfEveryCore(phase, base);
+        if (++phase == per_core) stage = Stage::kRefine;
+        return absl::OkStatus();
+      }
       absl::StatusOr<Measurement> at = Measure(oracle);
       if (!at.ok()) return at.status();
       shifted[side] = std::move(at->matrices);
@@ -176,7 +208,20 @@ struct InSituProgrammer::State {
                                  core.nominal_gain * options.max_gain_factor);
       }
     }
-    if (absl::Status s = Write(oracle); !s.ok()) return s;
+    absl::StatusOr<bool> written = TryWrite(oracle);
+    if (!written.ok()) return written.status();
+    if (!*written) {
+      // The chip cannot take the step: every core takes it back, damped more.
+      for (std::size_t c = 0; c < cores.size(); ++c) {
+        for (int p = 0; p < per_core; ++p) Phase(c, p) = phases_before[c][p];
+        damping[c] = std::min(damping[c] * 4.0, 1e3);
+      }
+      gains = gains_before;
+      if (absl::Status s = Write(oracle); !s.ok()) return s;
+      ++refinement;
+      Advance();
+      return absl::OkStatus();
+    }
     absl::StatusOr<Measurement> after = Measure(oracle);
     if (!after.ok()) return after.status();
     bool reverted = false;
@@ -192,9 +237,20 @@ struct InSituProgrammer::State {
       reverted = true;
     }
     if (reverted) {
-      if (absl::Status s = Write(oracle); !s.ok()) return s;
-      after = Measure(oracle);
-      if (!after.ok()) return after.status();
+      absl::StatusOr<bool> mixed = TryWrite(oracle);
+      if (!mixed.ok()) return mixed.status();
+      if (*mixed) {
+        after = Measure(oracle);
+        if (!after.ok()) return after.status();
+      } else {
+        // The mix of stepped and reverted cores is refused: all go back.
+        for (std::size_t c = 0; c < cores.size(); ++c) {
+          for (int p = 0; p < per_core; ++p) Phase(c, p) = phases_before[c][p];
+        }
+        gains = gains_before;
+        if (absl::Status s = Write(oracle); !s.ok()) return s;
+        after = *measured;  // taken at these phases
+      }
     }
     measured = *std::move(after);
     mean_residual = core_fit::Residuals(*measured, cores, gains, result.final_residual);

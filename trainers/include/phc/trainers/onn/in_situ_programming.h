@@ -72,6 +72,10 @@ struct InSituProgrammingResult {
   int refinements = 0;
   std::int64_t queries = 0;
   std::int64_t phase_writes = 0;
+  // Writes the chip refused (FAILED_PRECONDITION: a configuration it cannot
+  // reach, e.g. a phase that needs negative power under its crosstalk); the
+  // programming skips that probe or step and goes on.
+  std::int64_t refused_writes = 0;
 };
 
 namespace core_fit {
