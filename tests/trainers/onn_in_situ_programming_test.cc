@@ -35,6 +35,17 @@ double Mean(const std::vector<double>& values) {
   return sum / static_cast<double>(values.size());
 }
 
+// The model's deployed phases, each moved by N(0, 0.1 rad) (seed 7).
+std::vector<double> DisturbedDeployment(const Model& model, const ChipPlacement& placement,
+                                        const photonsim::ChipLayout& layout) {
+  std::vector<double> start =
+      DeployedPhases(model, layout, placement, std::vector<double>(layout.phase_count, 0.0));
+  std::mt19937_64 rng(7);
+  std::normal_distribution<double> disturbance(0.0, 0.1);
+  for (double& phase : start) phase += disturbance(rng);
+  return start;
+}
+
 TEST(InSituProgrammingTest, OnTheIdealChipItFindsTheModelsMatricesFromDisturbedPhases) {
   absl::StatusOr<Model> model = Model::Build(testing::TinyModelSpec(), Realisation::kOptical, 1);
   ASSERT_TRUE(model.ok());
@@ -43,11 +54,7 @@ TEST(InSituProgrammingTest, OnTheIdealChipItFindsTheModelsMatricesFromDisturbedP
   ASSERT_TRUE(placement.ok()) << placement.status();
   ModelOracle oracle(chip);
   const photonsim::ChipLayout& layout = oracle.layout();
-  std::vector<double> start =
-      DeployedPhases(*model, layout, *placement, std::vector<double>(layout.phase_count, 0.0));
-  std::mt19937_64 rng(7);
-  std::normal_distribution<double> disturbance(0.0, 0.1);
-  for (double& phase : start) phase += disturbance(rng);
+  const std::vector<double> start = DisturbedDeployment(*model, *placement, layout);
 
   InSituProgrammingOptions options;
   options.sweeps = 2;
@@ -164,11 +171,7 @@ TEST(InSituProgrammingTest, RefusedWritesAreSkippedAndTheProgrammingGoesOn) {
   ASSERT_TRUE(placement.ok());
   RefusingOracle oracle(chip);
   const photonsim::ChipLayout& layout = oracle.layout();
-  std::vector<double> start =
-      DeployedPhases(*model, layout, *placement, std::vector<double>(layout.phase_count, 0.0));
-  std::mt19937_64 rng(7);
-  std::normal_distribution<double> disturbance(0.0, 0.1);
-  for (double& phase : start) phase += disturbance(rng);
+  const std::vector<double> start = DisturbedDeployment(*model, *placement, layout);
   InSituProgrammingOptions options;
   options.sweeps = 2;
   options.refinements = 10;

@@ -208,7 +208,12 @@ struct InSituProgrammer::State {
                                  core.nominal_gain * options.max_gain_factor);
       }
     }
-    absl::StatusOr<bool> written = TryWrite(oracle);
+    bool finite = true;
+    for (std::size_t c = 0; c < cores.size(); ++c) {
+      for (int p = 0; p < per_core; ++p) finite = finite && std::isfinite(Phase(c, p));
+    }
+    // A non-finite step (a degenerate Jacobian) is never sent to the chip.
+    absl::StatusOr<bool> written = finite ? TryWrite(oracle) : absl::StatusOr<bool>(false);
     if (!written.ok()) return written.status();
     if (!*written) {
       // The chip cannot take the step: every core takes it back, damped more.
