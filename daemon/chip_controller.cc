@@ -162,7 +162,24 @@ absl::Status ChipController::CheckLinks() {
   return DriveToSafeState();
 }
 
-void ChipController::Post(std::function<void()> op) { boost::asio::post(io_, std::move(op)); }
+void ChipController::Post(std::function<void()> op) {
+  HardwareTaskObserver* observer = task_observer_.load(std::memory_order_acquire);
+  if (observer == nullptr) {
+    boost::asio::post(io_, std::move(op));
+    return;
+  }
+  observer->Queued();
+  boost::asio::post(io_, [observer, op = std::move(op), queued = std::chrono::steady_clock::now()] {
+    const auto start = std::chrono::steady_clock::now();
+    // Reported even when the task throws (a bug the thread survives).
+    struct Report {
+      HardwareTaskObserver* observer;
+      std::chrono::steady_clock::time_point queued, start;
+      ~Report() { observer->Done(start - queued, std::chrono::steady_clock::now() - start); }
+    } report{observer, queued, start};
+    op();
+  });
+}
 
 bool ChipController::OnHardwareThread() const {
   return io_.get_executor().running_in_this_thread();
@@ -222,6 +239,7 @@ absl::Status ChipController::CheckGuard(const std::vector<double>& wrapped_phase
     const double error =
         std::abs(std::remainder(reached[i] - wrapped_phases[i], photonsim::kTwoPi));
     if (!(error < 1e-6)) {
+      guard_.CountRefusal(GuardRefusal::kUnreachablePhase);
       return absl::FailedPreconditionError(
           absl::StrCat("phase ", i, " = ", wrapped_phases[i],
                        " rad cannot be reached with non-negative heater powers given the "
@@ -499,11 +517,13 @@ absl::StatusOr<DetectorReading> ChipController::ReadDetectors(std::uint32_t aver
     reading.photocurrent_ua.push_back(current_a * 1e6);
     reading.optical_power_mw.push_back(signal_a / responsivity * 1e3);
   }
+  last_photocurrent_ua_.assign(reading.photocurrent_ua.begin(), reading.photocurrent_ua.end());
   return reading;
 }
 
 absl::StatusOr<DetectorReading> ChipController::Query(const QueryConfig& config) {
   RequireHardwareThread();
+  query_count_.fetch_add(1, std::memory_order_relaxed);
   if (absl::Status s = CheckLinks(); !s.ok()) return s;
   std::vector<double> planned;
   if (!config.phases_rad.empty()) {

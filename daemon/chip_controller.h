@@ -7,6 +7,7 @@
 // request changes nothing.
 #pragma once
 
+#include <atomic>
 #include <boost/asio/executor_work_guard.hpp>
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/post.hpp>
@@ -54,6 +55,15 @@ struct QueryConfig {
   std::uint32_t averages = 0;          // 0 means 1
 };
 
+// Sees every task posted to the hardware thread. Thread-safe.
+class HardwareTaskObserver {
+ public:
+  virtual ~HardwareTaskObserver() = default;
+  virtual void Queued() = 0;
+  // wait: from posting to starting; run: the task itself.
+  virtual void Done(std::chrono::nanoseconds wait, std::chrono::nanoseconds run) = 0;
+};
+
 class ChipController {
  public:
   // Starts the hardware thread and drives the chip to its safe state
@@ -83,6 +93,11 @@ class ChipController {
   const HeaterLimits& heater_limits() const { return guard_.limits(); }
   void Post(std::function<void()> op);
   bool OnHardwareThread() const;
+  // Tasks posted from now on (Post, RunSync) are reported to `observer`;
+  // nullptr: none. It must outlive every task posted while it is set.
+  void SetTaskObserver(HardwareTaskObserver* observer) {
+    task_observer_.store(observer, std::memory_order_release);
+  }
 
   // Runs op on the hardware thread and waits for its result.
   // REQUIRES: not called on the hardware thread.
@@ -91,9 +106,13 @@ class ChipController {
     if (OnHardwareThread()) std::abort();  // would wait for itself forever
     std::packaged_task<std::invoke_result_t<Op>()> task(std::move(op));
     auto result = task.get_future();
-    boost::asio::post(io_, [&task] { task(); });
+    Post([&task] { task(); });
     return result.get();
   }
+
+  // Thread-safe counters: Query() calls, PowerGuard refusals by reason.
+  std::uint64_t query_count() const { return query_count_.load(std::memory_order_relaxed); }
+  GuardRefusalCounts guard_refusals() const { return guard_.refusals(); }
 
   // --- Hardware operations. REQUIRES: OnHardwareThread(). ---
 
@@ -109,6 +128,8 @@ class ChipController {
   const std::vector<double>& inputs() const { return amplitudes_; }
   // averages: 0 means 1.
   absl::StatusOr<DetectorReading> ReadDetectors(std::uint32_t averages);
+  // The photocurrents of the last successful read (empty before the first).
+  const std::vector<double>& last_photocurrent_ua() const { return last_photocurrent_ua_; }
   // Validates phases and inputs together, writes both, then reads.
   absl::StatusOr<DetectorReading> Query(const QueryConfig& config);
   // All heaters and modulators to 0 V.
@@ -189,6 +210,10 @@ class ChipController {
   std::chrono::nanoseconds energy_checkpoint_{0};
   void AccountEnergy();
   std::vector<double> amplitudes_;
+  std::vector<double> last_photocurrent_ua_;
+
+  std::atomic<HardwareTaskObserver*> task_observer_{nullptr};
+  std::atomic<std::uint64_t> query_count_{0};
 
   // Link supervision, hardware thread only.
   std::uint64_t seen_restorations_ = 0;

@@ -35,6 +35,17 @@ absl::Status ValidateDaemonConfig(photonic::v1::DaemonConfig& config) {
         absl::StrCat("config: backend ", photonic::v1::Backend_Name(config.backend()),
                      " is not supported; set backend: BACKEND_SIM or BACKEND_SERIAL"));
   }
+  if (const std::string& http = config.http().listen_address(); !http.empty()) {
+    const std::size_t colon = http.rfind(':');
+    if (http.starts_with("unix:") || colon == std::string::npos || colon == 0 ||
+        colon + 1 == http.size()) {
+      return absl::InvalidArgumentError(absl::StrCat("config: http.listen_address \"", http,
+                                                     "\" is not host:port (port 0: any free)"));
+    }
+  }
+  if (config.http().max_connections() > 100000) {
+    return absl::InvalidArgumentError("config: http.max_connections is over 100000");
+  }
   if (config.log_level().empty()) config.set_log_level("info");
   if (spdlog::level::from_str(config.log_level()) == spdlog::level::off &&
       config.log_level() != "off") {

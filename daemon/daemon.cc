@@ -8,6 +8,9 @@
 #include <chrono>
 
 #include "absl/strings/str_cat.h"
+#include "daemon/metrics/chip_snapshot.h"
+#include "daemon/metrics/metrics_endpoint.h"
+#include "daemon/metrics/rpc_metrics_interceptor.h"
 #include "phc/drivers/serial/serial_drivers.h"
 #include "phc/drivers/sim_backend.h"
 #include "spdlog/spdlog.h"
@@ -110,9 +113,16 @@ absl::StatusOr<std::unique_ptr<Daemon>> Daemon::Start(const LoadedConfig& config
       *daemon->controller_, *daemon->models_, *daemon->model_workers_, daemon->guard_,
       config.daemon.fashion_mnist_dir());
 
+  daemon->PrepareMetrics(config, instance);
+
   grpc::EnableDefaultHealthCheckService(true);
   grpc::reflection::InitProtoReflectionServerBuilderPlugin();
   grpc::ServerBuilder builder;
+  if (daemon->metrics_) {
+    std::vector<std::unique_ptr<grpc::experimental::ServerInterceptorFactoryInterface>> creators;
+    creators.push_back(std::make_unique<RpcMetricsInterceptorFactory>(*daemon->metrics_));
+    builder.experimental().SetInterceptorCreators(std::move(creators));
+  }
   int selected_port = 0;
   const std::string& listen = config.daemon.listen_address();
   builder.AddListeningPort(listen, ServerCredentials(config.tls), &selected_port);
@@ -122,16 +132,15 @@ absl::StatusOr<std::unique_ptr<Daemon>> Daemon::Start(const LoadedConfig& config
   builder.RegisterService(daemon->model_service_.get());
   daemon->server_ = builder.BuildAndStart();
   if (!daemon->server_ || (!listen.starts_with("unix:") && selected_port == 0)) {
-    daemon->server_.reset();
-    daemon->shut_down_ = true;
-    daemon->model_workers_->Shutdown();
-    daemon->sessions_->Shutdown();
-    daemon->controller_->RunSync([c = daemon->controller_.get()] { return c->DriveToSafeState(); })
-        .IgnoreError();
+    daemon->AbandonStart();
     return absl::UnavailableError(absl::StrCat("cannot listen on \"", listen,
                                                "\" (address in use, bad address or permissions)"));
   }
   daemon->address_ = ResolvedAddress(listen, selected_port);
+  if (absl::Status s = daemon->StartHttp(config); !s.ok()) {
+    daemon->AbandonStart();
+    return s;
+  }
   daemon->server_->GetHealthCheckService()->SetServingStatus(true);
   if (const auto& links = daemon->controller_->links()) {
     // Health follows the instrument links: NOT_SERVING while one is lost.
@@ -154,12 +163,57 @@ absl::StatusOr<std::unique_ptr<Daemon>> Daemon::Start(const LoadedConfig& config
   return daemon;
 }
 
+void Daemon::PrepareMetrics(const LoadedConfig& config, const std::string& instance) {
+  if (config.daemon.http().listen_address().empty()) return;
+  metrics_ =
+      std::make_unique<DaemonMetrics>(config.chip.name(), controller_->backend_name(), instance);
+  controller_->SetTaskObserver(metrics_.get());
+  snapshots_ = std::make_unique<SnapshotCache>(
+      *controller_, [controller = controller_.get(), calibration = calibration_state_.get(),
+                     sessions = sessions_.get()] {
+        return TakeChipSnapshot(*controller, *calibration, *sessions);
+      });
+}
+
+absl::Status Daemon::StartHttp(const LoadedConfig& config) {
+  if (!metrics_) return absl::OkStatus();
+  const photonic::v1::HttpConfig& http = config.daemon.http();
+  absl::StatusOr<std::unique_ptr<HttpServer>> server = HttpServer::Start(
+      HttpServerOptions{
+          .listen_address = http.listen_address(),
+          .tls = config.tls,
+          .max_connections = http.max_connections() > 0 ? http.max_connections() : 512u,
+      },
+      MakeMetricsHandler(*metrics_, *snapshots_, *controller_, access_));
+  if (!server.ok()) return server.status();
+  http_ = *std::move(server);
+  spdlog::info("metrics on {}://{}/metrics", config.tls ? "https" : "http", http_->address());
+  return absl::OkStatus();
+}
+
+void Daemon::AbandonStart() {
+  if (server_) {
+    server_->Shutdown();
+    server_->Wait();
+    server_.reset();
+  }
+  shut_down_ = true;
+  model_workers_->Shutdown();
+  sessions_->Shutdown();
+  controller_->RunSync([c = controller_.get()] { return c->DriveToSafeState(); }).IgnoreError();
+}
+
 absl::Status Daemon::Shutdown(int grace_ms) {
   if (shut_down_) return absl::OkStatus();
   shut_down_ = true;
   // Start failed before serving (e.g. the controller was refused): nothing
   // was started that needs stopping.
   if (!server_) return absl::OkStatus();
+  if (http_) {
+    http_->Stop();
+    // A snapshot refresh may still be queued on the hardware thread.
+    controller_->RunSync([] {});
+  }
   if (const auto& links = controller_->links()) links->SetListener(nullptr);
   server_->GetHealthCheckService()->SetServingStatus(false);
   server_->Shutdown(std::chrono::system_clock::now() + std::chrono::milliseconds(grace_ms));

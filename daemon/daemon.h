@@ -10,6 +10,9 @@
 #include "absl/status/statusor.h"
 #include "daemon/chip_controller.h"
 #include "daemon/config.h"
+#include "daemon/http/http_server.h"
+#include "daemon/metrics/daemon_metrics.h"
+#include "daemon/metrics/snapshot_cache.h"
 #include "daemon/models/model_store.h"
 #include "daemon/models/model_workers.h"
 #include "daemon/services/calibration_service.h"
@@ -37,15 +40,24 @@ class Daemon {
 
   // "host:port" or "unix:/path", as clients should dial it.
   const std::string& address() const { return address_; }
+  // The metrics port, "host:port"; empty when config.daemon.http is unset.
+  std::string http_address() const { return http_ ? http_->address() : std::string(); }
   ChipController& controller() { return *controller_; }
 
  private:
   Daemon() = default;
+  // Builds the metrics, their snapshot cache and the HTTP port (config.daemon.http).
+  void PrepareMetrics(const LoadedConfig& config, const std::string& instance);
+  absl::Status StartHttp(const LoadedConfig& config);
+  // Undoes a start that failed after the services were built.
+  void AbandonStart();
 
   // Before the services, which refer to them.
   AccessControl access_;
   LeaseManager leases_;
   CallGuard guard_{access_, leases_};
+  // Before the controller: it reports its tasks to the metrics until it stops.
+  std::unique_ptr<DaemonMetrics> metrics_;
   std::unique_ptr<ChipController> controller_;
   std::unique_ptr<ChipServiceImpl> chip_service_;
   std::unique_ptr<CalibrationState> calibration_state_;
@@ -55,7 +67,9 @@ class Daemon {
   std::unique_ptr<ModelStore> models_;
   std::unique_ptr<ModelWorkers> model_workers_;
   std::unique_ptr<ModelServiceImpl> model_service_;
+  std::unique_ptr<SnapshotCache> snapshots_;
   std::unique_ptr<grpc::Server> server_;
+  std::unique_ptr<HttpServer> http_;
   std::string address_;
   bool shut_down_ = false;
 };

@@ -21,11 +21,14 @@ int main(int argc, char** argv) {
   std::string listen_override;
   std::string log_level_override;
   std::string state_dir_override;
+  std::string http_override;
   app.add_option("-c,--config", config_path, "daemon config (protobuf text format)")
       ->required()
       ->check(CLI::ExistingFile);
   app.add_option("-l,--listen", listen_override,
                  "override listen_address: host:port (port 0 = any free) or unix:/path");
+  app.add_option("--http-listen", http_override,
+                 "override http.listen_address: serve /metrics on host:port (port 0 = any free)");
   app.add_option("--log-level", log_level_override, "override log_level");
   app.add_option("--state-dir", state_dir_override,
                  "override state_dir (where calibrations are kept)");
@@ -37,6 +40,10 @@ int main(int argc, char** argv) {
   absl::StatusOr<phc::daemon::LoadedConfig> config = phc::daemon::LoadConfigFile(config_path);
   if (config.ok() && !listen_override.empty()) config->daemon.set_listen_address(listen_override);
   if (config.ok() && !state_dir_override.empty()) config->daemon.set_state_dir(state_dir_override);
+  if (config.ok() && !http_override.empty()) {
+    config->daemon.mutable_http()->set_listen_address(http_override);
+    if (absl::Status s = phc::daemon::ValidateDaemonConfig(config->daemon); !s.ok()) config = s;
+  }
   if (config.ok() && !log_level_override.empty()) {
     config->daemon.set_log_level(log_level_override);
     if (absl::Status s = phc::daemon::ValidateDaemonConfig(config->daemon); !s.ok()) config = s;
@@ -62,6 +69,9 @@ int main(int argc, char** argv) {
     return 1;
   }
   std::cout << "photonicd: listening on " << (*daemon)->address() << std::endl;
+  if (!(*daemon)->http_address().empty()) {
+    std::cout << "photonicd: http on " << (*daemon)->http_address() << std::endl;
+  }
 
   int signal_number = 0;
   sigwait(&stop_signals, &signal_number);

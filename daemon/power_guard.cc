@@ -6,6 +6,34 @@
 
 namespace phc::daemon {
 
+std::string_view GuardRefusalName(GuardRefusal reason) {
+  switch (reason) {
+    case GuardRefusal::kInvalidDrive:
+      return "invalid_drive";
+    case GuardRefusal::kVoltage:
+      return "voltage";
+    case GuardRefusal::kCurrent:
+      return "current";
+    case GuardRefusal::kTotalPower:
+      return "total_power";
+    case GuardRefusal::kUnreachablePhase:
+      return "unreachable_phase";
+  }
+  return "unknown";
+}
+
+void PowerGuard::CountRefusal(GuardRefusal reason) const {
+  refusals_[static_cast<int>(reason)].fetch_add(1, std::memory_order_relaxed);
+}
+
+GuardRefusalCounts PowerGuard::refusals() const {
+  GuardRefusalCounts counts{};
+  for (int i = 0; i < kGuardRefusalKinds; ++i) {
+    counts[i] = refusals_[i].load(std::memory_order_relaxed);
+  }
+  return counts;
+}
+
 double PowerGuard::TotalPowerMw(std::span<const double> volts_v) const {
   double total_mw = 0.0;
   for (double v : volts_v) total_mw += model_.PowerMwForVoltage(v);
@@ -17,15 +45,18 @@ absl::Status PowerGuard::CheckHeaterVoltages(std::span<const double> volts_v) co
   for (std::size_t ch = 0; ch < volts_v.size(); ++ch) {
     const double v = volts_v[ch];
     if (!std::isfinite(v) || v < 0.0) {
+      CountRefusal(GuardRefusal::kInvalidDrive);
       return absl::FailedPreconditionError(
           absl::StrCat("heater channel ", ch, ": voltage ", v, " V is not a valid drive"));
     }
     if (v > limits_.max_voltage_v) {
+      CountRefusal(GuardRefusal::kVoltage);
       return absl::FailedPreconditionError(absl::StrCat(
           "heater channel ", ch, ": ", v, " V exceeds the limit of ", limits_.max_voltage_v, " V"));
     }
     const double current_ma = model_.CurrentMaForVoltage(v);
     if (current_ma > limits_.max_current_ma) {
+      CountRefusal(GuardRefusal::kCurrent);
       return absl::FailedPreconditionError(absl::StrCat("heater channel ", ch, ": ", current_ma,
                                                         " mA exceeds the limit of ",
                                                         limits_.max_current_ma, " mA"));
@@ -33,6 +64,7 @@ absl::Status PowerGuard::CheckHeaterVoltages(std::span<const double> volts_v) co
     total_power_mw += model_.PowerMwForVoltage(v);
   }
   if (total_power_mw > limits_.max_total_power_mw) {
+    CountRefusal(GuardRefusal::kTotalPower);
     return absl::FailedPreconditionError(absl::StrCat("total heater power ", total_power_mw,
                                                       " mW exceeds the budget of ",
                                                       limits_.max_total_power_mw, " mW"));

@@ -5,7 +5,11 @@
 // limit and the value, as FAILED_PRECONDITION.
 #pragma once
 
+#include <array>
+#include <atomic>
+#include <cstdint>
 #include <span>
+#include <string_view>
 
 #include "absl/status/status.h"
 #include "daemon/heater_model.h"
@@ -17,6 +21,13 @@ struct HeaterLimits {
   double max_current_ma = 0.0;
   double max_total_power_mw = 0.0;
 };
+
+// Why a write was refused, for the refusal counters.
+enum class GuardRefusal { kInvalidDrive, kVoltage, kCurrent, kTotalPower, kUnreachablePhase };
+inline constexpr int kGuardRefusalKinds = 5;
+// "invalid_drive", "voltage", "current", "total_power", "unreachable_phase".
+std::string_view GuardRefusalName(GuardRefusal reason);
+using GuardRefusalCounts = std::array<std::uint64_t, kGuardRefusalKinds>;
 
 class PowerGuard {
  public:
@@ -31,9 +42,14 @@ class PowerGuard {
   void set_max_total_power_mw(double budget_mw) { limits_.max_total_power_mw = budget_mw; }
   double TotalPowerMw(std::span<const double> volts_v) const;
 
+  // Refusals so far, by reason. Thread-safe.
+  void CountRefusal(GuardRefusal reason) const;
+  GuardRefusalCounts refusals() const;
+
  private:
   HeaterLimits limits_;
   NominalHeaterModel model_;
+  mutable std::array<std::atomic<std::uint64_t>, kGuardRefusalKinds> refusals_{};
 };
 
 }  // namespace phc::daemon

@@ -9,7 +9,7 @@ packages=(
   libprotobuf-dev protobuf-compiler
   libgrpc++-dev libgrpc-dev protobuf-compiler-grpc libabsl-dev
   libgtest-dev libgmock-dev libbenchmark-dev
-  libserialport-dev libcli11-dev zlib1g-dev libsleef-dev
+  libserialport-dev libcli11-dev zlib1g-dev libsleef-dev prometheus-cpp-dev libssl-dev
   dataset-fashion-mnist
   python3 python3-grpcio python3-protobuf python3-matplotlib systemd
 )

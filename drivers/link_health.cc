@@ -59,6 +59,14 @@ bool LinkHealth::AllUp() const {
   return lost_.empty();
 }
 
+std::map<std::string, bool> LinkHealth::LinkStates() const {
+  phc::base::MutexLock lock(&mutex_);
+  std::map<std::string, bool> states;
+  for (const auto& [link, reconnect] : reconnectors_) states[link] = !lost_.contains(link);
+  for (const auto& [link, why] : lost_) states[link] = false;
+  return states;
+}
+
 std::string LinkHealth::Describe() const {
   phc::base::MutexLock lock(&mutex_);
   if (lost_.empty()) return "all instrument links up";

@@ -36,6 +36,8 @@ class LinkHealth {
   void Reconnect();
 
   bool AllUp() const;
+  // Every registered (or lost) link: true while it is up.
+  std::map<std::string, bool> LinkStates() const;
   // "all instrument links up", or one "<link>: lost (<why>)" per lost link.
   std::string Describe() const;
   // How many times a lost link came back: the hardware state behind it is
