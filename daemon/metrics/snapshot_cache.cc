@@ -20,7 +20,7 @@ void SnapshotCache::Get(const boost::asio::any_io_executor& executor, Done done)
   waiter->timer = std::make_shared<boost::asio::steady_timer>(executor, options_.max_wait);
   {
     phc::base::MutexLock lock(&mutex_);
-    if (last_ && std::chrono::steady_clock::now() - last_->taken < options_.max_age) {
+    if (last_ && options_.now() - last_->taken < options_.max_age) {
       boost::asio::post(executor, [done = std::move(waiter->done), last = last_] { done(last); });
       return;
     }

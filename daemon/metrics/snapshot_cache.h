@@ -24,6 +24,8 @@ namespace phc::daemon {
 struct SnapshotCacheOptions {
   std::chrono::milliseconds max_age{100};
   std::chrono::milliseconds max_wait{250};
+  // The clock snapshots' ages are judged by (ChipSnapshot::taken's).
+  std::function<std::chrono::steady_clock::time_point()> now = std::chrono::steady_clock::now;
 };
 
 class SnapshotCache {
