@@ -5,5 +5,6 @@ root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 build_dir=${BUILD_DIR:-$root/build}
 
 "$root/deploy/build.sh"
+"$root/deploy/install-test-deps.sh"
 cd "$build_dir"
 ctest --output-on-failure --timeout 300

@@ -24,7 +24,7 @@ cmake -S "$root" -B "$build_dir" -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo \
   -DCMAKE_CXX_COMPILER=clang++ -DPHC_NATIVE=OFF -DPHC_BUILD_BENCHMARKS=OFF \
   -DCMAKE_CXX_FLAGS="-fsanitize=thread -fno-omit-frame-pointer" \
   -DCMAKE_EXE_LINKER_FLAGS="-fsanitize=thread" >/dev/null
-targets=(daemon_test)
+targets=(daemon_test metrics_test)
 if [[ $e2e == 1 ]]; then
   targets+=(daemon_e2e_test training_e2e_test serial_e2e_test photonicd photonctl photonsim)
 fi
@@ -34,6 +34,7 @@ export TSAN_OPTIONS="halt_on_error=1 second_deadlock_stack=1 report_thread_leaks
 cd "$build_dir"
 status=0
 ./tests/daemon_test --gtest_brief=1 || status=$?
+./tests/metrics_test --gtest_brief=1 || status=$?
 if [[ $e2e == 1 ]]; then ctest --output-on-failure --timeout 900 -L e2e || status=$?; fi
 printf '{"tsan": "%s", "e2e": %s, "seconds": %d}\n' \
   "$([[ $status == 0 ]] && echo clean || echo failed)" "$([[ $e2e == 1 ]] && echo true || echo false)" \
