@@ -1,13 +1,19 @@
 """Access control against the real daemon over TLS: the auth matrix (no
 token, wrong token, reader token on reads and writes, operator token), a
-plaintext client refused by a TLS server, and mutual TLS. Certificates are
-made for the test with openssl."""
+plaintext client refused by a TLS server, and mutual TLS; the same for the
+/metrics HTTP port (HTTPS with the gRPC certificate, bearer tokens).
+Certificates are made for the test with openssl."""
+import http.client
 import math
 import os
+import ssl
 import subprocess
 import sys
 import tempfile
+import threading
 import unittest
+import urllib.error
+import urllib.request
 
 sys.path.insert(0, os.path.dirname(__file__))
 from daemon import Daemon  # noqa: E402
@@ -52,6 +58,58 @@ def write_config(directory, name, require_client_certificate=False):
                 f' require_client_certificate: {"true" if require_client_certificate else "false"} }}\n'
                 f'auth {{ tokens_file: "tokens" }}\n')
     return path
+
+
+HTTP_LISTEN = ("--http-listen", "127.0.0.1:0")
+
+
+def http_address(daemon, timeout_s=30):
+    """The /metrics port's host:port, from the second line the daemon prints
+    with --http-listen ('photonicd: http on HOST:PORT'; Daemon reads only the
+    first). Read on a thread so that a missing line fails in bounded time."""
+    lines = []
+    reader = threading.Thread(target=lambda: lines.append(daemon.process.stdout.readline()),
+                              daemon=True)
+    reader.start()
+    reader.join(timeout_s)
+    line = lines[0] if lines else ""
+    if not line.startswith("photonicd: http on "):
+        raise RuntimeError(f"photonicd printed no http address: {line!r}")
+    return line.split("http on ", 1)[1].strip()
+
+
+def https_context(directory, client_certificate=False):
+    """Trusts only the test CA; presents the test client certificate if asked."""
+    context = ssl.create_default_context(cafile=os.path.join(directory, "ca.pem"))
+    if client_certificate:
+        context.load_cert_chain(os.path.join(directory, "client.pem"),
+                                os.path.join(directory, "client.key"))
+    return context
+
+
+def get(url, token=None, context=None):
+    """GET url within 10 s: (status, headers, body). An HTTP error status is
+    returned too (from urllib's HTTPError); no HTTP response at all raises."""
+    request = urllib.request.Request(url)
+    if token is not None:
+        request.add_header("Authorization", f"Bearer {token}")
+    try:
+        with urllib.request.urlopen(request, timeout=10, context=context) as response:
+            return response.status, response.headers, response.read().decode()
+    except urllib.error.HTTPError as error:
+        with error:
+            return error.code, error.headers, error.read().decode()
+
+
+def plaintext_get(address, path="/metrics", token=READER):
+    """GET over plain HTTP (no TLS) within 10 s: the status, if any."""
+    host, port = address.rsplit(":", 1)
+    connection = http.client.HTTPConnection(host, int(port), timeout=10)
+    try:
+        connection.request("GET", path, headers={"Authorization": f"Bearer {token}"})
+        return connection.getresponse().status
+    finally:
+        connection.close()
 
 
 class AuthMatrixTest(unittest.TestCase):
@@ -151,6 +209,72 @@ class AuthMatrixTest(unittest.TestCase):
                 chip.info()
 
 
+class MetricsHttpsTest(unittest.TestCase):
+    """/metrics on the HTTP port of a daemon with tls and auth: HTTPS only,
+    a reader or operator token needed."""
+
+    @classmethod
+    def setUpClass(cls):
+        cls.pki = tempfile.TemporaryDirectory(prefix="photonicd_pki_")
+        make_pki(cls.pki.name)
+        cls.daemon = Daemon(config=write_config(cls.pki.name, "tls.textproto"),
+                            listen="127.0.0.1:0", extra_args=HTTP_LISTEN)
+        try:
+            cls.http = http_address(cls.daemon)
+        except Exception:
+            cls.daemon.stop()
+            cls.pki.cleanup()
+            raise
+        cls.context = https_context(cls.pki.name)
+
+    @classmethod
+    def tearDownClass(cls):
+        assert cls.daemon.stop() == 0
+        cls.pki.cleanup()
+
+    def get(self, path="/metrics", token=None):
+        return get(f"https://{self.http}{path}", token=token, context=self.context)
+
+    def assertUnauthorized(self, status, headers):
+        self.assertEqual(status, 401)
+        self.assertEqual(headers["WWW-Authenticate"], "Bearer")
+
+    def test_http_address_is_a_local_port_apart_from_grpc(self):
+        host, port = self.http.rsplit(":", 1)
+        self.assertEqual(host, "127.0.0.1")
+        self.assertNotEqual(int(port), 0)
+        self.assertNotEqual(port, self.daemon.address.rsplit(":", 1)[1])
+
+    def test_reader_and_operator_get_metrics_over_https(self):
+        for token in (READER, OPERATOR):
+            status, headers, body = self.get(token=token)
+            self.assertEqual(status, 200, body)
+            self.assertTrue(headers["Content-Type"].startswith("text/plain"),
+                            headers["Content-Type"])
+            self.assertIn("# TYPE photonicd_info gauge", body)
+            self.assertIn("photonicd_heater_power_total_watts", body)
+
+    def test_no_token_or_a_wrong_token_is_401(self):
+        self.assertUnauthorized(*self.get()[:2])
+        self.assertUnauthorized(*self.get(token="not-a-token-0123456789")[:2])
+
+    def test_unknown_path_is_404(self):
+        status, _, body = self.get("/no-such-path", token=READER)
+        self.assertEqual(status, 404, body)
+
+    def test_plain_http_gets_no_response(self):
+        try:
+            status = plaintext_get(self.http)
+        except (OSError, http.client.HTTPException):
+            return  # reset, closed, a TLS alert read as a bad status line, ...
+        self.fail(f"plain HTTP to the HTTPS port got HTTP {status}")
+
+    def test_a_client_that_does_not_trust_the_ca_is_refused(self):
+        with self.assertRaises(urllib.error.URLError) as raised:
+            get(f"https://{self.http}/metrics", token=READER, context=ssl.create_default_context())
+        self.assertIsInstance(raised.exception.reason, ssl.SSLCertVerificationError)
+
+
 class MutualTlsTest(unittest.TestCase):
     def test_client_certificate_required(self):
         with tempfile.TemporaryDirectory(prefix="photonicd_mtls_") as directory:
@@ -173,6 +297,28 @@ class MutualTlsTest(unittest.TestCase):
                           client_key=read("client.key"), client_certificate=read("client.pem"),
                           timeout_s=5) as known:
                     self.assertEqual(known.info().name, "clements8")
+            finally:
+                self.assertEqual(daemon.stop(), 0)
+
+    def test_metrics_port_requires_the_client_certificate(self):
+        with tempfile.TemporaryDirectory(prefix="photonicd_mtls_") as directory:
+            make_pki(directory)
+            daemon = Daemon(config=write_config(directory, "mtls.textproto",
+                                                require_client_certificate=True),
+                            listen="127.0.0.1:0", extra_args=HTTP_LISTEN)
+            try:
+                url = f"https://{http_address(daemon)}/metrics"
+                try:
+                    status = get(url, token=READER, context=https_context(directory))[0]
+                except (OSError, http.client.HTTPException):
+                    pass  # handshake refused, or (TLS 1.3) an alert on the first read
+                else:
+                    self.fail(f"no client certificate, yet HTTP {status}")
+                known = https_context(directory, client_certificate=True)
+                status, _, body = get(url, token=READER, context=known)
+                self.assertEqual(status, 200, body)
+                self.assertIn("# TYPE photonicd_info gauge", body)
+                self.assertEqual(get(url, context=known)[0], 401)
             finally:
                 self.assertEqual(daemon.stop(), 0)
 
