@@ -9,8 +9,8 @@
 
 #include "absl/strings/str_cat.h"
 #include "daemon/metrics/chip_snapshot.h"
-#include "daemon/metrics/metrics_endpoint.h"
 #include "daemon/metrics/rpc_metrics_interceptor.h"
+#include "daemon/web/web_handler.h"
 #include "phc/drivers/serial/serial_drivers.h"
 #include "phc/drivers/sim_backend.h"
 #include "spdlog/spdlog.h"
@@ -184,10 +184,16 @@ absl::Status Daemon::StartHttp(const LoadedConfig& config) {
           .tls = config.tls,
           .max_connections = http.max_connections() > 0 ? http.max_connections() : 512u,
       },
-      MakeMetricsHandler(*metrics_, *snapshots_, *controller_, access_));
+      MakeWebHandler(WebContext{.metrics = *metrics_,
+                                .snapshots = *snapshots_,
+                                .controller = *controller_,
+                                .access = access_,
+                                .guard = guard_,
+                                .sessions = *sessions_}));
   if (!server.ok()) return server.status();
   http_ = *std::move(server);
-  spdlog::info("metrics on {}://{}/metrics", config.tls ? "https" : "http", http_->address());
+  spdlog::info("dashboard on {0}://{1}/, metrics on {0}://{1}/metrics",
+               config.tls ? "https" : "http", http_->address());
   return absl::OkStatus();
 }
 

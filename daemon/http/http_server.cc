@@ -6,6 +6,7 @@
 #include <boost/asio/post.hpp>
 #include <boost/asio/ssl/context.hpp>
 #include <boost/asio/strand.hpp>
+#include <boost/asio/write.hpp>
 #include <boost/beast/core/flat_buffer.hpp>
 #include <boost/beast/core/tcp_stream.hpp>
 #include <boost/beast/http/error.hpp>
@@ -13,12 +14,15 @@
 #include <boost/beast/http/read.hpp>
 #include <boost/beast/http/write.hpp>
 #include <boost/beast/ssl/ssl_stream.hpp>
+#include <deque>
 #include <list>
 #include <thread>
 #include <utility>
 
+#include "absl/base/thread_annotations.h"
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
+#include "phc/base/mutex.h"
 #include "spdlog/spdlog.h"
 
 namespace phc::daemon {
@@ -51,7 +55,7 @@ class Connection {
 
 }  // namespace
 
-struct HttpServer::State {
+struct HttpServer::State : std::enable_shared_from_this<HttpServer::State> {
   HttpServerOptions options;
   HttpHandler handler;
   asio::io_context io{1};
@@ -68,22 +72,35 @@ struct HttpServer::State {
 
 namespace {
 
+// The status line and headers of a streamed response.
+std::string StreamHead(HttpResponse head) {
+  head.keep_alive(false);
+  head.set(http::field::cache_control, "no-store");
+  std::string text = absl::StrCat("HTTP/1.1 ", head.result_int(), " ",
+                                  std::string(head.reason().data(), head.reason().size()), "\r\n");
+  for (const auto& field : head) {
+    absl::StrAppend(&text, std::string(field.name_string().data(), field.name_string().size()),
+                    ": ", std::string(field.value().data(), field.value().size()), "\r\n");
+  }
+  return text + "\r\n";
+}
+
 template <typename Stream>
 class StreamConnection final : public Connection,
                                public std::enable_shared_from_this<StreamConnection<Stream>> {
  public:
   static constexpr bool kTls = !std::is_same_v<Stream, beast::tcp_stream>;
 
-  StreamConnection(HttpServer::State& server, Stream stream)
-      : server_(server), stream_(std::move(stream)) {
-    ++server_.open;
+  StreamConnection(std::shared_ptr<HttpServer::State> server, Stream stream)
+      : server_(std::move(server)), stream_(std::move(stream)) {
+    ++server_->open;
   }
-  ~StreamConnection() override { --server_.open; }
+  ~StreamConnection() override { --server_->open; }
 
   // reject: answer 503 and close (too many connections).
   void Start(bool reject) {
     if constexpr (kTls) {
-      Lowest().expires_after(server_.options.io_timeout);
+      Lowest().expires_after(server_->options.io_timeout);
       stream_.async_handshake(asio::ssl::stream_base::server,
                               [self = this->shared_from_this(), reject](beast::error_code ec) {
                                 if (ec) return self->Close();
@@ -94,13 +111,52 @@ class StreamConnection final : public Connection,
     }
   }
 
+  // Server thread.
   void Close() override {
+    {
+      phc::base::MutexLock lock(&mutex_);
+      closed_ = true;
+    }
     beast::error_code ignored;
     Lowest().socket().shutdown(tcp::socket::shutdown_both, ignored);
     Lowest().close();
   }
 
+  // Any thread: queues bytes of a streamed response (close_after: then
+  // closes). False when the connection is closed or the backlog too long.
+  bool Enqueue(std::string bytes, bool close_after) {
+    bool start_pump = false;
+    {
+      phc::base::MutexLock lock(&mutex_);
+      if (closed_) return false;
+      if (queued_bytes_ + bytes.size() > server_->options.max_stream_backlog_bytes) {
+        closed_ = true;
+        asio::post(stream_.get_executor(), [self = this->shared_from_this()] { self->Close(); });
+        return false;
+      }
+      queued_bytes_ += bytes.size();
+      if (!bytes.empty()) queue_.push_back(std::move(bytes));
+      close_after_ = close_after_ || close_after;
+      if (!pumping_) start_pump = pumping_ = true;
+    }
+    if (start_pump) {
+      asio::post(stream_.get_executor(), [self = this->shared_from_this()] { self->Pump(); });
+    }
+    return true;
+  }
+
  private:
+  class ConnectionStream final : public HttpStream {
+   public:
+    explicit ConnectionStream(std::shared_ptr<StreamConnection> connection)
+        : connection_(std::move(connection)) {}
+    bool Send(std::string bytes) override { return connection_->Enqueue(std::move(bytes), false); }
+    void Close() override { connection_->Enqueue(std::string(), true); }
+
+   private:
+    std::shared_ptr<StreamConnection> connection_;
+  };
+
   beast::tcp_stream& Lowest() { return beast::get_lowest_layer(stream_); }
 
   void AfterHandshake(bool reject) {
@@ -113,9 +169,9 @@ class StreamConnection final : public Connection,
 
   void Read() {
     parser_.emplace();
-    parser_->header_limit(server_.options.max_header_bytes);
-    parser_->body_limit(server_.options.max_body_bytes);
-    Lowest().expires_after(server_.options.io_timeout);
+    parser_->header_limit(server_->options.max_header_bytes);
+    parser_->body_limit(server_->options.max_body_bytes);
+    Lowest().expires_after(server_->options.io_timeout);
     http::async_read(
         stream_, buffer_, *parser_,
         [self = this->shared_from_this()](beast::error_code ec, std::size_t) { self->OnRead(ec); });
@@ -135,27 +191,36 @@ class StreamConnection final : public Connection,
       std::string why = absl::StrCat("malformed request: ", ec.message(), "\n");
       if (ec == http::error::body_limit) {
         status = http::status::payload_too_large;
-        why = absl::StrCat("request body over ", server_.options.max_body_bytes, " bytes\n");
+        why = absl::StrCat("request body over ", server_->options.max_body_bytes, " bytes\n");
       } else if (ec == http::error::header_limit) {
         status = http::status::request_header_fields_too_large;
-        why = absl::StrCat("request headers over ", server_.options.max_header_bytes, " bytes\n");
+        why = absl::StrCat("request headers over ", server_->options.max_header_bytes, " bytes\n");
       }
       return Write(MakeHttpResponse(request, status, std::move(why)));
     }
     HttpRequest request = parser_->release();
     Lowest().expires_never();  // the handler answers within its own bound
     asio::any_io_executor executor = stream_.get_executor();
-    server_.handler(request, executor,
-                    [self = this->shared_from_this(), executor](HttpResponse response) {
-                      asio::post(executor, [self, response = std::move(response)]() mutable {
-                        self->Write(std::move(response));
-                      });
-                    });
+    auto self = this->shared_from_this();
+    server_->handler(
+        request, HttpExchange{
+                     .executor = executor,
+                     .respond =
+                         [self, executor](HttpResponse response) {
+                           asio::post(executor, [self, response = std::move(response)]() mutable {
+                             self->Write(std::move(response));
+                           });
+                         },
+                     .start_stream = [self](HttpResponse head) -> std::shared_ptr<HttpStream> {
+                       self->Enqueue(StreamHead(std::move(head)), false);
+                       return std::make_shared<ConnectionStream>(self);
+                     },
+                 });
   }
 
   void Write(HttpResponse response) {
     response_ = std::move(response);
-    Lowest().expires_after(server_.options.io_timeout);
+    Lowest().expires_after(server_->options.io_timeout);
     http::async_write(stream_, response_,
                       [self = this->shared_from_this()](beast::error_code ec, std::size_t) {
                         if (ec || !self->response_.keep_alive()) return self->Close();
@@ -163,11 +228,44 @@ class StreamConnection final : public Connection,
                       });
   }
 
-  HttpServer::State& server_;
+  // Server thread: writes the streamed bytes queued, one buffer at a time.
+  void Pump() {
+    bool close = false;
+    {
+      phc::base::MutexLock lock(&mutex_);
+      if (queue_.empty()) {
+        pumping_ = false;
+        close = close_after_;
+      } else {
+        writing_ = std::move(queue_.front());
+        queue_.pop_front();
+        queued_bytes_ -= writing_.size();
+      }
+    }
+    if (close) return Close();
+    if (writing_.empty()) return;
+    Lowest().expires_after(server_->options.io_timeout);
+    asio::async_write(stream_, asio::buffer(writing_),
+                      [self = this->shared_from_this()](beast::error_code ec, std::size_t) {
+                        self->writing_.clear();
+                        if (ec) return self->Close();
+                        self->Pump();
+                      });
+  }
+
+  const std::shared_ptr<HttpServer::State> server_;
   Stream stream_;
   beast::flat_buffer buffer_;
   std::optional<http::request_parser<http::string_body>> parser_;
   HttpResponse response_;
+  std::string writing_;  // server thread
+
+  phc::base::Mutex mutex_;
+  bool closed_ ABSL_GUARDED_BY(mutex_) = false;
+  std::deque<std::string> queue_ ABSL_GUARDED_BY(mutex_);
+  std::size_t queued_bytes_ ABSL_GUARDED_BY(mutex_) = 0;
+  bool pumping_ ABSL_GUARDED_BY(mutex_) = false;
+  bool close_after_ ABSL_GUARDED_BY(mutex_) = false;
 };
 
 absl::StatusOr<tcp::endpoint> ParseEndpoint(const std::string& address) {
@@ -203,12 +301,12 @@ void HttpServer::State::Accept() {
       beast::tcp_stream stream(std::move(socket));
       if (tls) {
         auto connection = std::make_shared<StreamConnection<beast::ssl_stream<beast::tcp_stream>>>(
-            *this, beast::ssl_stream<beast::tcp_stream>(std::move(stream), *tls));
+            shared_from_this(), beast::ssl_stream<beast::tcp_stream>(std::move(stream), *tls));
         connections.push_back(connection);
         connection->Start(reject);
       } else {
-        auto connection =
-            std::make_shared<StreamConnection<beast::tcp_stream>>(*this, std::move(stream));
+        auto connection = std::make_shared<StreamConnection<beast::tcp_stream>>(shared_from_this(),
+                                                                                std::move(stream));
         connections.push_back(connection);
         connection->Start(reject);
       }
@@ -223,7 +321,7 @@ absl::StatusOr<std::unique_ptr<HttpServer>> HttpServer::Start(HttpServerOptions 
                                                               HttpHandler handler) {
   absl::StatusOr<tcp::endpoint> endpoint = ParseEndpoint(options.listen_address);
   if (!endpoint.ok()) return endpoint.status();
-  auto state = std::make_unique<State>();
+  auto state = std::make_shared<State>();
   state->options = std::move(options);
   state->handler = std::move(handler);
   if (state->options.tls) {
@@ -269,7 +367,7 @@ absl::StatusOr<std::unique_ptr<HttpServer>> HttpServer::Start(HttpServerOptions 
   return std::unique_ptr<HttpServer>(new HttpServer(std::move(state)));
 }
 
-HttpServer::HttpServer(std::unique_ptr<State> state) : state_(std::move(state)) {}
+HttpServer::HttpServer(std::shared_ptr<State> state) : state_(std::move(state)) {}
 
 HttpServer::~HttpServer() { Stop(); }
 

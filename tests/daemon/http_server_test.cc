@@ -29,7 +29,8 @@ using tcp = boost::asio::ip::tcp;
 class TestHandler {
  public:
   HttpHandler Handler() {
-    return [this](const HttpRequest& request, boost::asio::any_io_executor, HttpRespond respond) {
+    return [this](const HttpRequest& request, HttpExchange exchange) {
+      HttpRespond respond = std::move(exchange.respond);
       const std::string target(request.target());
       if (target == "/held") {
         std::lock_guard lock(mutex_);
