@@ -32,6 +32,14 @@ class TestHandler {
     return [this](const HttpRequest& request, HttpExchange exchange) {
       HttpRespond respond = std::move(exchange.respond);
       const std::string target(request.target());
+      if (target == "/stream") {
+        HttpResponse head(http::status::ok, 11);
+        head.set(http::field::content_type, "text/event-stream");
+        std::lock_guard lock(mutex_);
+        streams_.push_back(exchange.start_stream(std::move(head)));
+        held_cv_.notify_all();
+        return;
+      }
       if (target == "/held") {
         std::lock_guard lock(mutex_);
         held_.push_back({request, std::move(respond)});
@@ -45,6 +53,11 @@ class TestHandler {
     std::unique_lock lock(mutex_);
     held_cv_.wait(lock, [&] { return held_.size() >= count; });
   }
+  std::shared_ptr<HttpStream> WaitForStream(std::size_t index) {
+    std::unique_lock lock(mutex_);
+    held_cv_.wait(lock, [&] { return streams_.size() > index; });
+    return streams_[index];
+  }
   // Answers the held requests from this (a foreign) thread.
   void Release() {
     std::lock_guard lock(mutex_);
@@ -57,6 +70,7 @@ class TestHandler {
   std::mutex mutex_;
   std::condition_variable held_cv_;
   std::vector<std::pair<HttpRequest, HttpRespond>> held_;
+  std::vector<std::shared_ptr<HttpStream>> streams_;
 };
 
 // A connected raw socket on its own io_context.
@@ -151,6 +165,45 @@ TEST_F(HttpServerTest, ASlowClientAndAHeldAnswerHoldUpNobody) {
   const testing::HttpResult late = held.get();
   EXPECT_EQ(late.status, 200);
   EXPECT_EQ(late.body, "late");
+}
+
+TEST_F(HttpServerTest, StreamsSendWhatTheyAreGivenThenClose) {
+  Start();
+  RawClient client(server_->address());
+  boost::asio::write(client.socket,
+                     boost::asio::buffer(std::string("GET /stream HTTP/1.1\r\nHost: x\r\n\r\n")));
+  std::shared_ptr<HttpStream> stream = handler_.WaitForStream(0);
+  // From a foreign thread, as a session's watcher sends.
+  std::thread([stream] {
+    EXPECT_TRUE(stream->Send("event: a\ndata: 1\n\n"));
+    EXPECT_TRUE(stream->Send("event: b\ndata: 2\n\n"));
+    stream->Close();
+  }).join();
+  const std::string received = client.ReadToClose();
+  EXPECT_TRUE(received.starts_with("HTTP/1.1 200 OK\r\n")) << received;
+  EXPECT_NE(received.find("Content-Type: text/event-stream\r\n"), std::string::npos);
+  EXPECT_NE(received.find("Connection: close\r\n"), std::string::npos);
+  EXPECT_TRUE(received.ends_with("\r\n\r\nevent: a\ndata: 1\n\nevent: b\ndata: 2\n\n")) << received;
+  EXPECT_FALSE(stream->Send("late"));  // closed
+}
+
+TEST_F(HttpServerTest, AStreamClientThatStopsReadingIsDroppedAlone) {
+  HttpServerOptions options;
+  options.max_stream_backlog_bytes = 64 << 10;
+  Start(options);
+  RawClient stalled(server_->address());
+  boost::asio::write(stalled.socket,
+                     boost::asio::buffer(std::string("GET /stream HTTP/1.1\r\nHost: x\r\n\r\n")));
+  std::shared_ptr<HttpStream> stream = handler_.WaitForStream(0);
+  // The client reads nothing: once the socket buffers are full, the backlog
+  // grows past its limit and the stream is closed.
+  const std::string chunk(16 << 10, 'x');
+  int sent = 0;
+  while (stream->Send(chunk) && sent < 1'000'000) ++sent;
+  EXPECT_LT(sent, 1'000'000) << "never dropped";
+  EXPECT_FALSE(stream->Send(chunk));
+  // Others are still served.
+  EXPECT_EQ(HttpGet(server_->address(), "/echo/after").status, 200);
 }
 
 TEST_F(HttpServerTest, IdleConnectionsAreClosedAfterTheTimeout) {
