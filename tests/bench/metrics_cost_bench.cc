@@ -12,6 +12,8 @@
 //   on_scraped     the same while a scraper GETs /metrics at F Hz
 // and reports the configurations/s of each round, their medians and the
 // ratios to "off". Ratios are measured in one run, on one machine.
+// --control starts the second daemon without metrics too (and scrapes
+// nothing): its ratios show the bench's own bias between two daemons.
 #include <grpcpp/grpcpp.h>
 
 #include <CLI/CLI.hpp>
@@ -93,17 +95,19 @@ int main(int argc, char** argv) {
   int configurations = 20000;
   int rounds = 5;
   double scrape_hz = 10.0;
+  bool control = false;
   app.add_option("-n,--configurations", configurations)
       ->capture_default_str()
       ->check(CLI::PositiveNumber);
   app.add_option("-r,--rounds", rounds)->capture_default_str()->check(CLI::PositiveNumber);
   app.add_option("--scrape-hz", scrape_hz)->capture_default_str()->check(CLI::PositiveNumber);
+  app.add_flag("--control", control, "both daemons without metrics (the bench's own bias)");
   CLI11_PARSE(app, argc, argv);
   spdlog::set_default_logger(spdlog::stderr_color_mt("bench"));
   spdlog::set_level(spdlog::level::warn);
 
   std::unique_ptr<phc::daemon::Daemon> plain = StartDaemon(false);
-  std::unique_ptr<phc::daemon::Daemon> metered = StartDaemon(true);
+  std::unique_ptr<phc::daemon::Daemon> metered = StartDaemon(!control);
   auto plain_stub = pb::ChipService::NewStub(
       grpc::CreateChannel(plain->address(), grpc::InsecureChannelCredentials()));
   auto metered_stub = pb::ChipService::NewStub(
@@ -134,6 +138,7 @@ int main(int argc, char** argv) {
     }
     std::atomic<bool> stop{false};
     std::thread scraper([&] {
+      if (control) return;
       const auto period = std::chrono::duration<double>(1.0 / scrape_hz);
       auto next = Clock::now();
       while (!stop.load()) {
@@ -151,17 +156,18 @@ int main(int argc, char** argv) {
 
   const double off_median = Median(off);
   std::printf(
-      "{\"bench\": \"metrics_cost\", \"chip\": \"clements8\", \"configurations\": %d, "
+      "{\"bench\": \"metrics_cost\", \"control\": %s, \"chip\": \"clements8\", \"configurations\": "
+      "%d, "
       "\"rounds\": %d, \"scrape_hz\": %g,\n"
       " \"off_per_s\": %s,\n \"on_idle_per_s\": %s,\n \"on_scraped_per_s\": %s,\n"
       " \"median_off_per_s\": %.0f, \"median_on_idle_per_s\": %.0f, "
       "\"median_on_scraped_per_s\": %.0f,\n"
       " \"on_idle_over_off\": %.4f, \"on_scraped_over_off\": %.4f, \"scrapes\": %d, "
       "\"failed_scrapes\": %d}\n",
-      configurations, rounds, scrape_hz, JsonList(off).c_str(), JsonList(on_idle).c_str(),
-      JsonList(on_scraped).c_str(), off_median, Median(on_idle), Median(on_scraped),
-      Median(on_idle) / off_median, Median(on_scraped) / off_median, scrapes.load(),
-      failed_scrapes.load());
+      control ? "true" : "false", configurations, rounds, scrape_hz, JsonList(off).c_str(),
+      JsonList(on_idle).c_str(), JsonList(on_scraped).c_str(), off_median, Median(on_idle),
+      Median(on_scraped), Median(on_idle) / off_median, Median(on_scraped) / off_median,
+      scrapes.load(), failed_scrapes.load());
   metered->Shutdown().IgnoreError();
   plain->Shutdown().IgnoreError();
   return 0;
