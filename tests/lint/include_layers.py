@@ -2,8 +2,8 @@
 """Include rules the compiler cannot see.
 
 1. Inside daemon/, includes point down the layers: the core (files at
-   daemon/), then calibration/, training/ (and models/, at its level),
-   services/, and last the object graph (daemon.h, daemon.cc, main.cc). A file may include files of its own
+   daemon/, and http/), then calibration/, training/ (and models/, at its
+   level), services/ (and metrics/ and web/, at its level), and last the object graph (daemon.h, daemon.cc, main.cc). A file may include files of its own
    layer or below, never above.
 2. No file of the daemon, the trainers or the driver interfaces names the
    simulator's headers (hidden_truth.h, sim_chip.h, detector_chain.h,
@@ -18,8 +18,9 @@ import sys
 
 LAYERS = ["core", "calibration", "training", "services", "graph"]
 # Folders at the level of another layer: models/ (the model store,
-# deployment and evaluation) uses the training adapters (ControllerOracle).
-SAME_LAYER_AS = {"models": "training"}
+# deployment and evaluation) uses the training adapters (ControllerOracle);
+# metrics/ and web/ (the HTTP port's content) read the services' state.
+SAME_LAYER_AS = {"models": "training", "metrics": "services", "web": "services"}
 GRAPH_FILES = {"daemon.h", "daemon.cc", "main.cc"}
 SIMULATOR_HEADERS = re.compile(
     r'#include\s+[<"][^">]*(hidden_truth|sim_chip|detector_chain|sim_drivers)\.h[">]')
