@@ -1,10 +1,11 @@
 #!/usr/bin/env bash
 # Installs the Debian packages only the tests use (not the daemon or its
 # clients): a real Prometheus server and promtool for the metrics tests,
-# openssl for the TLS tests. Idempotent and non-interactive.
+# headless Chromium for the dashboard test, openssl for the TLS tests.
+# Idempotent and non-interactive.
 set -euo pipefail
 
-packages=(prometheus openssl)
+packages=(prometheus chromium openssl)
 
 missing=()
 for p in "${packages[@]}"; do

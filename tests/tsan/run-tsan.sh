@@ -34,7 +34,11 @@ export TSAN_OPTIONS="halt_on_error=1 second_deadlock_stack=1 report_thread_leaks
 cd "$build_dir"
 status=0
 ./tests/daemon_test --gtest_brief=1 || status=$?
-./tests/metrics_test --gtest_brief=1 || status=$?
+# The HTTP server and the snapshot cache: their own threads against the
+# hardware thread. (The daemon-level metrics tests run an in-process gRPC
+# server, whose interceptor hand-offs inside uninstrumented libgrpc TSan
+# cannot see; the e2e mode covers real daemons.)
+./tests/metrics_test --gtest_brief=1 --gtest_filter='HttpServerTest.*:SnapshotCacheTest.*' || status=$?
 if [[ $e2e == 1 ]]; then ctest --output-on-failure --timeout 900 -L e2e || status=$?; fi
 printf '{"tsan": "%s", "e2e": %s, "seconds": %d}\n' \
   "$([[ $status == 0 ]] && echo clean || echo failed)" "$([[ $e2e == 1 ]] && echo true || echo false)" \

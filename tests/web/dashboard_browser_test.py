@@ -158,9 +158,12 @@ class Page:
         return self.browser.send(method, params, self.session_id, timeout_s)
 
     def navigate(self, url):
+        """Loads url (from about:blank) and waits for its document."""
         result = self.send("Page.navigate", {"url": url})
         if result.get("errorText"):
             raise DevToolsError(f"navigating to {url}: {result['errorText']}")
+        self.wait_for("location.href !== 'about:blank' && document.readyState === 'complete'",
+                      what=f"loading {url}")
 
     def evaluate(self, expression):
         reply = self.send("Runtime.evaluate", {"expression": expression, "returnByValue": True,
@@ -240,6 +243,7 @@ class DashboardBrowserTest(unittest.TestCase):
         cls.addClassCleanup(cls.dir.cleanup)
         cls.daemon = Daemon(config=write_config(cls.dir.name), listen="127.0.0.1:0",
                             extra_args=("--http-listen", "127.0.0.1:0"))
+        cls.addClassCleanup(cls.daemon.process.stdout.close)  # after the daemon stops
         cls.addClassCleanup(cls.daemon.stop)
         cls.url = f"http://{http_address(cls.daemon)}/"
         cls.operator = Chip(cls.daemon.address, token=OPERATOR, timeout_s=30)
