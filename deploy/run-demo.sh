@@ -10,7 +10,7 @@ build_dir=${BUILD_DIR:-$root/build}
 work=$(mktemp -d)
 socket="unix:$work/photonicd.sock"
 "$build_dir/daemon/photonicd" --config "$root/deploy/photonicd.textproto" --listen "$socket" \
-  --state-dir "$work/state" \
+  --state-dir "$work/state" --http-listen 127.0.0.1:0 \
   >"$work/photonicd.out" 2>"$work/photonicd.log" &
 daemon_pid=$!
 cleanup() {
@@ -77,6 +77,14 @@ echo "   error predictions supplies the gradients."
 step "In situ training (DAT)" train start --algorithm dat --widths 8,8,8,10 --steps 300 \
   --eval-every 100 --train-samples 5000 --test-samples 500 --pretrain-epochs 10 --seed 1
 step "Sessions" train list
+until grep -q "http on" "$work/photonicd.out" 2>/dev/null; do sleep 0.1; done
+http=$(sed -n 's/^photonicd: http on //p' "$work/photonicd.out")
+echo
+echo "   The same daemon serves a dashboard at http://$http/ (docs/dashboard.md) and"
+echo "   Prometheus metrics at http://$http/metrics (docs/metrics.md):"
+printf '$ GET http://%s/metrics  (excerpt)\n' "$http"
+/usr/bin/python3 -c 'import sys, urllib.request; print(urllib.request.urlopen(sys.argv[1]).read().decode())' \
+  "http://$http/metrics" | grep -E "^photonicd_(heater_power_(total|budget)|query_configurations|power_guard_refusals)"
 printf '\n== Stopping photonicd with SIGTERM\n'
 kill -TERM "$daemon_pid"
 status=0
