@@ -17,7 +17,6 @@ import shutil
 import subprocess
 import sys
 import tempfile
-import threading
 import time
 import unittest
 
@@ -25,7 +24,7 @@ SOURCE_DIR = os.environ.get("PHC_SOURCE_DIR",
                             os.path.dirname(os.path.dirname(os.path.dirname(
                                 os.path.abspath(__file__)))))
 sys.path.insert(0, os.path.join(SOURCE_DIR, "clients", "python", "tests"))
-from daemon import Daemon  # noqa: E402
+from daemon import Daemon, http_address  # noqa: E402
 
 from photonic.v1 import training_pb2  # noqa: E402
 from photonicd import Chip  # noqa: E402
@@ -217,20 +216,6 @@ def write_config(directory):
                 'backend: BACKEND_SIM\nsim { seed: 1 }\n'
                 'auth { tokens_file: "tokens" }\n')
     return path
-
-
-def http_address(daemon, timeout_s=30):
-    """host:port from the daemon's second line ('photonicd: http on ...'),
-    read on a thread so that a missing line fails in bounded time."""
-    lines = []
-    reader = threading.Thread(target=lambda: lines.append(daemon.process.stdout.readline()),
-                              daemon=True)
-    reader.start()
-    reader.join(timeout_s)
-    line = lines[0] if lines else ""
-    if not line.startswith("photonicd: http on "):
-        raise RuntimeError(f"photonicd printed no http address: {line!r}")
-    return line.split("http on ", 1)[1].strip()
 
 
 class DashboardBrowserTest(unittest.TestCase):

@@ -4,6 +4,7 @@ directory, on the simulated 8x8 chip (or a given config), waiting for its
 import os
 import subprocess
 import tempfile
+import threading
 
 
 class Daemon:
@@ -27,3 +28,18 @@ class Daemon:
         code = self.process.wait(timeout=30)
         self.dir.cleanup()
         return code
+
+
+def http_address(daemon, timeout_s=30):
+    """The HTTP port's host:port, from the second line the daemon prints with
+    --http-listen ('photonicd: http on HOST:PORT'; Daemon reads only the
+    first). Read on a thread so that a missing line fails in bounded time."""
+    lines = []
+    reader = threading.Thread(target=lambda: lines.append(daemon.process.stdout.readline()),
+                              daemon=True)
+    reader.start()
+    reader.join(timeout_s)
+    line = lines[0] if lines else ""
+    if not line.startswith("photonicd: http on "):
+        raise RuntimeError(f"photonicd printed no http address: {line!r}")
+    return line.split("http on ", 1)[1].strip()

@@ -10,13 +10,12 @@ import ssl
 import subprocess
 import sys
 import tempfile
-import threading
 import unittest
 import urllib.error
 import urllib.request
 
 sys.path.insert(0, os.path.dirname(__file__))
-from daemon import Daemon  # noqa: E402
+from daemon import Daemon, http_address  # noqa: E402
 
 import photonicd  # noqa: E402
 from photonicd import Chip  # noqa: E402
@@ -61,21 +60,6 @@ def write_config(directory, name, require_client_certificate=False):
 
 
 HTTP_LISTEN = ("--http-listen", "127.0.0.1:0")
-
-
-def http_address(daemon, timeout_s=30):
-    """The /metrics port's host:port, from the second line the daemon prints
-    with --http-listen ('photonicd: http on HOST:PORT'; Daemon reads only the
-    first). Read on a thread so that a missing line fails in bounded time."""
-    lines = []
-    reader = threading.Thread(target=lambda: lines.append(daemon.process.stdout.readline()),
-                              daemon=True)
-    reader.start()
-    reader.join(timeout_s)
-    line = lines[0] if lines else ""
-    if not line.startswith("photonicd: http on "):
-        raise RuntimeError(f"photonicd printed no http address: {line!r}")
-    return line.split("http on ", 1)[1].strip()
 
 
 def https_context(directory, client_certificate=False):
