@@ -168,6 +168,7 @@ void Daemon::PrepareMetrics(const LoadedConfig& config, const std::string& insta
   metrics_ =
       std::make_unique<DaemonMetrics>(config.chip.name(), controller_->backend_name(), instance);
   controller_->SetTaskObserver(metrics_.get());
+  chip_service_->set_query_observer(metrics_.get());
   snapshots_ = std::make_unique<SnapshotCache>(
       *controller_, [controller = controller_.get(), calibration = calibration_state_.get(),
                      sessions = sessions_.get()] {

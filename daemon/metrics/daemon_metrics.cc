@@ -6,6 +6,7 @@
 #include <utility>
 #include <vector>
 
+#include "absl/status/status.h"
 #include "absl/strings/str_cat.h"
 #include "absl/time/clock.h"
 #include "absl/time/time.h"
@@ -205,9 +206,11 @@ DaemonMetrics::DaemonMetrics(std::string chip, std::string backend, std::string 
                       .Register(*registry_)
                       .Add({}, LatencyBuckets())) {}
 
-void DaemonMetrics::RecordRpc(const std::string& method, const std::string& code, double seconds) {
-  rpc_requests_.Add({{"method", method}, {"code", code}}).Increment();
-  rpc_duration_.Add({{"method", method}, {"code", code}}, LatencyBuckets()).Observe(seconds);
+void DaemonMetrics::RpcFinished(const std::string& method, grpc::StatusCode code, double seconds) {
+  // gRPC's codes are absl's, number for number.
+  const std::string name = absl::StatusCodeToString(static_cast<absl::StatusCode>(code));
+  rpc_requests_.Add({{"method", method}, {"code", name}}).Increment();
+  rpc_duration_.Add({{"method", method}, {"code", name}}, LatencyBuckets()).Observe(seconds);
 }
 
 void DaemonMetrics::RecordHttp(int status_code) {

@@ -17,17 +17,18 @@
 
 #include "daemon/chip_controller.h"
 #include "daemon/metrics/chip_snapshot.h"
+#include "daemon/services/rpc_observer.h"
 
 namespace phc::daemon {
 
-class DaemonMetrics final : public HardwareTaskObserver {
+class DaemonMetrics final : public HardwareTaskObserver, public RpcObserver {
  public:
   // instance: the chip instance (the simulated chip's seed included).
   DaemonMetrics(std::string chip, std::string backend, std::string instance);
 
-  // A finished RPC: its full method name, status code name ("OK", ...) and
+  // RpcObserver: a finished RPC, its full method name, status code and
   // duration (a stream's whole life).
-  void RecordRpc(const std::string& method, const std::string& code, double seconds);
+  void RpcFinished(const std::string& method, grpc::StatusCode code, double seconds) override;
   // An answered HTTP request, by status code.
   void RecordHttp(int status_code);
 

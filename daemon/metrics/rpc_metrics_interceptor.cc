@@ -2,8 +2,7 @@
 
 #include <chrono>
 #include <string>
-
-#include "absl/status/status.h"
+#include <string_view>
 
 namespace phc::daemon {
 namespace {
@@ -31,8 +30,8 @@ class RpcMetricsInterceptor final : public grpc::experimental::Interceptor {
  private:
   void Record(grpc::StatusCode code) {
     recorded_ = true;
-    metrics_.RecordRpc(
-        method_, GrpcCodeName(code),
+    metrics_.RpcFinished(
+        method_, code,
         std::chrono::duration<double>(std::chrono::steady_clock::now() - start_).count());
   }
 
@@ -46,12 +45,9 @@ class RpcMetricsInterceptor final : public grpc::experimental::Interceptor {
 
 grpc::experimental::Interceptor* RpcMetricsInterceptorFactory::CreateServerInterceptor(
     grpc::experimental::ServerRpcInfo* info) {
+  // Query streams report themselves (rpc_observer.h): none here.
+  if (info->method() != nullptr && std::string_view(info->method()) == kQueryMethod) return nullptr;
   return new RpcMetricsInterceptor(metrics_, info->method());
-}
-
-std::string GrpcCodeName(grpc::StatusCode code) {
-  // gRPC's codes are absl's, number for number.
-  return absl::StatusCodeToString(static_cast<absl::StatusCode>(code));
 }
 
 }  // namespace phc::daemon

@@ -1,10 +1,9 @@
 // A gRPC server interceptor that reports every finished call to
-// DaemonMetrics: method, status code, duration. One per call.
+// DaemonMetrics: method, status code, duration. One per call, except Query
+// streams, which report themselves (daemon/services/rpc_observer.h).
 #pragma once
 
 #include <grpcpp/support/server_interceptor.h>
-
-#include <string>
 
 #include "daemon/metrics/daemon_metrics.h"
 
@@ -20,8 +19,5 @@ class RpcMetricsInterceptorFactory final
  private:
   DaemonMetrics& metrics_;
 };
-
-// "OK", "INVALID_ARGUMENT", ...
-std::string GrpcCodeName(grpc::StatusCode code);
 
 }  // namespace phc::daemon

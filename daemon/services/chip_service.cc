@@ -1,5 +1,6 @@
 #include "daemon/services/chip_service.h"
 
+#include <chrono>
 #include <utility>
 
 #include "daemon/services/service_refusal.h"
@@ -40,25 +41,29 @@ class QueryReactor final : public grpc::ServerBidiReactor<QueryRequest, QueryRes
  public:
   // may_write: the caller is an operator; lease: the lease id it sent.
   QueryReactor(ChipController& controller, const CallGuard& access, bool may_write,
-               std::string lease)
-      : controller_(controller), access_(access), may_write_(may_write), lease_(std::move(lease)) {
+               std::string lease, RpcObserver* observer)
+      : controller_(controller),
+        access_(access),
+        may_write_(may_write),
+        lease_(std::move(lease)),
+        observer_(observer) {
     StartRead(&request_);
   }
 
   void OnReadDone(bool ok) override {
     if (!ok) {  // the client closed its side, or the call was cancelled
-      Finish(grpc::Status::OK);
+      End(grpc::Status::OK);
       return;
     }
     controller_.Post([this] {
       if (request_.phases_rad_size() > 0 || request_.amplitudes_size() > 0) {
         if (!may_write_) {
-          Finish(grpc::Status(grpc::StatusCode::PERMISSION_DENIED,
-                              "writing phases or inputs needs an operator token"));
+          End(grpc::Status(grpc::StatusCode::PERMISSION_DENIED,
+                           "writing phases or inputs needs an operator token"));
           return;
         }
         if (absl::Status s = MayClientWriteNow(access_, controller_, lease_); !s.ok()) {
-          Finish(ToGrpcStatus(s));
+          End(ToGrpcStatus(s));
           return;
         }
       }
@@ -67,7 +72,7 @@ class QueryReactor final : public grpc::ServerBidiReactor<QueryRequest, QueryRes
                              .amplitudes = AsSpan(request_.amplitudes()),
                              .averages = request_.averages()});
       if (!reading.ok()) {
-        Finish(ToGrpcStatus(reading.status()));
+        End(ToGrpcStatus(reading.status()));
         return;
       }
       response_.Clear();
@@ -79,19 +84,35 @@ class QueryReactor final : public grpc::ServerBidiReactor<QueryRequest, QueryRes
 
   void OnWriteDone(bool ok) override {
     if (!ok) {
-      Finish(grpc::Status(grpc::StatusCode::CANCELLED, "query stream closed while writing"));
+      End(grpc::Status(grpc::StatusCode::CANCELLED, "query stream closed while writing"));
       return;
     }
     StartRead(&request_);
   }
 
-  void OnDone() override { delete this; }
+  void OnDone() override {
+    if (observer_ != nullptr) {
+      observer_->RpcFinished(
+          kQueryMethod, code_,
+          std::chrono::duration<double>(std::chrono::steady_clock::now() - start_).count());
+    }
+    delete this;
+  }
 
  private:
+  // Finish, remembering the code for OnDone's report.
+  void End(grpc::Status status) {
+    code_ = status.error_code();
+    Finish(std::move(status));
+  }
+
   ChipController& controller_;
   const CallGuard& access_;
   const bool may_write_;
   const std::string lease_;
+  RpcObserver* const observer_;
+  const std::chrono::steady_clock::time_point start_ = std::chrono::steady_clock::now();
+  grpc::StatusCode code_ = grpc::StatusCode::CANCELLED;  // until End says otherwise
   QueryRequest request_;
   QueryResponse response_;
 };
@@ -237,10 +258,13 @@ grpc::ServerBidiReactor<QueryRequest, QueryResponse>* ChipServiceImpl::Query(
   // Opening a stream is a read; each configuration that writes is checked
   // for the operator role and the lease when it runs.
   if (grpc::Status denied = access_.Read(*context); !denied.ok()) {
+    if (query_observer_ != nullptr) {
+      query_observer_->RpcFinished(kQueryMethod, denied.error_code(), 0.0);
+    }
     return new BidiRefusal<QueryRequest, QueryResponse>(denied);
   }
   return new QueryReactor(controller_, access_, access_.Operate(*context).ok(),
-                          CallGuard::LeaseOf(*context));
+                          CallGuard::LeaseOf(*context), query_observer_);
 }
 
 namespace {

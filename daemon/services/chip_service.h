@@ -5,6 +5,7 @@
 
 #include "daemon/chip_controller.h"
 #include "daemon/services/call_guard.h"
+#include "daemon/services/rpc_observer.h"
 #include "photonic/v1/chip.grpc.pb.h"
 
 namespace phc::daemon {
@@ -45,7 +46,12 @@ class ChipServiceImpl final : public photonic::v1::ChipService::CallbackService 
                                      const photonic::v1::GetLeaseRequest* request,
                                      photonic::v1::Lease* response) override;
 
+  // Query streams report themselves here (no interceptor sees them). Set
+  // before serving; null: not reported.
+  void set_query_observer(RpcObserver* observer) { query_observer_ = observer; }
+
  private:
+  RpcObserver* query_observer_ = nullptr;
   ChipController& controller_;
   const CallGuard& access_;
   LeaseManager& leases_;

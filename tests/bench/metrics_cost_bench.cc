@@ -2,18 +2,20 @@
 //
 //   metrics_cost_bench [--configurations N] [--rounds R] [--scrape-hz F]
 //
-// Starts two daemons in process on the simulated 8x8 chip: one without
+// Starts three daemons in process on the simulated 8x8 chip: two without
 // metrics, one with its /metrics port. Streams N Query configurations
 // (all 56 phases and a read, lock-step as a lab script does) through each,
-// in R alternating rounds, in three settings:
-//   off            the daemon without metrics
+// in R rounds (the order rotates each round), in four settings:
+//   off            the first daemon without metrics
+//   off_twin       the second one: off_twin / off is the bench's own bias
+//                  between two identical daemons in one process
 //   on_idle        the daemon with metrics (RPC interceptor, task observer),
 //                  nobody scraping
 //   on_scraped     the same while a scraper GETs /metrics at F Hz
 // and reports the configurations/s of each round, their medians and the
 // ratios to "off". Ratios are measured in one run, on one machine.
-// --control starts the second daemon without metrics too (and scrapes
-// nothing): its ratios show the bench's own bias between two daemons.
+// --unary sends each configuration as a unary SetPhases call instead (the
+// gRPC interceptor sees those; Query streams report themselves).
 #include <grpcpp/grpcpp.h>
 
 #include <CLI/CLI.hpp>
@@ -22,6 +24,7 @@
 #include <chrono>
 #include <cstdio>
 #include <filesystem>
+#include <functional>
 #include <numbers>
 #include <random>
 #include <string>
@@ -75,6 +78,23 @@ double QueryRate(pb::ChipService::Stub& stub, const std::vector<pb::QueryRequest
   return static_cast<double>(requests.size()) / seconds;
 }
 
+// Configurations per second as unary SetPhases calls, one after another.
+double UnaryRate(pb::ChipService::Stub& stub, const std::vector<pb::QueryRequest>& requests) {
+  const auto start = Clock::now();
+  for (const pb::QueryRequest& request : requests) {
+    pb::SetPhasesRequest phases;
+    *phases.mutable_phases_rad() = request.phases_rad();
+    pb::SetPhasesResponse response;
+    grpc::ClientContext context;
+    if (grpc::Status status = stub.SetPhases(&context, phases, &response); !status.ok()) {
+      std::fprintf(stderr, "SetPhases failed: %s\n", status.error_message().c_str());
+      std::exit(1);
+    }
+  }
+  return static_cast<double>(requests.size()) /
+         std::chrono::duration<double>(Clock::now() - start).count();
+}
+
 double Median(std::vector<double> values) {
   std::sort(values.begin(), values.end());
   return values[values.size() / 2];
@@ -95,21 +115,27 @@ int main(int argc, char** argv) {
   int configurations = 20000;
   int rounds = 5;
   double scrape_hz = 10.0;
-  bool control = false;
+  bool unary = false;
   app.add_option("-n,--configurations", configurations)
       ->capture_default_str()
       ->check(CLI::PositiveNumber);
   app.add_option("-r,--rounds", rounds)->capture_default_str()->check(CLI::PositiveNumber);
   app.add_option("--scrape-hz", scrape_hz)->capture_default_str()->check(CLI::PositiveNumber);
-  app.add_flag("--control", control, "both daemons without metrics (the bench's own bias)");
+  app.add_flag("--unary", unary, "unary SetPhases calls instead of a Query stream");
   CLI11_PARSE(app, argc, argv);
+  auto Rate = [unary](pb::ChipService::Stub& stub, const std::vector<pb::QueryRequest>& requests) {
+    return unary ? UnaryRate(stub, requests) : QueryRate(stub, requests);
+  };
   spdlog::set_default_logger(spdlog::stderr_color_mt("bench"));
   spdlog::set_level(spdlog::level::warn);
 
   std::unique_ptr<phc::daemon::Daemon> plain = StartDaemon(false);
-  std::unique_ptr<phc::daemon::Daemon> metered = StartDaemon(!control);
+  std::unique_ptr<phc::daemon::Daemon> twin = StartDaemon(false);
+  std::unique_ptr<phc::daemon::Daemon> metered = StartDaemon(true);
   auto plain_stub = pb::ChipService::NewStub(
       grpc::CreateChannel(plain->address(), grpc::InsecureChannelCredentials()));
+  auto twin_stub = pb::ChipService::NewStub(
+      grpc::CreateChannel(twin->address(), grpc::InsecureChannelCredentials()));
   auto metered_stub = pb::ChipService::NewStub(
       grpc::CreateChannel(metered->address(), grpc::InsecureChannelCredentials()));
 
@@ -122,23 +148,15 @@ int main(int argc, char** argv) {
   // Warm up both (connections, allocations).
   std::vector<pb::QueryRequest> warm(requests.begin(),
                                      requests.begin() + std::min(2000, configurations));
-  QueryRate(*plain_stub, warm);
-  QueryRate(*metered_stub, warm);
+  Rate(*plain_stub, warm);
+  Rate(*twin_stub, warm);
+  Rate(*metered_stub, warm);
 
-  std::vector<double> off, on_idle, on_scraped;
+  std::vector<double> off, off_twin, on_idle, on_scraped;
   std::atomic<int> scrapes{0}, failed_scrapes{0};
-  for (int round = 0; round < rounds; ++round) {
-    // Alternating order, so that drift in the machine's speed is shared.
-    if (round % 2 == 0) {
-      off.push_back(QueryRate(*plain_stub, requests));
-      on_idle.push_back(QueryRate(*metered_stub, requests));
-    } else {
-      on_idle.push_back(QueryRate(*metered_stub, requests));
-      off.push_back(QueryRate(*plain_stub, requests));
-    }
+  auto scraped = [&] {
     std::atomic<bool> stop{false};
     std::thread scraper([&] {
-      if (control) return;
       const auto period = std::chrono::duration<double>(1.0 / scrape_hz);
       auto next = Clock::now();
       while (!stop.load()) {
@@ -149,26 +167,40 @@ int main(int argc, char** argv) {
         std::this_thread::sleep_until(next);  // the scrape rate, not synchronisation
       }
     });
-    on_scraped.push_back(QueryRate(*metered_stub, requests));
+    const double rate = Rate(*metered_stub, requests);
     stop = true;
     scraper.join();
+    return rate;
+  };
+  const std::vector<std::function<void()>> settings = {
+      [&] { off.push_back(Rate(*plain_stub, requests)); },
+      [&] { off_twin.push_back(Rate(*twin_stub, requests)); },
+      [&] { on_idle.push_back(Rate(*metered_stub, requests)); },
+      [&] { on_scraped.push_back(scraped()); },
+  };
+  for (int round = 0; round < rounds; ++round) {
+    // A rotating order, so that drift in the machine's speed is shared.
+    for (std::size_t k = 0; k < settings.size(); ++k) settings[(round + k) % settings.size()]();
   }
 
   const double off_median = Median(off);
   std::printf(
-      "{\"bench\": \"metrics_cost\", \"control\": %s, \"chip\": \"clements8\", \"configurations\": "
+      "{\"bench\": \"metrics_cost\", \"rpc\": \"%s\", \"chip\": \"clements8\", \"configurations\": "
       "%d, "
       "\"rounds\": %d, \"scrape_hz\": %g,\n"
-      " \"off_per_s\": %s,\n \"on_idle_per_s\": %s,\n \"on_scraped_per_s\": %s,\n"
-      " \"median_off_per_s\": %.0f, \"median_on_idle_per_s\": %.0f, "
-      "\"median_on_scraped_per_s\": %.0f,\n"
-      " \"on_idle_over_off\": %.4f, \"on_scraped_over_off\": %.4f, \"scrapes\": %d, "
-      "\"failed_scrapes\": %d}\n",
-      control ? "true" : "false", configurations, rounds, scrape_hz, JsonList(off).c_str(),
-      JsonList(on_idle).c_str(), JsonList(on_scraped).c_str(), off_median, Median(on_idle),
-      Median(on_scraped), Median(on_idle) / off_median, Median(on_scraped) / off_median,
-      scrapes.load(), failed_scrapes.load());
+      " \"off_per_s\": %s,\n \"off_twin_per_s\": %s,\n \"on_idle_per_s\": %s,\n"
+      " \"on_scraped_per_s\": %s,\n"
+      " \"median_off_per_s\": %.0f, \"median_off_twin_per_s\": %.0f, "
+      "\"median_on_idle_per_s\": %.0f, \"median_on_scraped_per_s\": %.0f,\n"
+      " \"off_twin_over_off\": %.4f, \"on_idle_over_off\": %.4f, \"on_scraped_over_off\": %.4f,"
+      " \"scrapes\": %d, \"failed_scrapes\": %d}\n",
+      unary ? "unary SetPhases" : "Query stream", configurations, rounds, scrape_hz,
+      JsonList(off).c_str(), JsonList(off_twin).c_str(), JsonList(on_idle).c_str(),
+      JsonList(on_scraped).c_str(), off_median, Median(off_twin), Median(on_idle),
+      Median(on_scraped), Median(off_twin) / off_median, Median(on_idle) / off_median,
+      Median(on_scraped) / off_median, scrapes.load(), failed_scrapes.load());
   metered->Shutdown().IgnoreError();
+  twin->Shutdown().IgnoreError();
   plain->Shutdown().IgnoreError();
   return 0;
 }
