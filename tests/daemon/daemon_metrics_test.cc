@@ -140,8 +140,9 @@ TEST_F(DaemonMetricsTest, QueryConfigurationsAndTheLastReading) {
   const std::string text = Scrape();
   EXPECT_EQ(SeriesValue(text, "photonicd_query_configurations_total"), 5.0);
   // The stream reports itself (no interceptor on Query: rpc_observer.h).
-  EXPECT_EQ(SeriesValue(text, "photonicd_rpc_requests_total{code=\"OK\",method=\"/"
-                              "photonic.v1.ChipService/Query\"}"),
+  EXPECT_EQ(SeriesValue(text,
+                        "photonicd_rpc_requests_total{code=\"OK\",method=\"/"
+                        "photonic.v1.ChipService/Query\"}"),
             1.0);
   for (int k = 0; k < 8; ++k) {
     const std::optional<double> current = SeriesValue(
