@@ -3,6 +3,8 @@
 #include <prometheus/metric_family.h>
 #include <prometheus/text_serializer.h>
 
+#include <deque>
+#include <iterator>
 #include <utility>
 #include <vector>
 
@@ -33,7 +35,8 @@ const prometheus::Histogram::BucketBoundaries& LatencyBuckets() {
   return bounds;
 }
 
-// Families built at scrape time.
+// Families built at scrape time. A deque: a family's reference stays valid
+// while more are added.
 class FamilyList {
  public:
   MetricFamily& Add(std::string name, std::string help, MetricType type) {
@@ -56,10 +59,12 @@ class FamilyList {
     }
     family.metric.push_back(std::move(metric));
   }
-  std::vector<MetricFamily>& families() { return families_; }
+  std::vector<MetricFamily> TakeFamilies() {
+    return {std::make_move_iterator(families_.begin()), std::make_move_iterator(families_.end())};
+  }
 
  private:
-  std::vector<MetricFamily> families_;
+  std::deque<MetricFamily> families_;
 };
 
 void AddHeaters(const ChipSnapshot& snapshot, double ceiling_mw, FamilyList& out) {
@@ -240,7 +245,7 @@ std::string DaemonMetrics::Render(const ChipSnapshot* snapshot,
     AddSessions(*snapshot, out);
   }
   AddController(controller, out);
-  std::vector<MetricFamily>& families = out.families();
+  std::vector<MetricFamily> families = out.TakeFamilies();
   for (MetricFamily& family : registry_->Collect()) families.push_back(std::move(family));
   return prometheus::TextSerializer().Serialize(families);
 }

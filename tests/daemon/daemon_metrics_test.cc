@@ -13,6 +13,7 @@
 #include "daemon/config.h"
 #include "daemon/daemon.h"
 #include "photonic/v1/chip.grpc.pb.h"
+#include "photonic/v1/training.grpc.pb.h"
 #include "tests/http_client.h"
 
 namespace phc::daemon {
@@ -150,6 +151,52 @@ TEST_F(DaemonMetricsTest, QueryConfigurationsAndTheLastReading) {
     ASSERT_TRUE(current.has_value()) << k;
     EXPECT_NEAR(*current, last.photocurrent_ua(k) * 1e-6, 1e-12 * std::abs(*current) + 1e-18) << k;
   }
+}
+
+TEST_F(DaemonMetricsTest, SessionsAreExportedAsTheyStand) {
+  Start();
+  auto training = pb::TrainingService::NewStub(
+      grpc::CreateChannel(daemon_->address(), grpc::InsecureChannelCredentials()));
+  pb::StartSessionRequest start;
+  pb::SessionConfig& config = *start.mutable_config();
+  config.mutable_algorithm()->set_name("spsa");
+  for (int w : {8, 4}) config.add_widths(w);
+  config.set_dataset("synthetic");
+  config.set_train_samples(40);
+  config.set_test_samples(20);
+  config.set_batch_size(4);
+  config.set_max_steps(6);
+  config.set_eval_every(3);
+  pb::SessionStatus started;
+  grpc::ClientContext context;
+  ASSERT_TRUE(training->StartSession(&context, start, &started).ok());
+  // Watched to its end: the last status is the final one.
+  pb::SessionRequest request;
+  request.set_id(started.id());
+  grpc::ClientContext watch_context;
+  auto watch = training->WatchSession(&watch_context, request);
+  pb::SessionStatus status, last;
+  while (watch->Read(&status)) last = status;
+  ASSERT_TRUE(watch->Finish().ok());
+  ASSERT_EQ(last.state(), pb::SESSION_STATE_COMPLETED);
+
+  const std::string text = Scrape();
+  const std::string id = "{session=\"" + started.id() + "\"}";
+  EXPECT_EQ(SeriesValue(text, "photonicd_session_info{algorithm=\"spsa\",session=\"" +
+                                  started.id() + "\",state=\"SESSION_STATE_COMPLETED\"}"),
+            1.0)
+      << text;
+  EXPECT_EQ(SeriesValue(text, "photonicd_session_step" + id), 6.0);
+  EXPECT_EQ(SeriesValue(text, "photonicd_session_loss_evaluations_total" + id),
+            static_cast<double>(last.loss_evaluations()));
+  EXPECT_EQ(SeriesValue(text, "photonicd_session_chip_queries_total" + id),
+            static_cast<double>(last.chip_queries()));
+  EXPECT_NEAR(SeriesValue(text, "photonicd_session_loss" + id).value_or(-1), last.loss(),
+              1e-12 * std::abs(last.loss()));
+  EXPECT_NEAR(SeriesValue(text, "photonicd_session_test_accuracy" + id).value_or(-1),
+              last.test_accuracy(), 1e-12);
+  EXPECT_NEAR(SeriesValue(text, "photonicd_session_mean_heater_power_watts" + id).value_or(-1),
+              last.mean_heater_power_mw() * 1e-3, 1e-15 + 1e-12 * last.mean_heater_power_mw());
 }
 
 TEST_F(DaemonMetricsTest, ABusyHardwareThreadDoesNotHoldUpAScrape) {
