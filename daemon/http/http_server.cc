@@ -363,7 +363,19 @@ absl::StatusOr<std::unique_ptr<HttpServer>> HttpServer::Start(HttpServerOptions 
                        : absl::StrCat(bound.address().to_string(), ":", bound.port());
   state->Accept();
   State* raw = state.get();
-  state->thread = std::thread([raw] { raw->io.run(); });
+  state->thread = std::thread([raw] {
+    // A handler that throws (a bug) costs its connection, not the port.
+    while (true) {
+      try {
+        raw->io.run();
+        return;
+      } catch (const std::exception& e) {
+        spdlog::critical("bug: http handler threw: {}", e.what());
+      } catch (...) {
+        spdlog::critical("bug: http handler threw");
+      }
+    }
+  });
   return std::unique_ptr<HttpServer>(new HttpServer(std::move(state)));
 }
 
