@@ -31,4 +31,20 @@ inline photonic::v1::SessionConfig SmallSessionConfig(const std::string& name) {
   return c;
 }
 
+// A quick SPSA session on an 8-mode chip (deploy/photonicd.textproto's
+// clements8): synthetic data, 8 features, 4 classes.
+inline photonic::v1::SessionConfig QuickSpsaSessionOn8Modes(int max_steps, int eval_every) {
+  photonic::v1::SessionConfig c;
+  c.mutable_algorithm()->set_name("spsa");
+  for (int w : {8, 4}) c.add_widths(w);
+  c.set_dataset("synthetic");
+  c.set_train_samples(40);
+  c.set_test_samples(20);
+  c.set_batch_size(4);
+  c.set_max_steps(max_steps);
+  c.set_eval_every(eval_every);
+  c.set_seed(3);
+  return c;
+}
+
 }  // namespace phc::testing

@@ -15,6 +15,7 @@
 #include "photonic/v1/chip.grpc.pb.h"
 #include "photonic/v1/training.grpc.pb.h"
 #include "tests/http_client.h"
+#include "tests/small_sessions.h"
 
 namespace phc::daemon {
 namespace {
@@ -158,15 +159,7 @@ TEST_F(DaemonMetricsTest, SessionsAreExportedAsTheyStand) {
   auto training = pb::TrainingService::NewStub(
       grpc::CreateChannel(daemon_->address(), grpc::InsecureChannelCredentials()));
   pb::StartSessionRequest start;
-  pb::SessionConfig& config = *start.mutable_config();
-  config.mutable_algorithm()->set_name("spsa");
-  for (int w : {8, 4}) config.add_widths(w);
-  config.set_dataset("synthetic");
-  config.set_train_samples(40);
-  config.set_test_samples(20);
-  config.set_batch_size(4);
-  config.set_max_steps(6);
-  config.set_eval_every(3);
+  *start.mutable_config() = testing::QuickSpsaSessionOn8Modes(6, 3);
   pb::SessionStatus started;
   grpc::ClientContext context;
   ASSERT_TRUE(training->StartSession(&context, start, &started).ok());

@@ -20,6 +20,7 @@
 #include "photonic/v1/dashboard.pb.h"
 #include "photonic/v1/training.grpc.pb.h"
 #include "tests/http_client.h"
+#include "tests/small_sessions.h"
 
 namespace phc::daemon {
 namespace {
@@ -164,16 +165,7 @@ TEST_F(WebApiTest, PowerBudgetWritesAreValidatedAndLeased) {
 TEST_F(WebApiTest, SessionEventsStreamUntilTheSessionEnds) {
   auto training = pb::TrainingService::NewStub(channel_);
   pb::StartSessionRequest start;
-  pb::SessionConfig& config = *start.mutable_config();
-  config.mutable_algorithm()->set_name("spsa");
-  for (int w : {8, 4}) config.add_widths(w);
-  config.set_dataset("synthetic");
-  config.set_train_samples(40);
-  config.set_test_samples(20);
-  config.set_batch_size(4);
-  config.set_max_steps(30);
-  config.set_eval_every(2);
-  config.set_seed(3);
+  *start.mutable_config() = testing::QuickSpsaSessionOn8Modes(30, 2);
   pb::SessionStatus started;
   grpc::ClientContext context;
   Authorize(context);
