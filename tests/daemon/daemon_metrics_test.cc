@@ -9,6 +9,7 @@
 #include <optional>
 #include <sstream>
 #include <string>
+#include <vector>
 
 #include "daemon/config.h"
 #include "daemon/daemon.h"
@@ -219,6 +220,28 @@ TEST_F(DaemonMetricsTest, ABusyHardwareThreadDoesNotHoldUpAScrape) {
   const std::string fresh = Scrape();
   EXPECT_EQ(SeriesValue(fresh, "photonicd_heater_power_total_watts"), 0.0);
   EXPECT_LT(SeriesValue(fresh, "photonicd_metrics_snapshot_age_seconds").value_or(1e9), 1.0);
+}
+
+TEST_F(DaemonMetricsTest, TwoHundredConcurrentScrapersShareSnapshots) {
+  Start();
+  Scrape();
+  const double tasks_before =
+      SeriesValue(Scrape(), "photonicd_hardware_strand_run_seconds_count").value_or(0);
+  std::vector<std::future<testing::HttpResult>> scrapers;
+  for (int i = 0; i < 200; ++i) {
+    scrapers.push_back(std::async(std::launch::async,
+                                  [this] { return HttpGet(daemon_->http_address(), "/metrics"); }));
+  }
+  for (auto& scraper : scrapers) {
+    const testing::HttpResult result = scraper.get();
+    ASSERT_EQ(result.status, 200) << result.error;
+    EXPECT_EQ(SeriesValue(result.body, "photonicd_heater_power_total_watts"), 0.0);
+  }
+  // A snapshot under 100 ms old is shared: far fewer hardware-thread tasks
+  // than scrapers (one per 100 ms of the burst, at most).
+  const double tasks_after =
+      SeriesValue(Scrape(), "photonicd_hardware_strand_run_seconds_count").value_or(1e9);
+  EXPECT_LT(tasks_after - tasks_before, 50.0);
 }
 
 TEST_F(DaemonMetricsTest, TokensGuardTheMetricsAsTheyGuardReads) {
