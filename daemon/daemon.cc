@@ -98,16 +98,18 @@ absl::StatusOr<std::unique_ptr<Daemon>> Daemon::Start(const LoadedConfig& config
       [controller_ptr, state_ptr] { LoadStoredCalibration(*controller_ptr, *state_ptr); });
   daemon->calibration_service_ = std::make_unique<CalibrationServiceImpl>(
       *daemon->controller_, *daemon->calibration_state_, daemon->guard_);
-  daemon->sessions_ = std::make_unique<SessionManager>(
-      *daemon->controller_, config.daemon.state_dir(), instance, config.daemon.fashion_mnist_dir());
-  SessionManager* sessions_ptr = daemon->sessions_.get();
-  controller_ptr->RunSync([sessions_ptr] { sessions_ptr->Recover(); });
-  daemon->training_service_ = std::make_unique<TrainingServiceImpl>(
-      *daemon->controller_, *daemon->sessions_, daemon->guard_);
   // Models are trained in silico for the chip's design, not for one
   // simulated instance: they belong to the chip's name.
   daemon->models_ = std::make_unique<ModelStore>(config.daemon.state_dir(), config.chip.name());
   daemon->models_->LoadAll();
+  // Sessions resume after the models are loaded: from_model ones need theirs.
+  daemon->sessions_ =
+      std::make_unique<SessionManager>(*daemon->controller_, config.daemon.state_dir(), instance,
+                                       config.daemon.fashion_mnist_dir(), daemon->models_.get());
+  SessionManager* sessions_ptr = daemon->sessions_.get();
+  controller_ptr->RunSync([sessions_ptr] { sessions_ptr->Recover(); });
+  daemon->training_service_ = std::make_unique<TrainingServiceImpl>(
+      *daemon->controller_, *daemon->sessions_, daemon->guard_);
   daemon->model_workers_ = std::make_unique<ModelWorkers>();
   daemon->model_service_ = std::make_unique<ModelServiceImpl>(
       *daemon->controller_, *daemon->models_, *daemon->model_workers_, daemon->guard_,

@@ -4,9 +4,11 @@
 #include <random>
 
 #include "absl/strings/str_cat.h"
+#include "daemon/models/deployment.h"
 #include "daemon/state_io.h"
 #include "daemon/training/session_trainers.h"
 #include "phc/trainers/dataset.h"
+#include "phc/trainers/run_registry.h"
 #include "spdlog/spdlog.h"
 
 namespace phc::daemon {
@@ -60,14 +62,21 @@ absl::Status Field(const std::string& name, bool ok, const std::string& requirem
   return absl::InvalidArgumentError(absl::StrCat(name, " = ", value, " ", requirement));
 }
 
+absl::Status FashionMnistInstalled(const std::filesystem::path& dir) {
+  if (std::filesystem::exists(dir / "train-images-idx3-ubyte.gz")) return absl::OkStatus();
+  return absl::FailedPreconditionError(absl::StrCat(
+      "Fashion-MNIST is not installed in ", dir.string(),
+      " (apt-get install dataset-fashion-mnist, or name its directory in the daemon config's "
+      "fashion_mnist_dir or in ",
+      trainers::kFashionMnistDirVariable, ")"));
+}
+
 }  // namespace
 
 SessionConfig WithDefaults(const SessionConfig& config) {
   SessionConfig c = config;
   if (c.algorithm().name().empty()) c.mutable_algorithm()->set_name("sparse_zo");
-  if (!c.algorithm().has_param_sparsity()) c.mutable_algorithm()->set_param_sparsity(0.6);
-  if (!c.algorithm().has_grad_sparsity()) c.mutable_algorithm()->set_grad_sparsity(0.9);
-  if (c.dataset().empty()) c.set_dataset("fashion-mnist");
+  if (c.dataset().empty() && c.from_model().empty()) c.set_dataset("fashion-mnist");
   if (c.train_samples() == 0) c.set_train_samples(5000);
   if (c.test_samples() == 0) c.set_test_samples(500);
   if (c.batch_size() == 0) c.set_batch_size(32);
@@ -76,16 +85,17 @@ SessionConfig WithDefaults(const SessionConfig& config) {
   if (c.detector_averages() == 0) c.set_detector_averages(1);
   if (c.temperature() == 0) c.set_temperature(10.0);
   if (c.checkpoint_every() == 0) c.set_checkpoint_every(50);
-  return c;
+  return trainers::WithSparseZoNames(c);
 }
 
 SessionManager::SessionManager(ChipController& controller, std::filesystem::path state_dir,
                                std::string chip_instance,
-                               const std::filesystem::path& fashion_mnist_dir)
+                               const std::filesystem::path& fashion_mnist_dir, ModelStore* models)
     : controller_(controller),
       state_dir_(std::move(state_dir)),
       chip_instance_(std::move(chip_instance)),
-      fashion_mnist_dir_(trainers::FashionMnistDir(fashion_mnist_dir)) {}
+      fashion_mnist_dir_(trainers::FashionMnistDir(fashion_mnist_dir)),
+      models_(models) {}
 
 SessionManager::~SessionManager() = default;
 
@@ -130,17 +140,13 @@ absl::Status SessionManager::ValidateConfig(const SessionConfig& c) const {
                      controller_.heater_limits().max_total_power_mw, " mW"));
   }
   if (absl::Status st = ValidateTrainerConfig(controller_, c); !st.ok()) return st;
+  if (!c.from_model().empty()) return ValidateModelSource(c);
   if (c.dataset() != "synthetic" && c.dataset() != "fashion-mnist") {
     return absl::InvalidArgumentError(
         absl::StrCat("dataset = \"", c.dataset(), "\" is not fashion-mnist or synthetic"));
   }
-  if (c.dataset() == "fashion-mnist" &&
-      !std::filesystem::exists(fashion_mnist_dir_ / "train-images-idx3-ubyte.gz")) {
-    return absl::FailedPreconditionError(absl::StrCat(
-        "Fashion-MNIST is not installed in ", fashion_mnist_dir_.string(),
-        " (apt-get install dataset-fashion-mnist, or name its directory in the daemon config's "
-        "fashion_mnist_dir or in ",
-        trainers::kFashionMnistDirVariable, ")"));
+  if (c.dataset() == "fashion-mnist") {
+    if (absl::Status st = FashionMnistInstalled(fashion_mnist_dir_); !st.ok()) return st;
   }
   if (c.widths(c.widths_size() - 1) > 10) {
     return absl::InvalidArgumentError(absl::StrCat("widths: the last width (classes) is ",
@@ -150,14 +156,36 @@ absl::Status SessionManager::ValidateConfig(const SessionConfig& c) const {
   return absl::OkStatus();
 }
 
+absl::Status SessionManager::ValidateModelSource(const SessionConfig& c) const {
+  if (models_ == nullptr) {
+    return absl::FailedPreconditionError(
+        absl::StrCat("from_model = \"", c.from_model(), "\": this daemon keeps no models"));
+  }
+  absl::StatusOr<photonic::v1::StoredModel> stored = models_->Get(c.from_model());
+  if (!stored.ok()) return stored.status();
+  const std::string& dataset = stored->spec().input().dataset();
+  if (!c.dataset().empty() && c.dataset() != dataset) {
+    return absl::InvalidArgumentError(absl::StrCat("dataset = \"", c.dataset(), "\": model ",
+                                                   c.from_model(), " reads ", dataset,
+                                                   "; leave dataset unset"));
+  }
+  if (dataset == "fashion-mnist") {
+    if (absl::Status st = FashionMnistInstalled(fashion_mnist_dir_); !st.ok()) return st;
+  }
+  return DeploymentOf(controller_, *models_, c.from_model()).status();
+}
+
 std::shared_ptr<Session> SessionManager::Find(const std::string& id) const {
   auto it = sessions_.find(id);
   return it == sessions_.end() ? nullptr : it->second;
 }
 
 absl::StatusOr<SessionStatus> SessionManager::Start(const SessionConfig& request) {
-  const SessionConfig config = WithDefaults(request);
+  SessionConfig config = WithDefaults(request);
   if (absl::Status s = ValidateConfig(config); !s.ok()) return s;
+  if (!config.from_model().empty()) {
+    config.set_dataset(models_->Get(config.from_model())->spec().input().dataset());
+  }
   if (!controller_.write_lease().empty()) {
     return absl::FailedPreconditionError(absl::StrCat(
         "the chip is leased to ", controller_.write_lease(), "; cancel it or wait for it to end"));
@@ -176,8 +204,10 @@ absl::StatusOr<SessionStatus> SessionManager::Start(const SessionConfig& request
   sessions_[id] = session;
   controller_.AcquireWriteLease(absl::StrCat("training session ", id));
   session->pumping = true;
-  spdlog::info("training session {} started: {} on widths {} ({} steps)", id,
-               config.algorithm().name(), config.widths_size(), config.max_steps());
+  spdlog::info("training session {} started: {} on {} ({} steps)", id, config.algorithm().name(),
+               config.from_model().empty() ? absl::StrCat(config.widths_size(), " widths")
+                                           : absl::StrCat("model ", config.from_model()),
+               config.max_steps());
   Publish(*session, false);
   controller_.Post([this, session] { Pump(session); });
   return session->status;
@@ -185,7 +215,7 @@ absl::StatusOr<SessionStatus> SessionManager::Start(const SessionConfig& request
 
 absl::Status SessionManager::Prepare(Session& s) {
   absl::StatusOr<std::unique_ptr<SessionTrainer>> trainer = MakeSessionTrainer(
-      controller_, s.status.config(), s.resume_from.get(), s.status, fashion_mnist_dir_);
+      controller_, s.status.config(), s.resume_from.get(), s.status, fashion_mnist_dir_, models_);
   if (!trainer.ok()) return trainer.status();
   s.run = *std::move(trainer);
   if (s.resume_from) {

@@ -17,6 +17,7 @@
 #include "absl/base/thread_annotations.h"
 #include "absl/status/statusor.h"
 #include "daemon/chip_controller.h"
+#include "daemon/models/model_store.h"
 #include "phc/base/mutex.h"
 #include "photonic/v1/training.pb.h"
 
@@ -35,9 +36,11 @@ class SessionManager {
   // chip (as the calibration store does); checkpoints of other chips are
   // ignored. fashion_mnist_dir: the daemon config's (empty:
   // PHC_FASHION_MNIST_DIR, else the Debian package's directory; see
-  // trainers::FashionMnistDir).
+  // trainers::FashionMnistDir). models: the daemon's models, which
+  // from_model sessions fine-tune (null: such sessions are refused).
   SessionManager(ChipController& controller, std::filesystem::path state_dir,
-                 std::string chip_instance, const std::filesystem::path& fashion_mnist_dir = {});
+                 std::string chip_instance, const std::filesystem::path& fashion_mnist_dir = {},
+                 ModelStore* models = nullptr);
   ~SessionManager();
 
   SessionManager(const SessionManager&) = delete;
@@ -51,7 +54,9 @@ class SessionManager {
   void Recover();
 
   // INVALID_ARGUMENT naming the field; FAILED_PRECONDITION when the chip is
-  // leased to another session or the dataset is not installed.
+  // leased to another session, the dataset is not installed, or a
+  // from_model session's model is not the deployed one (NOT_FOUND: no such
+  // model).
   absl::StatusOr<photonic::v1::SessionStatus> Start(const photonic::v1::SessionConfig& config);
   absl::StatusOr<photonic::v1::SessionStatus> Pause(const std::string& id);
   absl::StatusOr<photonic::v1::SessionStatus> Resume(const std::string& id);
@@ -76,11 +81,14 @@ class SessionManager {
   void Finish(Session& session, photonic::v1::SessionState state, const std::string& reason);
   std::shared_ptr<Session> Find(const std::string& id) const;
   absl::Status ValidateConfig(const photonic::v1::SessionConfig& config) const;
+  // A from_model session's model: stored, deployed now, its data installed.
+  absl::Status ValidateModelSource(const photonic::v1::SessionConfig& config) const;
 
   ChipController& controller_;
   const std::filesystem::path state_dir_;
   const std::string chip_instance_;
   const std::filesystem::path fashion_mnist_dir_;             // resolved at construction
+  ModelStore* const models_;                                  // may be null
   std::map<std::string, std::shared_ptr<Session>> sessions_;  // hardware thread
   mutable phc::base::Mutex mu_;
   // The latest status of every session, and the watchers.

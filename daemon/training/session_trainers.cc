@@ -4,6 +4,7 @@
 #include <utility>
 #include <vector>
 
+#include "daemon/models/deployment.h"
 #include "daemon/training/controller_oracle.h"
 #include "daemon/training/controller_weight_bank.h"
 #include "spdlog/spdlog.h"
@@ -23,8 +24,8 @@ namespace {
 // its data; on the serial backend the chip clock is wall time).
 class ControllerRunChip final : public trainers::RunChip {
  public:
-  ControllerRunChip(ChipController& controller, std::uint32_t detector_averages)
-      : controller_(controller), detector_averages_(detector_averages) {}
+  ControllerRunChip(ChipController& controller, std::uint32_t detector_averages, ModelStore* models)
+      : controller_(controller), detector_averages_(detector_averages), models_(models) {}
 
   const photonic::v1::ChipDescription& description() const override { return controller_.chip(); }
   trainers::ChipOracle& oracle() override {
@@ -40,6 +41,28 @@ class ControllerRunChip final : public trainers::RunChip {
     return &*bank_;
   }
   std::vector<double> phases_rad() const override { return controller_.GetPhases().phases_rad; }
+  absl::StatusOr<trainers::ChipModel> model(const std::string& model_id,
+                                            bool must_be_deployed) override {
+    if (models_ == nullptr) return RunChip::model(model_id, must_be_deployed);
+    absl::StatusOr<photonic::v1::StoredModel> stored = models_->Get(model_id);
+    if (!stored.ok()) return stored.status();
+    std::optional<Deployment> deployment = RefreshDeployment(controller_, *models_);
+    if (deployment && deployment->model_id != model_id) deployment.reset();
+    if (must_be_deployed && !deployment) {
+      absl::StatusOr<Deployment> deployed = DeploymentOf(controller_, *models_, model_id);
+      if (!deployed.ok()) return deployed.status();
+    }
+    absl::StatusOr<trainers::onn::Model> model = BuildStoredModel(*stored);
+    if (!model.ok()) return model.status();
+    absl::StatusOr<trainers::onn::ChipPlacement> placement =
+        trainers::onn::PlaceModel(*model, controller_.chip());
+    if (!placement.ok()) return placement.status();
+    if (deployment) {
+      placement->output_offset_mw = deployment->output_offset_mw;
+      placement->output_gain_per_mw = deployment->output_gain_per_mw;
+    }
+    return trainers::ChipModel{*std::move(model), *std::move(placement)};
+  }
   double heater_power_mw() const override { return controller_.GetPhases().total_heater_power_mw; }
   void StartAccounting() override {
     if (!oracle_) oracle_.emplace(controller_, detector_averages_);
@@ -53,6 +76,7 @@ class ControllerRunChip final : public trainers::RunChip {
  private:
   ChipController& controller_;
   std::uint32_t detector_averages_;
+  ModelStore* models_;                      // may be null
   std::optional<ControllerOracle> oracle_;  // from StartAccounting() on
   std::optional<ControllerWeightBank> bank_;
 };
@@ -70,6 +94,8 @@ trainers::RunCheckpoint FromProto(const SessionCheckpoint& saved) {
   checkpoint.base_phases_rad.assign(saved.base_phases_rad().begin(), saved.base_phases_rad().end());
   checkpoint.optimizer_state.assign(saved.optimizer_state().begin(), saved.optimizer_state().end());
   checkpoint.network_state.assign(saved.network_state().begin(), saved.network_state().end());
+  checkpoint.chip_network_state.assign(saved.receiver_calibration().begin(),
+                                       saved.receiver_calibration().end());
   checkpoint.power_sum_mw = saved.power_sum_mw();
   return checkpoint;
 }
@@ -91,6 +117,8 @@ void SessionTrainer::Save(SessionCheckpoint& checkpoint) const {
                                                saved.optimizer_state.end());
   checkpoint.mutable_network_state()->Assign(saved.network_state.begin(),
                                              saved.network_state.end());
+  checkpoint.mutable_receiver_calibration()->Assign(saved.chip_network_state.begin(),
+                                                    saved.chip_network_state.end());
   checkpoint.set_power_sum_mw(saved.power_sum_mw);
 }
 
@@ -100,8 +128,8 @@ absl::Status ValidateTrainerConfig(const ChipController& controller, const Sessi
 
 absl::StatusOr<std::unique_ptr<SessionTrainer>> MakeSessionTrainer(
     ChipController& controller, const SessionConfig& config, const SessionCheckpoint* resume_from,
-    SessionStatus& status, const std::filesystem::path& fashion_mnist_dir) {
-  auto chip = std::make_unique<ControllerRunChip>(controller, config.detector_averages());
+    SessionStatus& status, const std::filesystem::path& fashion_mnist_dir, ModelStore* models) {
+  auto chip = std::make_unique<ControllerRunChip>(controller, config.detector_averages(), models);
   std::optional<trainers::RunCheckpoint> checkpoint;
   if (resume_from != nullptr) checkpoint = FromProto(*resume_from);
   trainers::RunOptions options{.resume_from = checkpoint ? &*checkpoint : nullptr,

@@ -14,6 +14,7 @@
 
 #include "absl/status/statusor.h"
 #include "daemon/chip_controller.h"
+#include "daemon/models/model_store.h"
 #include "phc/trainers/run.h"
 #include "phc/trainers/run_registry.h"
 #include "photonic/v1/training.pb.h"
@@ -49,11 +50,12 @@ absl::Status ValidateTrainerConfig(const ChipController& controller,
 // Builds the session's trainer: loads the data (Fashion-MNIST from
 // trainers::FashionMnistDir(fashion_mnist_dir)) and, with `resume_from`,
 // restores the checkpointed step and parameters; without it, starts from
-// the chip's present phases and records the initial test accuracy. Records
+// the chip's present phases and records the initial test accuracy.
+// models: where a from_model session finds its model (null: refused). Records
 // the trained parameter count and the data source in `status`.
 absl::StatusOr<std::unique_ptr<SessionTrainer>> MakeSessionTrainer(
     ChipController& controller, const photonic::v1::SessionConfig& config,
     const photonic::v1::SessionCheckpoint* resume_from, photonic::v1::SessionStatus& status,
-    const std::filesystem::path& fashion_mnist_dir = {});
+    const std::filesystem::path& fashion_mnist_dir = {}, ModelStore* models = nullptr);
 
 }  // namespace phc::daemon

@@ -149,13 +149,13 @@ int main(int argc, char** argv) {
                                             .learning_rate = learning_rate,
                                             .perturbation_rad = perturbation,
                                             .samples_per_step = samples_per_step,
-                                            .param_sparsity = param_sparsity,
-                                            .grad_sparsity = grad_sparsity,
+                                            .active_fraction = 1.0 - param_sparsity,
+                                            .visit_fraction = 1.0 - grad_sparsity,
                                             .seed = seed};
       // The ablation: sparse ZO without power-aware pruning.
       if (method == "sparse_zo_no_pruning") {
         config.name = "sparse_zo";
-        config.power_aware = false;
+        config.prune_probability = 0.0;
       }
       auto optimizer = phc::trainers::MakeOptimizer(config, *model, oracle);
       if (!optimizer.ok()) return optimizer.status().ToString();

@@ -2,19 +2,23 @@
 // deploy/chips/svd4_coherent_test.textproto (6 coherent 4x4 SVD cores, small
 // fabrication errors): train a tiny model in silico, deploy it, evaluate it
 // on the chip, list, get and delete; bad inputs that must change nothing;
-// the CLI; models surviving a restart.
+// the CLI; models surviving a restart; a training session fine-tuning the
+// deployed model (from_model).
 #include <grpcpp/grpcpp.h>
 #include <gtest/gtest.h>
 #include <signal.h>
 
 #include <filesystem>
 #include <fstream>
+#include <functional>
+#include <utility>
 
 #include "daemon_fixture.h"
 #include "google/protobuf/text_format.h"
 #include "google/protobuf/util/json_util.h"
 #include "photonic/v1/chip.grpc.pb.h"
 #include "photonic/v1/model.grpc.pb.h"
+#include "photonic/v1/training.grpc.pb.h"
 #include "tests/model_specs.h"
 
 namespace phc {
@@ -367,6 +371,99 @@ TEST_F(ModelE2eTest, PhotonctlTrainsDeploysEvaluatesListsAndDeletes) {
   const CommandResult missing = Photonctl({"model", "get", "nope"});
   EXPECT_EQ(missing.exit_code, 1);
   EXPECT_NE(missing.err.find("NOT_FOUND"), std::string::npos) << missing.err;
+}
+
+// A from_model session: refused until the model is deployed, then sparse ZO
+// on the model's own cores, measured through its forward pass on the chip.
+TEST_F(ModelE2eTest, SessionFineTunesTheDeployedModelOnItsCores) {
+  StartOnTestChip();
+  ASSERT_TRUE(Train(TrainRequest("tiny", TinySpec())).ok());
+  auto training = pb::TrainingService::NewStub(channel_);
+  auto start = [&](const pb::SessionConfig& config, pb::SessionStatus& status) {
+    grpc::ClientContext context;
+    context.set_deadline(Deadline());
+    pb::StartSessionRequest request;
+    *request.mutable_config() = config;
+    return training->StartSession(&context, request, &status);
+  };
+  pb::SessionConfig config;
+  config.set_from_model("tiny");
+  config.mutable_algorithm()->set_name("sparse_zo");
+  config.mutable_algorithm()->set_active_fraction(1.0);
+  config.mutable_algorithm()->set_visit_fraction(0.5);
+  config.set_train_samples(600);
+  config.set_test_samples(90);
+  config.set_batch_size(16);
+  config.set_max_steps(20);
+  config.set_eval_every(10);
+  config.set_seed(1);
+
+  // Refused, naming why, while nothing runs: the model is not deployed, an
+  // unknown model, widths beside a model, an algorithm that cannot start
+  // from one, old and new names that disagree.
+  pb::SessionStatus status;
+  grpc::Status refused = start(config, status);
+  EXPECT_EQ(refused.error_code(), grpc::StatusCode::FAILED_PRECONDITION);
+  EXPECT_TRUE(Mentions(refused, "deploy")) << refused.error_message();
+  pb::DeployReply deployed;
+  ASSERT_TRUE(Deploy("tiny", deployed).ok());
+  std::vector<std::pair<std::function<void(pb::SessionConfig&)>, grpc::StatusCode>> bad = {
+      {[](pb::SessionConfig& c) { c.set_from_model("nope"); }, grpc::StatusCode::NOT_FOUND},
+      {[](pb::SessionConfig& c) { c.add_widths(16); }, grpc::StatusCode::INVALID_ARGUMENT},
+      {[](pb::SessionConfig& c) { c.mutable_algorithm()->set_name("dfa"); },
+       grpc::StatusCode::INVALID_ARGUMENT},
+      {[](pb::SessionConfig& c) { c.mutable_algorithm()->set_param_sparsity(0.5); },
+       grpc::StatusCode::INVALID_ARGUMENT},
+      {[](pb::SessionConfig& c) { c.set_dataset("fashion-mnist"); },
+       grpc::StatusCode::INVALID_ARGUMENT},
+  };
+  for (const auto& [change, code] : bad) {
+    pb::SessionConfig wrong = config;
+    change(wrong);
+    refused = start(wrong, status);
+    EXPECT_EQ(refused.error_code(), code) << refused.error_message();
+  }
+  pb::ModelInfo info;
+  ASSERT_TRUE(Get("tiny", info).ok());
+  EXPECT_TRUE(info.deployed());  // nothing was written
+
+  std::vector<pb::EvaluateProgress> evaluation;
+  ASSERT_TRUE(Evaluate("tiny", 90, &evaluation).ok());
+  const double deployed_accuracy = evaluation.back().accuracy();
+
+  const grpc::Status started = start(config, status);
+  ASSERT_TRUE(started.ok()) << started.error_message();
+  grpc::ClientContext context;
+  context.set_deadline(Deadline());
+  pb::SessionRequest watch;
+  watch.set_id(status.id());
+  auto stream = training->WatchSession(&context, watch);
+  pb::SessionStatus last;
+  while (stream->Read(&status)) last = status;
+  ASSERT_TRUE(stream->Finish().ok());
+  EXPECT_EQ(last.state(), pb::SESSION_STATE_COMPLETED) << last.termination_reason();
+  EXPECT_EQ(last.step(), 20);
+  EXPECT_EQ(last.trained_phases(), 160);  // every phase of the model's 5 cores
+  EXPECT_EQ(last.dataset_source(), "synthetic");
+  EXPECT_EQ(last.config().dataset(), "synthetic");
+  // Both names filled in; the paper's step schedule for a model.
+  EXPECT_DOUBLE_EQ(last.config().algorithm().param_sparsity(), 0.0);
+  EXPECT_DOUBLE_EQ(last.config().algorithm().grad_sparsity(), 0.5);
+  EXPECT_DOUBLE_EQ(last.config().algorithm().prune_probability(), 1.0);
+  EXPECT_DOUBLE_EQ(last.config().algorithm().step_decay(), 0.985);
+  // The session starts from the deployment the evaluation measured (the
+  // same 90 samples, the same chip; detector noise aside).
+  EXPECT_NEAR(last.initial_test_accuracy(), deployed_accuracy, 0.05);
+  EXPECT_GE(last.test_accuracy(), 0.0);
+  // Chip queries: 2 optical layers per sample; 16 samples per loss
+  // evaluation; 90 per test evaluation (at the start, steps 10 and 20).
+  EXPECT_GT(last.loss_evaluations(), 20);
+  EXPECT_EQ(last.chip_queries(), 2 * (16 * last.loss_evaluations() + 90 * 3));
+  // Only the model's cores moved: the spare core's heaters are still off.
+  const pb::GetPhasesResponse phases = Phases();
+  for (int p = 160; p < 192; ++p) EXPECT_EQ(phases.heater_power_mw(p), 0.0) << "spare core " << p;
+  ASSERT_TRUE(Get("tiny", info).ok());
+  EXPECT_FALSE(info.deployed());  // the chip now holds the fine-tuned phases
 }
 
 TEST_F(ModelE2eTest, StoredModelsSurviveARestartUndeployed) {

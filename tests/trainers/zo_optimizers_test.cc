@@ -6,6 +6,7 @@
 #include <numbers>
 
 #include "phc/trainers/model_oracle.h"
+#include "phc/trainers/onn_model.h"
 #include "phc/trainers/sparse_zo.h"
 #include "phc/trainers/training_loop.h"
 #include "tests/test_chips.h"
@@ -63,9 +64,9 @@ TEST(ZoOptimizerTest, SparseZoReducesAQuadraticAndSkipsFrozenPhases) {
   SparseZoOptions options{.step_rad = 0.05,
                           .min_step_rad = 0.01,
                           .decay = 0.99,
-                          .param_sparsity = 0.5,
-                          .grad_sparsity = 0.5,
-                          .power_aware = false};
+                          .active_fraction = 0.5,
+                          .visit_fraction = 0.5,
+                          .prune_probability = 0.0};
   ASSERT_TRUE(ValidateSparseZoOptions(options).ok());
   std::vector<bool> always(20, false);
   auto optimizer = MakeSparseZo(options, always, [](int, double) { return 0.0; });
@@ -89,7 +90,7 @@ TEST(ZoOptimizerTest, SparseZoReducesAQuadraticAndSkipsFrozenPhases) {
 
 TEST(ZoOptimizerTest, SparseZoSameSeedSameSteps) {
   auto run = [](std::int64_t first_step) {
-    auto optimizer = MakeSparseZo({.param_sparsity = 0.3, .grad_sparsity = 0.5},
+    auto optimizer = MakeSparseZo({.active_fraction = 0.7, .visit_fraction = 0.5},
                                   std::vector<bool>(10), [](int, double) { return 0.0; });
     std::vector<double> x(10, 1.0);
     Quadratic q;
@@ -125,8 +126,8 @@ TEST(ZoOptimizerTest, SparseZoNeverProbesOverItsBudgetAndPrunesWrappingSteps) {
   };
   auto optimizer = MakeSparseZo({.step_rad = 0.1,
                                  .min_step_rad = 0.1,
-                                 .param_sparsity = 0.0,
-                                 .grad_sparsity = 0.0,
+                                 .active_fraction = 1.0,
+                                 .visit_fraction = 1.0,
                                  .power_budget_mw = budget},
                                 std::vector<bool>(n), WrappedPowerMw);
   std::vector<double> x(n, 0.3);
@@ -139,11 +140,50 @@ TEST(ZoOptimizerTest, SparseZoNeverProbesOverItsBudgetAndPrunesWrappingSteps) {
   for (double v : x) EXPECT_LT(WrappedPowerMw(0, v), 10.0 * 0.3);
 }
 
+TEST(ZoOptimizerTest, PruneProbabilityDecidesWhetherPhasesWrapToHighPower) {
+  // The loss pulls every phase towards -0.5 rad = 2 pi - 0.5; from 0.35 the
+  // blind step back wraps it to near 2 pi (high power) unless pruned.
+  const int n = 40;
+  LossFn loss = [&](std::span<const double> x) -> absl::StatusOr<double> {
+    double f = 0.0;
+    for (int i = 0; i < n; ++i) f += std::pow(std::sin((x[i] + 0.5) / 2), 2);
+    return f;
+  };
+  // Phases go 0.35 -> 0.25 -> 0.15 -> 0.05 in three steps (each +delta try
+  // raises the loss); every later step tries the wrap once.
+  auto wrapped_after = [&](double p, int steps) {
+    auto optimizer = MakeSparseZo({.step_rad = 0.1,
+                                   .min_step_rad = 0.1,
+                                   .active_fraction = 1.0,
+                                   .visit_fraction = 1.0,
+                                   .prune_probability = p},
+                                  std::vector<bool>(n), WrappedPowerMw);
+    std::vector<double> x(n, 0.35);
+    for (int step = 0; step < steps; ++step) EXPECT_TRUE(optimizer->Step(x, loss, step).ok());
+    int wrapped = 0;
+    for (double v : x) wrapped += WrappedPowerMw(0, v) > 10.0 * std::numbers::pi;
+    return wrapped;
+  };
+  EXPECT_EQ(wrapped_after(1.0, 10), 0);  // every power-raising step back pruned
+  EXPECT_EQ(wrapped_after(0.0, 4), n);   // power-unaware: every phase wraps at once
+  // p = 0.5: one try, pruned with probability 1/2: binomial(40, 1/2) wraps
+  // (mean 20, sd 3.2; the bounds are 3.8 sd).
+  const int once = wrapped_after(0.5, 4);
+  EXPECT_GE(once, 8);
+  EXPECT_LE(once, 32);
+  // Seven tries: a phase escapes the wrap with probability 1/128.
+  EXPECT_GE(wrapped_after(0.5, 10), n - 4);
+  // Out of range: refused.
+  EXPECT_FALSE(ValidateSparseZoOptions({.prune_probability = 1.5}).ok());
+  EXPECT_FALSE(ValidateSparseZoOptions({.active_fraction = 0.0}).ok());
+  EXPECT_FALSE(ValidateSparseZoOptions({.visit_fraction = 1.5}).ok());
+}
+
 TEST(TrainingRunTest, SparseZoTrainsASmallOnnOnTheModel) {
   photonic::v1::ChipDescription chip = phc::testing::IdealMeshChip(4);
   chip.set_max_total_heater_power_mw(1e6);
   ModelOracle oracle(chip);
-  const absl::StatusOr<OnnModel> model = OnnModel::Create(oracle.layout(), {{4, 4}, 20.0, 0});
+  absl::StatusOr<OnnModel> model = OnnModel::Create(oracle.layout(), {{4, 4}, 20.0, 0});
   ASSERT_TRUE(model.ok());
   const Dataset train = MakeClusters(200, 4, 4, 0.05, 1);
   const Dataset test = MakeClusters(100, 4, 4, 0.05, 1);  // same prototypes
@@ -151,8 +191,8 @@ TEST(TrainingRunTest, SparseZoTrainsASmallOnnOnTheModel) {
   auto optimizer = MakeSparseZo({.step_rad = 0.2,
                                  .min_step_rad = 0.05,
                                  .decay = 0.99,
-                                 .param_sparsity = 0.0,
-                                 .grad_sparsity = 0.5},
+                                 .active_fraction = 1.0,
+                                 .visit_fraction = 0.5},
                                 model->attenuator_phases(), [&](int i, double phase) {
                                   return oracle.PhasePowerMw(model->trainable_phases()[i], phase);
                                 });

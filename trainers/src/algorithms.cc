@@ -9,11 +9,22 @@ namespace {
 
 double Or(double value, double fallback) { return value > 0.0 ? value : fallback; }
 
+SparseZoOptions SparseOptions(const AlgorithmConfig& c) {
+  const double step = Or(c.learning_rate, c.step_decay > 0.0 ? 0.02 : 0.05);
+  return {.step_rad = step,
+          .min_step_rad = c.step_decay > 0.0 ? std::min(step, 1e-4) : std::min(step, 0.0245),
+          .decay = c.step_decay > 0.0 ? c.step_decay : 0.999,
+          .decay_every = c.step_decay > 0.0 ? c.decay_every : 1,
+          .active_fraction = c.active_fraction,
+          .visit_fraction = c.visit_fraction,
+          .prune_probability = c.prune_probability,
+          .power_budget_mw = c.power_budget_mw,
+          .seed = c.seed};
+}
+
 }  // namespace
 
-absl::StatusOr<std::unique_ptr<ZoOptimizer>> MakeOptimizer(const AlgorithmConfig& c,
-                                                           const OnnModel& model,
-                                                           const ChipOracle& oracle) {
+absl::Status ValidateAlgorithmConfig(const AlgorithmConfig& c) {
   if (!(c.learning_rate >= 0.0 && c.learning_rate <= 100.0)) {
     return absl::InvalidArgumentError(
         absl::StrCat("learning_rate = ", c.learning_rate, " must be in [0, 100]"));
@@ -26,6 +37,24 @@ absl::StatusOr<std::unique_ptr<ZoOptimizer>> MakeOptimizer(const AlgorithmConfig
     return absl::InvalidArgumentError(
         absl::StrCat("samples_per_step = ", c.samples_per_step, " must be in [0, 100000]"));
   }
+  if (c.name == "sparse_zo") {
+    if (!(c.step_decay >= 0.0 && c.step_decay <= 1.0)) {
+      return absl::InvalidArgumentError(
+          absl::StrCat("step_decay = ", c.step_decay, " must be in (0, 1]"));
+    }
+    return ValidateSparseZoOptions(SparseOptions(c));
+  }
+  if (c.name == "coordinate_zo" || c.name == "gaussian_zo" || c.name == "spsa") {
+    return absl::OkStatus();
+  }
+  return absl::InvalidArgumentError(absl::StrCat(
+      "algorithm \"", c.name, "\" is not one of coordinate_zo, gaussian_zo, spsa, sparse_zo"));
+}
+
+absl::StatusOr<std::unique_ptr<ZoOptimizer>> MakeOptimizer(const AlgorithmConfig& c,
+                                                           const ChipNetwork& network,
+                                                           const ChipOracle& oracle) {
+  if (absl::Status s = ValidateAlgorithmConfig(c); !s.ok()) return s;
   if (c.name == "coordinate_zo") {
     return MakeCoordinateZo(
         {.learning_rate = Or(c.learning_rate, 0.5),
@@ -40,24 +69,11 @@ absl::StatusOr<std::unique_ptr<ZoOptimizer>> MakeOptimizer(const AlgorithmConfig
                            .spsa = c.name == "spsa",
                            .seed = c.seed});
   }
-  if (c.name == "sparse_zo") {
-    const SparseZoOptions options{.step_rad = Or(c.learning_rate, 0.05),
-                                  .min_step_rad = std::min(Or(c.learning_rate, 0.05), 0.0245),
-                                  .decay = 0.999,
-                                  .param_sparsity = c.param_sparsity,
-                                  .grad_sparsity = c.grad_sparsity,
-                                  .power_aware = c.power_aware,
-                                  .power_budget_mw = c.power_budget_mw,
-                                  .seed = c.seed};
-    if (absl::Status s = ValidateSparseZoOptions(options); !s.ok()) return s;
-    std::vector<int> chip_index = model.trainable_phases();
-    return MakeSparseZo(options, model.attenuator_phases(),
-                        [&oracle, chip_index = std::move(chip_index)](int i, double phase) {
-                          return oracle.PhasePowerMw(chip_index[i], phase);
-                        });
-  }
-  return absl::InvalidArgumentError(absl::StrCat(
-      "algorithm \"", c.name, "\" is not one of coordinate_zo, gaussian_zo, spsa, sparse_zo"));
+  std::vector<int> chip_index = network.trainable_phases();
+  return MakeSparseZo(SparseOptions(c), network.attenuator_phases(),
+                      [&oracle, chip_index = std::move(chip_index)](int i, double phase) {
+                        return oracle.PhasePowerMw(chip_index[i], phase);
+                      });
 }
 
 absl::StatusOr<TrainTestSplit> LoadTrainingData(const std::string& dataset, int features,

@@ -16,7 +16,7 @@ class SparseZo final : public ZoOptimizer {
       : options_(options), always_active_(std::move(always_active)), power_(std::move(power)) {
     // The mixed-training mask is drawn once, from its own stream.
     std::mt19937_64 rng = StepRandom(options_.seed, -1);
-    std::bernoulli_distribution frozen(options_.param_sparsity);
+    std::bernoulli_distribution frozen(1.0 - options_.active_fraction);
     for (std::size_t i = 0; i < always_active_.size(); ++i) {
       if (always_active_[i] || !frozen(rng)) active_.push_back(static_cast<int>(i));
     }
@@ -27,10 +27,11 @@ class SparseZo final : public ZoOptimizer {
   absl::StatusOr<StepResult> Step(std::vector<double>& params, const LossFn& loss,
                                   std::int64_t step) override {
     std::mt19937_64 rng = StepRandom(options_.seed, step);
-    std::bernoulli_distribution skip(options_.grad_sparsity);
+    std::bernoulli_distribution skip(1.0 - options_.visit_fraction);
     const double delta =
         std::max(options_.min_step_rad,
-                 options_.step_rad * std::pow(options_.decay, static_cast<double>(step)));
+                 options_.step_rad *
+                     std::pow(options_.decay, static_cast<double>(step / options_.decay_every)));
     double total_mw = 0.0;
     for (std::size_t i = 0; i < params.size(); ++i)
       total_mw += power_(static_cast<int>(i), params[i]);
@@ -66,7 +67,7 @@ class SparseZo final : public ZoOptimizer {
         }
       }
       const double down_mw = power_(i, v - delta) - p_v;
-      const bool pruned = (options_.power_aware && down_mw > 0.0) || !within_budget(down_mw);
+      const bool pruned = (down_mw > 0.0 && Prune(rng)) || !within_budget(down_mw);
       if (pruned) {
         params[i] = v;
         ++pruned_;
@@ -84,6 +85,14 @@ class SparseZo final : public ZoOptimizer {
       ++result.changed;
     }
     return result;
+  }
+
+  // Whether a power-raising backward step is pruned: always at p = 1, never
+  // at p = 0 (neither draws, so the step's other draws stay as they were).
+  bool Prune(std::mt19937_64& rng) const {
+    if (options_.prune_probability >= 1.0) return true;
+    if (options_.prune_probability <= 0.0) return false;
+    return std::bernoulli_distribution(options_.prune_probability)(rng);
   }
 
   // Pruned backward steps so far (the mask is re-derived from the seed).
@@ -117,13 +126,21 @@ absl::Status ValidateSparseZoOptions(const SparseZoOptions& o) {
   if (!(o.decay > 0.0 && o.decay <= 1.0)) {
     return absl::InvalidArgumentError(absl::StrCat("decay = ", o.decay, " must be in (0, 1]"));
   }
-  if (!(o.param_sparsity >= 0.0 && o.param_sparsity < 1.0)) {
+  if (o.decay_every < 1) {
     return absl::InvalidArgumentError(
-        absl::StrCat("param_sparsity = ", o.param_sparsity, " must be in [0, 1)"));
+        absl::StrCat("decay_every = ", o.decay_every, " must be at least 1"));
   }
-  if (!(o.grad_sparsity >= 0.0 && o.grad_sparsity < 1.0)) {
+  if (!(o.active_fraction > 0.0 && o.active_fraction <= 1.0)) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "active_fraction = ", o.active_fraction, " must be in (0, 1] (param_sparsity in [0, 1))"));
+  }
+  if (!(o.visit_fraction > 0.0 && o.visit_fraction <= 1.0)) {
+    return absl::InvalidArgumentError(absl::StrCat("visit_fraction = ", o.visit_fraction,
+                                                   " must be in (0, 1] (grad_sparsity in [0, 1))"));
+  }
+  if (!(o.prune_probability >= 0.0 && o.prune_probability <= 1.0)) {
     return absl::InvalidArgumentError(
-        absl::StrCat("grad_sparsity = ", o.grad_sparsity, " must be in [0, 1)"));
+        absl::StrCat("prune_probability = ", o.prune_probability, " must be in [0, 1]"));
   }
   if (!(o.power_budget_mw >= 0.0 && std::isfinite(o.power_budget_mw))) {
     return absl::InvalidArgumentError(

@@ -4,16 +4,17 @@
 #include <random>
 
 #include "absl/strings/str_cat.h"
+#include "phc/trainers/onn_model.h"
 #include "phc/trainers/step_random.h"
 
 namespace phc::trainers {
 
-TrainingRun::TrainingRun(ChipOracle& oracle, const OnnModel& model, const Dataset& train,
+TrainingRun::TrainingRun(ChipOracle& oracle, ChipNetwork& network, const Dataset& train,
                          const Dataset& test, std::unique_ptr<ZoOptimizer> optimizer,
                          const TrainingOptions& options, std::vector<double> base_phases,
                          std::vector<double> params)
     : oracle_(oracle),
-      model_(model),
+      network_(network),
       train_(train),
       test_(test),
       optimizer_(std::move(optimizer)),
@@ -23,7 +24,7 @@ TrainingRun::TrainingRun(ChipOracle& oracle, const OnnModel& model, const Datase
 
 std::vector<double> TrainingRun::FullPhases(std::span<const double> params) const {
   std::vector<double> phases = base_phases_;
-  const std::vector<int>& trainable = model_.trainable_phases();
+  const std::vector<int>& trainable = network_.trainable_phases();
   for (std::size_t i = 0; i < trainable.size(); ++i) phases[trainable[i]] = params[i];
   return phases;
 }
@@ -47,7 +48,7 @@ LossFn TrainingRun::MakeLoss(const std::vector<int>& rows) {
       }
     }
     if (absl::Status s = oracle_.SetPhases(phases); !s.ok()) return s;
-    absl::StatusOr<Eigen::MatrixXd> logits = model_.Forward(oracle_, batch);
+    absl::StatusOr<Eigen::MatrixXd> logits = network_.Forward(oracle_, batch);
     if (!logits.ok()) return logits.status();
     ++progress_.loss_evaluations;
     return CrossEntropy(*logits, labels);
@@ -88,7 +89,7 @@ absl::StatusOr<TrainingProgress> TrainingRun::Step() {
 absl::StatusOr<double> TrainingRun::Evaluate(const Dataset& data, int samples) {
   const int count = samples > 0 ? std::min(samples, data.size()) : data.size();
   if (absl::Status s = oracle_.SetPhases(FullPhases(params_)); !s.ok()) return s;
-  absl::StatusOr<Eigen::MatrixXd> logits = model_.Forward(oracle_, data.features.topRows(count));
+  absl::StatusOr<Eigen::MatrixXd> logits = network_.Forward(oracle_, data.features.topRows(count));
   if (!logits.ok()) return logits.status();
   return Accuracy(*logits, std::vector<int>(data.labels.begin(), data.labels.begin() + count));
 }
@@ -99,18 +100,20 @@ RunCheckpoint TrainingRun::Save() const {
   checkpoint.params = params_;
   checkpoint.base_phases_rad = FullPhases(params_);
   checkpoint.optimizer_state = optimizer_->SaveState();
+  checkpoint.chip_network_state = network_.SaveState();
   checkpoint.power_sum_mw = power_sum_mw_;
   return checkpoint;
 }
 
 absl::Status TrainingRun::Restore(const RunCheckpoint& checkpoint) {
   if (static_cast<int>(checkpoint.base_phases_rad.size()) != oracle_.layout().phase_count ||
-      checkpoint.params.size() != model_.trainable_phases().size()) {
+      checkpoint.params.size() != network_.trainable_phases().size()) {
     return absl::DataLossError("the checkpoint does not fit the chip");
   }
   if (!optimizer_->StateFits(checkpoint.optimizer_state, checkpoint.params.size())) {
     return absl::DataLossError("the checkpoint's optimizer state does not fit the optimizer");
   }
+  if (absl::Status s = network_.RestoreState(checkpoint.chip_network_state); !s.ok()) return s;
   progress_ = checkpoint.progress;
   params_ = checkpoint.params;
   base_phases_ = checkpoint.base_phases_rad;

@@ -97,11 +97,22 @@ const Algorithm* FindAlgorithm(std::string_view name) {
   return it == std::end(kAlgorithms) ? nullptr : it;
 }
 
+absl::StatusOr<ChipModel> RunChip::model(const std::string& model_id, bool /*must_be_deployed*/) {
+  return absl::FailedPreconditionError(
+      absl::StrCat("model ", model_id, ": this host keeps no models"));
+}
+
 absl::Status ValidateRun(const photonic::v1::SessionConfig& config,
                          const photonic::v1::ChipDescription& chip,
                          const photonsim::ChipLayout& layout) {
   absl::StatusOr<const Algorithm*> algorithm = Named(config.algorithm().name());
   if (!algorithm.ok()) return algorithm.status();
+  if (!config.from_model().empty() && (*algorithm)->create != runs::CreateZo) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("from_model: ", config.algorithm().name(),
+                     " cannot start from a model; coordinate_zo, gaussian_zo, spsa and sparse_zo "
+                     "can"));
+  }
   return (*algorithm)->validate(config, chip, layout);
 }
 

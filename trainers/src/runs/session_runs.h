@@ -18,7 +18,7 @@ namespace phc::trainers::runs {
 struct RunResources {
   std::unique_ptr<TrainTestSplit> data;
   std::unique_ptr<TrainTestSplit> teacher_data;    // ntkd: the samples as the teacher sees them
-  std::unique_ptr<OnnModel> model;                 // ZO
+  std::unique_ptr<ChipNetwork> network;            // ZO: an OnnModel or a deployed model
   std::unique_ptr<diff::OracleMeasurer> measurer;  // pat, dat, ntkd
 };
 

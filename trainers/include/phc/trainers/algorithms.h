@@ -7,6 +7,7 @@
 #include <string>
 
 #include "absl/status/statusor.h"
+#include "phc/trainers/chip_network.h"
 #include "phc/trainers/chip_oracle.h"
 #include "phc/trainers/dataset.h"
 #include "phc/trainers/onn_model.h"
@@ -21,16 +22,24 @@ struct AlgorithmConfig {
   double learning_rate = 0.0;      // 0: the algorithm's default
   double perturbation_rad = 0.0;   // 0: default
   int samples_per_step = 0;        // gaussian/spsa directions, coordinate_zo coordinates
-  double param_sparsity = 0.6;
-  double grad_sparsity = 0.9;
-  bool power_aware = true;
+  // sparse_zo (SparseZoOptions): alpha, s, p.
+  double active_fraction = 0.4;
+  double visit_fraction = 0.1;
+  double prune_probability = 1.0;
+  // sparse_zo: delta x step_decay every decay_every steps; step_decay 0:
+  // x0.999 every step down to 0.0245 rad.
+  double step_decay = 0.0;
+  int decay_every = 1;
   double power_budget_mw = 0.0;  // sparse_zo: trained phases' heater budget
   std::uint64_t seed = 1;
 };
 
 // INVALID_ARGUMENT naming the field for unknown names or bad values.
+absl::Status ValidateAlgorithmConfig(const AlgorithmConfig& config);
+// The optimizer for `network`'s trainable phases on `oracle`'s chip;
+// ValidateAlgorithmConfig's errors.
 absl::StatusOr<std::unique_ptr<ZoOptimizer>> MakeOptimizer(const AlgorithmConfig& config,
-                                                           const OnnModel& model,
+                                                           const ChipNetwork& network,
                                                            const ChipOracle& oracle);
 
 struct TrainTestSplit {

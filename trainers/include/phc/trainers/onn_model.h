@@ -13,6 +13,7 @@
 #include <vector>
 
 #include "absl/status/statusor.h"
+#include "phc/trainers/chip_network.h"
 #include "phc/trainers/chip_oracle.h"
 #include "phc/trainers/dataset.h"
 
@@ -31,7 +32,7 @@ struct OnnBlock {
   int circuit = 0;
 };
 
-class OnnModel {
+class OnnModel final : public ChipNetwork {
  public:
   // INVALID_ARGUMENT when the widths are unusable or the chip has too few
   // (or non-square, or mixed-size) circuits for the blocks.
@@ -42,16 +43,16 @@ class OnnModel {
   const std::vector<OnnBlock>& blocks() const { return blocks_; }
   int block_size() const { return k_; }
   // Chip-wide indices of the phases the model trains (its circuits' phases).
-  const std::vector<int>& trainable_phases() const { return trainable_; }
+  const std::vector<int>& trainable_phases() const override { return trainable_; }
   // Aligned with trainable_phases(): whether the phase is an SVD core's
   // attenuator (Sigma) rather than a mesh phase.
-  const std::vector<bool>& attenuator_phases() const { return attenuator_; }
+  const std::vector<bool>& attenuator_phases() const override { return attenuator_; }
   // Queries per sample: one per layer (a layer's blocks run in parallel).
   int queries_per_sample() const { return static_cast<int>(architecture_.widths.size()) - 1; }
 
   // Logits, one row per row of `features`, with the chip's present phases.
   absl::StatusOr<Eigen::MatrixXd> Forward(ChipOracle& oracle,
-                                          const Eigen::MatrixXd& features) const;
+                                          const Eigen::MatrixXd& features) const override;
 
  private:
   OnnModel() = default;

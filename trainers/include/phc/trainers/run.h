@@ -42,7 +42,9 @@ struct RunCheckpoint {
   std::vector<double> base_phases_rad;  // ZO: every phase of the chip
   std::vector<double> optimizer_state;  // beyond the parameters (momenta, Adam moments)
   std::vector<float> network_state;     // DFA: weights and biases, then momentum buffers
-  double power_sum_mw = 0.0;            // heater_power_mw summed over the steps so far
+  // ZO: ChipNetwork::SaveState (a deployed model: its receivers' calibration).
+  std::vector<double> chip_network_state;
+  double power_sum_mw = 0.0;  // heater_power_mw summed over the steps so far
 };
 
 // The checkpoint of a run that keeps only progress, parameters and optimizer

@@ -22,6 +22,8 @@
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
 #include "phc/trainers/chip_oracle.h"
+#include "phc/trainers/onn/chip_execution.h"
+#include "phc/trainers/onn/model.h"
 #include "phc/trainers/run.h"
 #include "phc/trainers/weight_bank.h"
 #include "photonic/v1/config.pb.h"
@@ -29,6 +31,13 @@
 #include "photonsim/chip_layout.h"
 
 namespace phc::trainers {
+
+// A stored model placed on the chip as Deploy places it, with the
+// receivers' calibration of its deployment when it was programmed in situ.
+struct ChipModel {
+  onn::Model model;
+  onn::ChipPlacement placement;
+};
 
 // The chip a run trains on, as its host provides it. The daemon implements
 // it over its ChipController, the registry test over a ModelOracle.
@@ -45,6 +54,11 @@ class RunChip {
   virtual absl::StatusOr<WeightBankDevice*> weight_bank() = 0;
   // Every phase on the chip now, rad.
   virtual std::vector<double> phases_rad() const = 0;
+  // The host's stored model `model_id` (a from_model session's): NOT_FOUND
+  // for an unknown id; with must_be_deployed, FAILED_PRECONDITION unless
+  // the chip's phases are its deployment now. Hosts that keep no models
+  // (the default) answer FAILED_PRECONDITION.
+  virtual absl::StatusOr<ChipModel> model(const std::string& model_id, bool must_be_deployed);
   // The chip's total heater power now, mW.
   virtual double heater_power_mw() const = 0;
   // Starts the accounting behind cost(): heater energy and instrument time
@@ -97,6 +111,13 @@ struct Algorithm {
 std::span<const Algorithm> Algorithms();
 // Null for a name no algorithm has.
 const Algorithm* FindAlgorithm(std::string_view name);
+
+// The config with the sparse_zo names resolved: active_fraction,
+// visit_fraction and prune_probability from their old names
+// (param_sparsity, grad_sparsity, disable_power_aware) or their defaults,
+// and both names set; step_decay 0.985 for a from_model sparse_zo session.
+// Names that disagree are left for ValidateRun to refuse.
+photonic::v1::SessionConfig WithSparseZoNames(const photonic::v1::SessionConfig& config);
 
 // config.algorithm().name()'s validate; INVALID_ARGUMENT naming
 // algorithm.name and listing the algorithms for an unknown name.

@@ -2,16 +2,18 @@
 // al., "Efficient On-Chip Learning for Optical Neural Networks Through
 // Power-Aware Sparse Zeroth-Order Optimization", AAAI 2021.
 //
-// Two levels of sparsity:
-//  1. parameter (mixed training): a fixed random fraction param_sparsity of
-//     the mesh phases is frozen for the whole run (passive devices); the
-//     attenuator (Sigma) phases are always trained;
+// Two levels of sparsity, named as in the paper:
+//  1. parameter (mixed training): a fixed random fraction active_fraction
+//     (alpha) of the mesh phases is trained, the others are frozen for the
+//     whole run (passive devices); the attenuator (Sigma) phases are always
+//     trained;
 //  2. coordinate: every step, each active phase is visited with probability
-//     1 - grad_sparsity, drawn afresh.
+//     visit_fraction (s), drawn afresh.
 // A visited phase first tries +delta and keeps it if the minibatch loss
 // falls; otherwise it steps -delta, accepted without a check (one query).
 // Power-aware dynamic pruning: that backward step is pruned (not taken, no
-// query) when it would raise the heater power, which with power ~ (phase -
+// query), with probability prune_probability (p), when it would raise the
+// heater power, which with power ~ (phase -
 // bias) mod 2 pi happens where the step wraps the phase from near zero power
 // to near 2 pi. No probe whose heater power exceeds power_budget_mw is ever
 // sent to the chip (the step is pruned instead).
@@ -34,13 +36,14 @@ namespace phc::trainers {
 using PhasePowerFn = std::function<double(int index, double phase_rad)>;
 
 struct SparseZoOptions {
-  double step_rad = 0.05;        // delta at step 0
-  double min_step_rad = 0.0245;  // floor of the exponential decay
-  double decay = 1.0;            // delta x decay every step
-  double param_sparsity = 0.6;   // fraction of mesh phases frozen
-  double grad_sparsity = 0.9;    // fraction of active phases skipped per step
-  bool power_aware = true;       // prune power-raising backward steps
-  double power_budget_mw = 0.0;  // trained phases' heater budget (0: none)
+  double step_rad = 0.05;          // delta at step 0
+  double min_step_rad = 0.0245;    // floor of the exponential decay
+  double decay = 1.0;              // delta x decay every decay_every steps
+  int decay_every = 1;             // steps (an epoch, in the paper's schedule)
+  double active_fraction = 0.4;    // alpha: fraction of mesh phases trained
+  double visit_fraction = 0.1;     // s: fraction of active phases visited per step
+  double prune_probability = 1.0;  // p: power-raising backward steps pruned
+  double power_budget_mw = 0.0;    // trained phases' heater budget (0: none)
   std::uint64_t seed = 1;
 };
 

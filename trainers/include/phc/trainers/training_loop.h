@@ -10,9 +10,9 @@
 #include <vector>
 
 #include "absl/status/statusor.h"
+#include "phc/trainers/chip_network.h"
 #include "phc/trainers/chip_oracle.h"
 #include "phc/trainers/dataset.h"
-#include "phc/trainers/onn_model.h"
 #include "phc/trainers/run.h"
 #include "phc/trainers/zo_optimizers.h"
 
@@ -33,9 +33,9 @@ struct TrainingOptions {
 
 class TrainingRun final : public Run {
  public:
-  // params: the model's trainable phases (model.trainable_phases() order);
-  // the chip's other phases stay at `base_phases`.
-  TrainingRun(ChipOracle& oracle, const OnnModel& model, const Dataset& train, const Dataset& test,
+  // params: the network's trainable phases (network.trainable_phases()
+  // order); the chip's other phases stay at `base_phases`.
+  TrainingRun(ChipOracle& oracle, ChipNetwork& network, const Dataset& train, const Dataset& test,
               std::unique_ptr<ZoOptimizer> optimizer, const TrainingOptions& options,
               std::vector<double> base_phases, std::vector<double> params);
 
@@ -52,7 +52,7 @@ class TrainingRun final : public Run {
 
   // Checkpoints: the parameters, every phase of the chip, the optimizer's
   // state and the power sum. Restore: DATA_LOSS "the checkpoint does not fit
-  // the chip" unless the parameters are the model's trainable phases and the
+  // the chip" unless the parameters are the network's trainable phases and the
   // base phases every phase of the oracle's chip.
   RunCheckpoint Save() const override;
   absl::Status Restore(const RunCheckpoint& checkpoint) override;
@@ -63,7 +63,7 @@ class TrainingRun final : public Run {
 
  private:
   ChipOracle& oracle_;
-  const OnnModel& model_;
+  ChipNetwork& network_;
   const Dataset& train_;
   const Dataset& test_;
   std::unique_ptr<ZoOptimizer> optimizer_;
