@@ -89,9 +89,15 @@ void AddTrainCommands(CLI::App& app, TrainCommands& c) {
   c.train->require_subcommand(1);
   c.start = c.train->add_subcommand("start", "start a session and watch it (--detach: don't)");
   pb::SessionConfig& config = c.config;
-  c.start->add_option("--widths", c.widths, "ONN widths: features,hidden...,classes")
-      ->delimiter(',')
-      ->required();
+  CLI::Option* widths =
+      c.start->add_option("--widths", c.widths, "ONN widths: features,hidden...,classes")
+          ->delimiter(',');
+  CLI::Option* from_model = c.start->add_option_function<std::string>(
+      "--from-model", [&config](const std::string& v) { config.set_from_model(v); },
+      "fine-tune the deployed model with this id (photonctl model deploy) instead of an ONN "
+      "of --widths; ZO algorithms only");
+  widths->excludes(from_model);
+  from_model->excludes(widths);
   c.start->add_option_function<std::string>(
       "--algorithm", [&config](const std::string& v) { config.mutable_algorithm()->set_name(v); },
       "sparse_zo (default), coordinate_zo, gaussian_zo, spsa, dfa (direct feedback "
@@ -111,14 +117,30 @@ void AddTrainCommands(CLI::App& app, TrainCommands& c) {
       "--samples-per-step",
       [&config](int v) { config.mutable_algorithm()->set_samples_per_step(v); },
       "random directions (gaussian/spsa) or coordinates (coordinate_zo) per step");
+  c.start->add_option_function<double>(
+      "--active-fraction",
+      [&config](double v) { config.mutable_algorithm()->set_active_fraction(v); },
+      "sparse_zo: alpha, the fraction of mesh phases trained (default 0.15 with --from-model, "
+      "else 0.4)");
+  c.start->add_option_function<double>(
+      "--visit-fraction",
+      [&config](double v) { config.mutable_algorithm()->set_visit_fraction(v); },
+      "sparse_zo: s, the fraction of active phases visited per step (default 0.1)");
+  c.start->add_option_function<double>(
+      "--prune-probability",
+      [&config](double v) { config.mutable_algorithm()->set_prune_probability(v); },
+      "sparse_zo: p, the probability a power-raising step back is pruned (default 1)");
+  c.start->add_option_function<double>(
+      "--step-decay", [&config](double v) { config.mutable_algorithm()->set_step_decay(v); },
+      "sparse_zo: the step's factor per epoch (default 0.985 with --from-model)");
   c.start->add_option("--param-sparsity", c.param_sparsity,
-                      "sparse_zo: fraction of mesh phases frozen (default 0.6)");
+                      "sparse_zo, old name: 1 - --active-fraction");
   c.start->add_option("--grad-sparsity", c.grad_sparsity,
-                      "sparse_zo: fraction of active phases skipped per step (default 0.9)");
+                      "sparse_zo, old name: 1 - --visit-fraction");
   c.start->add_flag_function(
       "--no-power-aware",
       [&config](std::int64_t) { config.mutable_algorithm()->set_disable_power_aware(true); },
-      "sparse_zo: do not prune power-raising steps");
+      "sparse_zo, old name: --prune-probability 0");
   c.start->add_option_function<std::string>(
       "--feedback",
       [&config](const std::string& v) { config.mutable_algorithm()->set_feedback(v); },
@@ -195,6 +217,10 @@ int RunTrainCommand(const TrainCommands& c, const std::shared_ptr<grpc::Channel>
         std::chrono::milliseconds(static_cast<long>(options.rpc_timeout_s * 1000)));
   };
   if (*c.start) {
+    if (c.widths.empty() && c.config.from_model().empty()) {
+      std::fprintf(stderr, "photonctl: train start: give --widths or --from-model\n");
+      return 2;
+    }
     pb::StartSessionRequest request;
     *request.mutable_config() = c.config;
     request.mutable_config()->mutable_widths()->Assign(c.widths.begin(), c.widths.end());

@@ -10,6 +10,7 @@
         for progress in chip.calibrate():
             print(progress.stage, progress.fraction)
         session = chip.train(widths=[8, 8], algorithm="sparse_zo", steps=300)
+        # or fine-tune a deployed model: chip.train(from_model="mlp", steps=300)
         for status in session.progress():
             print(status.step, status.loss, status.test_accuracy)
         for p in chip.train_model("mlp", "my_model.textproto", epochs=5):

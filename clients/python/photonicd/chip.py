@@ -185,17 +185,24 @@ class Chip:
 
     # --- training ---
 
-    def train(self, widths: Sequence[int], algorithm: str = "sparse_zo", steps: int = 1000,
-              batch: int = 0, dataset: str = "fashion-mnist", seed: int = 1,
-              eval_every: int = 0, **config) -> Session:
-        """Starts a session and returns it at once. Further keyword
+    def train(self, widths: Optional[Sequence[int]] = None, algorithm: str = "sparse_zo",
+              steps: int = 1000, batch: int = 0, dataset: Optional[str] = None, seed: int = 1,
+              eval_every: int = 0, from_model: str = "", **config) -> Session:
+        """Starts a session and returns it at once: an ONN of `widths`, or
+        with `from_model` the deployed model of that id, fine-tuned on the
+        chip (ZO algorithms; the data are the model's). Further keyword
         arguments are SessionConfig fields (train_samples, power_budget_mw,
         target_accuracy, ...); `algorithm_options` a dict of
-        TrainingAlgorithm fields (learning_rate, feedback, ...)."""
+        TrainingAlgorithm fields (learning_rate, active_fraction,
+        visit_fraction, prune_probability, feedback, ...)."""
+        if not widths and not from_model:
+            raise ValueError("train: give widths or from_model")
         algorithm_options = config.pop("algorithm_options", {})
+        if dataset is None:
+            dataset = "" if from_model else "fashion-mnist"
         session_config = training_pb2.SessionConfig(
-            widths=list(widths), max_steps=steps, batch_size=batch, dataset=dataset, seed=seed,
-            eval_every=eval_every,
+            widths=list(widths or []), max_steps=steps, batch_size=batch, dataset=dataset,
+            seed=seed, eval_every=eval_every, from_model=from_model,
             algorithm=training_pb2.TrainingAlgorithm(name=algorithm, **algorithm_options),
             **config)
         status = self._unary(self._training.StartSession,

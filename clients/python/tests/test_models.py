@@ -11,7 +11,7 @@ sys.path.insert(0, os.path.dirname(__file__))
 from daemon import Daemon  # noqa: E402
 
 import photonicd  # noqa: E402
-from photonic.v1 import model_pb2  # noqa: E402
+from photonic.v1 import model_pb2, training_pb2  # noqa: E402
 from photonicd import Chip  # noqa: E402
 
 TINY_SPEC = """
@@ -95,6 +95,27 @@ class ModelTest(unittest.TestCase):
         self.assertAlmostEqual(info.programmed_residual, last.mean_residual, delta=1e-9)
         evaluation = list(self.chip.evaluate_model("py_prog", test_limit=30))
         self.assertTrue(evaluation[-1].done)
+
+    def test_session_fine_tunes_the_programmed_deployment(self):
+        with self.assertRaises(ValueError):
+            self.chip.train()  # neither widths nor a model
+        self.train("py_ft", epochs=4)
+        self.chip.deploy_model("py_ft")
+        list(self.chip.program_model("py_ft", sweeps=1, refinements=2))
+        measured = list(self.chip.evaluate_model("py_ft", test_limit=90))[-1].accuracy
+        session = self.chip.train(from_model="py_ft", steps=6, batch=16, eval_every=3,
+                                  train_samples=600, test_samples=90,
+                                  algorithm_options=dict(active_fraction=0.5))
+        result = session.result()
+        self.assertEqual(result.state, training_pb2.SESSION_STATE_COMPLETED,
+                         result.termination_reason)
+        self.assertEqual(result.step, 6)
+        self.assertEqual(result.trained_phases, 160)
+        self.assertEqual(result.dataset_source, "synthetic")
+        self.assertAlmostEqual(result.config.algorithm.param_sparsity, 0.5)
+        # It starts from the programmed deployment, read through the
+        # measured receivers, as the evaluation was.
+        self.assertAlmostEqual(result.initial_test_accuracy, measured, delta=0.05)
 
     def test_program_refused_unless_deployed(self):
         self.train("py_undeployed", epochs=1)
