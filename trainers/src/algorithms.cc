@@ -9,7 +9,9 @@ namespace {
 
 double Or(double value, double fallback) { return value > 0.0 ? value : fallback; }
 
-SparseZoOptions SparseOptions(const AlgorithmConfig& c) {
+}  // namespace
+
+SparseZoOptions SparseZoOptionsFrom(const AlgorithmConfig& c) {
   const double step = Or(c.learning_rate, c.step_decay > 0.0 ? 0.02 : 0.05);
   return {.step_rad = step,
           .min_step_rad = c.step_decay > 0.0 ? std::min(step, 1e-4) : std::min(step, 0.0245),
@@ -21,8 +23,6 @@ SparseZoOptions SparseOptions(const AlgorithmConfig& c) {
           .power_budget_mw = c.power_budget_mw,
           .seed = c.seed};
 }
-
-}  // namespace
 
 absl::Status ValidateAlgorithmConfig(const AlgorithmConfig& c) {
   if (!(c.learning_rate >= 0.0 && c.learning_rate <= 100.0)) {
@@ -42,7 +42,7 @@ absl::Status ValidateAlgorithmConfig(const AlgorithmConfig& c) {
       return absl::InvalidArgumentError(
           absl::StrCat("step_decay = ", c.step_decay, " must be in (0, 1]"));
     }
-    return ValidateSparseZoOptions(SparseOptions(c));
+    return ValidateSparseZoOptions(SparseZoOptionsFrom(c));
   }
   if (c.name == "coordinate_zo" || c.name == "gaussian_zo" || c.name == "spsa") {
     return absl::OkStatus();
@@ -70,7 +70,7 @@ absl::StatusOr<std::unique_ptr<ZoOptimizer>> MakeOptimizer(const AlgorithmConfig
                            .seed = c.seed});
   }
   std::vector<int> chip_index = network.trainable_phases();
-  return MakeSparseZo(SparseOptions(c), network.attenuator_phases(),
+  return MakeSparseZo(SparseZoOptionsFrom(c), network.attenuator_phases(),
                       [&oracle, chip_index = std::move(chip_index)](int i, double phase) {
                         return oracle.PhasePowerMw(chip_index[i], phase);
                       });

@@ -14,11 +14,9 @@ class SparseZo final : public ZoOptimizer {
  public:
   SparseZo(const SparseZoOptions& options, std::vector<bool> always_active, PhasePowerFn power)
       : options_(options), always_active_(std::move(always_active)), power_(std::move(power)) {
-    // The mixed-training mask is drawn once, from its own stream.
-    std::mt19937_64 rng = StepRandom(options_.seed, -1);
-    std::bernoulli_distribution frozen(1.0 - options_.active_fraction);
-    for (std::size_t i = 0; i < always_active_.size(); ++i) {
-      if (always_active_[i] || !frozen(rng)) active_.push_back(static_cast<int>(i));
+    const std::vector<bool> mask = SparseZoActiveMask(options_, always_active_);
+    for (std::size_t i = 0; i < mask.size(); ++i) {
+      if (mask[i]) active_.push_back(static_cast<int>(i));
     }
   }
 
@@ -113,6 +111,16 @@ class SparseZo final : public ZoOptimizer {
 };
 
 }  // namespace
+
+std::vector<bool> SparseZoActiveMask(const SparseZoOptions& options,
+                                     const std::vector<bool>& always_active) {
+  // Drawn once, from its own stream (step -1).
+  std::mt19937_64 rng = StepRandom(options.seed, -1);
+  std::bernoulli_distribution frozen(1.0 - options.active_fraction);
+  std::vector<bool> mask(always_active.size());
+  for (std::size_t i = 0; i < mask.size(); ++i) mask[i] = always_active[i] || !frozen(rng);
+  return mask;
+}
 
 absl::Status ValidateSparseZoOptions(const SparseZoOptions& o) {
   if (!(o.step_rad > 0.0 && o.step_rad <= 1.0)) {

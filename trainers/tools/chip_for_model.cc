@@ -2,7 +2,9 @@
 // coherent SVD cores of its size as it needs, bipolar modulators), taking the
 // heater, modulator, detector, fabrication, thermal and TEC specs of an
 // instruments chip. The heater budget per phase of the instruments chip is
-// kept, or set with --budget-per-phase-mw.
+// kept, or set with --budget-per-phase-mw. --noise paper replaces the
+// fabrication and thermal specs with the sparse-ZO paper's noise model
+// (UsePaperNoiseModel, chip_execution.h).
 //
 //   chip-for-model --model deploy/models/cnn_fmnist.textproto
 //       --instruments deploy/chips/onn_svd8x24.textproto > cnn_fmnist_chip.textproto
@@ -40,6 +42,12 @@ int main(int argc, char** argv) {
       ->check(CLI::ExistingFile);
   app.add_option("--budget-per-phase-mw", budget_per_phase_mw,
                  "total heater budget per phase (0: the instruments chip's)");
+  std::string noise = "instruments";
+  app.add_option("--noise", noise,
+                 "instruments: the instruments chip's fabrication and thermal errors; paper: "
+                 "Gu et al.'s (AAAI 2021) phase error and crosstalk")
+      ->check(CLI::IsMember({"instruments", "paper"}))
+      ->capture_default_str();
   CLI11_PARSE(app, argc, argv);
 
   const absl::StatusOr<photonic::v1::ModelSpec> spec =
@@ -60,7 +68,11 @@ int main(int argc, char** argv) {
     instruments.set_max_total_heater_power_mw(budget_per_phase_mw *
                                               photonsim::BuildChipLayout(instruments).phase_count);
   }
-  const photonic::v1::ChipDescription chip = phc::trainers::onn::ChipForModel(*model, instruments);
+  photonic::v1::ChipDescription chip = phc::trainers::onn::ChipForModel(*model, instruments);
+  if (noise == "paper") {
+    phc::trainers::onn::UsePaperNoiseModel(chip);
+    chip.set_name(chip.name() + "_paper_noise");
+  }
   if (absl::Status s = photonsim::ValidateChipDescription(chip); !s.ok()) return Fail(s);
   std::string out;
   google::protobuf::TextFormat::PrintToString(chip, &out);
@@ -68,8 +80,10 @@ int main(int argc, char** argv) {
       "# proto-file: proto/photonic/v1/config.proto\n"
       "# proto-message: photonic.v1.ChipDescription\n"
       "# Written by chip-for-model for model %s (%d coherent SVD cores of size %u, %d phases)\n"
-      "# from the instruments of %s.\n%s",
+      "# from the instruments of %s%s.\n%s",
       spec->name().c_str(), model->core_count(), spec->core_size(), model->phase_count(),
-      instruments.name().c_str(), out.c_str());
+      instruments.name().c_str(),
+      noise == "paper" ? ", with the sparse-ZO paper's noise model (--noise paper)" : "",
+      out.c_str());
   return 0;
 }

@@ -106,6 +106,19 @@ std::vector<double> DeployedPhases(const Model& model, const photonsim::ChipLayo
   return phases;
 }
 
+void UsePaperNoiseModel(photonic::v1::ChipDescription& chip, double scale) {
+  photonic::v1::FabricationSpec& fabrication = *chip.mutable_fabrication();
+  fabrication.Clear();
+  fabrication.set_efficiency_spread(0.002 * scale);
+  photonic::v1::ThermalSpec& thermal = *chip.mutable_thermal();
+  const double tau_us = thermal.tau_us();
+  thermal.Clear();
+  thermal.set_crosstalk_nearest(0.002 * scale);
+  thermal.set_crosstalk_decay_pitch(1.0);
+  thermal.set_crosstalk_cutoff_pitch(1.0);
+  thermal.set_tau_us(tau_us);
+}
+
 photonic::v1::ChipDescription ChipForModel(const Model& model,
                                            const photonic::v1::ChipDescription& instruments) {
   photonic::v1::ChipDescription chip = instruments;

@@ -34,6 +34,9 @@ struct AlgorithmConfig {
   std::uint64_t seed = 1;
 };
 
+// sparse_zo's options as `config` sets them (defaults filled in).
+SparseZoOptions SparseZoOptionsFrom(const AlgorithmConfig& config);
+
 // INVALID_ARGUMENT naming the field for unknown names or bad values.
 absl::Status ValidateAlgorithmConfig(const AlgorithmConfig& config);
 // The optimizer for `network`'s trainable phases on `oracle`'s chip;

@@ -47,6 +47,12 @@ struct SparseZoOptions {
   std::uint64_t seed = 1;
 };
 
+// Which parameters a run with these options trains (the mixed-training
+// mask, drawn once from options.seed): always_active ones, and each other
+// one with probability active_fraction.
+std::vector<bool> SparseZoActiveMask(const SparseZoOptions& options,
+                                     const std::vector<bool>& always_active);
+
 // always_active[i]: parameter i is an attenuator phase (never frozen).
 // REQUIRES: options validated by ValidateSparseZoOptions.
 std::unique_ptr<ZoOptimizer> MakeSparseZo(const SparseZoOptions& options,

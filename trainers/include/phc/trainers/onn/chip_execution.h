@@ -62,6 +62,20 @@ std::vector<double> DeployedPhases(const Model& model, const photonsim::ChipLayo
 photonic::v1::ChipDescription ChipForModel(const Model& model,
                                            const photonic::v1::ChipDescription& instruments);
 
+// Replaces the chip's fabrication and thermal specs with the noise model of
+// Gu et al. (AAAI 2021), in photonsim's electrical terms:
+//  - a multiplicative phase error phi (1 + gamma), gamma ~ N(0, 0.002)
+//    truncated at 3 sigma, per device, on every device: the heater
+//    efficiency spread (phase = efficiency x power, with no phase bias);
+//  - crosstalk 0.002 between adjacent heaters only (1 pitch), coming from a
+//    heater's power, so a heater at zero power emits none;
+//  - no phase bias (power is proportional to phi mod 2 pi, the paper's
+//    power model), resistance spread, coupler error, loss, detector spread
+//    or temperature drift. The instruments (DACs, detector noise, ADCs) are
+//    kept. docs/photonsim.md says what is our construction.
+// scale multiplies both (1: the paper's values).
+void UsePaperNoiseModel(photonic::v1::ChipDescription& chip, double scale = 1.0);
+
 // Logits measured on the chip, whose phases must already be the deployed
 // ones: one chip query per sample and optical linear layer, and one per
 // sample, patch and optical convolution. Electronic layers run here.

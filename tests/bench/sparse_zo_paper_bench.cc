@@ -1,0 +1,246 @@
+// Sparse ZO in the setting of Gu et al. (AAAI 2021): a model trained in
+// silico (model_bench --save) is deployed onto a simulated chip made for it
+// (chip-for-model, with the paper's noise model or our fabricated chip),
+// measured there, then fine-tuned in situ by SZO-SCD with power-aware
+// pruning, through the daemon's ChipController. Prints JSON lines: the
+// deployed accuracy, test accuracy every --eval-every forwards (minibatch
+// loss evaluations, the paper's "#ONN forward"), with the power of the
+// active devices in the paper's units (sum of (phi - phi0) mod 2 pi, rad)
+// and ours (mW), and a final line with the recovered accuracy on the whole
+// --test set and the forwards to reach --target.
+//
+//   build/tests/bench/model_bench --model deploy/models/mlp_64_24_24_10.textproto
+//       --realisation optical --seed 1 --epochs 20 --save /tmp/mlp_s1.params
+//   build/tests/bench/sparse_zo_paper_bench --model deploy/models/mlp_64_24_24_10.textproto
+//       --params /tmp/mlp_s1.params --noise paper --alpha 0.15 --s 0.1 --p 1 --forwards 100000
+#include <CLI/CLI.hpp>
+#include <chrono>
+#include <cmath>
+#include <cstdio>
+#include <fstream>
+#include <numbers>
+
+#include "daemon/training/controller_oracle.h"
+#include "phc/trainers/algorithms.h"
+#include "phc/trainers/onn/chip_execution.h"
+#include "phc/trainers/onn/in_silico.h"
+#include "phc/trainers/onn/model.h"
+#include "phc/trainers/onn/model_network.h"
+#include "phc/trainers/onn_model.h"
+#include "phc/trainers/training_loop.h"
+#include "spdlog/sinks/stdout_color_sinks.h"
+#include "spdlog/spdlog.h"
+#include "tests/sim_bench.h"
+
+namespace {
+
+namespace onn = phc::trainers::onn;
+using Clock = std::chrono::steady_clock;
+
+double Seconds(Clock::time_point since) {
+  return std::chrono::duration<double>(Clock::now() - since).count();
+}
+
+double Wrap(double phase) {
+  const double w = std::fmod(phase, 2.0 * std::numbers::pi);
+  return w < 0.0 ? w + 2.0 * std::numbers::pi : w;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  CLI::App app{"Sparse ZO fine-tuning of a deployed model, in the AAAI 2021 paper's setting"};
+  std::string model_path, params_path, noise = "paper", data_dir, label;
+  std::uint64_t chip_seed = 1, seed = 1;
+  double alpha = 0.15, s = 0.1, p = 1.0, step = 0.02, decay = 0.985, target = 0.0;
+  std::int64_t forwards = 100000, eval_every = 5000;
+  int train_limit = 0, test_limit = 0, eval_test = 1000, batch = 32;
+  double budget_per_phase_mw = 50.0, noise_scale = 1.0;
+  app.add_option("--model", model_path)->required()->check(CLI::ExistingFile);
+  app.add_option("--params", params_path, "parameters written by model_bench --save")
+      ->required()
+      ->check(CLI::ExistingFile);
+  app.add_option("--noise", noise, "paper: Gu et al.'s noise model; chip: onn_svd8x24's errors")
+      ->check(CLI::IsMember({"paper", "chip"}))
+      ->capture_default_str();
+  app.add_option("--noise-scale", noise_scale, "paper: phase error and crosstalk times this")
+      ->capture_default_str();
+  app.add_option("--chip-seed", chip_seed, "draws the simulated chip")->capture_default_str();
+  app.add_option("--seed", seed, "training seed (active mask, coordinates, minibatches)")
+      ->capture_default_str();
+  app.add_option("--alpha", alpha, "active fraction of mesh phases")->capture_default_str();
+  app.add_option("--s", s, "fraction of active phases visited per step")->capture_default_str();
+  app.add_option("--p", p, "power-aware pruning probability")->capture_default_str();
+  app.add_option("--lr", step, "initial step, rad")->capture_default_str();
+  app.add_option("--decay", decay, "step factor per epoch")->capture_default_str();
+  app.add_option("--batch", batch)->capture_default_str();
+  app.add_option("--forwards", forwards, "budget of minibatch loss evaluations")
+      ->capture_default_str();
+  app.add_option("--eval-every", eval_every, "forwards between test evaluations")
+      ->capture_default_str();
+  app.add_option("--eval-test", eval_test, "test images per progress evaluation")
+      ->capture_default_str();
+  app.add_option("--test", test_limit, "test images for the deployed and final accuracy (0: all)")
+      ->capture_default_str();
+  app.add_option("--train", train_limit, "training images (0: all 60,000)")->capture_default_str();
+  app.add_option("--target", target, "report the forwards to reach this progress accuracy");
+  app.add_option("--budget-per-phase-mw", budget_per_phase_mw)->capture_default_str();
+  app.add_option("--data", data_dir, "Fashion-MNIST directory");
+  app.add_option("--label", label, "free text copied into every line");
+  CLI11_PARSE(app, argc, argv);
+  if (forwards < 1) {
+    std::fprintf(stderr, "--forwards must be at least 1\n");
+    return 2;
+  }
+  spdlog::set_default_logger(spdlog::stderr_color_mt("bench"));
+  spdlog::set_level(spdlog::level::warn);
+
+  auto fail = [](const absl::Status& status) {
+    std::fprintf(stderr, "%s\n", std::string(status.message()).c_str());
+    return 2;
+  };
+  const absl::StatusOr<photonic::v1::ModelSpec> spec = onn::LoadModelSpec(model_path);
+  if (!spec.ok()) return fail(spec.status());
+  absl::StatusOr<onn::Model> model = onn::Model::Build(*spec, onn::Realisation::kOptical, 1);
+  if (!model.ok()) return fail(model.status());
+  {
+    std::ifstream in(params_path);
+    Eigen::VectorXd parameters(model->parameter_count());
+    for (Eigen::Index i = 0; i < parameters.size(); ++i) {
+      if (!(in >> parameters(i))) return fail(absl::DataLossError("short parameter file"));
+    }
+    model->SetParameters(parameters);
+  }
+  absl::StatusOr<onn::ModelData> data =
+      onn::LoadModelData(*spec, data_dir, train_limit, test_limit);
+  if (!data.ok()) return fail(data.status());
+  const int epoch_steps = std::max(1, data->train.size() / batch);
+  phc::trainers::Dataset progress_test = data->test;
+  const int progress_n = std::min(eval_test, data->test.size());
+  const double in_silico = onn::EvaluateAccuracy(*model, data->test);
+
+  absl::StatusOr<photonic::v1::ChipDescription> instruments = phc::testing::LoadChipDescription(
+      std::string(PHC_SOURCE_DIR) + "/deploy/chips/onn_svd8x24.textproto");
+  if (!instruments.ok()) return fail(instruments.status());
+  instruments->set_max_total_heater_power_mw(budget_per_phase_mw *
+                                             photonsim::BuildChipLayout(*instruments).phase_count);
+  photonic::v1::ChipDescription chip = onn::ChipForModel(*model, *instruments);
+  if (noise == "paper") onn::UsePaperNoiseModel(chip, noise_scale);
+  const absl::StatusOr<onn::ChipPlacement> placement = onn::PlaceModel(*model, chip);
+  if (!placement.ok()) return fail(placement.status());
+  const photonsim::ChipLayout layout = photonsim::BuildChipLayout(chip);
+  absl::StatusOr<phc::testing::SimBench> bench = phc::testing::MakeSimBench(chip, chip_seed);
+  if (!bench.ok()) return fail(bench.status());
+
+  char head[512];
+  std::snprintf(head, sizeof head,
+                "{\"benchmark\": \"sparse_zo_paper\", \"model\": \"%s\", \"noise\": \"%s\", "
+                "\"noise_scale\": %g, "
+                "\"label\": \"%s\", \"alpha\": %g, \"s\": %g, \"p\": %g, \"lr\": %g, "
+                "\"decay\": %g, \"seed\": %llu, \"chip_seed\": %llu",
+                spec->name().c_str(), noise.c_str(), noise_scale, label.c_str(), alpha, s, p, step,
+                decay, static_cast<unsigned long long>(seed),
+                static_cast<unsigned long long>(chip_seed));
+  const auto start = Clock::now();
+  const absl::Status ran = bench->controller->RunSync([&]() -> absl::Status {
+    phc::daemon::ControllerOracle oracle(*bench->controller, 1);
+    const std::vector<double> zero_power(bench->controller->phase_model().bias_rad().begin(),
+                                         bench->controller->phase_model().bias_rad().end());
+    const std::vector<double> deployed =
+        onn::DeployedPhases(*model, layout, *placement, zero_power);
+    if (absl::Status st = oracle.SetPhases(deployed); !st.ok()) return st;
+    absl::StatusOr<onn::ChipEvaluation> before =
+        onn::ChipAccuracy(*model, *placement, oracle, data->test);
+    if (!before.ok()) return before.status();
+    std::printf(
+        "%s, \"stage\": \"deployed\", \"in_silico\": %.4f, \"accuracy\": %.4f, "
+        "\"test\": %d, \"heater_power_mw\": %.1f}\n",
+        head, in_silico, before->accuracy, data->test.size(),
+        bench->controller->GetPhases().total_heater_power_mw);
+    std::fflush(stdout);
+
+    onn::DeployedModelNetwork network(*std::move(model), *placement, layout);
+    const phc::trainers::AlgorithmConfig config{.name = "sparse_zo",
+                                                .learning_rate = step,
+                                                .active_fraction = alpha,
+                                                .visit_fraction = s,
+                                                .prune_probability = p,
+                                                .step_decay = decay,
+                                                .decay_every = epoch_steps,
+                                                .seed = seed};
+    absl::StatusOr<std::unique_ptr<phc::trainers::ZoOptimizer>> optimizer =
+        phc::trainers::MakeOptimizer(config, network, oracle);
+    if (!optimizer.ok()) return optimizer.status();
+    const std::vector<bool> active = phc::trainers::SparseZoActiveMask(
+        phc::trainers::SparseZoOptionsFrom(config), network.attenuator_phases());
+    const std::vector<int>& chip_index = network.trainable_phases();
+    std::vector<double> params;
+    for (int index : chip_index) params.push_back(deployed[index]);
+    phc::trainers::TrainingRun run(oracle, network, data->train, data->test, *std::move(optimizer),
+                                   {.batch_size = batch,
+                                    .max_steps = std::int64_t{1} << 40,
+                                    .max_loss_evaluations = forwards,
+                                    .eval_every = 0,
+                                    .seed = seed},
+                                   deployed, params);
+    // Power of the active devices: the paper's (phi - phi0) mod 2 pi in rad,
+    // and the heater power our phase model gives them, mW.
+    auto active_power = [&](double& rad, double& mw) {
+      rad = mw = 0.0;
+      for (std::size_t i = 0; i < active.size(); ++i) {
+        if (!active[i]) continue;
+        const double phase = run.params()[i];
+        rad += Wrap(phase - zero_power[chip_index[i]]);
+        mw += oracle.PhasePowerMw(chip_index[i], phase);
+      }
+    };
+    int active_count = 0;
+    for (bool a : active) active_count += a;
+    std::int64_t next_eval = 0, to_target = -1;
+    double best = 0.0;
+    for (;;) {
+      const std::int64_t done = run.progress().loss_evaluations;
+      if (done >= next_eval || run.done()) {
+        absl::StatusOr<double> accuracy = run.Evaluate(progress_test, progress_n);
+        if (!accuracy.ok()) return accuracy.status();
+        best = std::max(best, *accuracy);
+        if (target > 0.0 && to_target < 0 && *accuracy >= target) to_target = done;
+        double rad = 0.0, mw = 0.0;
+        active_power(rad, mw);
+        std::printf(
+            "%s, \"stage\": \"progress\", \"forwards\": %lld, \"step\": %lld, "
+            "\"epoch\": %.3f, \"test_accuracy\": %.4f, \"test\": %d, \"loss\": %.4f, "
+            "\"active_phases\": %d, \"active_power_rad\": %.1f, "
+            "\"active_power_mw\": %.1f, \"heater_power_mw\": %.1f, "
+            "\"wall_s\": %.1f}\n",
+            head, static_cast<long long>(done), static_cast<long long>(run.progress().step),
+            static_cast<double>(run.progress().step) / epoch_steps, *accuracy, progress_n,
+            run.progress().loss, active_count, rad, mw,
+            oracle.HeaterPowerMw(run.FullPhases(run.params())), Seconds(start));
+        std::fflush(stdout);
+        next_eval = done + eval_every;
+      }
+      if (run.done()) break;
+      absl::StatusOr<phc::trainers::TrainingProgress> progress = run.Step();
+      if (!progress.ok()) return progress.status();
+    }
+    absl::StatusOr<double> recovered = run.Evaluate(data->test, 0);
+    if (!recovered.ok()) return recovered.status();
+    double rad = 0.0, mw = 0.0;
+    active_power(rad, mw);
+    std::printf(
+        "%s, \"stage\": \"final\", \"in_silico\": %.4f, \"deployed\": %.4f, "
+        "\"recovered\": %.4f, \"test\": %d, \"best_progress_accuracy\": %.4f, "
+        "\"forwards\": %lld, \"target\": %g, \"forwards_to_target\": %lld, "
+        "\"active_phases\": %d, \"active_power_rad\": %.1f, \"active_power_mw\": %.1f, "
+        "\"chip_queries\": %lld, \"wall_s\": %.1f}\n",
+        head, in_silico, before->accuracy, *recovered, data->test.size(), best,
+        static_cast<long long>(run.progress().loss_evaluations), target,
+        static_cast<long long>(to_target), active_count, rad, mw,
+        static_cast<long long>(oracle.cost().queries), Seconds(start));
+    std::fflush(stdout);
+    return absl::OkStatus();
+  });
+  if (!ran.ok()) return fail(ran);
+  return 0;
+}
