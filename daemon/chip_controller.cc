@@ -435,38 +435,42 @@ PhaseState ChipController::GetPhases() const {
   return state;
 }
 
-absl::Status ChipController::ValidateInputs(std::span<const double> amplitudes) const {
+absl::StatusOr<std::vector<double>> ChipController::PlanInputs(std::span<const double> amplitudes,
+                                                               const std::string& where) const {
   if (static_cast<int>(amplitudes.size()) != input_count_) {
-    return absl::InvalidArgumentError(absl::StrCat(
-        "amplitudes has ", amplitudes.size(), " entries; the chip has ", input_count_, " inputs"));
+    return absl::InvalidArgumentError(absl::StrCat(where, "amplitudes has ", amplitudes.size(),
+                                                   " entries; the chip has ", input_count_,
+                                                   " inputs"));
   }
   // Push-pull modulators at null reach negative fields; others start at 0.
   const double min_amplitude = chip_.modulator().bipolar() ? -1.0 : 0.0;
   for (std::size_t i = 0; i < amplitudes.size(); ++i) {
     if (!(amplitudes[i] >= min_amplitude && amplitudes[i] <= 1.0)) {
-      return absl::InvalidArgumentError(absl::StrCat("amplitudes[", i, "] = ", amplitudes[i],
-                                                     " is outside [", min_amplitude, ", 1]"));
+      return absl::InvalidArgumentError(absl::StrCat(where, "amplitudes[", i, "] = ",
+                                                     amplitudes[i], " is outside [",
+                                                     min_amplitude, ", 1]"));
     }
   }
   const double max_v = drivers_.modulators->max_voltage_v();
   const double min_v = drivers_.modulators->min_voltage_v();
-  const std::vector<double> volts_v = ModulatorVolts(amplitudes);
+  std::vector<double> volts_v = ModulatorVolts(amplitudes);
   for (std::size_t i = 0; i < volts_v.size(); ++i) {
     if (volts_v[i] > max_v) {
-      return absl::FailedPreconditionError(absl::StrCat("modulator ", i, " would need ", volts_v[i],
-                                                        " V, over its limit of ", max_v, " V"));
+      return absl::FailedPreconditionError(absl::StrCat(
+          where, "modulator ", i, " would need ", volts_v[i], " V, over its limit of ", max_v, " V"));
     }
     if (volts_v[i] < min_v) {
-      return absl::FailedPreconditionError(absl::StrCat("modulator ", i, " would need ", volts_v[i],
-                                                        " V, under its limit of ", min_v, " V"));
+      return absl::FailedPreconditionError(
+          absl::StrCat(where, "modulator ", i, " would need ", volts_v[i],
+                       " V, under its limit of ", min_v, " V"));
     }
   }
-  return absl::OkStatus();
+  return volts_v;
 }
 
 std::vector<double> ChipController::ModulatorVolts(std::span<const double> amplitudes) const {
   // Field transmission t = sin(pi/2 * V / V_pi)  =>  V = 2 V_pi / pi * asin(t), within
-  // [-V_pi, V_pi] (negative t: bipolar modulators only, checked by ValidateInputs).
+  // [-V_pi, V_pi] (negative t: bipolar modulators only, checked by PlanInputs).
   const double v_pi = chip_.modulator().v_pi_v();
   std::vector<double> volts_v(amplitudes.size());
   for (std::size_t i = 0; i < amplitudes.size(); ++i) {
@@ -476,9 +480,12 @@ std::vector<double> ChipController::ModulatorVolts(std::span<const double> ampli
 }
 
 absl::Status ChipController::WriteInputs(std::span<const double> amplitudes) {
-  if (absl::Status s = drivers_.modulators->SetVoltages(ModulatorVolts(amplitudes)); !s.ok()) {
-    return s;
-  }
+  return WriteInputVolts(ModulatorVolts(amplitudes), amplitudes);
+}
+
+absl::Status ChipController::WriteInputVolts(std::span<const double> volts_v,
+                                             std::span<const double> amplitudes) {
+  if (absl::Status s = drivers_.modulators->SetVoltages(volts_v); !s.ok()) return s;
   amplitudes_.assign(amplitudes.begin(), amplitudes.end());
   return absl::OkStatus();
 }
@@ -486,8 +493,9 @@ absl::Status ChipController::WriteInputs(std::span<const double> amplitudes) {
 absl::StatusOr<std::vector<double>> ChipController::SetInputs(std::span<const double> amplitudes) {
   RequireHardwareThread();
   if (absl::Status s = CheckLinks(); !s.ok()) return s;
-  if (absl::Status s = ValidateInputs(amplitudes); !s.ok()) return s;
-  if (absl::Status s = WriteInputs(amplitudes); !s.ok()) return s;
+  absl::StatusOr<std::vector<double>> volts_v = PlanInputs(amplitudes, "");
+  if (!volts_v.ok()) return volts_v.status();
+  if (absl::Status s = WriteInputVolts(*volts_v, amplitudes); !s.ok()) return s;
   return amplitudes_;
 }
 
@@ -506,19 +514,84 @@ absl::StatusOr<DetectorReading> ChipController::ReadDetectors(std::uint32_t aver
   if (!count.ok()) return count.status();
   absl::StatusOr<std::vector<double>> currents_a = drivers_.detectors->ReadCurrentsA(*count);
   if (!currents_a.ok()) return currents_a.status();
-  const double responsivity = chip_.detector().responsivity_a_per_w();
-  const double dark_a = chip_.detector().dark_current_na() * 1e-9;
   DetectorReading reading;
   reading.averages = *count;
-  for (int k = 0; k < output_count_; ++k) {
-    const double current_a = (*currents_a)[k];
-    // Balanced pairs: the dark currents cancel; the power is drop - through.
-    const double signal_a = balanced_output_[k] ? current_a : current_a - dark_a;
-    reading.photocurrent_ua.push_back(current_a * 1e6);
-    reading.optical_power_mw.push_back(signal_a / responsivity * 1e3);
-  }
+  reading.optical_power_mw.resize(output_count_);
+  CurrentsToPowerMw(*currents_a, reading.optical_power_mw);
+  for (double current_a : *currents_a) reading.photocurrent_ua.push_back(current_a * 1e6);
   last_photocurrent_ua_.assign(reading.photocurrent_ua.begin(), reading.photocurrent_ua.end());
   return reading;
+}
+
+void ChipController::CurrentsToPowerMw(std::span<const double> currents_a,
+                                       std::span<double> power_mw) const {
+  const double responsivity = chip_.detector().responsivity_a_per_w();
+  const double dark_a = chip_.detector().dark_current_na() * 1e-9;
+  for (int k = 0; k < output_count_; ++k) {
+    // Balanced pairs: the dark currents cancel; the power is drop - through.
+    const double signal_a = balanced_output_[k] ? currents_a[k] : currents_a[k] - dark_a;
+    power_mw[k] = signal_a / responsivity * 1e3;
+  }
+}
+
+absl::StatusOr<std::vector<double>> ChipController::QueryBatch(
+    std::span<const double> amplitude_rows, std::uint32_t averages) {
+  RequireHardwareThread();
+  if (absl::Status s = CheckLinks(); !s.ok()) return s;
+  const std::size_t inputs = static_cast<std::size_t>(input_count_);
+  if (inputs == 0 || amplitude_rows.size() % inputs != 0) {
+    return absl::InvalidArgumentError(absl::StrCat("a batch of ", amplitude_rows.size(),
+                                                   " amplitudes is not rows of the chip's ",
+                                                   input_count_, " inputs"));
+  }
+  absl::StatusOr<int> count = ValidateAverages(averages);
+  if (!count.ok()) return count.status();
+  const std::size_t rows = amplitude_rows.size() / inputs;
+  auto row_of = [&](std::span<const double> all, std::size_t r, std::size_t width) {
+    return all.subspan(r * width, width);
+  };
+  std::vector<double> volts_v(amplitude_rows.size());
+  for (std::size_t r = 0; r < rows; ++r) {
+    absl::StatusOr<std::vector<double>> planned =
+        PlanInputs(row_of(amplitude_rows, r, inputs), absl::StrCat("row ", r, ": "));
+    if (!planned.ok()) return planned.status();
+    std::copy(planned->begin(), planned->end(), volts_v.begin() + r * inputs);
+  }
+  query_count_.fetch_add(rows, std::memory_order_relaxed);
+  const std::size_t outputs = static_cast<std::size_t>(output_count_);
+  std::vector<double> power_mw(rows * outputs);
+  if (rows == 0) return power_mw;
+  if (drivers_.sweeps == nullptr) {
+    for (std::size_t r = 0; r < rows; ++r) {
+      if (absl::Status s =
+              WriteInputVolts(row_of(volts_v, r, inputs), row_of(amplitude_rows, r, inputs));
+          !s.ok()) {
+        return s;
+      }
+      absl::StatusOr<DetectorReading> reading = ReadDetectors(*count);
+      if (!reading.ok()) return reading.status();
+      std::copy(reading->optical_power_mw.begin(), reading->optical_power_mw.end(),
+                power_mw.begin() + r * outputs);
+    }
+    return power_mw;
+  }
+  absl::StatusOr<std::vector<double>> currents_a = drivers_.sweeps->Sweep(volts_v, *count);
+  if (!currents_a.ok()) return currents_a.status();
+  if (currents_a->size() != rows * outputs) {
+    return absl::InternalError(absl::StrCat("the sweep returned ", currents_a->size(),
+                                            " currents for ", rows, " rows of ", outputs));
+  }
+  for (std::size_t r = 0; r < rows; ++r) {
+    CurrentsToPowerMw(row_of(*currents_a, r, outputs),
+                      std::span<double>(power_mw).subspan(r * outputs, outputs));
+  }
+  const std::span<const double> last_row = row_of(amplitude_rows, rows - 1, inputs);
+  amplitudes_.assign(last_row.begin(), last_row.end());
+  last_photocurrent_ua_.clear();
+  for (double current_a : row_of(*currents_a, rows - 1, outputs)) {
+    last_photocurrent_ua_.push_back(current_a * 1e6);
+  }
+  return power_mw;
 }
 
 absl::StatusOr<DetectorReading> ChipController::Query(const QueryConfig& config) {
@@ -533,8 +606,11 @@ absl::StatusOr<DetectorReading> ChipController::Query(const QueryConfig& config)
     std::vector<double> volts_v;
     if (absl::Status s = CheckGuard(planned, volts_v); !s.ok()) return s;
   }
+  std::vector<double> input_volts_v;
   if (!config.amplitudes.empty()) {
-    if (absl::Status s = ValidateInputs(config.amplitudes); !s.ok()) return s;
+    absl::StatusOr<std::vector<double>> inputs = PlanInputs(config.amplitudes, "");
+    if (!inputs.ok()) return inputs.status();
+    input_volts_v = *std::move(inputs);
   }
   if (absl::Status s = ValidateAverages(config.averages).status(); !s.ok()) return s;
 
@@ -542,7 +618,7 @@ absl::StatusOr<DetectorReading> ChipController::Query(const QueryConfig& config)
     if (absl::Status s = WriteHeaters(planned); !s.ok()) return s;
   }
   if (!config.amplitudes.empty()) {
-    if (absl::Status s = WriteInputs(config.amplitudes); !s.ok()) return s;
+    if (absl::Status s = WriteInputVolts(input_volts_v, config.amplitudes); !s.ok()) return s;
   }
   return ReadDetectors(config.averages);
 }

@@ -132,6 +132,16 @@ class ChipController {
   const std::vector<double>& last_photocurrent_ua() const { return last_photocurrent_ua_; }
   // Validates phases and inputs together, writes both, then reads.
   absl::StatusOr<DetectorReading> Query(const QueryConfig& config);
+  // Many inputs at the present phases: sends each row of amplitude_rows
+  // (rows x input_count(), row-major) in turn and reads every detector after
+  // each; returns rows x output_count() optical powers in mW. The inputs keep
+  // the last row. Every row is validated before any is sent: a bad row
+  // refuses the batch (INVALID_ARGUMENT or FAILED_PRECONDITION naming the
+  // row) and changes nothing. Runs as one hardware-timed sweep where the
+  // instruments have one (drivers::SweepDriver, the simulator), else row by
+  // row. Counts one query per row.
+  absl::StatusOr<std::vector<double>> QueryBatch(std::span<const double> amplitude_rows,
+                                                 std::uint32_t averages);
   // All heaters and modulators to 0 V.
   absl::Status DriveToSafeState();
   // A new chip-wide heater budget in (0, chip max_total_heater_power_mw]. While
@@ -161,7 +171,11 @@ class ChipController {
   ChipController(const photonic::v1::ChipDescription& chip, drivers::DriverSet drivers,
                  std::chrono::nanoseconds settle_time);
 
-  absl::Status ValidateInputs(std::span<const double> amplitudes) const;
+  // The modulator volts for valid amplitudes; `where` prefixes errors.
+  absl::StatusOr<std::vector<double>> PlanInputs(std::span<const double> amplitudes,
+                                                 const std::string& where) const;
+  // Detector currents (A) to optical power (mW), one value per output.
+  void CurrentsToPowerMw(std::span<const double> currents_a, std::span<double> power_mw) const;
   absl::StatusOr<int> ValidateAverages(std::uint32_t averages) const;
   // Full new phase vector for a request, or an error naming the bad field.
   absl::StatusOr<std::vector<double>> PlanPhases(std::span<const double> phases_rad,
@@ -175,6 +189,9 @@ class ChipController {
   absl::Status WriteVoltagesWithSlewLimit(std::span<const int> channels,
                                           const std::vector<double>& target_v);
   absl::Status WriteInputs(std::span<const double> amplitudes);
+  // Writes volts already planned for `amplitudes` (PlanInputs).
+  absl::Status WriteInputVolts(std::span<const double> volts_v,
+                               std::span<const double> amplitudes);
   std::vector<double> ModulatorVolts(std::span<const double> amplitudes) const;
   void RequireHardwareThread() const;
   void RunHardwareThread();

@@ -27,6 +27,14 @@ absl::StatusOr<std::vector<double>> ControllerOracle::Query(std::span<const doub
   return std::move(reading->optical_power_mw);
 }
 
+absl::StatusOr<std::vector<double>> ControllerOracle::QueryBatch(
+    std::span<const double> amplitude_rows) {
+  absl::StatusOr<std::vector<double>> powers = controller_.QueryBatch(amplitude_rows, averages_);
+  if (!powers.ok()) return powers.status();
+  queries_ += static_cast<std::int64_t>(amplitude_rows.size()) / layout().input_count;
+  return powers;
+}
+
 double ControllerOracle::HeaterPowerMw(std::span<const double> phases_rad) const {
   double total = 0.0;
   for (double p : HeaterPowersMw(phases_rad)) total += p;

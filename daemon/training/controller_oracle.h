@@ -1,5 +1,5 @@
 // The trainers' ChipOracle over the daemon's ChipController: training in
-// situ, on the hardware thread, one direct call per query (no RPC). Heater
+// situ, on the hardware thread, one direct call per query or batch (no RPC). Heater
 // power comes from the controller's phase model (calibrated when a
 // calibration is installed), every write goes through PowerGuard.
 #pragma once
@@ -21,6 +21,8 @@ class ControllerOracle final : public trainers::ChipOracle {
   const photonsim::ChipLayout& layout() const override { return controller_.layout(); }
   absl::Status SetPhases(std::span<const double> phases_rad) override;
   absl::StatusOr<std::vector<double>> Query(std::span<const double> amplitudes) override;
+  // ChipController::QueryBatch: one hardware-timed sweep where there is one.
+  absl::StatusOr<std::vector<double>> QueryBatch(std::span<const double> amplitude_rows) override;
   double HeaterPowerMw(std::span<const double> phases_rad) const override;
   std::vector<double> HeaterPowersMw(std::span<const double> phases_rad) const override;
   double PhasePowerMw(int index, double phase_rad) const override;

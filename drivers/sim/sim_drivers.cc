@@ -69,13 +69,20 @@ class SimDacDriver final : public DacDriver {
       return absl::InvalidArgumentError(absl::StrCat("modulator write: expected ", channel_count(),
                                                      " voltages, got ", volts_v.size()));
     }
-    for (int i = 0; i < channel_count(); ++i) {
-      if (absl::Status s = CheckVoltage("modulator", i, volts_v[i], min_voltage_v_, max_voltage_v_);
+    if (absl::Status s = CheckVoltages(volts_v); !s.ok()) return s;
+    chip_->SetModulatorVoltages(volts_v);
+    return absl::OkStatus();
+  }
+
+  // Every value of `volts_v` (one or more rows) within the DAC's range.
+  absl::Status CheckVoltages(std::span<const double> volts_v) const {
+    for (std::size_t i = 0; i < volts_v.size(); ++i) {
+      if (absl::Status s = CheckVoltage("modulator", static_cast<int>(i) % channel_count(),
+                                        volts_v[i], min_voltage_v_, max_voltage_v_);
           !s.ok()) {
         return s;
       }
     }
-    chip_->SetModulatorVoltages(volts_v);
     return absl::OkStatus();
   }
 
@@ -100,6 +107,30 @@ class SimAdcDriver final : public AdcDriver {
   std::shared_ptr<photonsim::SimChip> chip_;
 };
 
+// The simulator reads a sweep's rows in optical batches
+// (SimChip::ReadSequencePhotocurrentsA).
+class SimSweepDriver final : public SweepDriver {
+ public:
+  SimSweepDriver(std::shared_ptr<photonsim::SimChip> chip, double max_voltage_v)
+      : chip_(chip), dac_(std::move(chip), max_voltage_v) {}
+
+  absl::StatusOr<std::vector<double>> Sweep(std::span<const double> dac_volts_rows,
+                                            int averages) override {
+    if (averages < 1) return absl::InvalidArgumentError("averages must be at least 1");
+    if (dac_volts_rows.size() % static_cast<std::size_t>(dac_.channel_count()) != 0) {
+      return absl::InvalidArgumentError(
+          absl::StrCat("sweep: ", dac_volts_rows.size(), " voltages are not rows of ",
+                       dac_.channel_count(), " modulator channels"));
+    }
+    if (absl::Status s = dac_.CheckVoltages(dac_volts_rows); !s.ok()) return s;
+    return chip_->ReadSequencePhotocurrentsA(dac_volts_rows, averages);
+  }
+
+ private:
+  std::shared_ptr<photonsim::SimChip> chip_;
+  SimDacDriver dac_;  // its channel count and range checks
+};
+
 // Sleeping on a simulated chip advances its virtual clock: no wall time.
 class SimChipClock final : public Clock {
  public:
@@ -119,6 +150,7 @@ DriverSet MakeSimDrivers(std::shared_ptr<photonsim::SimChip> chip, double heater
   set.backend_name = "sim";
   set.heaters = std::make_unique<SimHeaterDriver>(chip, heater_max_voltage_v);
   set.modulators = std::make_unique<SimDacDriver>(chip, modulator_max_voltage_v);
+  set.sweeps = std::make_unique<SimSweepDriver>(chip, modulator_max_voltage_v);
   set.detectors = std::make_unique<SimAdcDriver>(chip);
   set.clock = std::make_shared<SimChipClock>(std::move(chip));
   return set;

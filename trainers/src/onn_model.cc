@@ -75,45 +75,63 @@ absl::StatusOr<Eigen::MatrixXd> OnnModel::Forward(ChipOracle& oracle,
     return absl::InvalidArgumentError(absl::StrCat("features have ", features.cols(),
                                                    " columns; the model takes ", widths.front()));
   }
+  // Layer by layer, each layer's samples in sweeps of up to kSweepRows
+  // (ChipOracle::QueryBatch).
+  constexpr Eigen::Index kSweepRows = 256;
+  const auto inputs = static_cast<std::size_t>(chip_inputs_);
+  const auto outputs = static_cast<std::size_t>(oracle.layout().output_count);
   Eigen::MatrixXd logits(features.rows(), widths.back());
-  std::vector<double> amplitudes(chip_inputs_);
-  std::vector<double> activation, powers;
-  for (Eigen::Index s = 0; s < features.rows(); ++s) {
-    activation.assign(features.row(s).begin(), features.row(s).end());
+  std::vector<double> amplitudes;
+  for (Eigen::Index first = 0; first < features.rows(); first += kSweepRows) {
+    const Eigen::Index rows = std::min(kSweepRows, features.rows() - first);
+    Eigen::MatrixXd activation = features.middleRows(first, rows);
     std::size_t block = 0;
     for (std::size_t l = 0; l + 1 < widths.size(); ++l) {
-      std::fill(amplitudes.begin(), amplitudes.end(), 0.0);
       const std::size_t layer_begin = block;
-      for (; block < blocks_.size() && blocks_[block].layer == static_cast<int>(l); ++block) {
-        const photonsim::CircuitLayout& circuit = circuits_[block];
-        for (int i = 0; i < k_; ++i) {
-          const int feature = blocks_[block].col * k_ + i;
-          amplitudes[circuit.first_input + i] =
-              feature < widths[l] ? std::clamp(activation[feature], 0.0, 1.0) : 0.0;
+      while (block < blocks_.size() && blocks_[block].layer == static_cast<int>(l)) ++block;
+      amplitudes.assign(static_cast<std::size_t>(rows) * inputs, 0.0);
+      for (Eigen::Index s = 0; s < rows; ++s) {
+        double* row = amplitudes.data() + s * inputs;
+        for (std::size_t b = layer_begin; b < block; ++b) {
+          const photonsim::CircuitLayout& circuit = circuits_[b];
+          for (int i = 0; i < k_; ++i) {
+            const int feature = blocks_[b].col * k_ + i;
+            if (feature < widths[l]) {
+              row[circuit.first_input + i] = std::clamp(activation(s, feature), 0.0, 1.0);
+            }
+          }
         }
       }
-      absl::StatusOr<std::vector<double>> out = oracle.Query(amplitudes);
+      absl::StatusOr<std::vector<double>> out = oracle.QueryBatch(amplitudes);
       if (!out.ok()) return out.status();
-      powers.assign(widths[l + 1], 0.0);
-      for (std::size_t b = layer_begin; b < block; ++b) {
-        const photonsim::CircuitLayout& circuit = circuits_[b];
-        for (int o = 0; o < k_; ++o) {
-          const int unit = blocks_[b].row * k_ + o;
-          if (unit < widths[l + 1]) powers[unit] += std::max(0.0, (*out)[circuit.first_output + o]);
+      Eigen::MatrixXd powers = Eigen::MatrixXd::Zero(rows, widths[l + 1]);
+      for (Eigen::Index s = 0; s < rows; ++s) {
+        const double* reading = out->data() + s * outputs;
+        for (std::size_t b = layer_begin; b < block; ++b) {
+          const photonsim::CircuitLayout& circuit = circuits_[b];
+          for (int o = 0; o < k_; ++o) {
+            const int unit = blocks_[b].row * k_ + o;
+            if (unit < widths[l + 1]) {
+              powers(s, unit) += std::max(0.0, reading[circuit.first_output + o]);
+            }
+          }
         }
       }
-      const bool last = l + 2 == widths.size();
-      if (last) {
-        double total = 0.0;
-        for (double p : powers) total += p;
-        for (int o = 0; o < widths.back(); ++o) {
-          logits(s, o) = total > 0.0 ? architecture_.temperature * powers[o] / total : 0.0;
+      if (l + 2 == widths.size()) {
+        for (Eigen::Index s = 0; s < rows; ++s) {
+          const double total = powers.row(s).sum();
+          for (int o = 0; o < widths.back(); ++o) {
+            logits(first + s, o) =
+                total > 0.0 ? architecture_.temperature * powers(s, o) / total : 0.0;
+          }
         }
       } else {
-        const double top = *std::max_element(powers.begin(), powers.end());
-        activation.resize(powers.size());
-        for (std::size_t o = 0; o < powers.size(); ++o) {
-          activation[o] = top > 0.0 ? std::sqrt(powers[o] / top) : 0.0;
+        activation.resize(rows, widths[l + 1]);
+        for (Eigen::Index s = 0; s < rows; ++s) {
+          const double top = powers.row(s).maxCoeff();
+          for (int o = 0; o < widths[l + 1]; ++o) {
+            activation(s, o) = top > 0.0 ? std::sqrt(powers(s, o) / top) : 0.0;
+          }
         }
       }
     }

@@ -3,6 +3,9 @@
 #include <algorithm>
 #include <cmath>
 
+#include "phc/base/check.h"
+#include "photonsim/vector_math.h"
+
 namespace photonsim {
 
 DetectorChain::DetectorChain(const photonic::v1::DetectorSpec& spec)
@@ -23,26 +26,49 @@ double DetectorChain::SampleVarianceA2(double photodiode_current_a) const {
 double DetectorChain::full_scale_current_a() const { return max_code_ * lsb_v_ / gain_ohm_; }
 
 double DetectorChain::Quantise(double current_a) const {
+  // nearbyint (ties to even) is one instruction on SSE4.1 and later; which
+  // way an exact half-code tie goes is below any noise.
   const double code =
-      std::clamp(std::round(current_a * gain_ohm_ / lsb_v_), -max_code_ - 1.0, max_code_);
+      std::clamp(std::nearbyint(current_a * gain_ohm_ / lsb_v_), -max_code_ - 1.0, max_code_);
   return code * lsb_v_ / gain_ohm_;
 }
 
 double DetectorChain::Digitise(double mean_a, double photodiode_current_a, int averages,
                                std::mt19937_64& rng) const {
-  if (ideal()) return mean_a;
-  const double sigma = std::sqrt(SampleVarianceA2(photodiode_current_a));
-  std::normal_distribution<double> gauss(0.0, 1.0);
-  if (averages <= 256) {
-    double sum = 0.0;
-    for (int s = 0; s < averages; ++s) sum += Quantise(mean_a + sigma * gauss(rng));
-    return sum / averages;
+  double out = 0.0;
+  DigitiseAll({&mean_a, 1}, {&photodiode_current_a, 1}, averages, rng, {&out, 1});
+  return out;
+}
+
+void DetectorChain::DigitiseAll(std::span<const double> mean_a,
+                                std::span<const double> photodiode_current_a, int averages,
+                                std::mt19937_64& rng, std::span<double> out) const {
+  PHC_CHECK(mean_a.size() == out.size() && photodiode_current_a.size() == out.size());
+  PHC_CHECK(averages >= 1);
+  if (ideal()) {
+    std::copy(mean_a.begin(), mean_a.end(), out.begin());
+    return;
   }
+  // Up to 256 averages every sample is drawn and quantised; above, the
+  // mean is drawn from its Gaussian limit.
+  const bool every_sample = averages <= 256;
+  const std::size_t draws = every_sample ? static_cast<std::size_t>(averages) : 1;
+  normals_.resize(out.size() * draws);
+  FillStandardNormals(normals_, rng);
   const double lsb_a = lsb_v_ / gain_ohm_;
   const double full_scale = full_scale_current_a();
-  const double mean = mean_a + sigma / std::sqrt(double(averages)) * gauss(rng);
-  if (sigma < lsb_a) return Quantise(mean);
-  return std::clamp(mean, -full_scale - lsb_a, full_scale);
+  for (std::size_t i = 0; i < out.size(); ++i) {
+    const double sigma = std::sqrt(SampleVarianceA2(photodiode_current_a[i]));
+    const double* z = normals_.data() + i * draws;
+    if (every_sample) {
+      double sum = 0.0;
+      for (std::size_t s = 0; s < draws; ++s) sum += Quantise(mean_a[i] + sigma * z[s]);
+      out[i] = sum / averages;
+      continue;
+    }
+    const double mean = mean_a[i] + sigma / std::sqrt(double(averages)) * z[0];
+    out[i] = sigma < lsb_a ? Quantise(mean) : std::clamp(mean, -full_scale - lsb_a, full_scale);
+  }
 }
 
 }  // namespace photonsim

@@ -5,25 +5,24 @@
 
 #include "phc/base/check.h"
 #include "photonsim/chip_description.h"
+#include "photonsim/vector_math.h"
 
 namespace photonsim {
 namespace {
 
+// std::round (half away from zero), without the libm call: trunc is one
+// instruction on SSE4.1 and later, and x - trunc(x) is exact.
+double RoundHalfAway(double x) {
+  const double whole = std::trunc(x);
+  return std::abs(x - whole) >= 0.5 ? whole + std::copysign(1.0, x) : whole;
+}
+
 double QuantiseDac(double volts, double full_scale_v, std::uint32_t bits) {
   if (bits == 0) return volts;
   const double lsb = full_scale_v / (std::ldexp(1.0, bits) - 1.0);
-  return std::round(volts / lsb) * lsb;
+  return RoundHalfAway(volts / lsb) * lsb;
 }
 
-// A bipolar DAC over [-full_scale_v, full_scale_v]: codes -(2^(bits-1) - 1)
-// .. 2^(bits-1) - 1 (the most negative two's-complement code unused), so
-// 0 V and both ends are exact and round() (half away from zero) keeps
-// Q(-V) = -Q(V). REQUIRES: bits != 1 (ValidateChipDescription).
-double QuantiseBipolarDac(double volts, double full_scale_v, std::uint32_t bits) {
-  if (bits == 0) return volts;
-  const double lsb = full_scale_v / (std::ldexp(1.0, bits - 1) - 1.0);
-  return std::round(volts / lsb) * lsb;
-}
 
 }  // namespace
 
@@ -45,6 +44,17 @@ SimChip::SimChip(const photonic::v1::ChipDescription& chip, HiddenTruth truth,
       effective_power_mw_(layout_.phase_count, 0.0),
       modulator_volts_v_(layout_.input_count, 0.0),
       tec_setpoint_c_(chip.tec().setpoint_c()) {
+  // A bipolar DAC over [-max, max]: codes -(2^(bits-1) - 1) .. 2^(bits-1) - 1
+  // (the most negative two's-complement code unused), so 0 V and both ends
+  // are exact and rounding half away from zero keeps Q(-V) = -Q(V).
+  // bits != 1 (ValidateChipDescription).
+  const auto& modulator = chip.modulator();
+  if (modulator.dac_bits() > 0) {
+    const double levels = std::ldexp(1.0, modulator.bipolar() ? modulator.dac_bits() - 1
+                                                              : modulator.dac_bits()) -
+                          1.0;
+    modulator_lsb_v_ = modulator.max_voltage_v() / levels;
+  }
   for (const CircuitLayout& circuit : layout_.circuits) {
     circuits_.push_back(MakeOpticalCircuit(circuit));
     const std::span<const double> splitting(truth_.splitting_error_rad);
@@ -98,14 +108,16 @@ void SimChip::SetHeaterVoltages(std::span<const int> channels, std::span<const d
   }
 }
 
+double SimChip::QuantiseModulator(double volts_v) const {
+  // QuantiseDac or QuantiseBipolarDac, with the step computed once.
+  return modulator_lsb_v_ > 0.0 ? RoundHalfAway(volts_v / modulator_lsb_v_) * modulator_lsb_v_
+                                : volts_v;
+}
+
 void SimChip::SetModulatorVoltages(std::span<const double> volts_v) {
   PHC_CHECK(volts_v.size() == modulator_volts_v_.size());
-  const auto& modulator = description_.modulator();
   for (std::size_t i = 0; i < volts_v.size(); ++i) {
-    modulator_volts_v_[i] =
-        modulator.bipolar()
-            ? QuantiseBipolarDac(volts_v[i], modulator.max_voltage_v(), modulator.dac_bits())
-            : QuantiseDac(volts_v[i], modulator.max_voltage_v(), modulator.dac_bits());
+    modulator_volts_v_[i] = QuantiseModulator(volts_v[i]);
   }
 }
 
@@ -160,12 +172,19 @@ std::vector<double> SimChip::PhasesForTesting() const {
 }
 
 void SimChip::UpdateCircuits() {
-  // Half the resolution for the common drift, half for each shifter's own
-  // phase: every phase the optics use is within the resolution of the truth.
+  CollectMovedPhases();
+  RebuildMovedCircuits();
+}
+
+// Half the resolution for the common drift, half for each shifter's own
+// phase: every phase the optics use is within the resolution of the truth.
+bool SimChip::CollectMovedPhases() {
   constexpr double kHalf = kOpticsPhaseResolutionRad / 2;
+  bool any_dirty = false;
   if (!built_) {
     for (int i = 0; i < heater_count(); ++i) built_phases_rad_[i] = PhaseRad(i, 0.0);
     circuit_dirty_.assign(circuits_.size(), 1);
+    any_dirty = true;
   } else {
     // The shifters these heaters heat, each once.
     auto mark = [&](int i) {
@@ -184,12 +203,18 @@ void SimChip::UpdateCircuits() {
       if (!(std::abs(phase - built_phases_rad_[i]) <= kHalf)) {
         built_phases_rad_[i] = phase;
         circuit_dirty_[circuit_of_phase_[i]] = 1;
+        any_dirty = true;
       }
     }
     affected_phases_.clear();
   }
   for (const int j : moved_heaters_) has_moved_[j] = 0;
   moved_heaters_.clear();
+  drift_moved_ = !built_ || !(std::abs(DriftRad() - built_drift_rad_) <= kHalf);
+  return any_dirty || drift_moved_;
+}
+
+void SimChip::RebuildMovedCircuits() {
   const std::span<const double> all(built_phases_rad_);
   for (std::size_t c = 0; c < circuits_.size(); ++c) {
     if (!circuit_dirty_[c]) continue;
@@ -197,37 +222,86 @@ void SimChip::UpdateCircuits() {
     circuits_[c]->SetPhases(all.subspan(circuit.first_phase, circuit.phase_count));
     circuit_dirty_[c] = 0;
   }
-  const double drift = DriftRad();
-  if (!built_ || !(std::abs(drift - built_drift_rad_) <= kHalf)) {
-    built_drift_rad_ = drift;
-    for (auto& circuit : circuits_) circuit->SetCommonPhaseOffset(drift);
+  if (drift_moved_) {
+    built_drift_rad_ = DriftRad();
+    for (auto& circuit : circuits_) circuit->SetCommonPhaseOffset(built_drift_rad_);
+    drift_moved_ = false;
   }
   built_ = true;
 }
 
 std::vector<double> SimChip::ReadPhotocurrentsA(int averages) {
   PHC_CHECK(averages >= 1);
-  UpdateCircuits();
-  const double field_scale = std::sqrt(truth_.laser_power_mw);
-  std::vector<double>& inputs = input_fields_;
-  inputs.resize(modulator_count());
-  // t(V) = sin(pi/2 V / V_pi): negative below 0 V (bipolar modulators only).
-  for (int i = 0; i < modulator_count(); ++i) {
-    inputs[i] = field_scale *
-                std::sin(std::numbers::pi / 2 * modulator_volts_v_[i] / truth_.modulator_v_pi_v);
+  return ReadRows(Eigen::Map<const RowMajorMatrixXd>(modulator_volts_v_.data(), 1, modulator_count()),
+                  averages);
+}
+
+std::vector<double> SimChip::ReadSequencePhotocurrentsA(
+    std::span<const double> modulator_volts_rows, int averages) {
+  PHC_CHECK(averages >= 1);
+  const auto inputs = static_cast<std::size_t>(modulator_count());
+  PHC_CHECK(inputs > 0 && modulator_volts_rows.size() % inputs == 0);
+  const auto rows = static_cast<Eigen::Index>(modulator_volts_rows.size() / inputs);
+  RowMajorMatrixXd volts(rows, modulator_count());
+  for (Eigen::Index r = 0; r < rows; ++r) {
+    for (int i = 0; i < modulator_count(); ++i) {
+      volts(r, i) = QuantiseModulator(modulator_volts_rows[r * inputs + i]);
+    }
   }
-  std::vector<double>& positive_mw = positive_mw_;
-  std::vector<double>& negative_mw = negative_mw_;
-  positive_mw.assign(detector_count(), 0.0);
-  negative_mw.assign(detector_count(), 0.0);
+  if (rows > 0) {
+    for (int i = 0; i < modulator_count(); ++i) modulator_volts_v_[i] = volts(rows - 1, i);
+  }
+  return ReadRows(volts, averages);
+}
+
+void SimChip::DetectRows(Eigen::Index first, Eigen::Index end) {
+  if (end <= first) return;
+  const Eigen::Index rows = end - first;
   for (std::size_t c = 0; c < circuits_.size(); ++c) {
     const CircuitLayout& circuit = layout_.circuits[c];
-    circuits_[c]->Detect(
-        std::span<const double>(inputs).subspan(circuit.first_input, circuit.input_count),
-        std::span<double>(positive_mw).subspan(circuit.first_output, circuit.output_count),
-        std::span<double>(negative_mw).subspan(circuit.first_output, circuit.output_count));
+    circuits_[c]->DetectBatch(
+        input_rows_.block(first, circuit.first_input, rows, circuit.input_count),
+        positive_rows_.block(first, circuit.first_output, rows, circuit.output_count),
+        negative_rows_.block(first, circuit.first_output, rows, circuit.output_count));
   }
-  std::vector<double> currents_a(detector_count());
+}
+
+std::vector<double> SimChip::ReadRows(ConstRowsRef modulator_volts_v, int averages) {
+  const Eigen::Index rows = modulator_volts_v.rows();
+  // Field transmission t(V) = sin(pi/2 V / V_pi): negative below 0 V
+  // (bipolar modulators only).
+  const std::size_t cells = static_cast<std::size_t>(modulator_volts_v.size());
+  modulation_rad_.resize(cells);
+  modulation_cos_.resize(cells);
+  for (Eigen::Index r = 0; r < rows; ++r) {
+    for (int i = 0; i < modulator_count(); ++i) {
+      modulation_rad_[r * modulator_count() + i] =
+          std::numbers::pi / 2 * modulator_volts_v(r, i) / truth_.modulator_v_pi_v;
+    }
+  }
+  input_rows_.resize(rows, modulator_count());
+  SinCos(modulation_rad_, std::span<double>(input_rows_.data(), cells), modulation_cos_);
+  input_rows_ *= std::sqrt(truth_.laser_power_mw);
+  positive_rows_.setZero(rows, detector_count());
+  negative_rows_.setZero(rows, detector_count());
+
+  const double sample_time_s = description_.detector().sample_time_us() * 1e-6;
+  const auto window =
+      std::chrono::nanoseconds(static_cast<std::int64_t>(averages * sample_time_s * 1e9));
+  UpdateCircuits();
+  Eigen::Index first = 0;
+  for (Eigen::Index r = 1; r < rows; ++r) {
+    Advance(window);  // row r - 1's conversions
+    if (CollectMovedPhases()) {
+      DetectRows(first, r);
+      RebuildMovedCircuits();
+      first = r;
+    }
+  }
+  DetectRows(first, rows);
+
+  mean_a_.resize(static_cast<std::size_t>(rows) * detector_count());
+  through_a_.resize(mean_a_.size());
   for (std::size_t c = 0; c < circuits_.size(); ++c) {
     const CircuitLayout& circuit = layout_.circuits[c];
     // Microring banks' drop/through pairs, coherent cores' homodyne pairs.
@@ -235,16 +309,19 @@ std::vector<double> SimChip::ReadPhotocurrentsA(int averages) {
     for (int k = circuit.first_output; k < circuit.first_output + circuit.output_count; ++k) {
       const double responsivity = truth_.responsivity_a_per_w[k];
       const double dark = truth_.dark_current_a[k];
-      // Balanced pairs: the two dark currents cancel, their shot noise adds.
-      const double mean_a =
-          responsivity * (positive_mw[k] - negative_mw[k]) * 1e-3 + (balanced ? 0.0 : dark);
-      const double through_diodes_a =
-          responsivity * (positive_mw[k] + negative_mw[k]) * 1e-3 + (balanced ? 2 * dark : dark);
-      currents_a[k] = detector_.Digitise(mean_a, through_diodes_a, averages, noise_rng_);
+      for (Eigen::Index r = 0; r < rows; ++r) {
+        const double positive = positive_rows_(r, k), negative = negative_rows_(r, k);
+        const std::size_t cell = static_cast<std::size_t>(r) * detector_count() + k;
+        // Balanced pairs: the two dark currents cancel, their shot noise adds.
+        mean_a_[cell] = responsivity * (positive - negative) * 1e-3 + (balanced ? 0.0 : dark);
+        through_a_[cell] =
+            responsivity * (positive + negative) * 1e-3 + (balanced ? 2 * dark : dark);
+      }
     }
   }
-  const double sample_time_s = description_.detector().sample_time_us() * 1e-6;
-  Advance(std::chrono::nanoseconds(static_cast<std::int64_t>(averages * sample_time_s * 1e9)));
+  std::vector<double> currents_a(mean_a_.size());
+  detector_.DigitiseAll(mean_a_, through_a_, averages, noise_rng_, currents_a);
+  if (rows > 0) Advance(window);  // the last row's conversions
   return currents_a;
 }
 

@@ -20,6 +20,19 @@ void FieldsToPower(const MatrixXc& fields, std::span<double> positive_mw,
   }
 }
 
+// fields (rows x n) <- the real input rows; returns whether every input is 0.
+bool LoadFields(ConstRowsRef inputs, MatrixXc& fields) {
+  fields.resize(inputs.rows(), inputs.cols());
+  bool dark = true;
+  for (Eigen::Index i = 0; i < inputs.cols(); ++i) {
+    for (Eigen::Index r = 0; r < inputs.rows(); ++r) {
+      fields(r, i) = inputs(r, i);
+      dark = dark && inputs(r, i) == 0.0;
+    }
+  }
+  return dark;
+}
+
 class MeshCircuitModel final : public OpticalCircuit {
  public:
   explicit MeshCircuitModel(MziMesh mesh)
@@ -37,11 +50,18 @@ class MeshCircuitModel final : public OpticalCircuit {
     mesh_.Propagate(fields_);
     FieldsToPower(fields_, positive_mw, negative_mw);
   }
+  void DetectBatch(ConstRowsRef inputs, RowsRef positive_mw, RowsRef negative_mw) const override {
+    LoadFields(inputs, batch_fields_);
+    mesh_.Propagate(batch_fields_);
+    positive_mw = batch_fields_.cwiseAbs2();
+    negative_mw.setZero();
+  }
   bool balanced() const override { return false; }
 
  private:
   MziMesh mesh_;
   mutable MatrixXc fields_;  // scratch, reused between calls
+  mutable MatrixXc batch_fields_;
 };
 
 // Phases: [V^dagger mesh][n attenuator thetas][U mesh], then with coherent
@@ -157,17 +177,39 @@ class SvdCircuitModel final : public OpticalCircuit {
       FieldsToPower(fields_, positive_mw, negative_mw);
       return;
     }
-    const Complex i(0.0, 1.0);
     for (int k = 0; k < n_; ++k) {
-      const Complex e = fields_(0, k);
-      const Complex l = lo_field_[k];
-      positive_mw[k] = std::norm(homodyne_cos_[k] * e + i * homodyne_sin_[k] * l);
-      negative_mw[k] = std::norm(i * homodyne_sin_[k] * e + homodyne_cos_[k] * l);
+      Homodyne(k, fields_(0, k), positive_mw[k], negative_mw[k]);
+    }
+  }
+  void DetectBatch(ConstRowsRef inputs, RowsRef positive_mw, RowsRef negative_mw) const override {
+    // Dark rows stay dark through the meshes, so a batch with one lit row
+    // is propagated whole, and an all-dark batch not at all.
+    if (!LoadFields(inputs, batch_fields_)) {
+      v_.Propagate(batch_fields_);
+      for (int k = 0; k < n_; ++k) batch_fields_.col(k) *= attenuation_[k];
+      u_.Propagate(batch_fields_);
+    }
+    if (!coherent_) {
+      positive_mw = batch_fields_.cwiseAbs2();
+      negative_mw.setZero();
+      return;
+    }
+    for (int k = 0; k < n_; ++k) {
+      for (Eigen::Index r = 0; r < batch_fields_.rows(); ++r) {
+        Homodyne(k, batch_fields_(r, k), positive_mw(r, k), negative_mw(r, k));
+      }
     }
   }
   bool balanced() const override { return coherent_; }
 
  private:
+  // The balanced pair's two powers for output field e at stage k.
+  void Homodyne(int k, Complex e, double& positive_mw, double& negative_mw) const {
+    const Complex i(0.0, 1.0);
+    const Complex l = lo_field_[k];
+    positive_mw = std::norm(homodyne_cos_[k] * e + i * homodyne_sin_[k] * l);
+    negative_mw = std::norm(i * homodyne_sin_[k] * e + homodyne_cos_[k] * l);
+  }
   // LO field at homodyne stage k: sqrt(P_LO) a_k e^{i (psi_k + offset)}.
   void RebuildLo(int k) {
     lo_field_[k] =
@@ -207,6 +249,7 @@ class SvdCircuitModel final : public OpticalCircuit {
   std::vector<double> lo_psi_rad_;
   std::vector<Complex> lo_field_;
   mutable MatrixXc fields_;
+  mutable MatrixXc batch_fields_;
 };
 
 class MicroringCircuitModel final : public OpticalCircuit {
@@ -234,6 +277,20 @@ class MicroringCircuitModel final : public OpticalCircuit {
 };
 
 }  // namespace
+
+void OpticalCircuit::DetectBatch(ConstRowsRef input_fields, RowsRef positive_mw,
+                                 RowsRef negative_mw) const {
+  std::vector<double> inputs(input_fields.cols()), positive(positive_mw.cols()),
+      negative(negative_mw.cols());
+  for (Eigen::Index r = 0; r < input_fields.rows(); ++r) {
+    for (Eigen::Index i = 0; i < input_fields.cols(); ++i) inputs[i] = input_fields(r, i);
+    Detect(inputs, positive, negative);
+    for (Eigen::Index k = 0; k < positive_mw.cols(); ++k) {
+      positive_mw(r, k) = positive[k];
+      negative_mw(r, k) = negative[k];
+    }
+  }
+}
 
 std::unique_ptr<OpticalCircuit> MakeOpticalCircuit(const CircuitLayout& circuit) {
   switch (circuit.kind) {

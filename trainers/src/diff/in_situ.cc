@@ -97,17 +97,22 @@ absl::StatusOr<Eigen::MatrixXd> OracleMeasurer::Measure(int /*block*/,
   std::vector<double> phases(chip_.layout().phase_count, 0.0);
   std::copy(mesh.phases().begin(), mesh.phases().end(), phases.begin() + circuit_.first_phase);
   if (absl::Status s = chip_.SetPhases(phases); !s.ok()) return s;
-  std::vector<double> inputs(chip_.layout().input_count, 0.0);
-  Eigen::MatrixXd powers(amplitudes.rows(), circuit_.output_count);
+  // Every row in one sweep (ChipOracle::QueryBatch).
+  const auto inputs = static_cast<std::size_t>(chip_.layout().input_count);
+  const auto outputs = static_cast<std::size_t>(chip_.layout().output_count);
+  std::vector<double> rows(static_cast<std::size_t>(amplitudes.rows()) * inputs, 0.0);
   for (Eigen::Index b = 0; b < amplitudes.rows(); ++b) {
     for (int k = 0; k < circuit_.input_count; ++k) {
-      inputs[circuit_.first_input + k] = std::clamp(amplitudes(b, k), 0.0, 1.0);
+      rows[b * inputs + circuit_.first_input + k] = std::clamp(amplitudes(b, k), 0.0, 1.0);
     }
-    absl::StatusOr<std::vector<double>> out = chip_.Query(inputs);
-    if (!out.ok()) return out.status();
-    ++measurements_;
+  }
+  absl::StatusOr<std::vector<double>> out = chip_.QueryBatch(rows);
+  if (!out.ok()) return out.status();
+  measurements_ += amplitudes.rows();
+  Eigen::MatrixXd powers(amplitudes.rows(), circuit_.output_count);
+  for (Eigen::Index b = 0; b < amplitudes.rows(); ++b) {
     for (int k = 0; k < circuit_.output_count; ++k) {
-      powers(b, k) = (*out)[circuit_.first_output + k] / laser_power_mw_;
+      powers(b, k) = (*out)[b * outputs + circuit_.first_output + k] / laser_power_mw_;
     }
   }
   return powers;

@@ -152,32 +152,45 @@ absl::StatusOr<Eigen::MatrixXd> RunOnChip(const OpticalLinear& map, const Eigen:
   const bool receiver_calibrated =
       placement.output_gain_per_mw.size() == static_cast<std::size_t>(layout.output_count) &&
       placement.output_offset_mw.size() == static_cast<std::size_t>(layout.output_count);
-  std::vector<double> amplitudes(layout.input_count, 0.0);
+  // Rows are sent in sweeps of up to kSweepRows (ChipOracle::QueryBatch).
+  constexpr Eigen::Index kSweepRows = 256;
+  const auto inputs = static_cast<std::size_t>(layout.input_count);
+  const auto outputs = static_cast<std::size_t>(layout.output_count);
+  std::vector<double> amplitudes;
   Eigen::MatrixXd y = Eigen::MatrixXd::Zero(x.rows(), map.out_width());
-  for (Eigen::Index n = 0; n < x.rows(); ++n) {
-    for (std::size_t b = 0; b < map.blocks().size(); ++b) {
-      const CoreBlock& block = map.blocks()[b];
-      const photonsim::CircuitLayout& circuit = layout.circuits[placement.circuits[first_core + b]];
-      const int c0 = block.col * k;
-      const int cols = std::min(k, map.in_width() - c0);
-      for (int j = 0; j < cols; ++j) {
-        amplitudes[circuit.first_input + j] = std::clamp(x(n, c0 + j) / bound, -1.0, 1.0);
+  for (Eigen::Index first = 0; first < x.rows(); first += kSweepRows) {
+    const Eigen::Index rows = std::min(kSweepRows, x.rows() - first);
+    amplitudes.assign(static_cast<std::size_t>(rows) * inputs, 0.0);
+    for (Eigen::Index n = 0; n < rows; ++n) {
+      double* row = amplitudes.data() + n * inputs;
+      for (std::size_t b = 0; b < map.blocks().size(); ++b) {
+        const CoreBlock& block = map.blocks()[b];
+        const photonsim::CircuitLayout& circuit =
+            layout.circuits[placement.circuits[first_core + b]];
+        const int c0 = block.col * k;
+        const int cols = std::min(k, map.in_width() - c0);
+        for (int j = 0; j < cols; ++j) {
+          row[circuit.first_input + j] = std::clamp(x(first + n, c0 + j) / bound, -1.0, 1.0);
+        }
       }
     }
-    absl::StatusOr<std::vector<double>> readings = oracle.Query(amplitudes);
+    absl::StatusOr<std::vector<double>> readings = oracle.QueryBatch(amplitudes);
     if (!readings.ok()) return readings.status();
-    for (std::size_t b = 0; b < map.blocks().size(); ++b) {
-      const CoreBlock& block = map.blocks()[b];
-      const int index = placement.circuits[first_core + b];
-      const photonsim::CircuitLayout& circuit = layout.circuits[index];
-      const int r0 = block.row * k;
-      const int rows = std::min(k, map.out_width() - r0);
-      for (int i = 0; i < rows; ++i) {
-        const int output = circuit.first_output + i;
-        y(n, r0 + i) += receiver_calibrated
-                            ? ((*readings)[output] - placement.output_offset_mw[output]) *
-                                  placement.output_gain_per_mw[output]
-                            : (*readings)[output] / placement.readout_scale_mw[index];
+    for (Eigen::Index n = 0; n < rows; ++n) {
+      const double* reading = readings->data() + n * outputs;
+      for (std::size_t b = 0; b < map.blocks().size(); ++b) {
+        const CoreBlock& block = map.blocks()[b];
+        const int index = placement.circuits[first_core + b];
+        const photonsim::CircuitLayout& circuit = layout.circuits[index];
+        const int r0 = block.row * k;
+        const int out_rows = std::min(k, map.out_width() - r0);
+        for (int i = 0; i < out_rows; ++i) {
+          const int output = circuit.first_output + i;
+          y(first + n, r0 + i) += receiver_calibrated
+                                      ? (reading[output] - placement.output_offset_mw[output]) *
+                                            placement.output_gain_per_mw[output]
+                                      : reading[output] / placement.readout_scale_mw[index];
+        }
       }
     }
   }

@@ -55,11 +55,28 @@ class AdcDriver {
   virtual absl::StatusOr<std::vector<double>> ReadCurrentsA(int averages) = 0;
 };
 
+// The modulator DAC and the ADC run as one hardware-timed sweep (an AWG
+// stepping the DAC, the ADC converting every channel after each step): many
+// input vectors in one instrument round trip. Optional: a backend without
+// it is driven step by step.
+class SweepDriver {
+ public:
+  virtual ~SweepDriver() = default;
+  // Plays each row of dac_volts_rows (rows x DAC channels, row-major) and
+  // returns rows x ADC channels photocurrents in amperes, each averaged over
+  // `averages` conversions. The DAC keeps the last row. A voltage outside the
+  // DAC's range refuses the whole sweep and changes nothing.
+  // REQUIRES: averages >= 1.
+  virtual absl::StatusOr<std::vector<double>> Sweep(std::span<const double> dac_volts_rows,
+                                                    int averages) = 0;
+};
+
 struct DriverSet {
   std::string backend_name;
   std::unique_ptr<HeaterDriver> heaters;
   std::unique_ptr<DacDriver> modulators;
   std::unique_ptr<AdcDriver> detectors;
+  std::unique_ptr<SweepDriver> sweeps;  // null: no hardware-timed sweeps
   std::shared_ptr<Clock> clock;  // the time the instruments live in
   // Serial backends: the instruments' links (null: links cannot be lost).
   std::shared_ptr<LinkHealth> links;

@@ -4,6 +4,8 @@
 #pragma once
 
 #include <random>
+#include <span>
+#include <vector>
 
 #include "photonic/v1/config.pb.h"
 
@@ -33,6 +35,12 @@ class DetectorChain {
   // one LSB (no dithering), else left unquantised.
   double Digitise(double mean_a, double photodiode_current_a, int averages,
                   std::mt19937_64& rng) const;
+  // Digitise for every channel at once: out[i] from mean_a[i] and
+  // photodiode_current_a[i]. The Gaussian samples are drawn in one vectorised
+  // batch (FillStandardNormals), channel after channel.
+  // REQUIRES: equal lengths.
+  void DigitiseAll(std::span<const double> mean_a, std::span<const double> photodiode_current_a,
+                   int averages, std::mt19937_64& rng, std::span<double> out) const;
 
  private:
   double Quantise(double current_a) const;
@@ -42,6 +50,7 @@ class DetectorChain {
   double temperature_k_;
   double lsb_v_;
   double max_code_;
+  mutable std::vector<double> normals_;  // scratch; the owner serialises calls
 };
 
 }  // namespace photonsim

@@ -83,6 +83,19 @@ class SimChip {
   // window, then the clock advances by averages * sample_time.
   // REQUIRES: averages >= 1.
   std::vector<double> ReadPhotocurrentsA(int averages);
+  // A hardware-timed sequence (an AWG stepping the modulators, the ADC
+  // converting after each step): for each row of modulator_volts_rows
+  // (rows x modulator_count(), row-major), SetModulatorVoltages then
+  // ReadPhotocurrentsA(averages). Returns rows x detector_count() currents,
+  // row-major; the modulators keep the last row. The rows are propagated in
+  // batches: a batch ends only where a phase moves past the optics
+  // resolution between two rows (settling heaters, temperature wander), so
+  // each row sees the optics of its own time, as in single reads. The noise
+  // is drawn in another order than by single reads (temperature first, then
+  // the detectors), with the same statistics.
+  // REQUIRES: averages >= 1; size a multiple of modulator_count().
+  std::vector<double> ReadSequencePhotocurrentsA(std::span<const double> modulator_volts_rows,
+                                                 int averages);
 
   std::chrono::nanoseconds now() const { return now_; }
   void Advance(std::chrono::nanoseconds dt);
@@ -97,6 +110,15 @@ class SimChip {
 
  private:
   void UpdateCircuits();
+  // UpdateCircuits in two halves: find what moved past the resolution
+  // (true if any circuit must be rebuilt), then rebuild it.
+  bool CollectMovedPhases();
+  void RebuildMovedCircuits();
+  double QuantiseModulator(double volts_v) const;
+  // Reads rows of quantised modulator voltages (ReadSequencePhotocurrentsA).
+  std::vector<double> ReadRows(ConstRowsRef modulator_volts_v, int averages);
+  // Propagates input rows [first, end) of the present reading.
+  void DetectRows(Eigen::Index first, Eigen::Index end);
   double DriftRad() const;
   // Phase of shifter i at the given drift, from the effective powers.
   double PhaseRad(int i, double drift_rad) const;
@@ -113,6 +135,7 @@ class SimChip {
   std::vector<double> target_power_mw_;     // V^2/R of the applied voltages
   std::vector<double> effective_power_mw_;  // after thermal settling
   std::vector<double> modulator_volts_v_;
+  double modulator_lsb_v_ = 0.0;  // 0: no quantisation (dac_bits 0)
   std::chrono::nanoseconds now_{0};
   double tec_setpoint_c_;
   double temperature_offset_k_ = 0.0;
@@ -130,11 +153,13 @@ class SimChip {
   std::vector<char> phase_affected_;
   // Phases (without drift) and the drift the circuits were last built with.
   bool built_ = false;
+  bool drift_moved_ = false;
   double built_drift_rad_ = 0.0;
   std::vector<double> built_phases_rad_;
   std::vector<char> circuit_dirty_;
-  // Scratch for a reading, reused.
-  std::vector<double> input_fields_, positive_mw_, negative_mw_;
+  // Scratch for a reading, reused: rows x inputs, rows x outputs.
+  RowMajorMatrixXd input_rows_, positive_rows_, negative_rows_;
+  std::vector<double> modulation_rad_, modulation_cos_, mean_a_, through_a_;
 };
 
 }  // namespace photonsim

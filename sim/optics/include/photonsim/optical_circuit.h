@@ -14,6 +14,11 @@
 
 namespace photonsim {
 
+using RowMajorMatrixXd = Eigen::Matrix<double, Eigen::Dynamic, Eigen::Dynamic, Eigen::RowMajor>;
+// Rows of a larger row-major matrix (a circuit's columns of the chip's).
+using ConstRowsRef = Eigen::Ref<const RowMajorMatrixXd, 0, Eigen::OuterStride<>>;
+using RowsRef = Eigen::Ref<RowMajorMatrixXd, 0, Eigen::OuterStride<>>;
+
 class OpticalCircuit {
  public:
   virtual ~OpticalCircuit() = default;
@@ -30,6 +35,12 @@ class OpticalCircuit {
   // output_count() powers (negative_mw is 0 for single detectors).
   virtual void Detect(std::span<const double> input_fields, std::span<double> positive_mw,
                       std::span<double> negative_mw) const = 0;
+  // Detect for a batch: row r of input_fields (rows x input_count()) gives
+  // row r of positive_mw and negative_mw (rows x output_count()). Meshes
+  // and SVD cores propagate the whole batch together (MziMesh::Propagate);
+  // the default runs Detect row by row.
+  virtual void DetectBatch(ConstRowsRef input_fields, RowsRef positive_mw,
+                           RowsRef negative_mw) const;
   // Whether outputs are balanced photodiode pairs.
   virtual bool balanced() const = 0;
 };

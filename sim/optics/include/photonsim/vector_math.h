@@ -9,6 +9,8 @@
 // Thread safety: pure functions.
 #pragma once
 
+#include <cstdint>
+#include <random>
 #include <span>
 
 namespace photonsim {
@@ -16,6 +18,16 @@ namespace photonsim {
 // sin_out[i] = sin(x[i]), cos_out[i] = cos(x[i]).
 // REQUIRES: equal lengths; the outputs do not overlap x.
 void SinCos(std::span<const double> x, std::span<double> sin_out, std::span<double> cos_out);
+
+// out[i] = log(x[i]), the natural logarithm, with the same kernels and
+// family as SinCos (1.0 ULP). REQUIRES: equal lengths.
+void Log(std::span<const double> x, std::span<double> out);
+
+// Fills `out` with independent standard normal samples: Box-Muller over
+// pairs of 53-bit uniforms from `rng` (two engine draws per pair), with the
+// logarithms and sines computed in vector batches. The stream is fixed by
+// the engine's state, so a seeded engine gives the same samples every run.
+void FillStandardNormals(std::span<double> out, std::mt19937_64& rng);
 
 // Which kernel SinCos runs ("sleef-avx512f", "sleef-avx2", "sleef-sse2-dispatch",
 // "libm").
