@@ -446,9 +446,8 @@ absl::StatusOr<std::vector<double>> ChipController::PlanInputs(std::span<const d
   const double min_amplitude = chip_.modulator().bipolar() ? -1.0 : 0.0;
   for (std::size_t i = 0; i < amplitudes.size(); ++i) {
     if (!(amplitudes[i] >= min_amplitude && amplitudes[i] <= 1.0)) {
-      return absl::InvalidArgumentError(absl::StrCat(where, "amplitudes[", i, "] = ",
-                                                     amplitudes[i], " is outside [",
-                                                     min_amplitude, ", 1]"));
+      return absl::InvalidArgumentError(absl::StrCat(where, "amplitudes[", i, "] = ", amplitudes[i],
+                                                     " is outside [", min_amplitude, ", 1]"));
     }
   }
   const double max_v = drivers_.modulators->max_voltage_v();
@@ -456,13 +455,14 @@ absl::StatusOr<std::vector<double>> ChipController::PlanInputs(std::span<const d
   std::vector<double> volts_v = ModulatorVolts(amplitudes);
   for (std::size_t i = 0; i < volts_v.size(); ++i) {
     if (volts_v[i] > max_v) {
-      return absl::FailedPreconditionError(absl::StrCat(
-          where, "modulator ", i, " would need ", volts_v[i], " V, over its limit of ", max_v, " V"));
+      return absl::FailedPreconditionError(absl::StrCat(where, "modulator ", i, " would need ",
+                                                        volts_v[i], " V, over its limit of ", max_v,
+                                                        " V"));
     }
     if (volts_v[i] < min_v) {
-      return absl::FailedPreconditionError(
-          absl::StrCat(where, "modulator ", i, " would need ", volts_v[i],
-                       " V, under its limit of ", min_v, " V"));
+      return absl::FailedPreconditionError(absl::StrCat(where, "modulator ", i, " would need ",
+                                                        volts_v[i], " V, under its limit of ",
+                                                        min_v, " V"));
     }
   }
   return volts_v;

@@ -190,8 +190,7 @@ class ChipController {
                                           const std::vector<double>& target_v);
   absl::Status WriteInputs(std::span<const double> amplitudes);
   // Writes volts already planned for `amplitudes` (PlanInputs).
-  absl::Status WriteInputVolts(std::span<const double> volts_v,
-                               std::span<const double> amplitudes);
+  absl::Status WriteInputVolts(std::span<const double> volts_v, std::span<const double> amplitudes);
   std::vector<double> ModulatorVolts(std::span<const double> amplitudes) const;
   void RequireHardwareThread() const;
   void RunHardwareThread();

@@ -118,9 +118,9 @@ class SimSweepDriver final : public SweepDriver {
                                             int averages) override {
     if (averages < 1) return absl::InvalidArgumentError("averages must be at least 1");
     if (dac_volts_rows.size() % static_cast<std::size_t>(dac_.channel_count()) != 0) {
-      return absl::InvalidArgumentError(
-          absl::StrCat("sweep: ", dac_volts_rows.size(), " voltages are not rows of ",
-                       dac_.channel_count(), " modulator channels"));
+      return absl::InvalidArgumentError(absl::StrCat("sweep: ", dac_volts_rows.size(),
+                                                     " voltages are not rows of ",
+                                                     dac_.channel_count(), " modulator channels"));
     }
     if (absl::Status s = dac_.CheckVoltages(dac_volts_rows); !s.ok()) return s;
     return chip_->ReadSequencePhotocurrentsA(dac_volts_rows, averages);

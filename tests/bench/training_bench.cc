@@ -42,8 +42,9 @@ Chip MakeChip(const photonic::v1::ChipDescription& description, std::uint64_t se
 }
 
 // Queries per second through the controller and straight on the SimChip
-// (modulator write + detector read), same amplitudes, same chip.
-void MeasureQueryRates(Chip& chip, int count) {
+// (modulator write + detector read), same amplitudes, same chip; then the
+// same rows as sweeps of `sweep_rows` (ControllerOracle::QueryBatch).
+void MeasureQueryRates(Chip& chip, int count, int sweep_rows) {
   const int inputs = chip.controller->input_count();
   std::vector<double> amplitudes(inputs, 0.7);
   const auto t0 = std::chrono::steady_clock::now();
@@ -64,13 +65,28 @@ void MeasureQueryRates(Chip& chip, int count) {
     current = chip.sim->ReadPhotocurrentsA(1);
   }
   const auto t2 = std::chrono::steady_clock::now();
+  std::vector<double> rows(static_cast<std::size_t>(sweep_rows) * inputs, 0.7);
+  chip.controller->RunSync([&] {
+    phc::daemon::ControllerOracle oracle(*chip.controller, 1);
+    for (int i = 0; i < count; i += sweep_rows) {
+      for (int r = 0; r < sweep_rows; ++r) {
+        rows[static_cast<std::size_t>(r) * inputs + (i + r) % inputs] =
+            0.5 + 0.5 * (((i + r) / inputs) % 2);
+      }
+      if (!oracle.QueryBatch(rows).ok()) std::abort();
+    }
+  });
+  const auto t3 = std::chrono::steady_clock::now();
   const double daemon_s = std::chrono::duration<double>(t1 - t0).count();
   const double raw_s = std::chrono::duration<double>(t2 - t1).count();
+  const double sweep_s = std::chrono::duration<double>(t3 - t2).count();
+  const int swept = (count + sweep_rows - 1) / sweep_rows * sweep_rows;
   std::printf(
       "{\"query_rate\": {\"queries\": %d, \"in_daemon_per_s\": %.0f, \"raw_simulator_per_s\": "
-      "%.0f, "
-      "\"in_daemon_over_raw\": %.3f}}\n",
-      count, count / daemon_s, count / raw_s, raw_s / daemon_s);
+      "%.0f, \"in_daemon_over_raw\": %.3f, \"sweep_rows\": %d, \"in_daemon_swept_per_s\": %.0f, "
+      "\"swept_over_single\": %.2f}}\n",
+      count, count / daemon_s, count / raw_s, raw_s / daemon_s, sweep_rows, swept / sweep_s,
+      (swept / sweep_s) / (count / daemon_s));
 }
 
 }  // namespace
@@ -84,7 +100,7 @@ int main(int argc, char** argv) {
   std::int64_t max_evals = 20000;
   double target = 0.6, param_sparsity = 0.6, grad_sparsity = 0.9;
   std::uint64_t seed = 1;
-  int rate_queries = 20000;
+  int rate_queries = 20000, sweep_rows = 32;
   bool in_silico = false;
   double learning_rate = 0.0, perturbation = 0.0, budget_mw = 0.0;
   int samples_per_step = 0;
@@ -103,6 +119,9 @@ int main(int argc, char** argv) {
       ->capture_default_str();
   app.add_option("--param-sparsity", param_sparsity)->capture_default_str();
   app.add_option("--grad-sparsity", grad_sparsity)->capture_default_str();
+  app.add_option("--sweep-rows", sweep_rows, "rows per sweep in the rate comparison")
+      ->capture_default_str()
+      ->check(CLI::PositiveNumber);
   app.add_option("--rate-queries", rate_queries, "queries for the rate comparison")
       ->capture_default_str();
   app.add_option("--lr", learning_rate, "learning rate (sparse_zo: step); 0: default");
@@ -217,6 +236,6 @@ int main(int argc, char** argv) {
     std::fflush(stdout);
   }
   Chip chip = MakeChip(description, seed);
-  MeasureQueryRates(chip, rate_queries);
+  MeasureQueryRates(chip, rate_queries, sweep_rows);
   return 0;
 }

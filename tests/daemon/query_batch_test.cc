@@ -76,8 +76,7 @@ TEST(QueryBatchTest, EqualsQueriesRowByRowWithAndWithoutAHardwareSweep) {
       }
       EXPECT_EQ(batch.controller->query_count() - queries_before, kRows);
       EXPECT_EQ(batch.controller->inputs(), std::vector<double>(rows.end() - inputs, rows.end()));
-      EXPECT_EQ(batch.controller->last_photocurrent_ua().size(),
-                static_cast<std::size_t>(outputs));
+      EXPECT_EQ(batch.controller->last_photocurrent_ua().size(), static_cast<std::size_t>(outputs));
     });
     EXPECT_EQ(batch.sim->modulator_voltages_v(), single.sim->modulator_voltages_v());
     EXPECT_EQ(batch.sim->now(), single.sim->now());
@@ -109,15 +108,14 @@ TEST(QueryBatchTest, ABadRowRefusesTheWholeBatchAndChangesNothing) {
                    absl::StatusCode::kInvalidArgument, "row 0: amplitudes[3]"});
   cases.push_back({"ragged", std::vector<double>(good.begin(), good.end() - 1), 1,
                    absl::StatusCode::kInvalidArgument, "not rows of the chip's 4 inputs"});
-  cases.push_back({"averages", good, 1u << 20, absl::StatusCode::kInvalidArgument,
-                   "exceeds the maximum"});
+  cases.push_back(
+      {"averages", good, 1u << 20, absl::StatusCode::kInvalidArgument, "exceeds the maximum"});
   const std::vector<double> modulators_before = bench.sim->modulator_voltages_v();
   const auto time_before = bench.sim->now();
   for (const Case& c : cases) {
     SCOPED_TRACE(c.name);
     bench.controller->RunSync([&] {
-      absl::StatusOr<std::vector<double>> powers =
-          bench.controller->QueryBatch(c.rows, c.averages);
+      absl::StatusOr<std::vector<double>> powers = bench.controller->QueryBatch(c.rows, c.averages);
       ASSERT_FALSE(powers.ok());
       EXPECT_EQ(powers.status().code(), c.code);
       EXPECT_NE(powers.status().message().find(c.message), std::string::npos) << powers.status();

@@ -24,8 +24,8 @@ std::unique_ptr<SimChip> MakeChip(const photonic::v1::ChipDescription& descripti
 // chips' fabrication errors, crosstalk, settling and temperature wander;
 // `noisy` keeps their detector noise, else detection is exact.
 photonic::v1::ChipDescription MixedChip(bool noisy) {
-  photonic::v1::ChipDescription chip = phc::testing::WithOnnSvd8x24Errors(
-      phc::testing::IdealMeshChip(8));
+  photonic::v1::ChipDescription chip =
+      phc::testing::WithOnnSvd8x24Errors(phc::testing::IdealMeshChip(8));
   chip.mutable_circuits(0)->set_count(2);
   auto* core = chip.add_circuits();
   core->set_name("core");

@@ -4,13 +4,12 @@
 
 namespace phc::trainers {
 
-absl::StatusOr<std::vector<double>> ChipOracle::QueryBatch(
-    std::span<const double> amplitude_rows) {
+absl::StatusOr<std::vector<double>> ChipOracle::QueryBatch(std::span<const double> amplitude_rows) {
   const auto inputs = static_cast<std::size_t>(layout().input_count);
   if (inputs == 0 || amplitude_rows.size() % inputs != 0) {
     return absl::InvalidArgumentError(absl::StrCat("a batch of ", amplitude_rows.size(),
-                                                   " amplitudes is not rows of the chip's ",
-                                                   inputs, " inputs"));
+                                                   " amplitudes is not rows of the chip's ", inputs,
+                                                   " inputs"));
   }
   std::vector<double> outputs;
   outputs.reserve(amplitude_rows.size() / inputs * layout().output_count);

@@ -23,7 +23,6 @@ double QuantiseDac(double volts, double full_scale_v, std::uint32_t bits) {
   return RoundHalfAway(volts / lsb) * lsb;
 }
 
-
 }  // namespace
 
 absl::StatusOr<std::unique_ptr<SimChip>> SimChip::Create(const photonic::v1::ChipDescription& chip,
@@ -50,9 +49,9 @@ SimChip::SimChip(const photonic::v1::ChipDescription& chip, HiddenTruth truth,
   // bits != 1 (ValidateChipDescription).
   const auto& modulator = chip.modulator();
   if (modulator.dac_bits() > 0) {
-    const double levels = std::ldexp(1.0, modulator.bipolar() ? modulator.dac_bits() - 1
-                                                              : modulator.dac_bits()) -
-                          1.0;
+    const double levels =
+        std::ldexp(1.0, modulator.bipolar() ? modulator.dac_bits() - 1 : modulator.dac_bits()) -
+        1.0;
     modulator_lsb_v_ = modulator.max_voltage_v() / levels;
   }
   for (const CircuitLayout& circuit : layout_.circuits) {
@@ -232,8 +231,9 @@ void SimChip::RebuildMovedCircuits() {
 
 std::vector<double> SimChip::ReadPhotocurrentsA(int averages) {
   PHC_CHECK(averages >= 1);
-  return ReadRows(Eigen::Map<const RowMajorMatrixXd>(modulator_volts_v_.data(), 1, modulator_count()),
-                  averages);
+  return ReadRows(
+      Eigen::Map<const RowMajorMatrixXd>(modulator_volts_v_.data(), 1, modulator_count()),
+      averages);
 }
 
 std::vector<double> SimChip::ReadSequencePhotocurrentsA(

@@ -77,7 +77,7 @@ struct DriverSet {
   std::unique_ptr<DacDriver> modulators;
   std::unique_ptr<AdcDriver> detectors;
   std::unique_ptr<SweepDriver> sweeps;  // null: no hardware-timed sweeps
-  std::shared_ptr<Clock> clock;  // the time the instruments live in
+  std::shared_ptr<Clock> clock;         // the time the instruments live in
   // Serial backends: the instruments' links (null: links cannot be lost).
   std::shared_ptr<LinkHealth> links;
 };
