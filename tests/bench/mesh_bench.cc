@@ -14,6 +14,8 @@
 // SinCos*: batched sin and cos of 4096 angles, SLEEF against libm.
 // SimChipWriteRead/chip/heaters: a SimChip from deploy/chips: write
 //   `heaters` heaters (0: all), settle 20 tau, read every detector once.
+// SimChipSweep/chip/rows/swept: rows input vectors read one by one or as
+//   one hardware-timed sweep (SimChip::ReadSequencePhotocurrentsA).
 // FmaPeak: independent fused multiply-adds on the widest vector unit the
 //   build targets: one core's FLOP/s peak, measured in the same run.
 #include <benchmark/benchmark.h>
@@ -148,23 +150,31 @@ void BM_SinCosLibm(benchmark::State& state) {
 
 const char* const kChips[] = {"clements8", "clements16", "onn_svd8x24", "mrr_dfa"};
 
-void BM_SimChipWriteRead(benchmark::State& state) {
-  const std::string name = kChips[state.range(0)];
-  const int written = static_cast<int>(state.range(1));
+// A shipped chip drawn from seed 1, or null after SkipWithError.
+std::unique_ptr<SimChip> ShippedChip(benchmark::State& state, const std::string& name,
+                                     photonic::v1::ChipDescription& description) {
   std::ifstream file(std::string(PHC_SOURCE_DIR) + "/deploy/chips/" + name + ".textproto");
   std::stringstream text;
   text << file.rdbuf();
-  photonic::v1::ChipDescription description;
   if (!google::protobuf::TextFormat::ParseFromString(text.str(), &description)) {
     state.SkipWithError("cannot parse the chip description");
-    return;
+    return nullptr;
   }
   auto chip = SimChip::Create(description, 1);
   if (!chip.ok()) {
     state.SkipWithError(chip.status().ToString().c_str());
-    return;
+    return nullptr;
   }
-  SimChip& sim = **chip;
+  return *std::move(chip);
+}
+
+void BM_SimChipWriteRead(benchmark::State& state) {
+  const std::string name = kChips[state.range(0)];
+  const int written = static_cast<int>(state.range(1));
+  photonic::v1::ChipDescription description;
+  std::unique_ptr<SimChip> chip = ShippedChip(state, name, description);
+  if (chip == nullptr) return;
+  SimChip& sim = *chip;
   const int heaters = sim.heater_count();
   const int count = written == 0 ? heaters : std::min(written, heaters);
   std::vector<int> channels(count);
@@ -186,6 +196,36 @@ void BM_SimChipWriteRead(benchmark::State& state) {
   }
   state.SetItemsProcessed(state.iterations());
   state.SetLabel(name + ", " + std::to_string(heaters) + " heaters");
+}
+
+// SimChipSweep/chip/rows/swept: read `rows` input vectors at fixed phases,
+// one SetModulatorVoltages + ReadPhotocurrentsA each (swept 0) or as one
+// ReadSequencePhotocurrentsA (swept 1). Items: rows read.
+void BM_SimChipSweep(benchmark::State& state) {
+  const std::string name = kChips[state.range(0)];
+  const int rows = static_cast<int>(state.range(1));
+  const bool swept = state.range(2) != 0;
+  photonic::v1::ChipDescription description;
+  std::unique_ptr<SimChip> chip = ShippedChip(state, name, description);
+  if (chip == nullptr) return;
+  const int inputs = chip->modulator_count();
+  std::mt19937_64 rng(3);
+  std::uniform_real_distribution<double> volts(0.0, description.modulator().v_pi_v());
+  std::vector<double> all(static_cast<std::size_t>(rows) * inputs);
+  for (double& v : all) v = volts(rng);
+  chip->ReadPhotocurrentsA(1);  // build the optics once
+  for (auto _ : state) {
+    if (swept) {
+      benchmark::DoNotOptimize(chip->ReadSequencePhotocurrentsA(all, 1));
+      continue;
+    }
+    for (int r = 0; r < rows; ++r) {
+      chip->SetModulatorVoltages(std::span<const double>(all).subspan(r * inputs, inputs));
+      benchmark::DoNotOptimize(chip->ReadPhotocurrentsA(1));
+    }
+  }
+  state.SetItemsProcessed(state.iterations() * rows);
+  state.SetLabel(name + (swept ? ", sweep" : ", row by row"));
 }
 
 void BM_FmaPeak(benchmark::State& state) {
@@ -238,6 +278,7 @@ BENCHMARK(BM_FmaPeak);
 BENCHMARK(BM_SinCosSleef);
 BENCHMARK(BM_SinCosLibm);
 BENCHMARK(BM_SimChipWriteRead)->ArgsProduct({{0, 1, 2, 3}, {0, 1, 8}});
+BENCHMARK(BM_SimChipSweep)->ArgsProduct({{0, 1, 2}, {32, 256}, {0, 1}});
 
 }  // namespace
 }  // namespace photonsim

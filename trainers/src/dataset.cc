@@ -3,7 +3,6 @@
 #include <zlib.h>
 
 #include <algorithm>
-#include <array>
 #include <cmath>
 #include <complex>
 #include <cstdlib>
@@ -21,12 +20,17 @@ absl::StatusOr<std::vector<unsigned char>> ReadMaybeGzip(const std::filesystem::
   if (file == nullptr) {
     return absl::NotFoundError(absl::StrCat("cannot open ", path.string()));
   }
+  // Straight into the vector, growing it geometrically: no chunk copies.
+  constexpr std::size_t kChunk = 1 << 20;
   std::vector<unsigned char> bytes;
-  std::array<unsigned char, 1 << 16> chunk;
+  std::size_t size = 0;
   int got = 0;
-  while ((got = gzread(file, chunk.data(), chunk.size())) > 0) {
-    bytes.insert(bytes.end(), chunk.begin(), chunk.begin() + got);
-  }
+  do {
+    if (bytes.size() < size + kChunk) bytes.resize(std::max(2 * bytes.size(), size + kChunk));
+    got = gzread(file, bytes.data() + size, static_cast<unsigned>(kChunk));
+    if (got > 0) size += static_cast<std::size_t>(got);
+  } while (got > 0);
+  bytes.resize(size);
   const bool failed = got < 0;
   gzclose(file);
   if (failed) return absl::DataLossError(absl::StrCat(path.string(), ": read error"));
