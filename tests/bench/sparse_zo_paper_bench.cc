@@ -50,11 +50,12 @@ double Wrap(double phase) {
 
 int main(int argc, char** argv) {
   CLI::App app{"Sparse ZO fine-tuning of a deployed model, in the AAAI 2021 paper's setting"};
-  std::string model_path, params_path, noise = "paper", data_dir, label;
+  std::string model_path, params_path, noise = "paper", data_dir, label, algorithm = "sparse_zo";
   std::uint64_t chip_seed = 1, seed = 1;
   double alpha = 0.15, s = 0.1, p = 1.0, step = 0.02, decay = 0.985, target = 0.0;
   std::int64_t forwards = 100000, eval_every = 5000;
-  int train_limit = 0, test_limit = 0, eval_test = 1000, batch = 32;
+  int train_limit = 0, test_limit = 0, eval_test = 1000, batch = 32, samples_per_step = 0;
+  double perturbation = 0.0;
   double budget_per_phase_mw = 50.0, noise_scale = 1.0;
   app.add_option("--model", model_path)->required()->check(CLI::ExistingFile);
   app.add_option("--params", params_path, "parameters written by model_bench --save")
@@ -68,6 +69,12 @@ int main(int argc, char** argv) {
   app.add_option("--chip-seed", chip_seed, "draws the simulated chip")->capture_default_str();
   app.add_option("--seed", seed, "training seed (active mask, coordinates, minibatches)")
       ->capture_default_str();
+  app.add_option("--algorithm", algorithm,
+                 "sparse_zo, or a baseline on the same start: gaussian_zo (FLOPS), spsa, stp, "
+                 "coordinate_zo")
+      ->capture_default_str();
+  app.add_option("--q", samples_per_step, "gaussian_zo/spsa directions per step (0: default)");
+  app.add_option("--mu", perturbation, "gaussian_zo/spsa/coordinate_zo perturbation, rad");
   app.add_option("--alpha", alpha, "active fraction of mesh phases")->capture_default_str();
   app.add_option("--s", s, "fraction of active phases visited per step")->capture_default_str();
   app.add_option("--p", p, "power-aware pruning probability")->capture_default_str();
@@ -132,15 +139,16 @@ int main(int argc, char** argv) {
   absl::StatusOr<phc::testing::SimBench> bench = phc::testing::MakeSimBench(chip, chip_seed);
   if (!bench.ok()) return fail(bench.status());
 
-  char head[512];
+  char head[768];
   std::snprintf(head, sizeof head,
                 "{\"benchmark\": \"sparse_zo_paper\", \"model\": \"%s\", \"noise\": \"%s\", "
                 "\"noise_scale\": %g, "
-                "\"label\": \"%s\", \"alpha\": %g, \"s\": %g, \"p\": %g, \"lr\": %g, "
+                "\"label\": \"%s\", \"algorithm\": \"%s\", \"q\": %d, \"mu\": %g, "
+                "\"alpha\": %g, \"s\": %g, \"p\": %g, \"lr\": %g, "
                 "\"decay\": %g, \"seed\": %llu, \"chip_seed\": %llu",
-                spec->name().c_str(), noise.c_str(), noise_scale, label.c_str(), alpha, s, p, step,
-                decay, static_cast<unsigned long long>(seed),
-                static_cast<unsigned long long>(chip_seed));
+                spec->name().c_str(), noise.c_str(), noise_scale, label.c_str(), algorithm.c_str(),
+                samples_per_step, perturbation, alpha, s, p, step, decay,
+                static_cast<unsigned long long>(seed), static_cast<unsigned long long>(chip_seed));
   const auto start = Clock::now();
   const absl::Status ran = bench->controller->RunSync([&]() -> absl::Status {
     phc::daemon::ControllerOracle oracle(*bench->controller, 1);
@@ -160,8 +168,10 @@ int main(int argc, char** argv) {
     std::fflush(stdout);
 
     onn::DeployedModelNetwork network(*std::move(model), *placement, layout);
-    const phc::trainers::AlgorithmConfig config{.name = "sparse_zo",
+    const phc::trainers::AlgorithmConfig config{.name = algorithm,
                                                 .learning_rate = step,
+                                                .perturbation_rad = perturbation,
+                                                .samples_per_step = samples_per_step,
                                                 .active_fraction = alpha,
                                                 .visit_fraction = s,
                                                 .prune_probability = p,
@@ -171,8 +181,15 @@ int main(int argc, char** argv) {
     absl::StatusOr<std::unique_ptr<phc::trainers::ZoOptimizer>> optimizer =
         phc::trainers::MakeOptimizer(config, network, oracle);
     if (!optimizer.ok()) return optimizer.status();
-    const std::vector<bool> active = phc::trainers::SparseZoActiveMask(
-        phc::trainers::SparseZoOptionsFrom(config), network.attenuator_phases());
+    // The devices a method trains: sparse_zo's active set; the dense
+    // baselines train every mesh phase (the paper counts U and V only).
+    std::vector<bool> active;
+    if (algorithm == "sparse_zo") {
+      active = phc::trainers::SparseZoActiveMask(phc::trainers::SparseZoOptionsFrom(config),
+                                                 network.attenuator_phases());
+    } else {
+      for (bool attenuator : network.attenuator_phases()) active.push_back(!attenuator);
+    }
     const std::vector<int>& chip_index = network.trainable_phases();
     std::vector<double> params;
     for (int index : chip_index) params.push_back(deployed[index]);

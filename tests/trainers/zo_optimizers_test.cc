@@ -60,6 +60,120 @@ TEST(ZoOptimizerTest, GaussianAndSpsaReduceAQuadratic) {
   }
 }
 
+// On a fixed function STP never accepts a worse point, so the loss is
+// monotone; with alpha x 0.98 per step it converges on the quadratic.
+TEST(ZoOptimizerTest, StpNeverAcceptsAWorsePointAndReducesAQuadratic) {
+  auto optimizer = MakeStp({.step_rad = 0.5, .decay = 0.98, .seed = 7});
+  std::vector<double> x(20, 1.5);
+  const double start = Value(x);
+  Quadratic q;
+  double previous = start;
+  for (int step = 0; step < 300; ++step) {
+    absl::StatusOr<StepResult> result = optimizer->Step(x, q.loss(), step);
+    ASSERT_TRUE(result.ok());
+    EXPECT_EQ(result->evaluations, 3);
+    EXPECT_NEAR(result->loss, previous, 1e-12);
+    EXPECT_LE(Value(x), previous);
+    previous = Value(x);
+  }
+  EXPECT_LT(Value(x), 0.05 * start);
+  EXPECT_EQ(q.evaluations, 300 * 3);
+}
+
+// f(x) = sum_i c_i x_i, c_i = i + 1: central differences are exact, so
+// each stored partial is c_i and the moves can be counted.
+LossFn Linear() {
+  return [](std::span<const double> x) -> absl::StatusOr<double> {
+    double f = 0.0;
+    for (std::size_t i = 0; i < x.size(); ++i) f += (i + 1.0) * x[i];
+    return f;
+  };
+}
+
+// The linear loss, failing the test when a parameter other than 2, 5 or 7
+// differs from 0 in a probe (an inactive one was probed or moved).
+LossFn ActiveOnlyLinear(const std::vector<double>& /*start*/) {
+  return [](std::span<const double> x) -> absl::StatusOr<double> {
+    double f = 0.0;
+    for (std::size_t i = 0; i < x.size(); ++i) {
+      if (i != 2 && i != 5 && i != 7) {
+        EXPECT_EQ(x[i], 0.0) << "probed " << i;
+      }
+      f += (i + 1.0) * x[i];
+    }
+    return f;
+  };
+}
+
+// gamma = 1, B = 1, three parameters: step t refreshes coordinate t mod 3,
+// and every stored partial keeps moving its coordinate at every later step.
+TEST(ZoOptimizerTest, CocdCyclesItsCoordinatesAndKeepsApplyingStalePartials) {
+  auto optimizer = MakeCocd(
+      {.learning_rate = 0.1, .perturbation = 0.01, .block = 1, .memory_decay = 1.0, .active = {}});
+  std::vector<double> x(3, 0.0);
+  for (int step = 0; step < 3; ++step) {
+    absl::StatusOr<StepResult> result = optimizer->Step(x, Linear(), step);
+    ASSERT_TRUE(result.ok());
+    EXPECT_EQ(result->evaluations, 2);
+    EXPECT_EQ(result->changed, step + 1);
+  }
+  // x_0 refreshed at step 0 moved 3 times, x_1 twice, x_2 once.
+  EXPECT_NEAR(x[0], -0.1 * 1 * 3, 1e-9);
+  EXPECT_NEAR(x[1], -0.1 * 2 * 2, 1e-9);
+  EXPECT_NEAR(x[2], -0.1 * 3 * 1, 1e-9);
+  // With gamma = 0.5 a partial refreshed k steps ago moves by 0.5^k of it.
+  auto decayed = MakeCocd(
+      {.learning_rate = 0.1, .perturbation = 0.01, .block = 1, .memory_decay = 0.5, .active = {}});
+  std::vector<double> y(3, 0.0);
+  for (int step = 0; step < 3; ++step) ASSERT_TRUE(decayed->Step(y, Linear(), step).ok());
+  EXPECT_NEAR(y[0], -0.1 * 1 * (1 + 0.5 + 0.25), 1e-9);
+  EXPECT_NEAR(y[2], -0.1 * 3, 1e-9);
+}
+
+TEST(ZoOptimizerTest, CocdReducesAQuadraticAndResumesFromItsState) {
+  CocdOptions options{
+      .learning_rate = 0.05, .perturbation = 0.01, .block = 4, .memory_decay = 0.9, .active = {}};
+  auto optimizer = MakeCocd(options);
+  std::vector<double> x(20, 1.5);
+  const double start = Value(x);
+  Quadratic q;
+  for (int step = 0; step < 150; ++step) {
+    absl::StatusOr<StepResult> result = optimizer->Step(x, q.loss(), step);
+    ASSERT_TRUE(result.ok());
+    EXPECT_EQ(result->evaluations, 8);
+  }
+  EXPECT_LT(Value(x), 0.01 * start);
+  // A copy restored from the state continues exactly as the original.
+  auto restored = MakeCocd(options);
+  ASSERT_TRUE(restored->StateFits(optimizer->SaveState(), x.size()));
+  restored->RestoreState(optimizer->SaveState());
+  std::vector<double> a = x, b = x;
+  for (int step = 150; step < 160; ++step) {
+    ASSERT_TRUE(optimizer->Step(a, q.loss(), step).ok());
+    ASSERT_TRUE(restored->Step(b, q.loss(), step).ok());
+  }
+  EXPECT_EQ(a, b);
+  EXPECT_FALSE(restored->StateFits(std::vector<double>(7, 0.0), x.size()));
+}
+
+TEST(ZoOptimizerTest, SparseCocdNeverProbesOrMovesAnInactiveParameter) {
+  std::vector<bool> active(10, false);
+  active[2] = active[5] = active[7] = true;
+  auto optimizer = MakeCocd({.learning_rate = 0.1, .block = 2, .active = active});
+  EXPECT_EQ(optimizer->name(), "sparse_cocd");
+  std::vector<double> x(10, 0.0);
+  for (int step = 0; step < 30; ++step) {
+    ASSERT_TRUE(optimizer->Step(x, ActiveOnlyLinear(x), step).ok());
+  }
+  for (int i = 0; i < 10; ++i) {
+    if (active[i]) {
+      EXPECT_LT(x[i], 0.0) << i;
+    } else {
+      EXPECT_EQ(x[i], 0.0) << i;
+    }
+  }
+}
+
 TEST(ZoOptimizerTest, SparseZoReducesAQuadraticAndSkipsFrozenPhases) {
   SparseZoOptions options{.step_rad = 0.05,
                           .min_step_rad = 0.01,

@@ -37,18 +37,17 @@ absl::Status ValidateAlgorithmConfig(const AlgorithmConfig& c) {
     return absl::InvalidArgumentError(
         absl::StrCat("samples_per_step = ", c.samples_per_step, " must be in [0, 100000]"));
   }
-  if (c.name == "sparse_zo") {
-    if (!(c.step_decay >= 0.0 && c.step_decay <= 1.0)) {
-      return absl::InvalidArgumentError(
-          absl::StrCat("step_decay = ", c.step_decay, " must be in (0, 1]"));
-    }
-    return ValidateSparseZoOptions(SparseZoOptionsFrom(c));
+  if (!(c.step_decay >= 0.0 && c.step_decay <= 1.0)) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("step_decay = ", c.step_decay, " must be in (0, 1]"));
   }
-  if (c.name == "coordinate_zo" || c.name == "gaussian_zo" || c.name == "spsa") {
+  if (c.name == "sparse_zo") return ValidateSparseZoOptions(SparseZoOptionsFrom(c));
+  if (c.name == "coordinate_zo" || c.name == "gaussian_zo" || c.name == "spsa" || c.name == "stp") {
     return absl::OkStatus();
   }
-  return absl::InvalidArgumentError(absl::StrCat(
-      "algorithm \"", c.name, "\" is not one of coordinate_zo, gaussian_zo, spsa, sparse_zo"));
+  return absl::InvalidArgumentError(absl::StrCat("algorithm \"", c.name,
+                                                 "\" is not one of coordinate_zo, gaussian_zo, "
+                                                 "spsa, stp, sparse_zo"));
 }
 
 absl::StatusOr<std::unique_ptr<ZoOptimizer>> MakeOptimizer(const AlgorithmConfig& c,
@@ -68,6 +67,22 @@ absl::StatusOr<std::unique_ptr<ZoOptimizer>> MakeOptimizer(const AlgorithmConfig
                            .samples_per_step = c.samples_per_step > 0 ? c.samples_per_step : 4,
                            .spsa = c.name == "spsa",
                            .seed = c.seed});
+  }
+  if (c.name == "stp") {
+    return MakeStp({.step_rad = Or(c.learning_rate, 0.5),
+                    .decay = c.step_decay > 0.0 ? c.step_decay : 1.0,
+                    .decay_every = c.decay_every,
+                    .seed = c.seed});
+  }
+  if (c.name == "cocd" || c.name == "sparse_cocd") {
+    return MakeCocd(
+        {.learning_rate = Or(c.learning_rate, 0.01),
+         .perturbation = Or(c.perturbation_rad, 0.05),
+         .block = c.samples_per_step > 0 ? c.samples_per_step : 8,
+         .memory_decay = c.memory_decay > 0.0 ? c.memory_decay : 0.99,
+         .active = c.name == "sparse_cocd"
+                       ? SparseZoActiveMask(SparseZoOptionsFrom(c), network.attenuator_phases())
+                       : std::vector<bool>{}});
   }
   std::vector<int> chip_index = network.trainable_phases();
   return MakeSparseZo(SparseZoOptionsFrom(c), network.attenuator_phases(),

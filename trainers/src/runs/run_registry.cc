@@ -71,6 +71,9 @@ constexpr Algorithm kAlgorithms[] = {
     {"coordinate_zo", runs::ValidateZo, runs::CreateZo},
     {"gaussian_zo", runs::ValidateZo, runs::CreateZo},
     {"spsa", runs::ValidateZo, runs::CreateZo},
+    {"stp", runs::ValidateZo, runs::CreateZo},
+    {"cocd", runs::ValidateZo, runs::CreateZo},
+    {"sparse_cocd", runs::ValidateZo, runs::CreateZo},
     {"sparse_zo", runs::ValidateZo, runs::CreateZo},
     {"pat", runs::ValidateInSitu, runs::CreateInSitu},
     {"dat", runs::ValidateInSitu, runs::CreateInSitu},
@@ -110,8 +113,8 @@ absl::Status ValidateRun(const photonic::v1::SessionConfig& config,
   if (!config.from_model().empty() && (*algorithm)->create != runs::CreateZo) {
     return absl::InvalidArgumentError(
         absl::StrCat("from_model: ", config.algorithm().name(),
-                     " cannot start from a model; coordinate_zo, gaussian_zo, spsa and sparse_zo "
-                     "can"));
+                     " cannot start from a model; coordinate_zo, gaussian_zo, spsa, stp, cocd, "
+                     "sparse_cocd and sparse_zo can"));
   }
   return (*algorithm)->validate(config, chip, layout);
 }

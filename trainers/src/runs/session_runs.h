@@ -60,7 +60,7 @@ absl::StatusOr<StartedRun> Started(RunResources resources, std::unique_ptr<Run> 
                                    const RunOptions& options,
                                    const std::function<absl::StatusOr<double>()>& initial_accuracy);
 
-// coordinate_zo, gaussian_zo, spsa, sparse_zo: an ONN's phases on the chip.
+// coordinate_zo, gaussian_zo, spsa, stp, sparse_zo: an ONN's phases on the chip.
 absl::Status ValidateZo(const photonic::v1::SessionConfig& config,
                         const photonic::v1::ChipDescription& chip,
                         const photonsim::ChipLayout& layout);

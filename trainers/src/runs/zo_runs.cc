@@ -1,4 +1,4 @@
-// coordinate_zo, gaussian_zo, spsa, sparse_zo sessions: a network on the
+// coordinate_zo, gaussian_zo, spsa, stp, cocd, sparse_cocd, sparse_zo sessions: a network on the
 // chip (an ONN of widths mapped onto the chip's circuits, or a deployed
 // model), its phases trained by a zeroth-order optimizer through the chip's
 // oracle.
@@ -52,6 +52,7 @@ AlgorithmConfig AlgorithmFrom(const SessionConfig& config) {
           .step_decay = a.step_decay(),
           .decay_every = std::max(1, c.train_samples() / batch),
           .power_budget_mw = c.power_budget_mw(),
+          .memory_decay = a.memory_decay(),
           .seed = c.seed()};
 }
 

@@ -18,19 +18,24 @@ namespace phc::trainers {
 
 // Hyper-parameters of every algorithm; each uses the ones it knows.
 struct AlgorithmConfig {
-  std::string name = "sparse_zo";  // coordinate_zo | gaussian_zo | spsa | sparse_zo
-  double learning_rate = 0.0;      // 0: the algorithm's default
-  double perturbation_rad = 0.0;   // 0: default
-  int samples_per_step = 0;        // gaussian/spsa directions, coordinate_zo coordinates
+  // coordinate_zo | gaussian_zo | spsa | stp | cocd | sparse_cocd | sparse_zo
+  std::string name = "sparse_zo";
+  double learning_rate = 0.0;     // 0: the algorithm's default
+  double perturbation_rad = 0.0;  // 0: default
+  int samples_per_step = 0;       // gaussian/spsa directions, coordinate_zo coordinates
   // sparse_zo (SparseZoOptions): alpha, s, p.
   double active_fraction = 0.4;
   double visit_fraction = 0.1;
   double prune_probability = 1.0;
   // sparse_zo: delta x step_decay every decay_every steps; step_decay 0:
-  // x0.999 every step down to 0.0245 rad.
+  // x0.999 every step down to 0.0245 rad. stp: alpha x step_decay every
+  // decay_every steps (0: constant).
   double step_decay = 0.0;
   int decay_every = 1;
   double power_budget_mw = 0.0;  // sparse_zo: trained phases' heater budget
+  // cocd, sparse_cocd: gamma, the stored partials' decay per step (0: 0.99).
+  // sparse_cocd trains sparse_zo's active set (active_fraction).
+  double memory_decay = 0.0;
   std::uint64_t seed = 1;
 };
 

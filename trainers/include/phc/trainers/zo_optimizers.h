@@ -73,4 +73,38 @@ struct GaussianZoOptions {
 // Q + 1 evaluations per step, then x -= lr (g + momentum).
 std::unique_ptr<ZoOptimizer> MakeGaussianZo(const GaussianZoOptions& options);
 
+struct StpOptions {
+  double step_rad = 0.5;  // alpha: the Euclidean length of a trial step
+  double decay = 1.0;     // alpha x decay every decay_every steps
+  int decay_every = 1;
+  std::uint64_t seed = 1;
+};
+
+// Stochastic Three Points (Bergou, Gorbunov and Richtarik, SIAM J. Optim.
+// 2020): draw a direction s uniformly on the unit sphere and keep the best
+// of x, x + alpha s and x - alpha s on the present minibatch: 3 evaluations
+// per step (f(x) is measured again, since the minibatch changes).
+std::unique_ptr<ZoOptimizer> MakeStp(const StpOptions& options);
+
+struct CocdOptions {
+  double learning_rate = 0.01;
+  double perturbation = 0.05;  // rad, the finite-difference eps
+  int block = 8;               // B: coordinates refreshed per step
+  double memory_decay = 0.99;  // gamma: every stored partial x gamma per step
+  // Which parameters are trained (empty: all). Inactive ones are never
+  // probed or moved: power-aware sparsity's mixed training.
+  std::vector<bool> active;
+};
+
+// Coherent Coordinate Descent (CoCD, ICML 2026; the authors' code
+// chen-dylan-liang/CoCD, cocd.py): the trained parameters are visited in a
+// fixed cycle, B per step, each by a central difference at the step's x
+// (2B evaluations); every stored partial derivative is first multiplied by
+// gamma, the fresh ones replace theirs, and then every parameter moves by
+// -lr times its stored partial, stale ones included. Its memory holds one
+// partial per trained parameter (the authors' default M = N). The step's
+// loss is reported as the mean of the probes' losses (f(x) + O(eps^2)):
+// CoCD does not measure f(x) itself.
+std::unique_ptr<ZoOptimizer> MakeCocd(CocdOptions options);
+
 }  // namespace phc::trainers

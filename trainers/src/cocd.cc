@@ -1,0 +1,86 @@
+#include <algorithm>
+#include <cmath>
+
+#include "phc/trainers/zo_optimizers.h"
+
+namespace phc::trainers {
+namespace {
+
+class Cocd final : public ZoOptimizer {
+ public:
+  explicit Cocd(CocdOptions options) : options_(std::move(options)) {}
+  std::string name() const override { return options_.active.empty() ? "cocd" : "sparse_cocd"; }
+
+  absl::StatusOr<StepResult> Step(std::vector<double>& params, const LossFn& loss,
+                                  std::int64_t step) override {
+    const std::vector<int>& trained = Trained(params.size());
+    StepResult result;
+    if (trained.empty()) return result;
+    if (memory_.size() != trained.size()) memory_.assign(trained.size(), 0.0);
+    for (double& partial : memory_) partial *= options_.memory_decay;
+    // The cycle's position depends only on the step, so a resumed run
+    // refreshes the same coordinates.
+    const auto count = static_cast<std::int64_t>(trained.size());
+    const int block = static_cast<int>(std::min<std::int64_t>(options_.block, count));
+    const double eps = options_.perturbation;
+    double probe_sum = 0.0;
+    for (int b = 0; b < block; ++b) {
+      const auto slot = static_cast<std::size_t>((step * block + b) % count);
+      const int i = trained[slot];
+      const double x = params[i];
+      params[i] = x + eps;
+      absl::StatusOr<double> plus = loss(params);
+      params[i] = x - eps;
+      absl::StatusOr<double> minus = plus.ok() ? loss(params) : plus;
+      params[i] = x;
+      if (!plus.ok()) return plus.status();
+      if (!minus.ok()) return minus.status();
+      memory_[slot] = (*plus - *minus) / (2.0 * eps);
+      probe_sum += *plus + *minus;
+    }
+    result.evaluations = 2 * block;
+    result.loss = probe_sum / (2 * block);
+    for (std::size_t slot = 0; slot < trained.size(); ++slot) {
+      if (memory_[slot] == 0.0) continue;
+      params[trained[slot]] -= options_.learning_rate * memory_[slot];
+      ++result.changed;
+    }
+    return result;
+  }
+
+  std::vector<double> SaveState() const override { return memory_; }
+  bool StateFits(std::span<const double> state, std::size_t param_count) const override {
+    return state.empty() || state.size() == Trained(param_count).size();
+  }
+  void RestoreState(std::span<const double> state) override {
+    memory_.assign(state.begin(), state.end());
+  }
+
+ private:
+  // The trained parameters' indices, in the cycle's order.
+  const std::vector<int>& Trained(std::size_t param_count) const {
+    if (trained_.empty() || trained_for_ != param_count) {
+      trained_.clear();
+      for (std::size_t i = 0; i < param_count; ++i) {
+        if (options_.active.empty() || (i < options_.active.size() && options_.active[i])) {
+          trained_.push_back(static_cast<int>(i));
+        }
+      }
+      trained_for_ = param_count;
+    }
+    return trained_;
+  }
+
+  CocdOptions options_;
+  std::vector<double> memory_;  // one stored partial per trained parameter
+  mutable std::vector<int> trained_;
+  mutable std::size_t trained_for_ = 0;
+};
+
+}  // namespace
+
+std::unique_ptr<ZoOptimizer> MakeCocd(CocdOptions options) {
+  return std::make_unique<Cocd>(std::move(options));
+}
+
+}  // namespace phc::trainers
