@@ -133,6 +133,9 @@ void AddTrainCommands(CLI::App& app, TrainCommands& c) {
   c.start->add_option_function<double>(
       "--step-decay", [&config](double v) { config.mutable_algorithm()->set_step_decay(v); },
       "sparse_zo: the step's factor per epoch (default 0.985 with --from-model)");
+  c.start->add_option_function<double>(
+      "--memory-decay", [&config](double v) { config.mutable_algorithm()->set_memory_decay(v); },
+      "cocd, sparse_cocd: gamma, the stored partials' factor per step (default 0.99)");
   c.start->add_option("--param-sparsity", c.param_sparsity,
                       "sparse_zo, old name: 1 - --active-fraction");
   c.start->add_option("--grad-sparsity", c.grad_sparsity,

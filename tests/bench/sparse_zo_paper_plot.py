@@ -3,6 +3,8 @@
 against forwards, one line per run.
 
     /usr/bin/python3 tests/bench/sparse_zo_paper_plot.py OUT.png RUN.jsonl...
+
+A run with a "label" (sparse_zo_paper_bench --label) is named by it.
 """
 import json
 import sys
@@ -22,7 +24,8 @@ def main():
         if not progress:
             continue
         head = progress[0]
-        label = f"noise ×{head['noise_scale']:g}, α {head['alpha']:g}, p {head['p']:g}"
+        label = head.get("label") or (
+            f"noise ×{head['noise_scale']:g}, α {head['alpha']:g}, p {head['p']:g}")
         forwards = [r["forwards"] for r in progress]
         accuracy.plot(forwards, [r["test_accuracy"] for r in progress], marker="o", label=label)
         power.plot(forwards, [r["active_power_rad"] for r in progress], marker="o", label=label)
@@ -31,7 +34,7 @@ def main():
     power.set_ylabel("active phase shift, rad")
     power.set_yscale("log")
     power.set_xlabel("forwards (minibatch loss evaluations)")
-    figure.suptitle("SZO-SCD fine-tuning mlp_64_24_24_10 deployed under the paper's noise model")
+    figure.suptitle("Fine-tuning mlp_64_24_24_10 deployed under the paper's noise model")
     figure.tight_layout()
     figure.savefig(out, dpi=110)
 
