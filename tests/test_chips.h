@@ -29,6 +29,20 @@ inline photonic::v1::ChipDescription IdealMeshChip(int mesh_size = 4) {
   return chip;
 }
 
+// Instruments that onn::ChipForModel makes a model's chip from: IdealMeshChip's
+// heaters around a 4x4 mesh (12 phases), a 2 mW laser, 2.5 V modulators, no
+// dark current, and `budget_mw` of heater power for the mesh (ChipForModel
+// scales it to the model's phases).
+inline photonic::v1::ChipDescription ModelInstruments(double budget_mw) {
+  photonic::v1::ChipDescription chip = IdealMeshChip(4);
+  chip.set_name("template");
+  chip.set_laser_power_mw(2.0);
+  chip.mutable_modulator()->set_max_voltage_v(2.5);
+  chip.mutable_detector()->set_dark_current_na(0);
+  chip.set_max_total_heater_power_mw(budget_mw);
+  return chip;
+}
+
 // `chip` with the fabrication errors, thermal crosstalk and detector noise
 // of deploy/chips/onn_svd8x24.textproto.
 inline photonic::v1::ChipDescription WithOnnSvd8x24Errors(photonic::v1::ChipDescription chip) {

@@ -19,7 +19,6 @@
 #include <cmath>
 #include <cstdio>
 #include <cstring>
-#include <fstream>
 #include <numbers>
 
 #include "daemon/calibration/calibrator.h"
@@ -32,6 +31,7 @@
 #include "photonsim/phase.h"
 #include "spdlog/sinks/stdout_color_sinks.h"
 #include "spdlog/spdlog.h"
+#include "tests/bench/saved_model.h"
 #include "tests/sim_bench.h"
 #include "tests/sim_oracle.h"
 
@@ -93,18 +93,11 @@ int main(int argc, char** argv) {
     std::fprintf(stderr, "%s\n", std::string(status.message()).c_str());
     return 2;
   };
-  const absl::StatusOr<photonic::v1::ModelSpec> spec = onn::LoadModelSpec(model_path);
-  if (!spec.ok()) return fail(spec.status());
-  absl::StatusOr<onn::Model> model = onn::Model::Build(*spec, onn::Realisation::kOptical, 1);
-  if (!model.ok()) return fail(model.status());
-  {
-    std::ifstream in(params_path);
-    Eigen::VectorXd parameters(model->parameter_count());
-    for (Eigen::Index i = 0; i < parameters.size(); ++i) {
-      if (!(in >> parameters(i))) return fail(absl::DataLossError("short parameter file"));
-    }
-    model->SetParameters(parameters);
-  }
+  absl::StatusOr<phc::testing::SavedModel> saved =
+      phc::testing::LoadSavedModel(model_path, params_path);
+  if (!saved.ok()) return fail(saved.status());
+  const photonic::v1::ModelSpec* spec = &saved->spec;
+  onn::Model* model = &saved->model;
   const absl::StatusOr<onn::ModelData> data = onn::LoadModelData(*spec, data_dir, 1, test_limit);
   if (!data.ok()) return fail(data.status());
   const std::string name = spec->name();

@@ -17,7 +17,6 @@
 #include <chrono>
 #include <cmath>
 #include <cstdio>
-#include <fstream>
 #include <numbers>
 
 #include "daemon/training/controller_oracle.h"
@@ -30,6 +29,7 @@
 #include "phc/trainers/training_loop.h"
 #include "spdlog/sinks/stdout_color_sinks.h"
 #include "spdlog/spdlog.h"
+#include "tests/bench/saved_model.h"
 #include "tests/sim_bench.h"
 
 namespace {
@@ -106,18 +106,11 @@ int main(int argc, char** argv) {
     std::fprintf(stderr, "%s\n", std::string(status.message()).c_str());
     return 2;
   };
-  const absl::StatusOr<photonic::v1::ModelSpec> spec = onn::LoadModelSpec(model_path);
-  if (!spec.ok()) return fail(spec.status());
-  absl::StatusOr<onn::Model> model = onn::Model::Build(*spec, onn::Realisation::kOptical, 1);
-  if (!model.ok()) return fail(model.status());
-  {
-    std::ifstream in(params_path);
-    Eigen::VectorXd parameters(model->parameter_count());
-    for (Eigen::Index i = 0; i < parameters.size(); ++i) {
-      if (!(in >> parameters(i))) return fail(absl::DataLossError("short parameter file"));
-    }
-    model->SetParameters(parameters);
-  }
+  absl::StatusOr<phc::testing::SavedModel> saved =
+      phc::testing::LoadSavedModel(model_path, params_path);
+  if (!saved.ok()) return fail(saved.status());
+  const photonic::v1::ModelSpec* spec = &saved->spec;
+  onn::Model* model = &saved->model;
   absl::StatusOr<onn::ModelData> data =
       onn::LoadModelData(*spec, data_dir, train_limit, test_limit);
   if (!data.ok()) return fail(data.status());
@@ -167,7 +160,7 @@ int main(int argc, char** argv) {
         bench->controller->GetPhases().total_heater_power_mw);
     std::fflush(stdout);
 
-    onn::DeployedModelNetwork network(*std::move(model), *placement, layout);
+    onn::DeployedModelNetwork network(std::move(*model), *placement, layout);
     const phc::trainers::AlgorithmConfig config{.name = algorithm,
                                                 .learning_rate = step,
                                                 .perturbation_rad = perturbation,

@@ -5,12 +5,12 @@
 
 #include <cmath>
 #include <limits>
-#include <random>
 
 #include "daemon/chip_controller.h"
 #include "phc/drivers/sim_drivers.h"
 #include "photonsim/sim_chip.h"
 #include "tests/test_chips.h"
+#include "tests/uniform_rows.h"
 
 namespace phc::daemon {
 namespace {
@@ -37,11 +37,7 @@ Bench MakeBench(bool sweeps) {
 }
 
 std::vector<double> RandomAmplitudes(int rows, int inputs, std::uint64_t seed) {
-  std::mt19937_64 rng(seed);
-  std::uniform_real_distribution<double> amplitude(0.0, 1.0);
-  std::vector<double> all(static_cast<std::size_t>(rows) * inputs);
-  for (double& a : all) a = amplitude(rng);
-  return all;
+  return phc::testing::UniformRows(rows, inputs, 0.0, 1.0, seed);
 }
 
 TEST(QueryBatchTest, EqualsQueriesRowByRowWithAndWithoutAHardwareSweep) {

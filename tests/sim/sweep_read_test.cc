@@ -9,6 +9,7 @@
 
 #include "photonsim/sim_chip.h"
 #include "tests/test_chips.h"
+#include "tests/uniform_rows.h"
 
 namespace photonsim {
 namespace {
@@ -39,10 +40,7 @@ photonic::v1::ChipDescription MixedChip(bool noisy) {
 }
 
 std::vector<double> RandomRows(int rows, int inputs, std::uint64_t seed) {
-  std::mt19937_64 rng(seed);
-  std::uniform_real_distribution<double> volts(0.0, 2.5);
-  std::vector<double> all(static_cast<std::size_t>(rows) * inputs);
-  for (double& v : all) v = volts(rng);
+  std::vector<double> all = phc::testing::UniformRows(rows, inputs, 0.0, 2.5, seed);
   for (int i = 0; i < inputs; ++i) all[3 * inputs + i] = 0.0;  // one dark row
   return all;
 }

@@ -17,23 +17,13 @@
 #include "phc/trainers/training_loop.h"
 #include "photonsim/chip_layout.h"
 #include "tests/model_specs.h"
+#include "tests/test_chips.h"
 
 namespace phc::trainers::onn {
 namespace {
 
 photonic::v1::ChipDescription Instruments() {
-  photonic::v1::ChipDescription chip;
-  chip.set_name("template");
-  chip.set_laser_power_mw(2.0);
-  chip.mutable_heater()->set_resistance_ohm(1000);
-  chip.mutable_heater()->set_p_pi_mw(25);
-  chip.mutable_heater()->set_max_voltage_v(10);
-  chip.mutable_heater()->set_max_current_ma(10);
-  chip.mutable_modulator()->set_v_pi_v(2.5);
-  chip.mutable_modulator()->set_max_voltage_v(2.5);
-  chip.mutable_detector()->set_responsivity_a_per_w(0.9);
-  chip.set_max_total_heater_power_mw(1e6);
-  return chip;
+  return testing::ModelInstruments(12 * 50.0);  // 50 mW per phase
 }
 
 TEST(DeployedModelNetworkTest, TrainsTheModelsCorePhasesAndKeepsReceiverCalibration) {
@@ -106,6 +96,59 @@ TEST(DeployedModelNetworkTest, SparseZoRecoversAccuracyAPhaseErrorTookAway) {
   EXPECT_LT(before, in_silico - 0.1) << "the phase error must cost accuracy";
   EXPECT_GT(after, before + 0.5 * (in_silico - before))
       << "before " << before << " after " << after << " ideal " << in_silico;
+}
+
+}  // namespace
+}  // namespace phc::trainers::onn
+
+namespace phc::trainers::onn {
+namespace {
+
+// The baselines a deployed model can be fine-tuned by are built by name;
+// sparse_cocd trains only sparse ZO's active set (attenuators always).
+TEST(DeployedModelNetworkTest, BaselinesAreBuiltByNameAndSparseCocdKeepsItsMask) {
+  const photonic::v1::ModelSpec spec = phc::testing::TinyModelSpec("tiny", 6);
+  absl::StatusOr<Model> model = Model::Build(spec, Realisation::kOptical, 3);
+  ASSERT_TRUE(model.ok());
+  const photonic::v1::ChipDescription chip = ChipForModel(*model, Instruments());
+  ModelOracle oracle(chip);
+  absl::StatusOr<ChipPlacement> placement = PlaceModel(*model, chip);
+  ASSERT_TRUE(placement.ok());
+  const DeployedModelNetwork network(*std::move(model), *placement, oracle.layout());
+  for (const std::string name : {"stp", "cocd", "sparse_cocd"}) {
+    absl::StatusOr<std::unique_ptr<ZoOptimizer>> optimizer =
+        MakeOptimizer({.name = name, .active_fraction = 0.3, .seed = 2}, network, oracle);
+    ASSERT_TRUE(optimizer.ok()) << name << ": " << optimizer.status();
+    EXPECT_EQ((*optimizer)->name(), name);
+  }
+  const AlgorithmConfig sparse{.name = "sparse_cocd", .active_fraction = 0.3, .seed = 2};
+  const std::vector<bool> active =
+      SparseZoActiveMask(SparseZoOptionsFrom(sparse), network.attenuator_phases());
+  auto optimizer = MakeOptimizer(sparse, network, oracle);
+  ASSERT_TRUE(optimizer.ok());
+  std::vector<double> params(network.trainable_phases().size(), 1.0);
+  const LossFn loss = [](std::span<const double> x) -> absl::StatusOr<double> {
+    double f = 0.0;
+    for (double v : x) f += v * v;
+    return f;
+  };
+  for (int step = 0; step < 200; ++step) ASSERT_TRUE((*optimizer)->Step(params, loss, step).ok());
+  int moved_active = 0;
+  for (std::size_t i = 0; i < params.size(); ++i) {
+    if (active[i]) {
+      moved_active += params[i] < 1.0;
+    } else {
+      EXPECT_EQ(params[i], 1.0) << "inactive parameter " << i << " moved";
+    }
+  }
+  EXPECT_GT(moved_active, 0);
+
+  const absl::Status bad =
+      ValidateAlgorithmConfig({.name = "cocd", .memory_decay = 1.5, .seed = 1});
+  EXPECT_EQ(bad.code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_NE(bad.message().find("memory_decay"), std::string::npos) << bad;
+  const absl::Status unknown = ValidateAlgorithmConfig({.name = "zo_adam"});
+  EXPECT_NE(unknown.message().find("cocd, sparse_cocd"), std::string::npos) << unknown;
 }
 
 }  // namespace

@@ -11,6 +11,7 @@
 #include "phc/trainers/onn/chip_execution.h"
 #include "phc/trainers/onn/model.h"
 #include "photonsim/chip_layout.h"
+#include "tests/test_chips.h"
 
 namespace phc::trainers::onn {
 namespace {
@@ -36,22 +37,7 @@ ModelSpec SmallCnn() {
 }
 
 photonic::v1::ChipDescription Instruments() {
-  photonic::v1::ChipDescription chip;
-  chip.set_name("template");
-  auto* circuit = chip.add_circuits();
-  circuit->set_name("mesh");
-  circuit->mutable_mesh()->set_topology(photonic::v1::MESH_TOPOLOGY_CLEMENTS);
-  circuit->mutable_mesh()->set_size(4);
-  chip.set_laser_power_mw(2.0);
-  chip.mutable_heater()->set_resistance_ohm(1000);
-  chip.mutable_heater()->set_p_pi_mw(25);
-  chip.mutable_heater()->set_max_voltage_v(10);
-  chip.mutable_heater()->set_max_current_ma(10);
-  chip.mutable_modulator()->set_v_pi_v(2.5);
-  chip.mutable_modulator()->set_max_voltage_v(2.5);
-  chip.mutable_detector()->set_responsivity_a_per_w(0.9);
-  chip.set_max_total_heater_power_mw(12 * 50.0);  // 50 mW per phase of the 4x4 mesh (6 MZIs)
-  return chip;
+  return testing::ModelInstruments(12 * 50.0);  // 50 mW per phase
 }
 
 TEST(ChipExecutionTest, ChipForModelHasExactlyTheCoresTheModelNeeds) {

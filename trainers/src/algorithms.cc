@@ -42,12 +42,21 @@ absl::Status ValidateAlgorithmConfig(const AlgorithmConfig& c) {
         absl::StrCat("step_decay = ", c.step_decay, " must be in (0, 1]"));
   }
   if (c.name == "sparse_zo") return ValidateSparseZoOptions(SparseZoOptionsFrom(c));
-  if (c.name == "coordinate_zo" || c.name == "gaussian_zo" || c.name == "spsa" || c.name == "stp") {
+  if (!(c.memory_decay >= 0.0 && c.memory_decay <= 1.0)) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("memory_decay = ", c.memory_decay, " must be in [0, 1]"));
+  }
+  if (c.name == "sparse_cocd" && !(c.active_fraction > 0.0 && c.active_fraction <= 1.0)) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("active_fraction = ", c.active_fraction, " must be in (0, 1]"));
+  }
+  if (c.name == "coordinate_zo" || c.name == "gaussian_zo" || c.name == "spsa" || c.name == "stp" ||
+      c.name == "cocd" || c.name == "sparse_cocd") {
     return absl::OkStatus();
   }
   return absl::InvalidArgumentError(absl::StrCat("algorithm \"", c.name,
                                                  "\" is not one of coordinate_zo, gaussian_zo, "
-                                                 "spsa, stp, sparse_zo"));
+                                                 "spsa, stp, cocd, sparse_cocd, sparse_zo"));
 }
 
 absl::StatusOr<std::unique_ptr<ZoOptimizer>> MakeOptimizer(const AlgorithmConfig& c,
