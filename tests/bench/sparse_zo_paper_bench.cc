@@ -174,10 +174,10 @@ int main(int argc, char** argv) {
     absl::StatusOr<std::unique_ptr<phc::trainers::ZoOptimizer>> optimizer =
         phc::trainers::MakeOptimizer(config, network, oracle);
     if (!optimizer.ok()) return optimizer.status();
-    // The devices a method trains: sparse_zo's active set; the dense
+    // The devices a method trains: sparse_zo's (and sparse_cocd's) active set; the dense
     // baselines train every mesh phase (the paper counts U and V only).
     std::vector<bool> active;
-    if (algorithm == "sparse_zo") {
+    if (algorithm == "sparse_zo" || algorithm == "sparse_cocd") {
       active = phc::trainers::SparseZoActiveMask(phc::trainers::SparseZoOptionsFrom(config),
                                                  network.attenuator_phases());
     } else {
