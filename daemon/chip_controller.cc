@@ -575,21 +575,29 @@ absl::StatusOr<std::vector<double>> ChipController::QueryBatch(
     }
     return power_mw;
   }
-  absl::StatusOr<std::vector<double>> currents_a = drivers_.sweeps->Sweep(volts_v, *count);
-  if (!currents_a.ok()) return currents_a.status();
-  if (currents_a->size() != rows * outputs) {
-    return absl::InternalError(absl::StrCat("the sweep returned ", currents_a->size(),
-                                            " currents for ", rows, " rows of ", outputs));
-  }
-  for (std::size_t r = 0; r < rows; ++r) {
-    CurrentsToPowerMw(row_of(*currents_a, r, outputs),
-                      std::span<double>(power_mw).subspan(r * outputs, outputs));
-  }
-  const std::span<const double> last_row = row_of(amplitude_rows, rows - 1, inputs);
-  amplitudes_.assign(last_row.begin(), last_row.end());
-  last_photocurrent_ua_.clear();
-  for (double current_a : row_of(*currents_a, rows - 1, outputs)) {
-    last_photocurrent_ua_.push_back(current_a * 1e6);
+  // At most kMaxSweepRows per sweep: an AWG's memory is finite, and the
+  // simulator's scratch grows with rows x outputs x averages.
+  const std::span<const double> all_volts(volts_v);
+  for (std::size_t first = 0; first < rows; first += kMaxSweepRows) {
+    const std::size_t count_rows = std::min(kMaxSweepRows, rows - first);
+    absl::StatusOr<std::vector<double>> currents_a =
+        drivers_.sweeps->Sweep(all_volts.subspan(first * inputs, count_rows * inputs), *count);
+    // The DAC holds the sweep's last row, or what it reached before failing.
+    const std::span<const double> last_row = row_of(amplitude_rows, first + count_rows - 1, inputs);
+    amplitudes_.assign(last_row.begin(), last_row.end());
+    if (!currents_a.ok()) return currents_a.status();
+    if (currents_a->size() != count_rows * outputs) {
+      return absl::InternalError(absl::StrCat("the sweep returned ", currents_a->size(),
+                                              " currents for ", count_rows, " rows of ", outputs));
+    }
+    for (std::size_t r = 0; r < count_rows; ++r) {
+      CurrentsToPowerMw(row_of(*currents_a, r, outputs),
+                        std::span<double>(power_mw).subspan((first + r) * outputs, outputs));
+    }
+    last_photocurrent_ua_.clear();
+    for (double current_a : row_of(*currents_a, count_rows - 1, outputs)) {
+      last_photocurrent_ua_.push_back(current_a * 1e6);
+    }
   }
   return power_mw;
 }

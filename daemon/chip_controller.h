@@ -34,6 +34,8 @@
 namespace phc::daemon {
 
 inline constexpr int kMaxAverages = 65536;
+// QueryBatch sends longer batches as several hardware sweeps of this many rows.
+inline constexpr std::size_t kMaxSweepRows = 1024;
 
 struct PhaseState {
   std::vector<double> phases_rad;  // wrapped to [0, 2 pi)
@@ -137,9 +139,11 @@ class ChipController {
   // each; returns rows x output_count() optical powers in mW. The inputs keep
   // the last row. Every row is validated before any is sent: a bad row
   // refuses the batch (INVALID_ARGUMENT or FAILED_PRECONDITION naming the
-  // row) and changes nothing. Runs as one hardware-timed sweep where the
-  // instruments have one (drivers::SweepDriver, the simulator), else row by
-  // row. Counts one query per row.
+  // row) and changes nothing. Runs as hardware-timed sweeps of up to
+  // kMaxSweepRows where the instruments have them (drivers::SweepDriver, the
+  // simulator), else row by row. Counts one query per row sent (a refused
+  // batch counts none). If a sweep fails, inputs() says the row the DAC was
+  // last asked to hold; a lost link drives the chip safe as for every call.
   absl::StatusOr<std::vector<double>> QueryBatch(std::span<const double> amplitude_rows,
                                                  std::uint32_t averages);
   // All heaters and modulators to 0 V.

@@ -117,6 +117,9 @@ class SimSweepDriver final : public SweepDriver {
   absl::StatusOr<std::vector<double>> Sweep(std::span<const double> dac_volts_rows,
                                             int averages) override {
     if (averages < 1) return absl::InvalidArgumentError("averages must be at least 1");
+    if (dac_.channel_count() == 0) {
+      return absl::FailedPreconditionError("sweep: the chip has no modulators");
+    }
     if (dac_volts_rows.size() % static_cast<std::size_t>(dac_.channel_count()) != 0) {
       return absl::InvalidArgumentError(absl::StrCat("sweep: ", dac_volts_rows.size(),
                                                      " voltages are not rows of ",

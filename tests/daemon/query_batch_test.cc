@@ -20,15 +20,16 @@ struct Bench {
   std::unique_ptr<ChipController> controller;
 };
 
-// The ideal 4-mode mesh chip; `sweeps` false: its drivers lack the sweep.
-Bench MakeBench(bool sweeps) {
+// The ideal 4-mode mesh chip. `sweeps` false: its drivers lack the sweep;
+// modulator_driver_max_v: the modulator driver's own limit (the chip's is 3 V).
+Bench MakeBench(bool sweeps, double modulator_driver_max_v = 3.0) {
   const photonic::v1::ChipDescription description = phc::testing::IdealMeshChip(4);
   Bench bench;
   auto chip = photonsim::SimChip::Create(description, 1);
   EXPECT_TRUE(chip.ok()) << chip.status();
   bench.sim = std::shared_ptr<photonsim::SimChip>(*std::move(chip));
   drivers::DriverSet drivers = drivers::MakeSimDrivers(
-      bench.sim, description.heater().max_voltage_v(), description.modulator().max_voltage_v());
+      bench.sim, description.heater().max_voltage_v(), modulator_driver_max_v);
   if (!sweeps) drivers.sweeps.reset();
   auto controller = ChipController::Create(description, std::move(drivers));
   EXPECT_TRUE(controller.ok()) << controller.status();
@@ -40,8 +41,9 @@ std::vector<double> RandomAmplitudes(int rows, int inputs, std::uint64_t seed) {
   return phc::testing::UniformRows(rows, inputs, 0.0, 1.0, seed);
 }
 
+// More rows than one hardware sweep takes: the batch goes as two sweeps.
 TEST(QueryBatchTest, EqualsQueriesRowByRowWithAndWithoutAHardwareSweep) {
-  constexpr int kRows = 37;
+  const int kRows = static_cast<int>(kMaxSweepRows) + 37;
   const std::vector<double> phases = {0.3, 1.1, 2.0, 0.7, 2.9, 1.6, 0.2, 2.4, 1.3, 0.9, 3.0, 0.5};
   for (const bool sweeps : {true, false}) {
     SCOPED_TRACE(sweeps ? "sweep" : "row by row");
@@ -121,6 +123,25 @@ TEST(QueryBatchTest, ABadRowRefusesTheWholeBatchAndChangesNothing) {
     EXPECT_EQ(bench.sim->modulator_voltages_v(), modulators_before);
     EXPECT_EQ(bench.sim->now(), time_before);
   }
+}
+
+// A modulator driver limited to 2 V with V_pi 2.5 V: amplitude 1 would
+// need 2.5 V.
+TEST(QueryBatchTest, ARowBeyondAModulatorLimitIsAFailedPrecondition) {
+  Bench bench = MakeBench(true, 2.0);
+  std::vector<double> rows(3 * 4, 0.5);
+  rows[1 * 4 + 2] = 1.0;
+  bench.controller->RunSync([&] {
+    absl::StatusOr<std::vector<double>> powers = bench.controller->QueryBatch(rows, 1);
+    ASSERT_FALSE(powers.ok());
+    EXPECT_EQ(powers.status().code(), absl::StatusCode::kFailedPrecondition);
+    EXPECT_NE(powers.status().message().find("row 1: modulator 2 would need 2.5 V, over its "
+                                             "limit of 2 V"),
+              std::string::npos)
+        << powers.status();
+    EXPECT_EQ(bench.controller->query_count(), 0u);
+  });
+  EXPECT_EQ(bench.sim->modulator_voltages_v(), std::vector<double>(4, 0.0));
 }
 
 }  // namespace

@@ -39,8 +39,25 @@ photonic::v1::ChipDescription MixedChip(bool noisy) {
   return chip;
 }
 
-std::vector<double> RandomRows(int rows, int inputs, std::uint64_t seed) {
-  std::vector<double> all = phc::testing::UniformRows(rows, inputs, 0.0, 2.5, seed);
+// Two coherent SVD cores (homodyne readout) with bipolar 12-bit modulators
+// and the same errors; exact detection.
+photonic::v1::ChipDescription CoherentChip() {
+  photonic::v1::ChipDescription chip = MixedChip(false);
+  chip.clear_circuits();
+  auto* core = chip.add_circuits();
+  core->set_name("core");
+  core->set_count(2);
+  core->mutable_svd()->set_size(4);
+  core->mutable_svd()->set_coherent_readout(true);
+  core->mutable_svd()->set_lo_power_mw(1.0);
+  chip.mutable_modulator()->set_bipolar(true);
+  chip.mutable_modulator()->set_dac_bits(12);
+  return chip;
+}
+
+std::vector<double> RandomRows(int rows, int inputs, std::uint64_t seed, bool bipolar = false) {
+  std::vector<double> all =
+      phc::testing::UniformRows(rows, inputs, bipolar ? -2.5 : 0.0, 2.5, seed);
   for (int i = 0; i < inputs; ++i) all[3 * inputs + i] = 0.0;  // one dark row
   return all;
 }
@@ -59,40 +76,47 @@ void WriteRandomHeaters(SimChip& chip, std::uint64_t seed) {
 // rows read while the heaters settle (tau 5 us, 4 us per row) and while the
 // temperature wanders, and leaves the chip at the same time and inputs.
 TEST(SweepReadTest, EqualsSingleReadsRowForRowWhileHeatersSettle) {
-  const photonic::v1::ChipDescription description = MixedChip(false);
-  auto swept = MakeChip(description, 5);
-  auto single = MakeChip(description, 5);
-  ASSERT_NE(swept, nullptr);
-  ASSERT_NE(single, nullptr);
-  const int inputs = swept->modulator_count(), outputs = swept->detector_count();
-  constexpr int kRows = 40, kAverages = 4;
-  const std::vector<double> rows = RandomRows(kRows, inputs, 2);
-  for (SimChip* chip : {swept.get(), single.get()}) {
-    chip->ReadPhotocurrentsA(1);  // build the optics, then move every heater
-    WriteRandomHeaters(*chip, 3);
-  }
-  const std::vector<double> sweep = swept->ReadSequencePhotocurrentsA(rows, kAverages);
-  ASSERT_EQ(sweep.size(), static_cast<std::size_t>(kRows * outputs));
-  double first_to_last_change = 0.0;
-  for (int r = 0; r < kRows; ++r) {
-    single->SetModulatorVoltages(std::span<const double>(rows).subspan(r * inputs, inputs));
-    const std::vector<double> read = single->ReadPhotocurrentsA(kAverages);
-    for (int k = 0; k < outputs; ++k) {
-      EXPECT_NEAR(sweep[r * outputs + k], read[k], 1e-12 * std::abs(read[k]) + 1e-18)
-          << "row " << r << " output " << k;
+  for (const bool coherent : {false, true}) {
+    SCOPED_TRACE(coherent ? "coherent SVD cores, bipolar 12-bit modulators"
+                          : "meshes and an SVD core");
+    const photonic::v1::ChipDescription description = coherent ? CoherentChip() : MixedChip(false);
+    auto swept = MakeChip(description, 5);
+    auto single = MakeChip(description, 5);
+    ASSERT_NE(swept, nullptr);
+    ASSERT_NE(single, nullptr);
+    const int inputs = swept->modulator_count(), outputs = swept->detector_count();
+    constexpr int kRows = 40, kAverages = 4;
+    const std::vector<double> rows = RandomRows(kRows, inputs, 2, coherent);
+    for (SimChip* chip : {swept.get(), single.get()}) {
+      chip->ReadPhotocurrentsA(1);  // build the optics, then move every heater
+      WriteRandomHeaters(*chip, 3);
     }
+    const std::vector<double> sweep = swept->ReadSequencePhotocurrentsA(rows, kAverages);
+    ASSERT_EQ(sweep.size(), static_cast<std::size_t>(kRows * outputs));
+    double first_to_last_change = 0.0;
+    for (int r = 0; r < kRows; ++r) {
+      single->SetModulatorVoltages(std::span<const double>(rows).subspan(r * inputs, inputs));
+      const std::vector<double> read = single->ReadPhotocurrentsA(kAverages);
+      for (int k = 0; k < outputs; ++k) {
+        EXPECT_NEAR(sweep[r * outputs + k], read[k], 1e-12 * std::abs(read[k]) + 1e-18)
+            << "row " << r << " output " << k;
+      }
+    }
+    const std::vector<double> single_last_row = single->modulator_voltages_v();
+    // The heaters really were settling during the sweep: the same inputs read
+    // differently at its start and at its end.
+    std::vector<double> again(rows.begin(), rows.begin() + inputs);
+    single->SetModulatorVoltages(again);
+    const std::vector<double> late = single->ReadPhotocurrentsA(kAverages);
+    for (int k = 0; k < outputs; ++k) {
+      first_to_last_change = std::max(first_to_last_change, std::abs(late[k] - sweep[k]));
+    }
+    EXPECT_GT(first_to_last_change, 1e-6);
+    EXPECT_EQ(swept->now() + std::chrono::microseconds(kAverages), single->now());
+    // The DAC quantises (12 bits on the coherent chip): both chips hold the
+    // same last row.
+    EXPECT_EQ(swept->modulator_voltages_v(), single_last_row);
   }
-  // The heaters really were settling during the sweep: the same inputs read
-  // differently at its start and at its end.
-  std::vector<double> again(rows.begin(), rows.begin() + inputs);
-  single->SetModulatorVoltages(again);
-  const std::vector<double> late = single->ReadPhotocurrentsA(kAverages);
-  for (int k = 0; k < outputs; ++k) {
-    first_to_last_change = std::max(first_to_last_change, std::abs(late[k] - sweep[k]));
-  }
-  EXPECT_GT(first_to_last_change, 1e-6);
-  EXPECT_EQ(swept->now() + std::chrono::microseconds(kAverages), single->now());
-  EXPECT_EQ(swept->modulator_voltages_v(), std::vector<double>(rows.end() - inputs, rows.end()));
 }
 
 // Mean and variance (two-pass) of x.

@@ -1,5 +1,6 @@
 #include <algorithm>
 #include <cmath>
+#include <utility>
 
 #include "phc/trainers/zo_optimizers.h"
 
@@ -16,13 +17,13 @@ class Cocd final : public ZoOptimizer {
     const std::vector<int>& trained = Trained(params.size());
     StepResult result;
     if (trained.empty()) return result;
-    if (memory_.size() != trained.size()) memory_.assign(trained.size(), 0.0);
-    for (double& partial : memory_) partial *= options_.memory_decay;
     // The cycle's position depends only on the step, so a resumed run
-    // refreshes the same coordinates.
+    // refreshes the same coordinates. The fresh partials are measured
+    // first: a failed evaluation leaves the optimizer as it was.
     const auto count = static_cast<std::int64_t>(trained.size());
     const int block = static_cast<int>(std::min<std::int64_t>(options_.block, count));
     const double eps = options_.perturbation;
+    std::vector<std::pair<std::size_t, double>> fresh;
     double probe_sum = 0.0;
     for (int b = 0; b < block; ++b) {
       const auto slot = static_cast<std::size_t>((step * block + b) % count);
@@ -35,9 +36,12 @@ class Cocd final : public ZoOptimizer {
       params[i] = x;
       if (!plus.ok()) return plus.status();
       if (!minus.ok()) return minus.status();
-      memory_[slot] = (*plus - *minus) / (2.0 * eps);
+      fresh.emplace_back(slot, (*plus - *minus) / (2.0 * eps));
       probe_sum += *plus + *minus;
     }
+    if (memory_.size() != trained.size()) memory_.assign(trained.size(), 0.0);
+    for (double& partial : memory_) partial *= options_.memory_decay;
+    for (const auto& [slot, partial] : fresh) memory_[slot] = partial;
     result.evaluations = 2 * block;
     result.loss = probe_sum / (2 * block);
     for (std::size_t slot = 0; slot < trained.size(); ++slot) {
