@@ -89,10 +89,7 @@ int main(int argc, char** argv) {
     instruments_path = std::string(PHC_SOURCE_DIR) + "/deploy/chips/onn_svd8x24.textproto";
   }
 
-  auto fail = [](const absl::Status& status) {
-    std::fprintf(stderr, "%s\n", std::string(status.message()).c_str());
-    return 2;
-  };
+  const auto fail = phc::testing::PrintFailure;
   absl::StatusOr<phc::testing::SavedModel> saved =
       phc::testing::LoadSavedModel(model_path, params_path);
   if (!saved.ok()) return fail(saved.status());

@@ -2,6 +2,7 @@
 // with the parameters `model_bench --save` wrote (one number per line).
 #pragma once
 
+#include <cstdio>
 #include <fstream>
 #include <string>
 
@@ -9,6 +10,12 @@
 #include "phc/trainers/onn/model.h"
 
 namespace phc::testing {
+
+// Prints a bench's fatal error to stderr; returns its exit code, 2.
+inline int PrintFailure(const absl::Status& status) {
+  std::fprintf(stderr, "%s\n", std::string(status.message()).c_str());
+  return 2;
+}
 
 struct SavedModel {
   photonic::v1::ModelSpec spec;

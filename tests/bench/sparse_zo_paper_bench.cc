@@ -102,10 +102,7 @@ int main(int argc, char** argv) {
   spdlog::set_default_logger(spdlog::stderr_color_mt("bench"));
   spdlog::set_level(spdlog::level::warn);
 
-  auto fail = [](const absl::Status& status) {
-    std::fprintf(stderr, "%s\n", std::string(status.message()).c_str());
-    return 2;
-  };
+  const auto fail = phc::testing::PrintFailure;
   absl::StatusOr<phc::testing::SavedModel> saved =
       phc::testing::LoadSavedModel(model_path, params_path);
   if (!saved.ok()) return fail(saved.status());
