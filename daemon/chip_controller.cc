@@ -119,7 +119,9 @@ void ChipController::RunHardwareThread() {
 }
 
 ChipController::~ChipController() {
+  workers_.join();  // long work ends first: it may still post to the hardware thread
   boost::asio::post(io_, [this] {
+    const HardwareHold hold = AcquireHardware(true);
     stopping_ = true;
     link_timer_.cancel();
   });
@@ -132,7 +134,9 @@ void ChipController::WatchLinks() {
   CheckLinks().IgnoreError();
   link_timer_.expires_after(kLinkWatchPeriod);
   link_timer_.async_wait([this](const boost::system::error_code& error) {
-    if (!error) WatchLinks();
+    if (error) return;
+    const HardwareHold hold = AcquireHardware(true);
+    WatchLinks();
   });
 }
 
@@ -165,11 +169,16 @@ absl::Status ChipController::CheckLinks() {
 void ChipController::Post(std::function<void()> op) {
   HardwareTaskObserver* observer = task_observer_.load(std::memory_order_acquire);
   if (observer == nullptr) {
-    boost::asio::post(io_, std::move(op));
+    boost::asio::post(io_, [this, op = std::move(op)] {
+      const HardwareHold hold = AcquireHardware(true);
+      op();
+    });
     return;
   }
   observer->Queued();
-  boost::asio::post(io_, [observer, op = std::move(op), queued = std::chrono::steady_clock::now()] {
+  boost::asio::post(io_, [this, observer, op = std::move(op),
+                          queued = std::chrono::steady_clock::now()] {
+    const HardwareHold hold = AcquireHardware(true);
     const auto start = std::chrono::steady_clock::now();
     // Reported even when the task throws (a bug the thread survives).
     struct Report {
@@ -181,15 +190,29 @@ void ChipController::Post(std::function<void()> op) {
   });
 }
 
-bool ChipController::OnHardwareThread() const {
-  return io_.get_executor().running_in_this_thread();
+void ChipController::PostWork(std::function<void()> op) {
+  boost::asio::post(workers_, std::move(op));
 }
 
-void ChipController::RequireHardwareThread() const {
-  if (!OnHardwareThread()) {
-    spdlog::critical("bug: hardware operation called off the hardware thread");
-    std::abort();
+bool ChipController::OnHardwareThread() const {
+  return hardware_holder_.load(std::memory_order_relaxed) == std::this_thread::get_id();
+}
+
+ChipController::HardwareHold ChipController::AcquireHardware(bool urgent) const
+    ABSL_NO_THREAD_SAFETY_ANALYSIS {
+  if (OnHardwareThread()) return HardwareHold(nullptr);
+  if (urgent) {
+    hardware_.LockUrgent();
+  } else {
+    hardware_.LockBackground();
   }
+  hardware_holder_.store(std::this_thread::get_id(), std::memory_order_relaxed);
+  return HardwareHold(this);
+}
+
+void ChipController::ReleaseHardware() const ABSL_NO_THREAD_SAFETY_ANALYSIS {
+  hardware_holder_.store(std::thread::id(), std::memory_order_relaxed);
+  hardware_.Unlock();
 }
 
 absl::StatusOr<std::vector<double>> ChipController::PlanPhases(
@@ -301,7 +324,7 @@ absl::Status ChipController::WriteHeaterVolts(std::vector<double> volts_v,
 }
 
 absl::Status ChipController::SetHeaterPowers(std::span<const double> powers_mw) {
-  RequireHardwareThread();
+  const HardwareHold hold = Hold();
   if (absl::Status s = CheckLinks(); !s.ok()) return s;
   if (static_cast<int>(powers_mw.size()) != phase_count_) {
     return absl::InvalidArgumentError(absl::StrCat(
@@ -321,7 +344,7 @@ absl::Status ChipController::SetHeaterPowers(std::span<const double> powers_mw) 
 }
 
 void ChipController::InstallPhaseModel(HeaterPhaseModel model) {
-  RequireHardwareThread();
+  const HardwareHold hold = Hold();
   phase_model_ = std::move(model);
   std::vector<double> powers(phase_count_);
   for (int ch = 0; ch < phase_count_; ++ch) {
@@ -372,7 +395,7 @@ absl::Status ChipController::WriteVoltagesWithSlewLimit(std::span<const int> cha
 }
 
 absl::Status ChipController::CheckClientMayWrite() const {
-  RequireHardwareThread();
+  const HardwareHold hold = Hold();
   if (write_lease_.empty()) return absl::OkStatus();
   return absl::FailedPreconditionError(
       absl::StrCat("the chip is leased to ", write_lease_,
@@ -380,7 +403,7 @@ absl::Status ChipController::CheckClientMayWrite() const {
 }
 
 absl::Status ChipController::SetPowerBudget(double max_total_heater_power_mw) {
-  RequireHardwareThread();
+  const HardwareHold hold = Hold();
   if (!(max_total_heater_power_mw > 0.0 && max_total_heater_power_mw <= power_ceiling_mw_)) {
     return absl::InvalidArgumentError(
         absl::StrCat("max_total_heater_power_mw = ", max_total_heater_power_mw, " must be in (0, ",
@@ -404,7 +427,7 @@ absl::Status ChipController::SetPowerBudget(double max_total_heater_power_mw) {
 
 absl::StatusOr<PhaseState> ChipController::SetPhases(std::span<const double> phases_rad,
                                                      std::span<const std::uint32_t> indices) {
-  RequireHardwareThread();
+  const HardwareHold hold = Hold();
   if (absl::Status s = CheckLinks(); !s.ok()) return s;
   absl::StatusOr<std::vector<double>> planned = PlanPhases(phases_rad, indices);
   if (!planned.ok()) return planned.status();
@@ -421,7 +444,7 @@ void ChipController::AccountEnergy() {
 }
 
 PhaseState ChipController::GetPhases() const {
-  RequireHardwareThread();
+  const HardwareHold hold = Hold();
   PhaseState state;
   const double since_checkpoint_s =
       std::chrono::duration<double>(drivers_.clock->Now() - energy_checkpoint_).count();
@@ -491,7 +514,7 @@ absl::Status ChipController::WriteInputVolts(std::span<const double> volts_v,
 }
 
 absl::StatusOr<std::vector<double>> ChipController::SetInputs(std::span<const double> amplitudes) {
-  RequireHardwareThread();
+  const HardwareHold hold = Hold();
   if (absl::Status s = CheckLinks(); !s.ok()) return s;
   absl::StatusOr<std::vector<double>> volts_v = PlanInputs(amplitudes, "");
   if (!volts_v.ok()) return volts_v.status();
@@ -508,7 +531,7 @@ absl::StatusOr<int> ChipController::ValidateAverages(std::uint32_t averages) con
 }
 
 absl::StatusOr<DetectorReading> ChipController::ReadDetectors(std::uint32_t averages) {
-  RequireHardwareThread();
+  const HardwareHold hold = Hold();
   if (absl::Status s = CheckLinks(); !s.ok()) return s;
   absl::StatusOr<int> count = ValidateAverages(averages);
   if (!count.ok()) return count.status();
@@ -536,7 +559,7 @@ void ChipController::CurrentsToPowerMw(std::span<const double> currents_a,
 
 absl::StatusOr<std::vector<double>> ChipController::QueryBatch(
     std::span<const double> amplitude_rows, std::uint32_t averages) {
-  RequireHardwareThread();
+  const HardwareHold hold = Hold();
   if (absl::Status s = CheckLinks(); !s.ok()) return s;
   const std::size_t inputs = static_cast<std::size_t>(input_count_);
   if (inputs == 0 || amplitude_rows.size() % inputs != 0) {
@@ -603,7 +626,7 @@ absl::StatusOr<std::vector<double>> ChipController::QueryBatch(
 }
 
 absl::StatusOr<DetectorReading> ChipController::Query(const QueryConfig& config) {
-  RequireHardwareThread();
+  const HardwareHold hold = Hold();
   query_count_.fetch_add(1, std::memory_order_relaxed);
   if (absl::Status s = CheckLinks(); !s.ok()) return s;
   std::vector<double> planned;
@@ -632,7 +655,7 @@ absl::StatusOr<DetectorReading> ChipController::Query(const QueryConfig& config)
 }
 
 absl::Status ChipController::DriveToSafeState() {
-  RequireHardwareThread();
+  const HardwareHold hold = Hold();
   std::vector<int> channels(phase_count_);
   for (int ch = 0; ch < phase_count_; ++ch) channels[ch] = ch;
   const std::vector<double> zeros(phase_count_, 0.0);

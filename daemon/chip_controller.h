@@ -1,8 +1,14 @@
 // ChipController: the only code that touches instrument drivers.
 //
-// Every hardware operation runs on one hardware thread (a Boost.Asio
-// io_context). Other threads hand work to it with Post() or RunSync(); the
-// hardware operations below REQUIRE being called on that thread and check it.
+// One thread at a time holds the hardware, and only a holder touches the
+// instruments or the controller's state. Short client requests run on the
+// hardware thread (a Boost.Asio io_context): Post() and RunSync() hand them
+// to it, and each task holds the hardware while it runs. Long work
+// (calibration, training) runs on the worker pool (PostWork) and holds the
+// hardware one operation at a time: each hardware operation below takes the
+// hardware itself when its thread does not hold it, and a queued client task
+// goes ahead of the worker's next operation. So a read waits for at most one
+// hardware operation, never for a whole calibration.
 // Requests are validated completely before any driver is written; a refused
 // request changes nothing.
 #pragma once
@@ -12,6 +18,7 @@
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/post.hpp>
 #include <boost/asio/steady_timer.hpp>
+#include <boost/asio/thread_pool.hpp>
 #include <chrono>
 #include <cstdint>
 #include <functional>
@@ -21,9 +28,11 @@
 #include <string>
 #include <thread>
 #include <type_traits>
+#include <utility>
 #include <vector>
 
 #include "absl/status/statusor.h"
+#include "phc/base/priority_lock.h"
 #include "daemon/heater_model.h"
 #include "daemon/heater_phase_model.h"
 #include "daemon/power_guard.h"
@@ -91,10 +100,36 @@ class ChipController {
   int phase_count() const { return phase_count_; }
   int input_count() const { return input_count_; }
   int output_count() const { return output_count_; }
-  // REQUIRES: OnHardwareThread() (the budget can change at run time).
-  const HeaterLimits& heater_limits() const { return guard_.limits(); }
+  // The present limits (the budget can change at run time).
+  HeaterLimits heater_limits() const {
+    const HardwareHold hold = Hold();
+    return guard_.limits();
+  }
+  // Runs op on the hardware thread, holding the hardware, ahead of the
+  // worker pool's next operation.
   void Post(std::function<void()> op);
+  // Runs op on the worker pool (two threads), without holding the hardware:
+  // for computation and long staged work whose operations hold it one by one.
+  void PostWork(std::function<void()> op);
+  // True while this thread holds the hardware.
   bool OnHardwareThread() const;
+
+  // Holds the hardware for its scope: an empty hold if the thread already
+  // holds it, else it waits behind the holder and every queued client task.
+  class [[nodiscard]] HardwareHold {
+   public:
+    HardwareHold(HardwareHold&& other) noexcept : owner_(std::exchange(other.owner_, nullptr)) {}
+    HardwareHold& operator=(HardwareHold&&) = delete;
+    ~HardwareHold() {
+      if (owner_ != nullptr) owner_->ReleaseHardware();
+    }
+
+   private:
+    friend class ChipController;
+    explicit HardwareHold(const ChipController* owner) : owner_(owner) {}
+    const ChipController* owner_;
+  };
+  HardwareHold Hold() const { return AcquireHardware(false); }
   // Tasks posted from now on (Post, RunSync) are reported to `observer`;
   // nullptr: none. It must outlive every task posted while it is set.
   void SetTaskObserver(HardwareTaskObserver* observer) {
@@ -116,7 +151,8 @@ class ChipController {
   std::uint64_t query_count() const { return query_count_.load(std::memory_order_relaxed); }
   GuardRefusalCounts guard_refusals() const { return guard_.refusals(); }
 
-  // --- Hardware operations. REQUIRES: OnHardwareThread(). ---
+  // --- Hardware operations. Each holds the hardware while it runs (see
+  // Hold()); accessors returning references REQUIRE OnHardwareThread(). ---
 
   // indices empty: phases_rad holds every phase; else phases_rad[i] is for
   // indices[i]. INVALID_ARGUMENT for malformed requests, FAILED_PRECONDITION
@@ -158,18 +194,31 @@ class ChipController {
   // phases are re-derived from the heater voltages.
   void InstallPhaseModel(HeaterPhaseModel model);
   const HeaterPhaseModel& phase_model() const { return phase_model_; }
-  // Write lease, held by a training session: while it is held, writes from
-  // clients (phases, inputs, calibration) are refused; reads still work.
-  void AcquireWriteLease(std::string holder) { write_lease_ = std::move(holder); }
-  void ReleaseWriteLease() { write_lease_.clear(); }
-  const std::string& write_lease() const { return write_lease_; }
+  // Write lease, held by a training session or a calibration: while it is
+  // held, writes from clients (phases, inputs, calibration) are refused;
+  // reads still work.
+  void AcquireWriteLease(std::string holder) {
+    const HardwareHold hold = Hold();
+    write_lease_ = std::move(holder);
+  }
+  void ReleaseWriteLease() {
+    const HardwareHold hold = Hold();
+    write_lease_.clear();
+  }
+  std::string write_lease() const {
+    const HardwareHold hold = Hold();
+    return write_lease_;
+  }
   // OK, or FAILED_PRECONDITION naming the lease holder.
   absl::Status CheckClientMayWrite() const;
   // Serial backends: the instruments' links (null on the simulator).
   // Thread-safe.
   const std::shared_ptr<drivers::LinkHealth>& links() const { return drivers_.links; }
   // The instruments' clock (virtual on the simulator).
-  std::chrono::nanoseconds ChipTime() const { return drivers_.clock->Now(); }
+  std::chrono::nanoseconds ChipTime() const {
+    const HardwareHold hold = Hold();
+    return drivers_.clock->Now();
+  }
 
  private:
   ChipController(const photonic::v1::ChipDescription& chip, drivers::DriverSet drivers,
@@ -196,7 +245,9 @@ class ChipController {
   // Writes volts already planned for `amplitudes` (PlanInputs).
   absl::Status WriteInputVolts(std::span<const double> volts_v, std::span<const double> amplitudes);
   std::vector<double> ModulatorVolts(std::span<const double> amplitudes) const;
-  void RequireHardwareThread() const;
+  // urgent: ahead of background holders (the hardware thread's tasks).
+  HardwareHold AcquireHardware(bool urgent) const;
+  void ReleaseHardware() const;
   void RunHardwareThread();
   // Before every hardware operation. With every instrument link up: OK
   // (after a link came back, the chip is first driven to its safe state:
@@ -240,10 +291,13 @@ class ChipController {
   bool safed_since_loss_ = false;
   bool stopping_ = false;
 
+  mutable phc::base::PriorityLock hardware_;
+  mutable std::atomic<std::thread::id> hardware_holder_{};
   mutable boost::asio::io_context io_;  // mutable: get_executor() is non-const
   boost::asio::executor_work_guard<boost::asio::io_context::executor_type> work_;
   boost::asio::steady_timer link_timer_;
   std::thread thread_;
+  boost::asio::thread_pool workers_{2};  // sized for the 2-core lab PC
 };
 
 }  // namespace phc::daemon

@@ -91,7 +91,7 @@ absl::StatusOr<std::unique_ptr<Daemon>> Daemon::Start(const LoadedConfig& config
           ? absl::StrCat(config.chip.name(), ".sim-seed-", config.daemon.sim().seed())
           : config.chip.name();
   daemon->calibration_state_ = std::make_unique<CalibrationState>(
-      CalibrationState{std::nullopt, CalibrationStore(config.daemon.state_dir(), instance)});
+      CalibrationState{std::nullopt, CalibrationStore(config.daemon.state_dir(), instance), nullptr});
   ChipController* controller_ptr = daemon->controller_.get();
   CalibrationState* state_ptr = daemon->calibration_state_.get();
   controller_ptr->RunSync(
@@ -209,6 +209,7 @@ void Daemon::AbandonStart() {
   shut_down_ = true;
   model_workers_->Shutdown();
   sessions_->Shutdown();
+  CancelRunningCalibration(*controller_, *calibration_state_);
   controller_->RunSync([c = controller_.get()] { return c->DriveToSafeState(); }).IgnoreError();
 }
 
@@ -231,6 +232,7 @@ absl::Status Daemon::Shutdown(int grace_ms) {
   // threads end at the next minibatch.
   model_workers_->Shutdown();
   sessions_->Shutdown();
+  CancelRunningCalibration(*controller_, *calibration_state_);
   absl::Status safe =
       controller_->RunSync([c = controller_.get()] { return c->DriveToSafeState(); });
   if (safe.ok()) {

@@ -44,7 +44,8 @@ struct CalibrationStatus {
 
 using CalibrationProgressFn = std::function<void(const CalibrationStatus&)>;
 
-// REQUIRES: on the controller's hardware thread. Installs the result in the
+// Runs on a worker (its operations hold the hardware one by one, so reads
+// go on between them) or while holding the hardware. Installs the result in the
 // controller and leaves the chip in its safe state. CANCELLED if `cancelled`
 // turns true (the chip is left safe and the old model kept).
 absl::StatusOr<photonic::v1::PhaseCalibration> RunCalibration(ChipController& controller,

@@ -1,6 +1,9 @@
 #include "daemon/services/calibration_service.h"
 
 #include <atomic>
+#include <condition_variable>
+#include <memory>
+#include <mutex>
 #include <cmath>
 #include <functional>
 #include <random>
@@ -20,81 +23,146 @@ namespace {
 
 using ProgressMessage = photonic::v1::CalibrationProgress;
 
-// Streams progress of one calibration; frees itself in OnDone.
-class CalibrateReactor final : public grpc::ServerWriteReactor<ProgressMessage> {
+constexpr char kCalibrationLeaseHolder[] = "calibration";
+
+}  // namespace
+
+// One calibration. It runs on the controller's worker pool, holding the
+// chip's write lease, and outlives the call that started it: a client that
+// goes away only stops watching. Its progress goes to the call while the
+// call is there; only the latest update is kept while a write is in flight.
+class CalibrationJob : public std::enable_shared_from_this<CalibrationJob> {
  public:
-  // check_lease: whether the caller's lease still allows writing (on the
-  // hardware thread, when the calibration starts).
-  CalibrateReactor(ChipController& controller, CalibrationState& state, CalibrationOptions options,
-                   std::function<absl::Status()> check_lease)
-      : controller_(controller),
-        state_(state),
-        options_(options),
-        check_lease_(std::move(check_lease)) {
-    controller_.Post([this] { Run(); });
+  CalibrationJob(ChipController& controller, CalibrationState& state, CalibrationOptions options)
+      : controller_(controller), state_(state), options_(options) {}
+
+  // The call that watches; null once it is done.
+  void Watch(grpc::ServerWriteReactor<ProgressMessage>* watcher) ABSL_LOCKS_EXCLUDED(mu_) {
+    phc::base::MutexLock lock(&mu_);
+    watcher_ = watcher;
   }
 
-  void OnWriteDone(bool ok) override {
+  // Hardware thread, when the call is admitted: takes the write lease and
+  // starts the run on the worker pool.
+  void Start() {
+    controller_.AcquireWriteLease(kCalibrationLeaseHolder);
+    state_.running = shared_from_this();
+    controller_.PostWork([self = shared_from_this()] { self->Run(); });
+  }
+
+  void Cancel() { cancelled_ = true; }
+  double fraction() const { return fraction_.load(); }
+
+  // Waits until the run has ended (the lease is free, the chip safe).
+  void WaitDone() ABSL_LOCKS_EXCLUDED(mu_) {
+    std::unique_lock lock(done_mu_);
+    done_cv_.wait(lock, [this] { return run_ended_; });
+  }
+
+  // The watching call's reactions.
+  void WriteDone(bool ok) ABSL_LOCKS_EXCLUDED(mu_) {
     bool finish = false;
     grpc::Status final_status;
     {
       phc::base::MutexLock lock(&mu_);
       writing_ = false;
-      if (!ok) {
-        cancelled_ = true;  // the client is gone: stop at the next check
+      if (!ok) client_gone_ = true;
+      if (client_gone_) {
         has_pending_ = false;
-      }
-      if (has_pending_) {
+        finish = ClaimFinishLocked();
+        final_status = ClientGoneStatus();
+      } else if (has_pending_) {
         StartNextLocked();
       } else if (done_) {
         finish = ClaimFinishLocked();
         final_status = status_;
       }
     }
-    // Finish may run OnDone (which deletes this) at once: it is the last use.
-    if (finish) Finish(final_status);
+    // Finish may run OnDone (which drops the watcher) at once: last use.
+    if (finish) watcher_for_finish_->Finish(final_status);
   }
 
-  void OnCancel() override { cancelled_ = true; }
-  void OnDone() override { delete this; }
+  void ClientCancelled() ABSL_LOCKS_EXCLUDED(mu_) {
+    bool finish = false;
+    {
+      phc::base::MutexLock lock(&mu_);
+      if (!client_gone_) {
+        spdlog::info("calibration client went away; the calibration goes on (CancelCalibration "
+                     "stops it)");
+      }
+      client_gone_ = true;
+      has_pending_ = false;
+      if (!writing_) finish = ClaimFinishLocked();
+    }
+    if (finish) watcher_for_finish_->Finish(ClientGoneStatus());
+  }
+
+  void WatcherDone() ABSL_LOCKS_EXCLUDED(mu_) {
+    phc::base::MutexLock lock(&mu_);
+    watcher_ = nullptr;
+  }
+
+  // Ends the call at once (the calibration was not admitted).
+  void Refuse(const absl::Status& status) ABSL_LOCKS_EXCLUDED(mu_) {
+    bool finish = false;
+    {
+      phc::base::MutexLock lock(&mu_);
+      done_ = true;
+      status_ = ToGrpcStatus(status);
+      finish = ClaimFinishLocked();
+    }
+    if (finish) watcher_for_finish_->Finish(ToGrpcStatus(status));
+  }
+
+  void SetFinisher(grpc::ServerWriteReactor<ProgressMessage>* watcher) {
+    watcher_for_finish_ = watcher;
+  }
 
  private:
-  // Hardware thread.
+  static grpc::Status ClientGoneStatus() {
+    return grpc::Status(grpc::StatusCode::CANCELLED,
+                        "the client went away; the calibration goes on in the daemon");
+  }
+
+  // Worker pool. Every hardware operation of the run holds the hardware on
+  // its own, so client reads run between them.
   void Run() {
-    absl::StatusOr<photonic::v1::PhaseCalibration> result =
-        absl::UnknownError("calibration did not run");
-    absl::Status lease = check_lease_();
-    if (lease.ok()) lease = controller_.CheckClientMayWrite();
-    if (!lease.ok()) {
-      result = lease;
-    } else {
-      result = RunCalibration(
-          controller_, options_,
-          [this](const CalibrationStatus& status) {
-            ProgressMessage progress;
-            progress.set_fraction(status.fraction);
-            progress.set_stage(status.stage);
-            progress.set_phase(status.phase);
-            progress.set_eta_seconds(status.eta_seconds);
-            Publish(std::move(progress));
-          },
-          &cancelled_);
+    spdlog::info("calibration started ({} configurations, {} sweep points, {} averages)",
+                 options_.configurations, options_.sweep_points, options_.averages);
+    absl::StatusOr<photonic::v1::PhaseCalibration> result = RunCalibration(
+        controller_, options_,
+        [this](const CalibrationStatus& status) {
+          fraction_ = status.fraction;
+          ProgressMessage progress;
+          progress.set_fraction(status.fraction);
+          progress.set_stage(status.stage);
+          progress.set_phase(status.phase);
+          progress.set_eta_seconds(status.eta_seconds);
+          Publish(std::move(progress));
+        },
+        &cancelled_);
+    {
+      const ChipController::HardwareHold hold = controller_.Hold();
+      if (result.ok()) {
+        state_.current = *result;
+        if (absl::Status s = state_.store.Save(*result); !s.ok()) {
+          spdlog::error("calibration not saved: {}", s.ToString());
+        } else if (state_.store.persistent()) {
+          spdlog::info("calibration saved to {}", state_.store.path().string());
+        }
+      } else {
+        spdlog::warn("calibration ended: {}", result.status().ToString());
+      }
+      if (controller_.write_lease() == kCalibrationLeaseHolder) controller_.ReleaseWriteLease();
+      if (state_.running.get() == this) state_.running.reset();
     }
     if (result.ok()) {
-      state_.current = *result;
-      if (absl::Status s = state_.store.Save(*result); !s.ok()) {
-        spdlog::error("calibration not saved: {}", s.ToString());
-      } else if (state_.store.persistent()) {
-        spdlog::info("calibration saved to {}", state_.store.path().string());
-      }
       ProgressMessage last;
       last.set_fraction(1.0);
       last.set_stage("done");
       last.set_phase(-1);
       *last.mutable_result() = *result;
       Publish(std::move(last));
-    } else {
-      spdlog::warn("calibration ended: {}", result.status().ToString());
     }
     bool finish = false;
     const grpc::Status final_status = ToGrpcStatus(result.status());
@@ -102,14 +170,19 @@ class CalibrateReactor final : public grpc::ServerWriteReactor<ProgressMessage> 
       phc::base::MutexLock lock(&mu_);
       status_ = final_status;
       done_ = true;
-      if (!writing_ && !has_pending_) finish = ClaimFinishLocked();
+      if (watcher_ != nullptr && !writing_ && !has_pending_) finish = ClaimFinishLocked();
     }
-    if (finish) Finish(final_status);  // last use of this
+    if (finish) watcher_for_finish_->Finish(final_status);
+    {
+      std::lock_guard lock(done_mu_);
+      run_ended_ = true;
+    }
+    done_cv_.notify_all();
   }
 
   void Publish(ProgressMessage progress) ABSL_LOCKS_EXCLUDED(mu_) {
     phc::base::MutexLock lock(&mu_);
-    if (cancelled_) return;
+    if (watcher_ == nullptr || client_gone_ || finished_) return;
     pending_ = std::move(progress);
     has_pending_ = true;
     if (!writing_) StartNextLocked();
@@ -119,12 +192,13 @@ class CalibrateReactor final : public grpc::ServerWriteReactor<ProgressMessage> 
     current_ = std::move(pending_);
     has_pending_ = false;
     writing_ = true;
-    StartWrite(&current_);
+    watcher_->StartWrite(&current_);
   }
 
-  // True exactly once: the caller then calls Finish after releasing mu_.
+  // True exactly once, while a watcher is there: the caller then calls
+  // Finish after releasing mu_.
   bool ClaimFinishLocked() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
-    if (finished_) return false;
+    if (finished_ || watcher_ == nullptr) return false;
     finished_ = true;
     return true;
   }
@@ -132,16 +206,43 @@ class CalibrateReactor final : public grpc::ServerWriteReactor<ProgressMessage> 
   ChipController& controller_;
   CalibrationState& state_;
   const CalibrationOptions options_;
-  const std::function<absl::Status()> check_lease_;
   std::atomic<bool> cancelled_{false};
+  std::atomic<double> fraction_{0.0};
+  grpc::ServerWriteReactor<ProgressMessage>* watcher_for_finish_ = nullptr;  // set once
   phc::base::Mutex mu_;
+  grpc::ServerWriteReactor<ProgressMessage>* watcher_ ABSL_GUARDED_BY(mu_) = nullptr;
   ProgressMessage pending_ ABSL_GUARDED_BY(mu_);
   ProgressMessage current_ ABSL_GUARDED_BY(mu_);  // being written to the client
   bool has_pending_ ABSL_GUARDED_BY(mu_) = false;
   bool writing_ ABSL_GUARDED_BY(mu_) = false;
   bool done_ ABSL_GUARDED_BY(mu_) = false;
   bool finished_ ABSL_GUARDED_BY(mu_) = false;
+  bool client_gone_ ABSL_GUARDED_BY(mu_) = false;
   grpc::Status status_ ABSL_GUARDED_BY(mu_);
+  std::mutex done_mu_;
+  std::condition_variable done_cv_;
+  bool run_ended_ = false;  // guarded by done_mu_
+};
+
+namespace {
+
+// The call that started a calibration; frees itself in OnDone.
+class CalibrateReactor final : public grpc::ServerWriteReactor<ProgressMessage> {
+ public:
+  explicit CalibrateReactor(std::shared_ptr<CalibrationJob> job) : job_(std::move(job)) {
+    job_->SetFinisher(this);
+    job_->Watch(this);
+  }
+
+  void OnWriteDone(bool ok) override { job_->WriteDone(ok); }
+  void OnCancel() override { job_->ClientCancelled(); }
+  void OnDone() override {
+    job_->WatcherDone();
+    delete this;
+  }
+
+ private:
+  const std::shared_ptr<CalibrationJob> job_;
 };
 
 }  // namespace
@@ -183,9 +284,44 @@ grpc::ServerWriteReactor<ProgressMessage>* CalibrationServiceImpl::Calibrate(
     };
     return new Refusal(ToGrpcStatus(options.status()));
   }
-  return new CalibrateReactor(
-      controller_, state_, *options,
-      [this, lease = CallGuard::LeaseOf(*context)] { return access_.CheckLease(lease); });
+  auto job = std::make_shared<CalibrationJob>(controller_, state_, *options);
+  auto* reactor = new CalibrateReactor(job);
+  controller_.Post([this, job, lease = CallGuard::LeaseOf(*context)] {
+    if (absl::Status s = MayClientWriteNow(access_, controller_, lease); !s.ok()) {
+      job->Refuse(s);
+      return;
+    }
+    job->Start();
+  });
+  return reactor;
+}
+
+grpc::ServerUnaryReactor* CalibrationServiceImpl::CancelCalibration(
+    grpc::CallbackServerContext* context, const photonic::v1::CancelCalibrationRequest*,
+    photonic::v1::CancelCalibrationReply* response) {
+  if (grpc::Status denied = access_.Operate(*context); !denied.ok()) {
+    return Refuse(context, denied);
+  }
+  auto* reactor = context->DefaultReactor();
+  controller_.Post([this, reactor, response] {
+    std::shared_ptr<CalibrationJob> job = state_.running;
+    if (!job) {
+      reactor->Finish(grpc::Status(grpc::StatusCode::NOT_FOUND, "no calibration is running"));
+      return;
+    }
+    job->Cancel();
+    response->set_fraction_done(job->fraction());
+    spdlog::info("calibration cancelled at {:.0f} %", 100.0 * job->fraction());
+    reactor->Finish(grpc::Status::OK);
+  });
+  return reactor;
+}
+
+void CancelRunningCalibration(ChipController& controller, CalibrationState& state) {
+  std::shared_ptr<CalibrationJob> job = controller.RunSync([&state] { return state.running; });
+  if (!job) return;
+  job->Cancel();
+  job->WaitDone();
 }
 
 grpc::ServerUnaryReactor* CalibrationServiceImpl::GetCalibration(

@@ -1,8 +1,12 @@
-// CalibrationService over the gRPC callback API. Calibration runs on the
-// hardware thread (the chip is busy meanwhile); progress is streamed, only
-// the latest update being kept while a write is in flight.
+// CalibrationService over the gRPC callback API. A calibration runs on the
+// controller's worker pool and holds the chip's write lease; its
+// measurements take the hardware one by one, so reads go on meanwhile.
+// Progress is streamed, only the latest update being kept while a write is
+// in flight. A client that goes away does not stop it; CancelCalibration
+// does.
 #pragma once
 
+#include <memory>
 #include <optional>
 
 #include "daemon/calibration/calibration_store.h"
@@ -12,11 +16,19 @@
 
 namespace phc::daemon {
 
-// The chip's present calibration. Hardware thread only.
+class CalibrationJob;
+
+// The chip's present calibration, and the one running. Holding the hardware
+// only.
 struct CalibrationState {
   std::optional<photonic::v1::PhaseCalibration> current;
   CalibrationStore store;
+  std::shared_ptr<CalibrationJob> running;
 };
+
+// Cancels the running calibration, if any, and waits until it has ended
+// (chip safe, lease free). REQUIRES: not holding the hardware.
+void CancelRunningCalibration(ChipController& controller, CalibrationState& state);
 
 // Loads a stored calibration into the controller, if one exists and fits.
 // REQUIRES: hardware thread.
@@ -30,6 +42,9 @@ class CalibrationServiceImpl final : public photonic::v1::CalibrationService::Ca
 
   grpc::ServerWriteReactor<photonic::v1::CalibrationProgress>* Calibrate(
       grpc::CallbackServerContext* context, const photonic::v1::CalibrateRequest* request) override;
+  grpc::ServerUnaryReactor* CancelCalibration(
+      grpc::CallbackServerContext* context, const photonic::v1::CancelCalibrationRequest* request,
+      photonic::v1::CancelCalibrationReply* response) override;
   grpc::ServerUnaryReactor* GetCalibration(grpc::CallbackServerContext* context,
                                            const photonic::v1::GetCalibrationRequest* request,
                                            photonic::v1::PhaseCalibration* response) override;
