@@ -176,18 +176,18 @@ void ChipController::Post(std::function<void()> op) {
     return;
   }
   observer->Queued();
-  boost::asio::post(io_, [this, observer, op = std::move(op),
-                          queued = std::chrono::steady_clock::now()] {
-    const HardwareHold hold = AcquireHardware(true);
-    const auto start = std::chrono::steady_clock::now();
-    // Reported even when the task throws (a bug the thread survives).
-    struct Report {
-      HardwareTaskObserver* observer;
-      std::chrono::steady_clock::time_point queued, start;
-      ~Report() { observer->Done(start - queued, std::chrono::steady_clock::now() - start); }
-    } report{observer, queued, start};
-    op();
-  });
+  boost::asio::post(
+      io_, [this, observer, op = std::move(op), queued = std::chrono::steady_clock::now()] {
+        const HardwareHold hold = AcquireHardware(true);
+        const auto start = std::chrono::steady_clock::now();
+        // Reported even when the task throws (a bug the thread survives).
+        struct Report {
+          HardwareTaskObserver* observer;
+          std::chrono::steady_clock::time_point queued, start;
+          ~Report() { observer->Done(start - queued, std::chrono::steady_clock::now() - start); }
+        } report{observer, queued, start};
+        op();
+      });
 }
 
 void ChipController::PostWork(std::function<void()> op) {

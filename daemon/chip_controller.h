@@ -32,10 +32,10 @@
 #include <vector>
 
 #include "absl/status/statusor.h"
-#include "phc/base/priority_lock.h"
 #include "daemon/heater_model.h"
 #include "daemon/heater_phase_model.h"
 #include "daemon/power_guard.h"
+#include "phc/base/priority_lock.h"
 #include "phc/drivers/instrument_drivers.h"
 #include "photonic/v1/config.pb.h"
 #include "photonsim/chip_layout.h"

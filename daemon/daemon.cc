@@ -90,8 +90,8 @@ absl::StatusOr<std::unique_ptr<Daemon>> Daemon::Start(const LoadedConfig& config
       config.daemon.backend() == photonic::v1::BACKEND_SIM
           ? absl::StrCat(config.chip.name(), ".sim-seed-", config.daemon.sim().seed())
           : config.chip.name();
-  daemon->calibration_state_ = std::make_unique<CalibrationState>(
-      CalibrationState{std::nullopt, CalibrationStore(config.daemon.state_dir(), instance), nullptr});
+  daemon->calibration_state_ = std::make_unique<CalibrationState>(CalibrationState{
+      std::nullopt, CalibrationStore(config.daemon.state_dir(), instance), nullptr});
   ChipController* controller_ptr = daemon->controller_.get();
   CalibrationState* state_ptr = daemon->calibration_state_.get();
   controller_ptr->RunSync(

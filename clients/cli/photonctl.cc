@@ -224,6 +224,23 @@ class Client {
     return PrintCalibration(result);
   }
 
+  int CancelCalibration() {
+    grpc::ClientContext context;
+    AddCredentials(context);
+    Prepare(context);
+    pb::CancelCalibrationReply reply;
+    if (grpc::Status s = calibration_->CancelCalibration(&context, {}, &reply); !s.ok()) {
+      return Fail(s);
+    }
+    if (options_.json) {
+      PrintJson(reply);
+      return 0;
+    }
+    std::printf("calibration cancelled at %.1f %%; the chip goes back to its safe state\n",
+                100 * reply.fraction_done());
+    return 0;
+  }
+
   int GetCalibration() {
     grpc::ClientContext context;
     AddCredentials(context);
@@ -413,6 +430,10 @@ int main(int argc, char** argv) {
   calibrate->add_option_function<unsigned>(
       "--averages", [&](unsigned v) { calibrate_request.set_averages(v); },
       "detector averages per reading (default 16)");
+  bool cancel_calibration = false;
+  calibrate->add_flag("--cancel", cancel_calibration,
+                      "stop the running calibration (it goes on when its client goes away; "
+                      "calibrate again to watch it)");
   auto* show_calibration = app.add_subcommand("calibration", "show the present calibration");
   auto* program_unitary = app.add_subcommand(
       "program-unitary", "program a random unitary and measure the fidelity reached");
@@ -456,7 +477,9 @@ int main(int argc, char** argv) {
   if (*set_inputs) return client.SetInputs(amplitudes);
   if (*read) return client.Read(averages);
   if (*power_budget) return client.SetPowerBudget(budget_mw);
-  if (*calibrate) return client.Calibrate(calibrate_request);
+  if (*calibrate) {
+    return cancel_calibration ? client.CancelCalibration() : client.Calibrate(calibrate_request);
+  }
   if (*show_calibration) return client.GetCalibration();
   if (*program_unitary) return client.ProgramUnitary(circuit, unitary_seed);
   if (*lease) {

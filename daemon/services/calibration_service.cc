@@ -1,11 +1,12 @@
 #include "daemon/services/calibration_service.h"
 
+#include <algorithm>
 #include <atomic>
+#include <cmath>
 #include <condition_variable>
+#include <functional>
 #include <memory>
 #include <mutex>
-#include <cmath>
-#include <functional>
 #include <random>
 
 #include "absl/base/thread_annotations.h"
@@ -33,13 +34,34 @@ constexpr char kCalibrationLeaseHolder[] = "calibration";
 // call is there; only the latest update is kept while a write is in flight.
 class CalibrationJob : public std::enable_shared_from_this<CalibrationJob> {
  public:
+  using Watcher = grpc::ServerWriteReactor<ProgressMessage>;
+
   CalibrationJob(ChipController& controller, CalibrationState& state, CalibrationOptions options)
       : controller_(controller), state_(state), options_(options) {}
 
-  // The call that watches; null once it is done.
-  void Watch(grpc::ServerWriteReactor<ProgressMessage>* watcher) ABSL_LOCKS_EXCLUDED(mu_) {
-    phc::base::MutexLock lock(&mu_);
-    watcher_ = watcher;
+  // A call that watches from now on; the call that watched before ends
+  // (ABORTED: its client may be gone already, the server cannot know yet).
+  // REQUIRES: holding the hardware, and the job running (state.running) or
+  // just created.
+  void Watch(Watcher* watcher) ABSL_LOCKS_EXCLUDED(mu_) {
+    Watcher* displaced = nullptr;
+    {
+      phc::base::MutexLock lock(&mu_);
+      if (watcher_ != nullptr && !finished_) {
+        // With a write in flight it ends when that write completes.
+        if (writing_) {
+          leaving_.push_back(watcher_);
+        } else {
+          displaced = watcher_;
+        }
+      }
+      watcher_ = watcher;
+      writing_ = false;
+      has_pending_ = false;
+      finished_ = false;
+      client_gone_ = false;
+    }
+    if (displaced != nullptr) displaced->Finish(DisplacedStatus());
   }
 
   // Hardware thread, when the call is admitted: takes the write lease and
@@ -54,17 +76,32 @@ class CalibrationJob : public std::enable_shared_from_this<CalibrationJob> {
   double fraction() const { return fraction_.load(); }
 
   // Waits until the run has ended (the lease is free, the chip safe).
-  void WaitDone() ABSL_LOCKS_EXCLUDED(mu_) {
+  void WaitDone() {
     std::unique_lock lock(done_mu_);
     done_cv_.wait(lock, [this] { return run_ended_; });
   }
 
-  // The watching call's reactions.
-  void WriteDone(bool ok) ABSL_LOCKS_EXCLUDED(mu_) {
-    bool finish = false;
+  // The watching call's reactions; ignored from a call no longer watching.
+  void WriteDone(Watcher* watcher, bool ok) ABSL_LOCKS_EXCLUDED(mu_) {
+    Watcher* finish = nullptr;
     grpc::Status final_status;
     {
       phc::base::MutexLock lock(&mu_);
+      if (auto it = std::find(leaving_.begin(), leaving_.end(), watcher); it != leaving_.end()) {
+        leaving_.erase(it);
+        finish = watcher;
+        final_status = DisplacedStatus();
+      } else if (watcher != watcher_) {
+        return;
+      }
+    }
+    if (finish != nullptr) {
+      finish->Finish(final_status);
+      return;
+    }
+    {
+      phc::base::MutexLock lock(&mu_);
+      if (watcher != watcher_) return;
       writing_ = false;
       if (!ok) client_gone_ = true;
       if (client_gone_) {
@@ -79,46 +116,46 @@ class CalibrationJob : public std::enable_shared_from_this<CalibrationJob> {
       }
     }
     // Finish may run OnDone (which drops the watcher) at once: last use.
-    if (finish) watcher_for_finish_->Finish(final_status);
+    if (finish != nullptr) finish->Finish(final_status);
   }
 
-  void ClientCancelled() ABSL_LOCKS_EXCLUDED(mu_) {
-    bool finish = false;
+  void ClientCancelled(Watcher* watcher) ABSL_LOCKS_EXCLUDED(mu_) {
+    Watcher* finish = nullptr;
     {
       phc::base::MutexLock lock(&mu_);
-      if (!client_gone_) {
-        spdlog::info("calibration client went away; the calibration goes on (CancelCalibration "
-                     "stops it)");
+      if (watcher != watcher_ || finished_) return;
+      if (!client_gone_ && !done_) {
+        spdlog::info(
+            "calibration client went away; the calibration goes on (Calibrate watches it "
+            "again, CancelCalibration stops it)");
       }
       client_gone_ = true;
       has_pending_ = false;
       if (!writing_) finish = ClaimFinishLocked();
     }
-    if (finish) watcher_for_finish_->Finish(ClientGoneStatus());
+    if (finish != nullptr) finish->Finish(ClientGoneStatus());
   }
 
-  void WatcherDone() ABSL_LOCKS_EXCLUDED(mu_) {
+  void WatcherDone(Watcher* watcher) ABSL_LOCKS_EXCLUDED(mu_) {
     phc::base::MutexLock lock(&mu_);
-    watcher_ = nullptr;
+    if (watcher == watcher_) watcher_ = nullptr;
   }
 
-  // Ends the call at once (the calibration was not admitted).
+  // Ends the watching call at once with `status`.
   void Refuse(const absl::Status& status) ABSL_LOCKS_EXCLUDED(mu_) {
-    bool finish = false;
+    Watcher* finish = nullptr;
     {
       phc::base::MutexLock lock(&mu_);
-      done_ = true;
-      status_ = ToGrpcStatus(status);
       finish = ClaimFinishLocked();
     }
-    if (finish) watcher_for_finish_->Finish(ToGrpcStatus(status));
-  }
-
-  void SetFinisher(grpc::ServerWriteReactor<ProgressMessage>* watcher) {
-    watcher_for_finish_ = watcher;
+    if (finish != nullptr) finish->Finish(ToGrpcStatus(status));
   }
 
  private:
+  static grpc::Status DisplacedStatus() {
+    return grpc::Status(grpc::StatusCode::ABORTED,
+                        "another call watches the calibration now; it goes on in the daemon");
+  }
   static grpc::Status ClientGoneStatus() {
     return grpc::Status(grpc::StatusCode::CANCELLED,
                         "the client went away; the calibration goes on in the daemon");
@@ -164,15 +201,15 @@ class CalibrationJob : public std::enable_shared_from_this<CalibrationJob> {
       *last.mutable_result() = *result;
       Publish(std::move(last));
     }
-    bool finish = false;
+    Watcher* finish = nullptr;
     const grpc::Status final_status = ToGrpcStatus(result.status());
     {
       phc::base::MutexLock lock(&mu_);
       status_ = final_status;
       done_ = true;
-      if (watcher_ != nullptr && !writing_ && !has_pending_) finish = ClaimFinishLocked();
+      if (!writing_ && !has_pending_) finish = ClaimFinishLocked();
     }
-    if (finish) watcher_for_finish_->Finish(final_status);
+    if (finish != nullptr) finish->Finish(final_status);
     {
       std::lock_guard lock(done_mu_);
       run_ended_ = true;
@@ -195,12 +232,12 @@ class CalibrationJob : public std::enable_shared_from_this<CalibrationJob> {
     watcher_->StartWrite(&current_);
   }
 
-  // True exactly once, while a watcher is there: the caller then calls
-  // Finish after releasing mu_.
-  bool ClaimFinishLocked() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
-    if (finished_ || watcher_ == nullptr) return false;
+  // The watcher, once per watcher (else null): the caller then calls
+  // Finish on it after releasing mu_.
+  Watcher* ClaimFinishLocked() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
+    if (finished_ || watcher_ == nullptr) return nullptr;
     finished_ = true;
-    return true;
+    return watcher_;
   }
 
   ChipController& controller_;
@@ -208,9 +245,9 @@ class CalibrationJob : public std::enable_shared_from_this<CalibrationJob> {
   const CalibrationOptions options_;
   std::atomic<bool> cancelled_{false};
   std::atomic<double> fraction_{0.0};
-  grpc::ServerWriteReactor<ProgressMessage>* watcher_for_finish_ = nullptr;  // set once
   phc::base::Mutex mu_;
-  grpc::ServerWriteReactor<ProgressMessage>* watcher_ ABSL_GUARDED_BY(mu_) = nullptr;
+  Watcher* watcher_ ABSL_GUARDED_BY(mu_) = nullptr;
+  std::vector<Watcher*> leaving_ ABSL_GUARDED_BY(mu_);
   ProgressMessage pending_ ABSL_GUARDED_BY(mu_);
   ProgressMessage current_ ABSL_GUARDED_BY(mu_);  // being written to the client
   bool has_pending_ ABSL_GUARDED_BY(mu_) = false;
@@ -226,23 +263,41 @@ class CalibrationJob : public std::enable_shared_from_this<CalibrationJob> {
 
 namespace {
 
-// The call that started a calibration; frees itself in OnDone.
+// A Calibrate call: it starts a calibration and watches it, or watches the
+// one already running. Frees itself in OnDone.
 class CalibrateReactor final : public grpc::ServerWriteReactor<ProgressMessage> {
  public:
-  explicit CalibrateReactor(std::shared_ptr<CalibrationJob> job) : job_(std::move(job)) {
-    job_->SetFinisher(this);
-    job_->Watch(this);
+  explicit CalibrateReactor(std::shared_ptr<CalibrationJob> job) : job_(std::move(job)) {}
+
+  // Hardware thread, once: watch the new job, or `running` instead.
+  void Watch() { job()->Watch(this); }
+  void Rewatch(std::shared_ptr<CalibrationJob> running) ABSL_LOCKS_EXCLUDED(mu_) {
+    {
+      phc::base::MutexLock lock(&mu_);
+      job_ = std::move(running);
+    }
+    Watch();
+  }
+  // Ends the call at once (not admitted).
+  void Refuse(const absl::Status& status) {
+    Watch();
+    job()->Refuse(status);
+  }
+  std::shared_ptr<CalibrationJob> job() ABSL_LOCKS_EXCLUDED(mu_) {
+    phc::base::MutexLock lock(&mu_);
+    return job_;
   }
 
-  void OnWriteDone(bool ok) override { job_->WriteDone(ok); }
-  void OnCancel() override { job_->ClientCancelled(); }
+  void OnWriteDone(bool ok) override { job()->WriteDone(this, ok); }
+  void OnCancel() override { job()->ClientCancelled(this); }
   void OnDone() override {
-    job_->WatcherDone();
+    job()->WatcherDone(this);
     delete this;
   }
 
  private:
-  const std::shared_ptr<CalibrationJob> job_;
+  phc::base::Mutex mu_;
+  std::shared_ptr<CalibrationJob> job_ ABSL_GUARDED_BY(mu_);
 };
 
 }  // namespace
@@ -286,12 +341,23 @@ grpc::ServerWriteReactor<ProgressMessage>* CalibrationServiceImpl::Calibrate(
   }
   auto job = std::make_shared<CalibrationJob>(controller_, state_, *options);
   auto* reactor = new CalibrateReactor(job);
-  controller_.Post([this, job, lease = CallGuard::LeaseOf(*context)] {
-    if (absl::Status s = MayClientWriteNow(access_, controller_, lease); !s.ok()) {
-      job->Refuse(s);
+  controller_.Post([this, reactor, lease = CallGuard::LeaseOf(*context)] {
+    // A calibration already running (whose client went away): watch it.
+    if (const std::shared_ptr<CalibrationJob> running = state_.running) {
+      if (absl::Status s = access_.CheckLease(lease); !s.ok()) {
+        reactor->Refuse(s);
+        return;
+      }
+      spdlog::info("a call watches the running calibration (its own options are unused)");
+      reactor->Rewatch(running);
       return;
     }
-    job->Start();
+    if (absl::Status s = MayClientWriteNow(access_, controller_, lease); !s.ok()) {
+      reactor->Refuse(s);
+      return;
+    }
+    reactor->Watch();
+    reactor->job()->Start();
   });
   return reactor;
 }

@@ -246,14 +246,138 @@ constexpr char kFabricatedChip[] = R"pb(
   tec { setpoint_c: 25 }
 )pb";
 
-TEST_F(DaemonE2eTest, CalibrationIsStreamedStoredAndReloadedAfterRestart) {
-  std::ofstream(dir_ / "fab4.textproto") << kFabricatedChip;
-  std::ofstream(dir_ / "photonicd.textproto")
-      << "chip_file: \"fab4.textproto\"\nbackend: BACKEND_SIM\nsim { seed: 8 }\n"
-      << "state_dir: \"" << (dir_ / "state").string() << "\"\n";
-  config_ = dir_ / "photonicd.textproto";
-  const std::string socket = "unix:" + (dir_ / "d.sock").string();
-  StartDaemon(socket);
+class CalibrationE2eTest : public DaemonE2eTest {
+ protected:
+  // photonicd on the fabricated chip, with a state directory.
+  void StartFab4Daemon() {
+    std::ofstream(dir_ / "fab4.textproto") << kFabricatedChip;
+    std::ofstream(dir_ / "photonicd.textproto")
+        << "chip_file: \"fab4.textproto\"\nbackend: BACKEND_SIM\nsim { seed: 8 }\n"
+        << "state_dir: \"" << (dir_ / "state").string() << "\"\n";
+    config_ = dir_ / "photonicd.textproto";
+    StartDaemon(socket());
+  }
+  // dir_ is made in SetUp.
+  std::string socket() const { return "unix:" + (dir_ / "d.sock").string(); }
+  std::filesystem::path stored() const {
+    return dir_ / "state" / "fab4.sim-seed-8.calibration.textproto";
+  }
+};
+
+// Reads progress until its fraction reaches `fraction`; false if the stream
+// ended first.
+bool ReadUntil(grpc::ClientReaderInterface<pb::CalibrationProgress>& stream, double fraction,
+               double& seen) {
+  pb::CalibrationProgress progress;
+  while (stream.Read(&progress)) {
+    seen = progress.fraction();
+    if (seen >= fraction) return true;
+  }
+  return false;
+}
+
+TEST_F(CalibrationE2eTest, CalibrationServesReadsMeanwhileAndCancelLeavesTheChipSafe) {
+  StartFab4Daemon();
+  auto calibration = pb::CalibrationService::NewStub(channel_);
+  // Long enough (tens of seconds) that it is still running at every step.
+  pb::CalibrateRequest long_run;
+  long_run.set_configurations(2000);
+  long_run.set_averages(64);
+  grpc::ClientContext first_context;
+  auto first = calibration->Calibrate(&first_context, long_run);
+  double seen = 0.0;
+  ASSERT_TRUE(ReadUntil(*first, 0.0, seen));
+
+  // Reads are served while it runs; writes are refused: it holds the chip.
+  pb::ReadDetectorsResponse reading;
+  EXPECT_TRUE(
+      Call(&pb::ChipService::Stub::ReadDetectors, pb::ReadDetectorsRequest(), reading).ok());
+  pb::SetPhasesRequest write;
+  for (int i = 0; i < 12; ++i) write.add_phases_rad(0.5);
+  pb::SetPhasesResponse written;
+  const grpc::Status refused = Call(&pb::ChipService::Stub::SetPhases, write, written);
+  EXPECT_EQ(refused.error_code(), grpc::StatusCode::FAILED_PRECONDITION);
+  EXPECT_NE(refused.error_message().find("leased to calibration"), std::string::npos)
+      << refused.error_message();
+  // A second call does not start another calibration: it watches this one,
+  // and the first call ends.
+  grpc::ClientContext second_context;
+  auto second = calibration->Calibrate(&second_context, pb::CalibrateRequest());
+  pb::CalibrationProgress progress;
+  while (first->Read(&progress)) EXPECT_FALSE(progress.has_result());
+  EXPECT_EQ(first->Finish().error_code(), grpc::StatusCode::ABORTED);
+  ASSERT_TRUE(second->Read(&progress));
+  EXPECT_GE(progress.fraction(), seen);
+  {
+    grpc::ClientContext context;
+    pb::CancelCalibrationReply reply;
+    ASSERT_TRUE(calibration->CancelCalibration(&context, {}, &reply).ok());
+    EXPECT_GT(reply.fraction_done(), 0.0);
+    EXPECT_LT(reply.fraction_done(), 1.0);
+  }
+  // The watching call ends CANCELLED, nothing is stored, the chip is safe
+  // and free for writes again.
+  while (second->Read(&progress)) EXPECT_FALSE(progress.has_result());
+  EXPECT_EQ(second->Finish().error_code(), grpc::StatusCode::CANCELLED);
+  {
+    grpc::ClientContext context;
+    pb::PhaseCalibration none;
+    EXPECT_EQ(calibration->GetCalibration(&context, {}, &none).error_code(),
+              grpc::StatusCode::NOT_FOUND);
+  }
+  EXPECT_FALSE(std::filesystem::exists(stored()));
+  pb::GetPhasesResponse phases;
+  ASSERT_TRUE(Call(&pb::ChipService::Stub::GetPhases, pb::GetPhasesRequest(), phases).ok());
+  EXPECT_EQ(phases.total_heater_power_mw(), 0.0);
+  EXPECT_TRUE(Call(&pb::ChipService::Stub::SetPhases, write, written).ok());
+  {
+    grpc::ClientContext context;
+    pb::CancelCalibrationReply reply;
+    EXPECT_EQ(calibration->CancelCalibration(&context, {}, &reply).error_code(),
+              grpc::StatusCode::NOT_FOUND);
+  }
+}
+
+TEST_F(CalibrationE2eTest, CalibrationGoesOnWhenItsClientGoesAwayAndCanBeWatchedAgain) {
+  StartFab4Daemon();
+  auto calibration = pb::CalibrationService::NewStub(channel_);
+  // Long enough (about a second) to leave it half way.
+  pb::CalibrateRequest request;
+  request.set_configurations(1000);
+  request.set_averages(64);
+  double seen_first = 0.0;
+  {
+    grpc::ClientContext context;
+    auto first = calibration->Calibrate(&context, request);
+    ASSERT_TRUE(ReadUntil(*first, 0.1, seen_first));
+    ASSERT_LT(seen_first, 0.5);
+    context.TryCancel();  // the client goes away
+    EXPECT_EQ(first->Finish().error_code(), grpc::StatusCode::CANCELLED);
+  }
+  // Calibrating again watches the run that went on: its progress does not
+  // start over, and it ends with the result, stored.
+  grpc::ClientContext context;
+  context.set_deadline(std::chrono::system_clock::now() + std::chrono::minutes(5));
+  auto again = calibration->Calibrate(&context, pb::CalibrateRequest());
+  pb::CalibrationProgress progress;
+  ASSERT_TRUE(again->Read(&progress)) << again->Finish().error_message();
+  EXPECT_GE(progress.fraction(), seen_first);
+  pb::PhaseCalibration result = progress.result();
+  while (again->Read(&progress)) {
+    if (progress.has_result()) result = progress.result();
+  }
+  ASSERT_TRUE(again->Finish().ok());
+  ASSERT_EQ(result.phase_bias_rad_size(), 12);
+  grpc::ClientContext get_context;
+  pb::PhaseCalibration now;
+  ASSERT_TRUE(calibration->GetCalibration(&get_context, {}, &now).ok());
+  EXPECT_EQ(now.created_at(), result.created_at());
+  EXPECT_TRUE(std::filesystem::exists(stored()));
+}
+
+TEST_F(CalibrationE2eTest, CalibrationIsStreamedStoredAndReloadedAfterRestart) {
+  StartFab4Daemon();
+  const std::string socket = this->socket();
   auto calibration = pb::CalibrationService::NewStub(channel_);
   auto program = [&](std::uint64_t seed) {
     grpc::ClientContext context;
@@ -306,7 +430,7 @@ TEST_F(DaemonE2eTest, CalibrationIsStreamedStoredAndReloadedAfterRestart) {
   const double after = program(5);
   EXPECT_LT(before, 0.9);
   EXPECT_GT(after, 0.97);
-  EXPECT_TRUE(std::filesystem::exists(dir_ / "state" / "fab4.sim-seed-8.calibration.textproto"));
+  EXPECT_TRUE(std::filesystem::exists(stored()));
 
   // A restarted daemon loads the calibration and programs as well as before.
   stub_.reset();

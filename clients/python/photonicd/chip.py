@@ -174,10 +174,19 @@ class Chip:
     def calibrate(self, **options) -> Iterator[calibration_pb2.CalibrationProgress]:
         """Yields progress; the last message carries the result. Options are
         CalibrateRequest's fields (configurations, sweep_points, averages,
-        seed, max_restarts)."""
+        seed, max_restarts). The calibration goes on in the daemon if this
+        generator is closed early: calibrate() again watches it,
+        cancel_calibration() stops it."""
         stream = self._calibration.Calibrate(calibration_pb2.CalibrateRequest(**options),
                                              metadata=self._metadata)
         yield from _iterate(stream)
+
+    def cancel_calibration(self) -> float:
+        """Stops the running calibration (the chip goes back to its safe
+        state, the previous calibration stays); returns the fraction it had
+        done. NOT_FOUND when none runs."""
+        return self._unary(self._calibration.CancelCalibration,
+                           calibration_pb2.CancelCalibrationRequest()).fraction_done
 
     def calibration(self) -> calibration_pb2.PhaseCalibration:
         return self._unary(self._calibration.GetCalibration,
