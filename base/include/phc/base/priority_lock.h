@@ -32,8 +32,20 @@ class ABSL_LOCKABLE PriorityLock {
   // Waits for the holder and for every urgent waiter.
   void LockBackground() ABSL_EXCLUSIVE_LOCK_FUNCTION() {
     std::unique_lock lock(mutex_);
+    ++background_waiting_;
     free_.wait(lock, [this] { return !held_ && urgent_waiting_ == 0; });
+    --background_waiting_;
     held_ = true;
+  }
+
+  // Threads waiting now, by kind (for tests and monitoring).
+  int urgent_waiting() {
+    std::lock_guard lock(mutex_);
+    return urgent_waiting_;
+  }
+  int background_waiting() {
+    std::lock_guard lock(mutex_);
+    return background_waiting_;
   }
 
   void Unlock() ABSL_UNLOCK_FUNCTION() {
@@ -49,6 +61,7 @@ class ABSL_LOCKABLE PriorityLock {
   std::condition_variable free_;
   bool held_ = false;
   int urgent_waiting_ = 0;
+  int background_waiting_ = 0;
 };
 
 }  // namespace phc::base
