@@ -654,6 +654,64 @@ absl::StatusOr<DetectorReading> ChipController::Query(const QueryConfig& config)
   return ReadDetectors(config.averages);
 }
 
+absl::Status ChipController::QuerySequence(std::span<const QueryConfig> configs,
+                                           std::vector<DetectorReading>& readings) {
+  const HardwareHold hold = Hold();
+  if (absl::Status s = CheckLinks(); !s.ok()) return s;
+  struct Planned {
+    std::vector<double> phases;  // empty: keep
+    std::vector<double> heater_volts_v;
+    std::vector<double> input_volts_v;
+  };
+  std::vector<Planned> plans(configs.size());
+  for (std::size_t i = 0; i < configs.size(); ++i) {
+    const QueryConfig& config = configs[i];
+    Planned& plan = plans[i];
+    absl::Status s;
+    if (!config.phases_rad.empty()) {
+      absl::StatusOr<std::vector<double>> phases = PlanPhases(config.phases_rad, {});
+      if (phases.ok()) {
+        plan.phases = *std::move(phases);
+        s = CheckGuard(plan.phases, plan.heater_volts_v);
+      } else {
+        s = phases.status();
+      }
+    }
+    if (s.ok() && !config.amplitudes.empty()) {
+      absl::StatusOr<std::vector<double>> volts = PlanInputs(config.amplitudes, "");
+      if (volts.ok()) {
+        plan.input_volts_v = *std::move(volts);
+      } else {
+        s = volts.status();
+      }
+    }
+    if (s.ok()) s = ValidateAverages(config.averages).status();
+    if (!s.ok()) {
+      return absl::Status(s.code(), absl::StrCat("configuration ", i, ": ", s.message()));
+    }
+  }
+  readings.reserve(readings.size() + configs.size());
+  for (std::size_t i = 0; i < configs.size(); ++i) {
+    Planned& plan = plans[i];
+    query_count_.fetch_add(1, std::memory_order_relaxed);
+    if (!plan.phases.empty()) {
+      if (absl::Status s = WriteHeaterVolts(std::move(plan.heater_volts_v), std::move(plan.phases));
+          !s.ok()) {
+        return s;
+      }
+    }
+    if (!configs[i].amplitudes.empty()) {
+      if (absl::Status s = WriteInputVolts(plan.input_volts_v, configs[i].amplitudes); !s.ok()) {
+        return s;
+      }
+    }
+    absl::StatusOr<DetectorReading> reading = ReadDetectors(configs[i].averages);
+    if (!reading.ok()) return reading.status();
+    readings.push_back(*std::move(reading));
+  }
+  return absl::OkStatus();
+}
+
 absl::Status ChipController::DriveToSafeState() {
   const HardwareHold hold = Hold();
   std::vector<int> channels(phase_count_);

@@ -45,6 +45,8 @@ namespace phc::daemon {
 inline constexpr int kMaxAverages = 65536;
 // QueryBatch sends longer batches as several hardware sweeps of this many rows.
 inline constexpr std::size_t kMaxSweepRows = 1024;
+// Query messages in the batched form carry at most this many configurations.
+inline constexpr std::uint32_t kMaxQueryCount = 4096;
 
 struct PhaseState {
   std::vector<double> phases_rad;  // wrapped to [0, 2 pi)
@@ -170,6 +172,14 @@ class ChipController {
   const std::vector<double>& last_photocurrent_ua() const { return last_photocurrent_ua_; }
   // Validates phases and inputs together, writes both, then reads.
   absl::StatusOr<DetectorReading> Query(const QueryConfig& config);
+  // Several configurations in turn, each written and read as Query would.
+  // Every configuration is validated (against the chip's limits, in the
+  // order they will be written) before any is written: a bad one refuses
+  // them all (the error names it: "configuration i: ...") and changes
+  // nothing. Appends one reading per configuration to `readings`, and
+  // counts one query per configuration written.
+  absl::Status QuerySequence(std::span<const QueryConfig> configs,
+                             std::vector<DetectorReading>& readings);
   // Many inputs at the present phases: sends each row of amplitude_rows
   // (rows x input_count(), row-major) in turn and reads every detector after
   // each; returns rows x output_count() optical powers in mW. The inputs keep

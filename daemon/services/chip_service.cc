@@ -1,11 +1,16 @@
 #include "daemon/services/chip_service.h"
 
 #include <chrono>
+#include <deque>
+#include <iterator>
+#include <optional>
 #include <utility>
 
+#include "absl/strings/str_cat.h"
 #include "daemon/services/service_refusal.h"
 #include "daemon/services/write_admission.h"
 #include "daemon/status_convert.h"
+#include "phc/base/mutex.h"
 #include "spdlog/spdlog.h"
 
 namespace phc::daemon {
@@ -35,8 +40,47 @@ void FillReading(const DetectorReading& reading, Response& response) {
                                               reading.optical_power_mw.end());
 }
 
-// One reactor per Query stream: read a configuration, run it on the
-// hardware thread, write the reading, read the next.
+// The configurations of one Query message, as rows over its flat fields;
+// INVALID_ARGUMENT if the fields do not hold `count` rows.
+absl::StatusOr<std::vector<QueryConfig>> ConfigsOf(const QueryRequest& request, int phase_count,
+                                                   int input_count) {
+  const std::uint32_t count = request.count() == 0 ? 1 : request.count();
+  if (count > kMaxQueryCount) {
+    return absl::InvalidArgumentError(absl::StrCat("count = ", count, " is over the limit of ",
+                                                   kMaxQueryCount, " configurations per message"));
+  }
+  auto rows = [count](int size, int width, const char* name) -> absl::StatusOr<std::size_t> {
+    if (size == 0) return 0;
+    if (count == 1) return size;  // the single form: the controller checks the size
+    if (static_cast<std::uint64_t>(size) != static_cast<std::uint64_t>(count) * width) {
+      return absl::InvalidArgumentError(absl::StrCat(name, " has ", size, " entries; count x ",
+                                                     width, " = ", count * width,
+                                                     " or none expected"));
+    }
+    return width;
+  };
+  absl::StatusOr<std::size_t> phase_width =
+      rows(request.phases_rad_size(), phase_count, "phases_rad");
+  if (!phase_width.ok()) return phase_width.status();
+  absl::StatusOr<std::size_t> input_width =
+      rows(request.amplitudes_size(), input_count, "amplitudes");
+  if (!input_width.ok()) return input_width.status();
+  std::vector<QueryConfig> configs(count);
+  for (std::uint32_t i = 0; i < count; ++i) {
+    if (*phase_width > 0)
+      configs[i].phases_rad = AsSpan(request.phases_rad()).subspan(i * *phase_width, *phase_width);
+    if (*input_width > 0)
+      configs[i].amplitudes = AsSpan(request.amplitudes()).subspan(i * *input_width, *input_width);
+    configs[i].averages = request.averages();
+  }
+  return configs;
+}
+
+// One reactor per Query stream, pipelined: it reads ahead while
+// configurations run, runs every message read so far in one task on the
+// hardware thread, and writes the readings in order while the next task
+// runs. The first bad message fails the stream once every earlier message
+// has been answered; nothing of it or after it runs.
 class QueryReactor final : public grpc::ServerBidiReactor<QueryRequest, QueryResponse> {
  public:
   // may_write: the caller is an operator; lease: the lease id it sent.
@@ -47,47 +91,40 @@ class QueryReactor final : public grpc::ServerBidiReactor<QueryRequest, QueryRes
         may_write_(may_write),
         lease_(std::move(lease)),
         observer_(observer) {
-    StartRead(&request_);
+    phc::base::MutexLock lock(&mu_);
+    StartReadLocked();
   }
 
   void OnReadDone(bool ok) override {
-    if (!ok) {  // the client closed its side, or the call was cancelled
-      End(grpc::Status::OK);
-      return;
+    bool finish = false;
+    {
+      phc::base::MutexLock lock(&mu_);
+      reading_ = false;
+      if (!ok) {  // the client closed its side, or the call was cancelled
+        read_closed_ = true;
+      } else if (!failure_) {
+        pending_.push_back(std::move(incoming_));
+        if (pending_.size() < kReadAhead) StartReadLocked();
+        RunPendingLocked();
+      }
+      finish = ClaimFinishLocked();
     }
-    controller_.Post([this] {
-      if (request_.phases_rad_size() > 0 || request_.amplitudes_size() > 0) {
-        if (!may_write_) {
-          End(grpc::Status(grpc::StatusCode::PERMISSION_DENIED,
-                           "writing phases or inputs needs an operator token"));
-          return;
-        }
-        if (absl::Status s = MayClientWriteNow(access_, controller_, lease_); !s.ok()) {
-          End(ToGrpcStatus(s));
-          return;
-        }
-      }
-      absl::StatusOr<DetectorReading> reading =
-          controller_.Query({.phases_rad = AsSpan(request_.phases_rad()),
-                             .amplitudes = AsSpan(request_.amplitudes()),
-                             .averages = request_.averages()});
-      if (!reading.ok()) {
-        End(ToGrpcStatus(reading.status()));
-        return;
-      }
-      response_.Clear();
-      response_.set_tag(request_.tag());
-      FillReading(*reading, response_);
-      StartWrite(&response_);
-    });
+    if (finish) End();
   }
 
   void OnWriteDone(bool ok) override {
-    if (!ok) {
-      End(grpc::Status(grpc::StatusCode::CANCELLED, "query stream closed while writing"));
-      return;
+    bool finish = false;
+    {
+      phc::base::MutexLock lock(&mu_);
+      writing_ = false;
+      if (!ok && !failure_) {
+        failure_ = grpc::Status(grpc::StatusCode::CANCELLED, "query stream closed while writing");
+      }
+      if (failure_ && !ok) outgoing_.clear();
+      WriteNextLocked();
+      finish = ClaimFinishLocked();
     }
-    StartRead(&request_);
+    if (finish) End();
   }
 
   void OnDone() override {
@@ -100,11 +137,106 @@ class QueryReactor final : public grpc::ServerBidiReactor<QueryRequest, QueryRes
   }
 
  private:
-  // Finish, remembering the code for OnDone's report.
-  void End(grpc::Status status) {
-    code_ = status.error_code();
-    Finish(std::move(status));
+  void StartReadLocked() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
+    if (reading_ || read_closed_ || failure_ || finishing_) return;
+    reading_ = true;
+    StartRead(&incoming_);
   }
+
+  // Posts every message read so far as one task, unless one is running.
+  void RunPendingLocked() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
+    if (running_ || pending_.empty() || failure_) return;
+    running_ = true;
+    std::vector<QueryRequest> batch(std::make_move_iterator(pending_.begin()),
+                                    std::make_move_iterator(pending_.end()));
+    pending_.clear();
+    StartReadLocked();  // read-ahead room again
+    controller_.Post([this, batch = std::move(batch)] { Run(batch); });
+  }
+
+  // Hardware thread.
+  void Run(const std::vector<QueryRequest>& batch) {
+    std::vector<QueryResponse> answers;
+    answers.reserve(batch.size());
+    std::optional<grpc::Status> error;
+    std::vector<DetectorReading> readings;
+    for (const QueryRequest& request : batch) {
+      absl::Status s = Admit(request);
+      absl::StatusOr<std::vector<QueryConfig>> configs =
+          s.ok() ? ConfigsOf(request, controller_.phase_count(), controller_.input_count())
+                 : absl::StatusOr<std::vector<QueryConfig>>(s);
+      readings.clear();
+      if (configs.ok()) s = controller_.QuerySequence(*configs, readings);
+      if (!configs.ok()) s = configs.status();
+      if (!s.ok()) {
+        error = ToGrpcStatus(s);
+        break;
+      }
+      QueryResponse& answer = answers.emplace_back();
+      answer.set_tag(request.tag());
+      answer.set_count(static_cast<std::uint32_t>(readings.size()));
+      for (const DetectorReading& reading : readings) {
+        answer.mutable_photocurrent_ua()->Add(reading.photocurrent_ua.begin(),
+                                              reading.photocurrent_ua.end());
+        answer.mutable_optical_power_mw()->Add(reading.optical_power_mw.begin(),
+                                               reading.optical_power_mw.end());
+      }
+    }
+    bool finish = false;
+    {
+      phc::base::MutexLock lock(&mu_);
+      running_ = false;
+      for (QueryResponse& answer : answers) outgoing_.push_back(std::move(answer));
+      if (error && !failure_) {
+        failure_ = *std::move(error);
+        pending_.clear();
+      }
+      WriteNextLocked();
+      RunPendingLocked();
+      finish = ClaimFinishLocked();
+    }
+    if (finish) End();
+  }
+
+  // Hardware thread: whether this message may write.
+  absl::Status Admit(const QueryRequest& request) const {
+    if (request.phases_rad_size() == 0 && request.amplitudes_size() == 0) {
+      return absl::OkStatus();
+    }
+    if (!may_write_) {
+      return absl::PermissionDeniedError("writing phases or inputs needs an operator token");
+    }
+    return MayClientWriteNow(access_, controller_, lease_);
+  }
+
+  void WriteNextLocked() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
+    if (writing_ || outgoing_.empty()) return;
+    current_ = std::move(outgoing_.front());
+    outgoing_.pop_front();
+    writing_ = true;
+    // More answers queued: let gRPC coalesce them into fewer frames.
+    grpc::WriteOptions options;
+    if (!outgoing_.empty()) options.set_buffer_hint();
+    StartWrite(&current_, options);
+  }
+
+  // True once, when the stream can end: everything answered (or a failure
+  // with every earlier answer written) and nothing in flight but a read.
+  bool ClaimFinishLocked() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
+    if (finishing_ || running_ || writing_ || !outgoing_.empty()) return false;
+    if (!failure_ && !(read_closed_ && pending_.empty())) return false;
+    finishing_ = true;
+    final_ = failure_ ? *failure_ : grpc::Status::OK;
+    return true;
+  }
+
+  // Outside mu_: Finish may run OnDone (which deletes this) at once.
+  void End() {
+    code_ = final_.error_code();
+    Finish(final_);
+  }
+
+  static constexpr std::size_t kReadAhead = 1024;  // messages read but not yet run
 
   ChipController& controller_;
   const CallGuard& access_;
@@ -113,8 +245,19 @@ class QueryReactor final : public grpc::ServerBidiReactor<QueryRequest, QueryRes
   RpcObserver* const observer_;
   const std::chrono::steady_clock::time_point start_ = std::chrono::steady_clock::now();
   grpc::StatusCode code_ = grpc::StatusCode::CANCELLED;  // until End says otherwise
-  QueryRequest request_;
-  QueryResponse response_;
+  grpc::Status final_;  // written once, by the thread that claims the finish
+
+  phc::base::Mutex mu_;
+  QueryRequest incoming_ ABSL_GUARDED_BY(mu_);
+  QueryResponse current_ ABSL_GUARDED_BY(mu_);  // being written
+  std::deque<QueryRequest> pending_ ABSL_GUARDED_BY(mu_);
+  std::deque<QueryResponse> outgoing_ ABSL_GUARDED_BY(mu_);
+  std::optional<grpc::Status> failure_ ABSL_GUARDED_BY(mu_);
+  bool reading_ ABSL_GUARDED_BY(mu_) = false;
+  bool read_closed_ ABSL_GUARDED_BY(mu_) = false;
+  bool running_ ABSL_GUARDED_BY(mu_) = false;
+  bool writing_ ABSL_GUARDED_BY(mu_) = false;
+  bool finishing_ ABSL_GUARDED_BY(mu_) = false;
 };
 
 }  // namespace

@@ -159,6 +159,110 @@ TEST_F(DaemonE2eTest, QueryStreamAnswersEachConfigurationInOrder) {
   EXPECT_NE(status.error_message().find("amplitudes has 1 entries"), std::string::npos);
 }
 
+// The client sends ahead without waiting for answers: every message before
+// the bad one is answered in order, and nothing from the bad one on runs.
+TEST_F(DaemonE2eTest, PipelinedQueryAnswersInOrderAndStopsAtTheFirstBadMessage) {
+  StartDaemon("127.0.0.1:0");
+  grpc::ClientContext context;
+  context.set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(30));
+  auto stream = stub_->Query(&context);
+  constexpr std::uint64_t kMessages = 300;
+  constexpr std::uint64_t kBad = 201;
+  std::vector<std::vector<double>> phases(kMessages + 1), amplitudes(kMessages + 1);
+  for (std::uint64_t tag = 1; tag <= kMessages; ++tag) {
+    phases[tag] = RandomVector(56, 0.0, std::numbers::pi, 1000 + tag);
+    amplitudes[tag] = RandomVector(kN, 0.0, 1.0, 2000 + tag);
+    if (tag == kBad) amplitudes[tag][3] = 1.5;  // out of range
+    pb::QueryRequest request;
+    request.set_tag(tag);
+    request.mutable_phases_rad()->Assign(phases[tag].begin(), phases[tag].end());
+    request.mutable_amplitudes()->Assign(amplitudes[tag].begin(), amplitudes[tag].end());
+    ASSERT_TRUE(stream->Write(request));
+  }
+  stream->WritesDone();
+  pb::QueryResponse response;
+  std::uint64_t answered = 0;
+  while (stream->Read(&response)) {
+    ++answered;
+    ASSERT_EQ(response.tag(), answered);
+    EXPECT_EQ(response.count(), 1u);
+    if (answered % 50 == 0) {
+      ExpectReadingNear(response.photocurrent_ua(),
+                        ExpectedPhotocurrentsUa(phases[answered], amplitudes[answered]));
+    }
+  }
+  const grpc::Status status = stream->Finish();
+  EXPECT_EQ(status.error_code(), grpc::StatusCode::INVALID_ARGUMENT);
+  EXPECT_NE(status.error_message().find("amplitudes[3]"), std::string::npos)
+      << status.error_message();
+  EXPECT_EQ(answered, kBad - 1);
+  // The chip holds the last good message's phases.
+  pb::GetPhasesResponse now;
+  ASSERT_TRUE(Call(&pb::ChipService::Stub::GetPhases, pb::GetPhasesRequest(), now).ok());
+  ASSERT_EQ(now.phases_rad_size(), 56);
+  for (int i = 0; i < 56; ++i) EXPECT_NEAR(now.phases_rad(i), phases[kBad - 1][i], 1e-3);
+}
+
+TEST_F(DaemonE2eTest, BatchedQueryMessagesRunEveryRowOrNone) {
+  StartDaemon("127.0.0.1:0");
+  constexpr int kRows = 5;
+  std::vector<std::vector<double>> phases(kRows), amplitudes(kRows);
+  pb::QueryRequest batch;
+  batch.set_tag(7);
+  batch.set_count(kRows);
+  for (int r = 0; r < kRows; ++r) {
+    phases[r] = RandomVector(56, 0.0, std::numbers::pi, 300 + r);
+    amplitudes[r] = RandomVector(kN, 0.0, 1.0, 400 + r);
+    batch.mutable_phases_rad()->Add(phases[r].begin(), phases[r].end());
+    batch.mutable_amplitudes()->Add(amplitudes[r].begin(), amplitudes[r].end());
+  }
+  {
+    grpc::ClientContext context;
+    auto stream = stub_->Query(&context);
+    ASSERT_TRUE(stream->Write(batch));
+    stream->WritesDone();
+    pb::QueryResponse response;
+    ASSERT_TRUE(stream->Read(&response));
+    EXPECT_EQ(response.tag(), 7u);
+    ASSERT_EQ(response.count(), static_cast<std::uint32_t>(kRows));
+    ASSERT_EQ(response.photocurrent_ua_size(), kRows * kN);
+    for (int r = 0; r < kRows; ++r) {
+      google::protobuf::RepeatedField<double> row(
+          response.photocurrent_ua().begin() + r * kN,
+          response.photocurrent_ua().begin() + (r + 1) * kN);
+      ExpectReadingNear(row, ExpectedPhotocurrentsUa(phases[r], amplitudes[r]));
+    }
+    EXPECT_FALSE(stream->Read(&response));
+    EXPECT_TRUE(stream->Finish().ok());
+  }
+  pb::GetPhasesResponse before;
+  ASSERT_TRUE(Call(&pb::ChipService::Stub::GetPhases, pb::GetPhasesRequest(), before).ok());
+  // One bad row refuses the whole message: the chip keeps what it had.
+  pb::QueryRequest bad_row = batch;
+  for (int r = 0; r < kRows; ++r) bad_row.set_phases_rad(r * 56, 0.3 * r);  // differs from before
+  bad_row.set_amplitudes(3 * kN + 2, -0.5);
+  pb::QueryRequest bad_shape = batch;
+  bad_shape.mutable_amplitudes()->RemoveLast();
+  for (const auto& [bad, expected] : {std::pair{bad_row, std::string("configuration 3")},
+                                      std::pair{bad_shape, std::string("amplitudes has 39")}}) {
+    grpc::ClientContext context;
+    auto stream = stub_->Query(&context);
+    ASSERT_TRUE(stream->Write(bad));
+    stream->WritesDone();
+    pb::QueryResponse response;
+    EXPECT_FALSE(stream->Read(&response));
+    const grpc::Status status = stream->Finish();
+    EXPECT_EQ(status.error_code(), grpc::StatusCode::INVALID_ARGUMENT);
+    EXPECT_NE(status.error_message().find(expected), std::string::npos) << status.error_message();
+  }
+  pb::GetPhasesResponse after;
+  ASSERT_TRUE(Call(&pb::ChipService::Stub::GetPhases, pb::GetPhasesRequest(), after).ok());
+  ASSERT_EQ(after.phases_rad_size(), before.phases_rad_size());
+  for (int i = 0; i < after.phases_rad_size(); ++i) {
+    EXPECT_EQ(after.phases_rad(i), before.phases_rad(i));
+  }
+}
+
 TEST_F(DaemonE2eTest, HealthServingAndSigtermDrivesHeatersToZeroAndExitsZero) {
   StartDaemon("127.0.0.1:0");
   EXPECT_TRUE(address_.starts_with("127.0.0.1:")) << address_;
