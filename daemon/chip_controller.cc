@@ -630,12 +630,12 @@ absl::StatusOr<DetectorReading> ChipController::Query(const QueryConfig& config)
   query_count_.fetch_add(1, std::memory_order_relaxed);
   if (absl::Status s = CheckLinks(); !s.ok()) return s;
   std::vector<double> planned;
+  std::vector<double> heater_volts_v;
   if (!config.phases_rad.empty()) {
     absl::StatusOr<std::vector<double>> plan = PlanPhases(config.phases_rad, {});
     if (!plan.ok()) return plan.status();
     planned = *std::move(plan);
-    std::vector<double> volts_v;
-    if (absl::Status s = CheckGuard(planned, volts_v); !s.ok()) return s;
+    if (absl::Status s = CheckGuard(planned, heater_volts_v); !s.ok()) return s;
   }
   std::vector<double> input_volts_v;
   if (!config.amplitudes.empty()) {
@@ -646,7 +646,9 @@ absl::StatusOr<DetectorReading> ChipController::Query(const QueryConfig& config)
   if (absl::Status s = ValidateAverages(config.averages).status(); !s.ok()) return s;
 
   if (!planned.empty()) {
-    if (absl::Status s = WriteHeaters(planned); !s.ok()) return s;
+    if (absl::Status s = WriteHeaterVolts(std::move(heater_volts_v), std::move(planned)); !s.ok()) {
+      return s;
+    }
   }
   if (!config.amplitudes.empty()) {
     if (absl::Status s = WriteInputVolts(input_volts_v, config.amplitudes); !s.ok()) return s;

@@ -7,6 +7,8 @@
         chip.set_inputs([1, 0, 0, 0, 0, 0, 0, 0])
         chip.set_phases([0.0] * chip.info().phase_count)
         currents = chip.read(averages=16).photocurrent_ua
+        # many configurations in one pipelined stream: numpy rows in and out
+        readings = chip.sweep(phases_rad=phase_rows, amplitudes=input_rows)
         for progress in chip.calibrate():
             print(progress.stage, progress.fraction)
         session = chip.train(widths=[8, 8], algorithm="sparse_zo", steps=300)
@@ -23,9 +25,9 @@ Runs on Debian's python3-grpcio and python3-protobuf; the message stubs are
 generated at build time (build/clients/python/gen on the PYTHONPATH).
 """
 
-from photonicd.chip import Chip, Session
+from photonicd.chip import Chip, Session, Sweep
 from photonicd.errors import (AlreadyExists, Busy, InvalidArgument, LimitExceeded, NotFound,
                               PermissionDenied, PhotonicError, Unauthenticated, Unavailable)
 
-__all__ = ["Chip", "Session", "PhotonicError", "InvalidArgument", "LimitExceeded", "NotFound",
+__all__ = ["Chip", "Session", "Sweep", "PhotonicError", "InvalidArgument", "LimitExceeded", "NotFound",
            "AlreadyExists", "Busy", "Unavailable", "Unauthenticated", "PermissionDenied"]

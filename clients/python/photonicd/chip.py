@@ -2,7 +2,7 @@
 
 import contextlib
 import os
-from typing import Iterator, List, Optional, Sequence, Union
+from typing import Iterator, List, NamedTuple, Optional, Sequence, Union
 
 import grpc
 from google.protobuf import text_format
@@ -28,6 +28,12 @@ def _translated():
 def _iterate(stream):
     with _translated():
         yield from stream
+
+
+class Sweep(NamedTuple):
+    """Readings of Chip.sweep: one row per configuration."""
+    photocurrent_ua: "numpy.ndarray"
+    optical_power_mw: "numpy.ndarray"
 
 
 class Session:
@@ -132,6 +138,52 @@ class Chip:
     def read(self, averages: int = 1) -> chip_pb2.ReadDetectorsResponse:
         return self._unary(self._chip.ReadDetectors,
                            chip_pb2.ReadDetectorsRequest(averages=averages))
+
+    def sweep(self, phases_rad=None, amplitudes=None, averages: int = 1,
+              batch: int = 512) -> Sweep:
+        """Runs many configurations in order, in one pipelined Query stream
+        of batched messages (`batch` configurations each), and returns their
+        readings as numpy arrays of shape (configurations, outputs).
+
+        `phases_rad`: None (keep the chip's phases) or one row of every phase
+        per configuration, shape (configurations, phase_count).
+        `amplitudes`: None (keep the inputs) or one row per configuration,
+        shape (configurations, input_count). Writing needs an operator token
+        and the lease rules apply. A bad configuration raises InvalidArgument
+        naming it; configurations of earlier messages have then run, nothing
+        of its own message has."""
+        import numpy as np
+
+        if not 1 <= batch <= 4096:
+            raise ValueError(f"batch must be in [1, 4096], got {batch}")
+        rows = [np.asarray(a, dtype=np.float64) for a in (phases_rad, amplitudes) if a is not None]
+        if not rows:
+            raise ValueError("give phases_rad, amplitudes or both")
+        if any(r.ndim != 2 for r in rows) or len({r.shape[0] for r in rows}) != 1:
+            raise ValueError("phases_rad and amplitudes must be 2-D with one row per "
+                             "configuration, the same number of rows")
+        count = rows[0].shape[0]
+        phases = None if phases_rad is None else np.asarray(phases_rad, dtype=np.float64)
+        inputs = None if amplitudes is None else np.asarray(amplitudes, dtype=np.float64)
+
+        def requests():
+            for tag, start in enumerate(range(0, count, batch)):
+                stop = min(count, start + batch)
+                request = chip_pb2.QueryRequest(tag=tag, count=stop - start, averages=averages)
+                if phases is not None:
+                    request.phases_rad.extend(phases[start:stop].ravel().tolist())
+                if inputs is not None:
+                    request.amplitudes.extend(inputs[start:stop].ravel().tolist())
+                yield request
+
+        currents, powers = [], []
+        with _translated():
+            for response in self._chip.Query(requests(), metadata=self._metadata):
+                currents.append(np.array(response.photocurrent_ua, dtype=np.float64))
+                powers.append(np.array(response.optical_power_mw, dtype=np.float64))
+        outputs = currents[0].size // min(batch, count)
+        return Sweep(np.concatenate(currents).reshape(count, outputs),
+                     np.concatenate(powers).reshape(count, outputs))
 
     def set_power_budget(self, max_total_heater_power_mw: float) -> chip_pb2.Limits:
         return self._unary(

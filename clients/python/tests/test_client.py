@@ -46,6 +46,35 @@ class ClientTest(unittest.TestCase):
         # outputs by much more than the detector noise.
         self.assertGreater(sum(abs(a - b) for a, b in zip(bar, moved)), 0.1)
 
+    def test_sweep_reads_each_configuration_as_single_calls_do(self):
+        import numpy as np
+
+        rng = np.random.default_rng(5)
+        configurations = 1200  # three messages of 512, 512 and 176
+        phases = rng.uniform(0.0, math.pi, size=(configurations, 56))
+        amplitudes = rng.uniform(0.0, 1.0, size=(configurations, 8))
+        swept = self.chip.sweep(phases_rad=phases, amplitudes=amplitudes, averages=4)
+        self.assertEqual(swept.optical_power_mw.shape, (configurations, 8))
+        self.assertEqual(swept.photocurrent_ua.shape, (configurations, 8))
+        for row in (0, 511, 512, 1199):  # message boundaries
+            self.chip.set_phases(phases[row].tolist())
+            self.chip.set_inputs(amplitudes[row].tolist())
+            single = np.array(self.chip.read(averages=4).optical_power_mw)
+            # Equal up to the detector noise (far below the 1 mW scale).
+            np.testing.assert_allclose(swept.optical_power_mw[row], single, atol=2e-3)
+        # The chip keeps the last configuration's phases.
+        np.testing.assert_allclose(np.array(self.chip.phases().phases_rad)[:4], phases[-1][:4],
+                                   atol=1e-3)
+        bad = amplitudes[:10].copy()
+        bad[7, 2] = 1.5
+        with self.assertRaises(photonicd.InvalidArgument) as raised:
+            self.chip.sweep(amplitudes=bad)
+        self.assertIn("configuration 7", str(raised.exception))
+        with self.assertRaises(ValueError):
+            self.chip.sweep(phases_rad=phases[:3], amplitudes=amplitudes[:4])
+        self.chip.set_phases([0.0] * 56)
+        self.chip.set_inputs([0.0] * 8)
+
     def test_bad_requests_raise_typed_errors_naming_the_problem(self):
         with self.assertRaises(photonicd.InvalidArgument) as raised:
             self.chip.set_phases([0.0] * 55)
