@@ -210,6 +210,18 @@ ChipController::HardwareHold ChipController::AcquireHardware(bool urgent) const
   return HardwareHold(this);
 }
 
+void ChipController::ReleaseHardwareWhile(const std::function<void()>& wait) const
+    ABSL_NO_THREAD_SAFETY_ANALYSIS {
+  if (!OnHardwareThread()) {
+    spdlog::critical("bug: ReleaseHardwareWhile without holding the hardware");
+    std::abort();
+  }
+  ReleaseHardware();
+  wait();
+  hardware_.LockUrgent();
+  hardware_holder_.store(std::this_thread::get_id(), std::memory_order_relaxed);
+}
+
 void ChipController::ReleaseHardware() const ABSL_NO_THREAD_SAFETY_ANALYSIS {
   hardware_holder_.store(std::thread::id(), std::memory_order_relaxed);
   hardware_.Unlock();

@@ -132,6 +132,11 @@ class ChipController {
     const ChipController* owner_;
   };
   HardwareHold Hold() const { return AcquireHardware(false); }
+  // Lets other threads hold the hardware while `wait` runs, then holds it
+  // again (ahead of background holders). For a task that must wait for work
+  // on the worker pool, e.g. the end of a training step.
+  // REQUIRES: OnHardwareThread().
+  void ReleaseHardwareWhile(const std::function<void()>& wait) const;
   // Tasks posted from now on (Post, RunSync) are reported to `observer`;
   // nullptr: none. It must outlive every task posted while it is set.
   void SetTaskObserver(HardwareTaskObserver* observer) {

@@ -42,10 +42,12 @@ double ControllerOracle::HeaterPowerMw(std::span<const double> phases_rad) const
 }
 
 std::vector<double> ControllerOracle::HeaterPowersMw(std::span<const double> phases_rad) const {
+  const ChipController::HardwareHold hold = controller_.Hold();  // the model can be replaced
   return controller_.phase_model().PowersForPhases(phases_rad);
 }
 
 double ControllerOracle::PhasePowerMw(int index, double phase_rad) const {
+  const ChipController::HardwareHold hold = controller_.Hold();
   const HeaterPhaseModel& model = controller_.phase_model();
   return photonsim::WrapPhase(phase_rad - model.bias_rad()[index]) /
          model.efficiency_rad_per_mw()[index];

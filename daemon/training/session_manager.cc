@@ -1,6 +1,9 @@
 #include "daemon/training/session_manager.h"
 
 #include <cmath>
+#include <condition_variable>
+#include <mutex>
+#include <optional>
 #include <random>
 
 #include "absl/strings/str_cat.h"
@@ -18,10 +21,27 @@ using photonic::v1::SessionConfig;
 using photonic::v1::SessionState;
 using photonic::v1::SessionStatus;
 
+// What a session's work on the worker pool hands back.
+struct WorkResult {
+  bool prepared = false;                  // a preparation (else a slice of steps)
+  absl::Status error;                     // the preparation's or the step's
+  std::unique_ptr<SessionTrainer> run;    // prepared
+  SessionStatus status;                   // prepared: the fields the trainer recorded
+  std::unique_ptr<SessionCheckpoint> resume_from;  // prepared: handed back
+};
+
 struct Session {
   SessionStatus status;
-  bool pumping = false;                            // a slice of work is posted
-  std::unique_ptr<SessionTrainer> run;             // built by Prepare on the hardware thread
+  bool pumping = false;  // a slice of work is posted
+  // Work on the worker pool: while set, only the worker touches `run` and
+  // `resume_from`. Hardware thread.
+  bool working = false;
+  bool preparing = false;
+  std::atomic<bool> stop{false};  // the worker stops after its present step
+  std::mutex done_mu;
+  std::condition_variable done_cv;
+  std::optional<WorkResult> done;                  // guarded by done_mu
+  std::unique_ptr<SessionTrainer> run;             // built by the preparation on the worker pool
   std::unique_ptr<SessionCheckpoint> resume_from;  // set when recovered from disk
   std::int64_t last_checkpoint_step = -1;
   // Totals of earlier daemon runs (the oracle counts this run only).
@@ -97,7 +117,14 @@ SessionManager::SessionManager(ChipController& controller, std::filesystem::path
       fashion_mnist_dir_(trainers::FashionMnistDir(fashion_mnist_dir)),
       models_(models) {}
 
-SessionManager::~SessionManager() = default;
+SessionManager::~SessionManager() {
+  // Work still on the worker pool refers to this manager.
+  shutting_down_ = true;
+  std::unique_lock lock(work_mu_);
+  work_cv_.wait(lock, [this] { return working_ == 0; });
+  lock.unlock();
+  controller_.RunSync([] {});  // the hand-backs it posted
+}
 
 absl::Status SessionManager::ValidateConfig(const SessionConfig& c) const {
   if (absl::Status s = Field("train_samples", c.train_samples() >= 1 && c.train_samples() <= 60000,
@@ -213,25 +240,140 @@ absl::StatusOr<SessionStatus> SessionManager::Start(const SessionConfig& request
   return session->status;
 }
 
-absl::Status SessionManager::Prepare(Session& s) {
-  absl::StatusOr<std::unique_ptr<SessionTrainer>> trainer = MakeSessionTrainer(
-      controller_, s.status.config(), s.resume_from.get(), s.status, fashion_mnist_dir_, models_);
-  if (!trainer.ok()) return trainer.status();
-  s.run = *std::move(trainer);
-  if (s.resume_from) {
-    const SessionStatus& saved = s.resume_from->status();
+void SessionManager::StartPreparing(const std::shared_ptr<Session>& session) {
+  Session& s = *session;
+  s.working = true;
+  s.preparing = true;
+  s.stop = false;
+  BeginWork();
+  controller_.PostWork([this, session, config = s.status.config(), status = s.status,
+                        resume_from = std::shared_ptr<SessionCheckpoint>(
+                            std::move(s.resume_from))]() mutable {
+    WorkResult result;
+    result.prepared = true;
+    absl::StatusOr<std::unique_ptr<SessionTrainer>> trainer = MakeSessionTrainer(
+        controller_, config, resume_from.get(), status, fashion_mnist_dir_, models_);
+    if (trainer.ok()) {
+      result.run = *std::move(trainer);
+    } else {
+      result.error = trainer.status();
+    }
+    result.status = std::move(status);
+    if (resume_from) result.resume_from = std::make_unique<SessionCheckpoint>(*resume_from);
+    EndWork(session, std::move(result));
+  });
+}
+
+void SessionManager::StartSlice(const std::shared_ptr<Session>& session) {
+  Session& s = *session;
+  s.working = true;
+  s.preparing = false;
+  s.stop = false;
+  BeginWork();
+  controller_.PostWork([this, session, eval_every = s.status.config().eval_every()] {
+    WorkResult result;
+    SessionTrainer& run = *session->run;
+    const auto slice_end = std::chrono::steady_clock::now() + kSlice;
+    while (!run.done() && !session->stop && !shutting_down_) {
+      absl::StatusOr<trainers::TrainingProgress> step = run.Step();
+      if (!step.ok()) {
+        result.error = step.status();
+        break;
+      }
+      // A slice ends at its time, or after a test evaluation so that every
+      // evaluation reaches the watchers.
+      if (std::chrono::steady_clock::now() >= slice_end || step->step % eval_every == 0) break;
+    }
+    EndWork(session, std::move(result));
+  });
+}
+
+void SessionManager::BeginWork() {
+  std::lock_guard lock(work_mu_);
+  ++working_;
+}
+
+// Worker pool: hands the result back and lets the hardware thread take it.
+void SessionManager::EndWork(const std::shared_ptr<Session>& session, WorkResult result) {
+  {
+    std::lock_guard lock(session->done_mu);
+    session->done = std::move(result);
+  }
+  session->done_cv.notify_all();
+  controller_.Post([this, session] { TakeWork(session); });
+  // Notified under the lock: once a waiter sees zero, this thread no longer
+  // touches the manager.
+  std::lock_guard lock(work_mu_);
+  --working_;
+  work_cv_.notify_all();
+}
+
+void SessionManager::WaitForSlice(const std::shared_ptr<Session>& session) {
+  Session& s = *session;
+  if (!s.working || s.preparing) return;
+  s.stop = true;
+  controller_.ReleaseHardwareWhile([&s] {
+    std::unique_lock lock(s.done_mu);
+    s.done_cv.wait(lock, [&s] { return s.done.has_value(); });
+  });
+  TakeWork(session);
+}
+
+void SessionManager::TakeWork(const std::shared_ptr<Session>& session) {
+  Session& s = *session;
+  std::optional<WorkResult> result;
+  {
+    std::lock_guard lock(s.done_mu);
+    result = std::exchange(s.done, std::nullopt);
+  }
+  if (!result) return;  // taken already (WaitForSlice)
+  s.working = false;
+  s.preparing = false;
+  if (result->prepared) {
+    Prepared(session, *std::move(result));
+  } else {
+    SliceDone(session, result->error);
+  }
+}
+
+void SessionManager::Prepared(const std::shared_ptr<Session>& session, WorkResult result) {
+  Session& s = *session;
+  if (Ended(s.status.state())) {  // cancelled while it prepared: drop it
+    s.pumping = false;
+    return;
+  }
+  if (shutting_down_) {  // it starts at the next daemon start
+    s.resume_from = std::move(result.resume_from);
+    s.pumping = false;
+    return;
+  }
+  if (!result.error.ok()) {
+    spdlog::error("training session {} could not start: {}", s.status.id(),
+                  result.error.ToString());
+    Finish(s, photonic::v1::SESSION_STATE_FAILED, std::string(result.error.message()));
+    return;
+  }
+  s.run = std::move(result.run);
+  s.status.set_trained_phases(result.status.trained_phases());
+  s.status.set_dataset_source(result.status.dataset_source());
+  if (result.resume_from) {
+    const SessionStatus& saved = result.resume_from->status();
     s.energy_offset_mj = saved.heater_energy_mj();
     s.chip_seconds_offset = saved.chip_seconds();
     s.chip_queries_offset = saved.chip_queries();
     s.wall_offset_s = saved.wall_seconds();
     s.last_checkpoint_step = saved.step();
-    s.resume_from.reset();
+  } else {
+    s.status.set_initial_test_accuracy(result.status.initial_test_accuracy());
   }
-  return absl::OkStatus();
+  s.running_since = std::chrono::steady_clock::now();
+  s.steps_at_running_since = s.run->progress().step;
+  Pump(session);
 }
 
 void SessionManager::Pump(const std::shared_ptr<Session>& session) {
   Session& s = *session;
+  if (s.working) return;  // its work hands back (TakeWork) and pumps on
   if (Ended(s.status.state())) {  // cancelled while this slice was queued
     s.pumping = false;
     return;
@@ -246,28 +388,17 @@ void SessionManager::Pump(const std::shared_ptr<Session>& session) {
     return;
   }
   if (!s.run) {
-    if (absl::Status st = Prepare(s); !st.ok()) {
-      spdlog::error("training session {} could not start: {}", s.status.id(), st.ToString());
-      Finish(s, photonic::v1::SESSION_STATE_FAILED, std::string(st.message()));
-      return;
-    }
-    s.running_since = std::chrono::steady_clock::now();
-    s.steps_at_running_since = s.run->progress().step;
+    StartPreparing(session);
+    return;
   }
-  const auto slice_end = std::chrono::steady_clock::now() + kSlice;
-  absl::Status error;
-  while (!s.run->done() && !shutting_down_) {
-    absl::StatusOr<trainers::TrainingProgress> step = s.run->Step();
-    if (!step.ok()) {
-      error = step.status();
-      break;
-    }
-    // A slice ends at its time, or after a test evaluation so that every
-    // evaluation reaches the watchers.
-    if (std::chrono::steady_clock::now() >= slice_end ||
-        step->step % s.status.config().eval_every() == 0) {
-      break;
-    }
+  StartSlice(session);
+}
+
+void SessionManager::SliceDone(const std::shared_ptr<Session>& session, const absl::Status& error) {
+  Session& s = *session;
+  if (Ended(s.status.state())) {
+    s.pumping = false;
+    return;
   }
   // The status from the run's progress.
   const trainers::TrainingProgress& p = s.run->progress();
@@ -284,9 +415,11 @@ void SessionManager::Pump(const std::shared_ptr<Session>& session) {
   st.set_mean_heater_power_mw(p.mean_heater_power_mw);
   st.set_heater_energy_mj(s.energy_offset_mj + cost.heater_energy_mj);
   st.set_chip_seconds(s.chip_seconds_offset + cost.chip_seconds);
-  st.set_wall_seconds(s.wall_offset_s + running_s);
-  const double steps_per_s = (p.step - s.steps_at_running_since) / std::max(1e-9, running_s);
-  st.set_eta_seconds(steps_per_s > 0 ? (st.max_steps() - p.step) / steps_per_s : 0.0);
+  if (st.state() == photonic::v1::SESSION_STATE_RUNNING) {
+    st.set_wall_seconds(s.wall_offset_s + running_s);
+    const double steps_per_s = (p.step - s.steps_at_running_since) / std::max(1e-9, running_s);
+    st.set_eta_seconds(steps_per_s > 0 ? (st.max_steps() - p.step) / steps_per_s : 0.0);
+  }
 
   if (!error.ok()) {
     spdlog::error("training session {} failed at step {}: {}", st.id(), p.step, error.ToString());
@@ -366,8 +499,10 @@ absl::StatusOr<SessionStatus> SessionManager::Pause(const std::string& id) {
         absl::StrCat("session ", id, " is ", photonic::v1::SessionState_Name(s->status.state()),
                      ", not running"));
   }
-  // Slices run on this thread, so none is in progress: the session stops
-  // at the step boundary it is at. A queued slice only checkpoints.
+  // The step in progress on the worker pool ends first: the session stops
+  // at that step boundary. A queued slice only checkpoints.
+  WaitForSlice(s);
+  if (s->status.state() != photonic::v1::SESSION_STATE_RUNNING) return s->status;  // it ended
   s->status.set_state(photonic::v1::SESSION_STATE_PAUSED);
   s->status.set_eta_seconds(0.0);
   s->wall_offset_s = s->status.wall_seconds();
@@ -392,7 +527,7 @@ absl::StatusOr<SessionStatus> SessionManager::Resume(const std::string& id) {
   controller_.AcquireWriteLease(holder);
   s->status.set_state(photonic::v1::SESSION_STATE_RUNNING);
   s->running_since = std::chrono::steady_clock::now();
-  if (s->run) s->steps_at_running_since = s->run->progress().step;
+  s->steps_at_running_since = s->status.step();
   Publish(*s, false);
   if (!s->pumping) {
     s->pumping = true;
@@ -409,7 +544,11 @@ absl::StatusOr<SessionStatus> SessionManager::Cancel(const std::string& id) {
         absl::StrCat("session ", id, " has already ended (",
                      photonic::v1::SessionState_Name(s->status.state()), ")"));
   }
-  // No slice is in progress (they run on this thread): it ends at once.
+  // The step in progress on the worker pool ends first. A session still
+  // preparing (loading data, pretraining) ends at once; its preparation is
+  // dropped when it is done.
+  WaitForSlice(s);
+  if (Ended(s->status.state())) return s->status;  // it ended meanwhile
   Finish(*s, photonic::v1::SESSION_STATE_CANCELLED, "cancelled");
   return s->status;
 }
@@ -472,9 +611,14 @@ void SessionManager::Recover() {
 }
 
 void SessionManager::Shutdown() {
-  controller_.RunSync([this] { shutting_down_ = true; });
-  // Slices already posted see shutting_down_ and checkpoint; this waits for
-  // them (the hardware thread runs posted work in order).
+  shutting_down_ = true;
+  // Work on the worker pool stops at its next step boundary (a preparation
+  // runs to its end) and hands back; the hardware thread then checkpoints
+  // the slices (it runs posted work in order).
+  {
+    std::unique_lock lock(work_mu_);
+    work_cv_.wait(lock, [this] { return working_ == 0; });
+  }
   controller_.RunSync([] {});
   controller_.RunSync([this] {
     for (auto& [id, s] : sessions_) {

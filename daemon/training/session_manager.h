@@ -1,16 +1,22 @@
 // Training sessions in the daemon. A session trains an ONN on the chip with
-// a zeroth-order method, in slices of work posted to the controller's
-// hardware thread (so reads from clients interleave with training), holds
+// a zeroth-order method. Its preparation (loading data, pretraining) and its
+// slices of steps run on the controller's worker pool, each hardware
+// operation holding the hardware on its own (so reads from clients wait for
+// one operation at most); the bookkeeping between slices runs on the
+// hardware thread. A session holds
 // the chip's write lease while it runs or is paused, and checkpoints to the
 // state directory so that it resumes after a daemon restart at the step it
 // had reached, with the same parameters.
 #pragma once
 
+#include <atomic>
 #include <chrono>
+#include <condition_variable>
 #include <filesystem>
 #include <functional>
 #include <map>
 #include <memory>
+#include <mutex>
 #include <string>
 #include <vector>
 
@@ -24,6 +30,7 @@
 namespace phc::daemon {
 
 struct Session;
+struct WorkResult;
 
 // Receives every status a session publishes; `last` marks its final one.
 // Returns false once it wants no more (it is then dropped). Called with the
@@ -74,8 +81,20 @@ class SessionManager {
   void Shutdown();
 
  private:
-  void Pump(const std::shared_ptr<Session>& session);  // hardware thread
-  absl::Status Prepare(Session& session);              // hardware thread
+  // Hardware thread.
+  void Pump(const std::shared_ptr<Session>& session);
+  void StartPreparing(const std::shared_ptr<Session>& session);
+  void StartSlice(const std::shared_ptr<Session>& session);
+  // Takes the work's result, if it is there, and goes on with the session.
+  void TakeWork(const std::shared_ptr<Session>& session);
+  void Prepared(const std::shared_ptr<Session>& session, WorkResult result);
+  void SliceDone(const std::shared_ptr<Session>& session, const absl::Status& error);
+  // Stops the session's slice at its present step and takes its result
+  // (letting the worker hold the hardware meanwhile). No-op while preparing.
+  void WaitForSlice(const std::shared_ptr<Session>& session);
+  // Worker pool bookkeeping (any thread).
+  void BeginWork();
+  void EndWork(const std::shared_ptr<Session>& session, WorkResult result);
   void Publish(const Session& session, bool last);     // hardware thread
   void Checkpoint(Session& session);                   // hardware thread
   void Finish(Session& session, photonic::v1::SessionState state, const std::string& reason);
@@ -94,7 +113,10 @@ class SessionManager {
   // The latest status of every session, and the watchers.
   std::map<std::string, photonic::v1::SessionStatus> snapshots_ ABSL_GUARDED_BY(mu_);
   std::multimap<std::string, SessionWatcher> watchers_ ABSL_GUARDED_BY(mu_);
-  bool shutting_down_ = false;  // hardware thread
+  std::atomic<bool> shutting_down_{false};
+  std::mutex work_mu_;
+  std::condition_variable work_cv_;
+  int working_ = 0;  // sessions with work on the worker pool; guarded by work_mu_
 };
 
 // The full config with every default filled in.

@@ -44,6 +44,8 @@ class ControllerRunChip final : public trainers::RunChip {
   absl::StatusOr<trainers::ChipModel> model(const std::string& model_id,
                                             bool must_be_deployed) override {
     if (models_ == nullptr) return RunChip::model(model_id, must_be_deployed);
+    // The deployment and the model store belong to whoever holds the hardware.
+    const ChipController::HardwareHold hold = controller_.Hold();
     absl::StatusOr<photonic::v1::StoredModel> stored = models_->Get(model_id);
     if (!stored.ok()) return stored.status();
     std::optional<Deployment> deployment = RefreshDeployment(controller_, *models_);

@@ -5,8 +5,9 @@
 // heater power and the cost on the chip) and maps the run's checkpoints to
 // photonic.v1.SessionCheckpoint and back.
 //
-// Thread safety: SessionTrainer and MakeSessionTrainer REQUIRE the
-// controller's hardware thread.
+// Thread safety: SessionTrainer and MakeSessionTrainer run on any one
+// thread at a time (the worker pool); their chip accesses hold the hardware
+// one operation at a time.
 #pragma once
 
 #include <filesystem>

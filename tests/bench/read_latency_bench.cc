@@ -1,0 +1,213 @@
+// How long a client's ReadDetectors waits while photonicd is busy, printed
+// as JSON. One daemon in process on the simulated clements16 chip; a reader
+// thread calls ReadDetectors back to back (each call timed) while the main
+// thread makes the daemon busy in turn with:
+//   idle         nothing (the reference)
+//   calibrating  a full Calibrate (default options)
+//   dat          a DAT training session: in silico pretraining, then steps
+//   sparse_zo    a sparse-ZO training session
+//
+//   read_latency_bench [--steps N] [--transport tcp|unix]
+#include <grpcpp/grpcpp.h>
+
+#include <CLI/CLI.hpp>
+#include <algorithm>
+#include <atomic>
+#include <chrono>
+#include <cstdio>
+#include <filesystem>
+#include <fstream>
+#include <mutex>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "daemon/config.h"
+#include "daemon/daemon.h"
+#include "photonic/v1/calibration.grpc.pb.h"
+#include "photonic/v1/chip.grpc.pb.h"
+#include "photonic/v1/training.grpc.pb.h"
+#include "spdlog/sinks/stdout_color_sinks.h"
+#include "spdlog/spdlog.h"
+
+namespace {
+
+namespace pb = photonic::v1;
+using Clock = std::chrono::steady_clock;
+
+void Fail(const std::string& what) {
+  std::fprintf(stderr, "read_latency_bench: %s\n", what.c_str());
+  std::exit(1);
+}
+
+// Reads back to back on its own channel; latencies go to the current phase.
+class Reader {
+ public:
+  explicit Reader(const std::string& address)
+      : stub_(pb::ChipService::NewStub(
+            grpc::CreateChannel(address, grpc::InsecureChannelCredentials()))),
+        thread_([this] { Loop(); }) {}
+  ~Reader() {
+    stop_ = true;
+    thread_.join();
+  }
+
+  // Starts a new phase; returns the latencies (ms) of the one before.
+  std::vector<double> Switch() {
+    std::lock_guard lock(mu_);
+    return std::exchange(micros_, {});
+  }
+
+ private:
+  void Loop() {
+    pb::ReadDetectorsRequest request;
+    while (!stop_) {
+      grpc::ClientContext context;
+      pb::ReadDetectorsResponse response;
+      const auto start = Clock::now();
+      const grpc::Status status = stub_->ReadDetectors(&context, request, &response);
+      const double ms = std::chrono::duration<double, std::milli>(Clock::now() - start).count();
+      if (!status.ok()) Fail("ReadDetectors: " + status.error_message());
+      std::lock_guard lock(mu_);
+      micros_.push_back(ms);
+    }
+  }
+
+  std::unique_ptr<pb::ChipService::Stub> stub_;
+  std::atomic<bool> stop_{false};
+  std::mutex mu_;
+  std::vector<double> micros_;
+  std::thread thread_;
+};
+
+struct Phase {
+  std::string name;
+  double seconds = 0.0;
+  std::vector<double> ms;
+};
+
+double Percentile(std::vector<double> v, double q) {
+  if (v.empty()) return 0.0;
+  std::sort(v.begin(), v.end());
+  return v[std::min(v.size() - 1, static_cast<std::size_t>(q * v.size()))];
+}
+
+// Runs a session of `config` until it has done `steps` steps (or ended),
+// then cancels it.
+void RunSession(pb::TrainingService::Stub& training, pb::SessionConfig config, int steps) {
+  pb::StartSessionRequest start;
+  *start.mutable_config() = std::move(config);
+  pb::SessionStatus status;
+  {
+    grpc::ClientContext context;
+    if (grpc::Status s = training.StartSession(&context, start, &status); !s.ok()) {
+      Fail("StartSession: " + s.error_message());
+    }
+  }
+  pb::SessionRequest id;
+  id.set_id(status.id());
+  {
+    grpc::ClientContext context;
+    auto watch = training.WatchSession(&context, id);
+    pb::SessionStatus update;
+    while (watch->Read(&update)) {
+      if (update.step() >= steps || update.state() != pb::SESSION_STATE_RUNNING) {
+        context.TryCancel();
+        break;
+      }
+    }
+    watch->Finish().IgnoreError();
+    std::fprintf(stderr, "session %s: step %lld, %s\n", update.algorithm().c_str(),
+                 static_cast<long long>(update.step()),
+                 pb::SessionState_Name(update.state()).c_str());
+  }
+  grpc::ClientContext context;
+  training.CancelSession(&context, id, &status).IgnoreError();
+}
+
+pb::SessionConfig SessionOf(const std::string& algorithm, std::initializer_list<int> widths) {
+  pb::SessionConfig c;
+  for (int w : widths) c.add_widths(w);
+  c.mutable_algorithm()->set_name(algorithm);
+  c.set_dataset("fashion-mnist");
+  c.set_train_samples(5000);
+  c.set_test_samples(500);
+  c.set_max_steps(100000);
+  c.set_seed(1);
+  return c;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  CLI::App app{"photonicd read latency while busy (JSON on stdout)"};
+  int steps = 100;
+  std::string transport = "unix";
+  app.add_option("--steps", steps, "session steps to run in each session phase")
+      ->capture_default_str()
+      ->check(CLI::PositiveNumber);
+  app.add_option("--transport", transport)
+      ->capture_default_str()
+      ->check(CLI::IsMember({"tcp", "unix"}));
+  CLI11_PARSE(app, argc, argv);
+  spdlog::set_default_logger(spdlog::stderr_color_mt("bench"));
+  spdlog::set_level(spdlog::level::warn);
+
+  const std::filesystem::path dir =
+      std::filesystem::temp_directory_path() / ("phc_rlat_" + std::to_string(getpid()));
+  std::filesystem::create_directories(dir / "state");
+  const std::filesystem::path config_path = dir / "photonicd.textproto";
+  std::ofstream(config_path) << "chip_file: \"" << PHC_SOURCE_DIR
+                             << "/deploy/chips/clements16.textproto\"\n"
+                             << "backend: BACKEND_SIM\nsim { seed: 1 }\n"
+                             << "state_dir: \"" << (dir / "state").string() << "\"\n";
+  absl::StatusOr<phc::daemon::LoadedConfig> config = phc::daemon::LoadConfigFile(config_path);
+  if (!config.ok()) Fail(config.status().ToString());
+  config->daemon.set_listen_address(transport == "tcp" ? "127.0.0.1:0"
+                                                       : "unix:" + (dir / "d.sock").string());
+  absl::StatusOr<std::unique_ptr<phc::daemon::Daemon>> daemon = phc::daemon::Daemon::Start(*config);
+  if (!daemon.ok()) Fail(daemon.status().ToString());
+  auto channel = grpc::CreateChannel((*daemon)->address(), grpc::InsecureChannelCredentials());
+  auto calibration = pb::CalibrationService::NewStub(channel);
+  auto training = pb::TrainingService::NewStub(channel);
+
+  std::vector<Phase> phases;
+  auto timed = [&](const std::string& name, Reader& reader, const auto& work) {
+    reader.Switch();
+    const auto start = Clock::now();
+    work();
+    phases.push_back(
+        {name, std::chrono::duration<double>(Clock::now() - start).count(), reader.Switch()});
+    std::fprintf(stderr, "%s: %.1f s\n", name.c_str(), phases.back().seconds);
+  };
+  {
+    Reader reader((*daemon)->address());
+    timed("idle", reader, [] { std::this_thread::sleep_for(std::chrono::seconds(2)); });
+    timed("calibrating", reader, [&] {
+      grpc::ClientContext context;
+      auto stream = calibration->Calibrate(&context, pb::CalibrateRequest());
+      pb::CalibrationProgress progress;
+      while (stream->Read(&progress)) {
+      }
+      if (grpc::Status s = stream->Finish(); !s.ok()) Fail("Calibrate: " + s.error_message());
+    });
+    timed("dat", reader, [&] { RunSession(*training, SessionOf("dat", {16, 16, 10}), steps); });
+    timed("sparse_zo", reader, [&] { RunSession(*training, SessionOf("sparse_zo", {16, 10}), steps); });
+  }
+  (*daemon)->Shutdown().IgnoreError();
+  std::filesystem::remove_all(dir);
+
+  std::printf("{\n  \"benchmark\": \"read_latency\",\n  \"chip\": \"clements16\",\n");
+  std::printf("  \"transport\": \"%s\",\n  \"phases\": [\n", transport.c_str());
+  for (std::size_t i = 0; i < phases.size(); ++i) {
+    const Phase& p = phases[i];
+    std::printf(
+        "    {\"name\": \"%s\", \"seconds\": %.1f, \"reads\": %zu, \"p50_ms\": %.3f, "
+        "\"p99_ms\": %.3f, \"max_ms\": %.3f}%s\n",
+        p.name.c_str(), p.seconds, p.ms.size(), Percentile(p.ms, 0.5), Percentile(p.ms, 0.99),
+        p.ms.empty() ? 0.0 : *std::max_element(p.ms.begin(), p.ms.end()),
+        i + 1 < phases.size() ? "," : "");
+  }
+  std::printf("  ]\n}\n");
+  return 0;
+}
