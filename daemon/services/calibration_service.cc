@@ -178,18 +178,20 @@ class CalibrationJob : public std::enable_shared_from_this<CalibrationJob> {
           Publish(std::move(progress));
         },
         &cancelled_);
+    if (result.ok()) {
+      // Written before the lease is freed (no other calibration can save
+      // meanwhile), without holding the hardware: the file write is synced.
+      if (absl::Status s = state_.store.Save(*result); !s.ok()) {
+        spdlog::error("calibration not saved: {}", s.ToString());
+      } else if (state_.store.persistent()) {
+        spdlog::info("calibration saved to {}", state_.store.path().string());
+      }
+    } else {
+      spdlog::warn("calibration ended: {}", result.status().ToString());
+    }
     {
       const ChipController::HardwareHold hold = controller_.Hold();
-      if (result.ok()) {
-        state_.current = *result;
-        if (absl::Status s = state_.store.Save(*result); !s.ok()) {
-          spdlog::error("calibration not saved: {}", s.ToString());
-        } else if (state_.store.persistent()) {
-          spdlog::info("calibration saved to {}", state_.store.path().string());
-        }
-      } else {
-        spdlog::warn("calibration ended: {}", result.status().ToString());
-      }
+      if (result.ok()) state_.current = *result;
       if (controller_.write_lease() == kCalibrationLeaseHolder) controller_.ReleaseWriteLease();
       if (state_.running.get() == this) state_.running.reset();
     }

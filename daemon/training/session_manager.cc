@@ -23,10 +23,10 @@ using photonic::v1::SessionStatus;
 
 // What a session's work on the worker pool hands back.
 struct WorkResult {
-  bool prepared = false;                  // a preparation (else a slice of steps)
-  absl::Status error;                     // the preparation's or the step's
-  std::unique_ptr<SessionTrainer> run;    // prepared
-  SessionStatus status;                   // prepared: the fields the trainer recorded
+  bool prepared = false;                           // a preparation (else a slice of steps)
+  absl::Status error;                              // the preparation's or the step's
+  std::unique_ptr<SessionTrainer> run;             // prepared
+  SessionStatus status;                            // prepared: the fields the trainer recorded
   std::unique_ptr<SessionCheckpoint> resume_from;  // prepared: handed back
 };
 
@@ -44,6 +44,8 @@ struct Session {
   std::unique_ptr<SessionTrainer> run;             // built by the preparation on the worker pool
   std::unique_ptr<SessionCheckpoint> resume_from;  // set when recovered from disk
   std::int64_t last_checkpoint_step = -1;
+  // A periodic checkpoint the next slice writes (hardware thread).
+  std::string pending_checkpoint;
   // Totals of earlier daemon runs (the oracle counts this run only).
   double energy_offset_mj = 0.0;
   double chip_seconds_offset = 0.0;
@@ -246,22 +248,22 @@ void SessionManager::StartPreparing(const std::shared_ptr<Session>& session) {
   s.preparing = true;
   s.stop = false;
   BeginWork();
-  controller_.PostWork([this, session, config = s.status.config(), status = s.status,
-                        resume_from = std::shared_ptr<SessionCheckpoint>(
-                            std::move(s.resume_from))]() mutable {
-    WorkResult result;
-    result.prepared = true;
-    absl::StatusOr<std::unique_ptr<SessionTrainer>> trainer = MakeSessionTrainer(
-        controller_, config, resume_from.get(), status, fashion_mnist_dir_, models_);
-    if (trainer.ok()) {
-      result.run = *std::move(trainer);
-    } else {
-      result.error = trainer.status();
-    }
-    result.status = std::move(status);
-    if (resume_from) result.resume_from = std::make_unique<SessionCheckpoint>(*resume_from);
-    EndWork(session, std::move(result));
-  });
+  controller_.PostWork(
+      [this, session, config = s.status.config(), status = s.status,
+       resume_from = std::shared_ptr<SessionCheckpoint>(std::move(s.resume_from))]() mutable {
+        WorkResult result;
+        result.prepared = true;
+        absl::StatusOr<std::unique_ptr<SessionTrainer>> trainer = MakeSessionTrainer(
+            controller_, config, resume_from.get(), status, fashion_mnist_dir_, models_);
+        if (trainer.ok()) {
+          result.run = *std::move(trainer);
+        } else {
+          result.error = trainer.status();
+        }
+        result.status = std::move(status);
+        if (resume_from) result.resume_from = std::make_unique<SessionCheckpoint>(*resume_from);
+        EndWork(session, std::move(result));
+      });
 }
 
 void SessionManager::StartSlice(const std::shared_ptr<Session>& session) {
@@ -270,7 +272,9 @@ void SessionManager::StartSlice(const std::shared_ptr<Session>& session) {
   s.preparing = false;
   s.stop = false;
   BeginWork();
-  controller_.PostWork([this, session, eval_every = s.status.config().eval_every()] {
+  controller_.PostWork([this, session, eval_every = s.status.config().eval_every(),
+                        id = s.status.id(), checkpoint = std::exchange(s.pending_checkpoint, {})] {
+    if (!checkpoint.empty()) WriteCheckpoint(id, checkpoint);
     WorkResult result;
     SessionTrainer& run = *session->run;
     const auto slice_end = std::chrono::steady_clock::now() + kSlice;
@@ -373,7 +377,7 @@ void SessionManager::Prepared(const std::shared_ptr<Session>& session, WorkResul
 
 void SessionManager::Pump(const std::shared_ptr<Session>& session) {
   Session& s = *session;
-  if (s.working) return;  // its work hands back (TakeWork) and pumps on
+  if (s.working) return;          // its work hands back (TakeWork) and pumps on
   if (Ended(s.status.state())) {  // cancelled while this slice was queued
     s.pumping = false;
     return;
@@ -431,7 +435,12 @@ void SessionManager::SliceDone(const std::shared_ptr<Session>& session, const ab
     s.pumping = false;
     Checkpoint(s);  // as running: it resumes at the next start
   } else {
-    if (p.step - s.last_checkpoint_step >= st.config().checkpoint_every()) Checkpoint(s);
+    // A periodic checkpoint is written by the next slice, on the worker
+    // pool: a synced file write must not hold the hardware.
+    if (!state_dir_.empty() && p.step - s.last_checkpoint_step >= st.config().checkpoint_every()) {
+      s.pending_checkpoint = CheckpointBytes(s);
+      s.last_checkpoint_step = p.step;
+    }
     Publish(s, false);
     controller_.Post([this, session] { Pump(session); });
   }
@@ -453,20 +462,28 @@ void SessionManager::Finish(Session& s, SessionState state, const std::string& r
   s.run.reset();
 }
 
-void SessionManager::Checkpoint(Session& s) {
-  if (state_dir_.empty()) return;
+std::string SessionManager::CheckpointBytes(const Session& s) const {
   SessionCheckpoint checkpoint;
   checkpoint.set_format_version(1);
   checkpoint.set_chip_instance(chip_instance_);
   *checkpoint.mutable_status() = s.status;
   if (s.run) s.run->Save(checkpoint);
-  const std::filesystem::path path = state_dir_ / "sessions" / (s.status.id() + ".binpb");
+  return checkpoint.SerializeAsString();
+}
+
+void SessionManager::WriteCheckpoint(const std::string& id, const std::string& bytes) const {
+  const std::filesystem::path path = state_dir_ / "sessions" / (id + ".binpb");
   std::error_code ignored;
   std::filesystem::create_directories(path.parent_path(), ignored);
-  if (absl::Status st = WriteFileAtomically(path, checkpoint.SerializeAsString()); !st.ok()) {
-    spdlog::error("training session {}: checkpoint not written: {}", s.status.id(), st.ToString());
-    return;
+  if (absl::Status st = WriteFileAtomically(path, bytes); !st.ok()) {
+    spdlog::error("training session {}: checkpoint not written: {}", id, st.ToString());
   }
+}
+
+void SessionManager::Checkpoint(Session& s) {
+  if (state_dir_.empty()) return;
+  s.pending_checkpoint.clear();  // older than this one
+  WriteCheckpoint(s.status.id(), CheckpointBytes(s));
   s.last_checkpoint_step = s.status.step();
 }
 

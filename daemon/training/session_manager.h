@@ -95,8 +95,11 @@ class SessionManager {
   // Worker pool bookkeeping (any thread).
   void BeginWork();
   void EndWork(const std::shared_ptr<Session>& session, WorkResult result);
-  void Publish(const Session& session, bool last);     // hardware thread
-  void Checkpoint(Session& session);                   // hardware thread
+  void Publish(const Session& session, bool last);            // hardware thread
+  void Checkpoint(Session& session);                          // hardware thread
+  std::string CheckpointBytes(const Session& session) const;  // hardware thread
+  // Any thread: a synced, atomic file write.
+  void WriteCheckpoint(const std::string& id, const std::string& bytes) const;
   void Finish(Session& session, photonic::v1::SessionState state, const std::string& reason);
   std::shared_ptr<Session> Find(const std::string& id) const;
   absl::Status ValidateConfig(const photonic::v1::SessionConfig& config) const;

@@ -192,7 +192,9 @@ int main(int argc, char** argv) {
       if (grpc::Status s = stream->Finish(); !s.ok()) Fail("Calibrate: " + s.error_message());
     });
     timed("dat", reader, [&] { RunSession(*training, SessionOf("dat", {16, 16, 10}), steps); });
-    timed("sparse_zo", reader, [&] { RunSession(*training, SessionOf("sparse_zo", {16, 10}), steps); });
+    timed("sparse_zo", reader, [&] {
+      RunSession(*training, SessionOf("sparse_zo", {16, 10}), steps);
+    });
   }
   (*daemon)->Shutdown().IgnoreError();
   std::filesystem::remove_all(dir);
