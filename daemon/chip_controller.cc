@@ -726,6 +726,48 @@ absl::Status ChipController::QuerySequence(std::span<const QueryConfig> configs,
   return absl::OkStatus();
 }
 
+absl::StatusOr<TemperatureReading> ChipController::ReadTemperature() {
+  const HardwareHold hold = Hold();
+  drivers::TecDriver* tec = drivers_.tec.get();
+  if (tec == nullptr) {
+    return absl::FailedPreconditionError(
+        "this daemon has no TEC (the serial backend needs serial.tec in its config)");
+  }
+  absl::StatusOr<double> celsius = tec->ReadTemperatureC();
+  if (!celsius.ok()) {
+    return absl::Status(celsius.status().code(), absl::StrCat("TEC: ", celsius.status().message()));
+  }
+  TemperatureReading reading{.temperature_c = *celsius,
+                             .setpoint_c = tec->setpoint_c(),
+                             .min_setpoint_c = tec->min_setpoint_c(),
+                             .max_setpoint_c = tec->max_setpoint_c(),
+                             .drifting = false};
+  const double stability_k = chip_.tec().stability_k();
+  reading.drifting =
+      stability_k > 0.0 && std::abs(reading.temperature_c - reading.setpoint_c) > 3.0 * stability_k;
+  if (reading.drifting && !temperature_drifting_) {
+    spdlog::warn(
+        "chip temperature {:.3f} C is {:.3f} K off the TEC setpoint {:.3f} C (more than 3 x "
+        "the description's stability of {} K): phases drift",
+        reading.temperature_c, reading.temperature_c - reading.setpoint_c, reading.setpoint_c,
+        stability_k);
+  }
+  temperature_drifting_ = reading.drifting;
+  return reading;
+}
+
+absl::Status ChipController::SetTemperatureSetpoint(double celsius) {
+  const HardwareHold hold = Hold();
+  if (drivers_.tec == nullptr) {
+    return absl::FailedPreconditionError("this daemon has no TEC");
+  }
+  if (absl::Status s = drivers_.tec->SetSetpointC(celsius); !s.ok()) {
+    return absl::Status(s.code(), absl::StrCat("TEC: ", s.message()));
+  }
+  spdlog::info("TEC setpoint {:.3f} C", celsius);
+  return absl::OkStatus();
+}
+
 absl::Status ChipController::DriveToSafeState() {
   const HardwareHold hold = Hold();
   std::vector<int> channels(phase_count_);

@@ -61,6 +61,14 @@ struct DetectorReading {
   int averages = 1;
 };
 
+struct TemperatureReading {
+  double temperature_c = 0.0;
+  double setpoint_c = 0.0;
+  double min_setpoint_c = 0.0;
+  double max_setpoint_c = 0.0;
+  bool drifting = false;  // more than 3 x the description's stability_k off the setpoint
+};
+
 // A batched configuration: empty fields keep the chip's current setting.
 struct QueryConfig {
   std::span<const double> phases_rad;  // empty or every phase
@@ -197,6 +205,12 @@ class ChipController {
   // last asked to hold; a lost link drives the chip safe as for every call.
   absl::StatusOr<std::vector<double>> QueryBatch(std::span<const double> amplitude_rows,
                                                  std::uint32_t averages);
+  // The TEC's reading; FAILED_PRECONDITION when the backend has no TEC, the
+  // TEC's error (prefixed "TEC: ") when it does not answer. Logs a warning
+  // when the temperature first drifts beyond 3 stability_k of the setpoint.
+  absl::StatusOr<TemperatureReading> ReadTemperature();
+  // INVALID_ARGUMENT outside the TEC's setpoint range (nothing is sent).
+  absl::Status SetTemperatureSetpoint(double celsius);
   // All heaters and modulators to 0 V.
   absl::Status DriveToSafeState();
   // A new chip-wide heater budget in (0, chip max_total_heater_power_mw]. While
@@ -305,6 +319,7 @@ class ChipController {
   std::uint64_t seen_restorations_ = 0;
   bool safed_since_loss_ = false;
   bool stopping_ = false;
+  bool temperature_drifting_ = false;  // hardware thread only
 
   mutable phc::base::PriorityLock hardware_;
   mutable std::atomic<std::thread::id> hardware_holder_{};

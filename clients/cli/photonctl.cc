@@ -22,6 +22,7 @@
 #include <cstdlib>
 #include <fstream>
 #include <iostream>
+#include <optional>
 #include <sstream>
 #include <string>
 #include <vector>
@@ -310,6 +311,32 @@ class Client {
     return 0;
   }
 
+  // The chip's temperature; with a setpoint, sets it first (operator).
+  int Temperature(std::optional<double> setpoint_c) {
+    grpc::ClientContext context;
+    AddCredentials(context);
+    Prepare(context);
+    pb::Temperature temperature;
+    grpc::Status status;
+    if (setpoint_c) {
+      pb::SetTemperatureSetpointRequest request;
+      request.set_setpoint_c(*setpoint_c);
+      status = stub_->SetTemperatureSetpoint(&context, request, &temperature);
+    } else {
+      status = stub_->GetTemperature(&context, {}, &temperature);
+    }
+    if (!status.ok()) return Fail(status);
+    if (options_.json) {
+      PrintJson(temperature);
+      return 0;
+    }
+    std::printf("chip temperature %.3f C, TEC setpoint %.3f C (range %.1f..%.1f C)%s\n",
+                temperature.temperature_c(), temperature.setpoint_c(), temperature.min_setpoint_c(),
+                temperature.max_setpoint_c(),
+                temperature.drifting() ? ": DRIFTING beyond 3 x the chip's stability" : "");
+    return 0;
+  }
+
   int Read(unsigned averages) {
     grpc::ClientContext context;
     AddCredentials(context);
@@ -442,6 +469,10 @@ int main(int argc, char** argv) {
   program_unitary->add_option("-c,--circuit", circuit, "circuit index")->capture_default_str();
   program_unitary->add_option("--seed", unitary_seed, "seed of the Haar-random unitary")
       ->capture_default_str();
+  auto* temperature = app.add_subcommand(
+      "temperature", "the chip's temperature (--setpoint C sets the TEC first: operator)");
+  std::optional<double> setpoint_c;
+  temperature->add_option("--setpoint", setpoint_c, "new TEC setpoint, deg C");
   auto* read = app.add_subcommand("read", "read every detector");
   unsigned averages = 1;
   read->add_option("-n,--averages", averages, "readings averaged per detector")
@@ -476,6 +507,7 @@ int main(int argc, char** argv) {
   if (*get_phases) return client.GetPhases();
   if (*set_inputs) return client.SetInputs(amplitudes);
   if (*read) return client.Read(averages);
+  if (*temperature) return client.Temperature(setpoint_c);
   if (*power_budget) return client.SetPowerBudget(budget_mw);
   if (*calibrate) {
     return cancel_calibration ? client.CancelCalibration() : client.Calibrate(calibrate_request);

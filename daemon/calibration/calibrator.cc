@@ -641,6 +641,9 @@ class CalibrationRun {
 
   absl::StatusOr<photonic::v1::PhaseCalibration> InstallResult() {
     photonic::v1::PhaseCalibration calibration = Summary();
+    if (absl::StatusOr<TemperatureReading> t = controller_.ReadTemperature(); t.ok()) {
+      calibration.set_temperature_c(t->temperature_c);
+    }
     absl::StatusOr<HeaterPhaseModel> model = HeaterPhaseModel::FromCalibration(chip_, calibration);
     if (!model.ok()) return model.status();
     // A cancel that arrived during the fit still wins: nothing is installed.

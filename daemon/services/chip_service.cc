@@ -396,6 +396,51 @@ grpc::ServerUnaryReactor* ChipServiceImpl::ReadDetectors(
   return reactor;
 }
 
+namespace {
+
+// The temperature now, into `response`.
+absl::Status FillTemperature(ChipController& controller, photonic::v1::Temperature& response) {
+  absl::StatusOr<TemperatureReading> reading = controller.ReadTemperature();
+  if (!reading.ok()) return reading.status();
+  response.set_temperature_c(reading->temperature_c);
+  response.set_setpoint_c(reading->setpoint_c);
+  response.set_min_setpoint_c(reading->min_setpoint_c);
+  response.set_max_setpoint_c(reading->max_setpoint_c);
+  response.set_stability_k(controller.chip().tec().stability_k());
+  response.set_drifting(reading->drifting);
+  return absl::OkStatus();
+}
+
+}  // namespace
+
+grpc::ServerUnaryReactor* ChipServiceImpl::GetTemperature(
+    grpc::CallbackServerContext* context, const photonic::v1::GetTemperatureRequest*,
+    photonic::v1::Temperature* response) {
+  if (grpc::Status denied = access_.Read(*context); !denied.ok()) {
+    return Refuse(context, denied);
+  }
+  auto* reactor = context->DefaultReactor();
+  controller_.Post([this, reactor, response] {
+    reactor->Finish(ToGrpcStatus(FillTemperature(controller_, *response)));
+  });
+  return reactor;
+}
+
+grpc::ServerUnaryReactor* ChipServiceImpl::SetTemperatureSetpoint(
+    grpc::CallbackServerContext* context,
+    const photonic::v1::SetTemperatureSetpointRequest* request,
+    photonic::v1::Temperature* response) {
+  return PostUnaryWrite(
+      context, access_, controller_, WriteScope::kChipState,
+      [this, request, response]() -> grpc::Status {
+        if (absl::Status s = controller_.SetTemperatureSetpoint(request->setpoint_c()); !s.ok()) {
+          spdlog::warn("SetTemperatureSetpoint refused: {}", s.ToString());
+          return ToGrpcStatus(s);
+        }
+        return ToGrpcStatus(FillTemperature(controller_, *response));
+      });
+}
+
 grpc::ServerBidiReactor<QueryRequest, QueryResponse>* ChipServiceImpl::Query(
     grpc::CallbackServerContext* context) {
   // Opening a stream is a read; each configuration that writes is checked

@@ -27,6 +27,13 @@ class ChipServiceImpl final : public photonic::v1::ChipService::CallbackService 
   grpc::ServerUnaryReactor* SetInputs(grpc::CallbackServerContext* context,
                                       const photonic::v1::SetInputsRequest* request,
                                       photonic::v1::SetInputsResponse* response) override;
+  grpc::ServerUnaryReactor* GetTemperature(grpc::CallbackServerContext* context,
+                                           const photonic::v1::GetTemperatureRequest* request,
+                                           photonic::v1::Temperature* response) override;
+  grpc::ServerUnaryReactor* SetTemperatureSetpoint(
+      grpc::CallbackServerContext* context,
+      const photonic::v1::SetTemperatureSetpointRequest* request,
+      photonic::v1::Temperature* response) override;
   grpc::ServerUnaryReactor* ReadDetectors(grpc::CallbackServerContext* context,
                                           const photonic::v1::ReadDetectorsRequest* request,
                                           photonic::v1::ReadDetectorsResponse* response) override;

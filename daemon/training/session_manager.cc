@@ -419,6 +419,11 @@ void SessionManager::SliceDone(const std::shared_ptr<Session>& session, const ab
   st.set_mean_heater_power_mw(p.mean_heater_power_mw);
   st.set_heater_energy_mj(s.energy_offset_mj + cost.heater_energy_mj);
   st.set_chip_seconds(s.chip_seconds_offset + cost.chip_seconds);
+  if (absl::StatusOr<TemperatureReading> t = controller_.ReadTemperature(); t.ok()) {
+    st.set_temperature_c(t->temperature_c);
+  } else {
+    st.clear_temperature_c();
+  }
   if (st.state() == photonic::v1::SESSION_STATE_RUNNING) {
     st.set_wall_seconds(s.wall_offset_s + running_s);
     const double steps_per_s = (p.step - s.steps_at_running_since) / std::max(1e-9, running_s);

@@ -152,7 +152,7 @@ absl::StatusOr<std::unique_ptr<ScpiTecController>> ScpiTecController::Connect(
   return tec;
 }
 
-absl::StatusOr<double> ScpiTecController::TemperatureC() {
+absl::StatusOr<double> ScpiTecController::ReadTemperatureC() {
   absl::StatusOr<std::string> reply = scpi_.Query("TEC:T?");
   if (!reply.ok()) return reply.status();
   absl::StatusOr<std::vector<double>> values = ParseScpiNumbers(*reply);
@@ -166,7 +166,9 @@ absl::Status ScpiTecController::SetSetpointC(double celsius) {
     return absl::InvalidArgumentError(
         absl::StrCat("TEC setpoint ", celsius, " C is outside [", min_c_, ", ", max_c_, "] C"));
   }
-  return scpi_.Command(absl::StrFormat("TEC:T %.3f", celsius));
+  if (absl::Status s = scpi_.Command(absl::StrFormat("TEC:T %.3f", celsius)); !s.ok()) return s;
+  setpoint_c_ = celsius;
+  return absl::OkStatus();
 }
 
 absl::Status ScpiTecController::SetOutput(bool on) {

@@ -135,6 +135,33 @@ class SimSweepDriver final : public SweepDriver {
 };
 
 // Sleeping on a simulated chip advances its virtual clock: no wall time.
+// The setpoint range: the description's setpoint +- 10 K, as the serial
+// backend sets the controller's limits.
+class SimTecDriver final : public TecDriver {
+ public:
+  explicit SimTecDriver(std::shared_ptr<photonsim::SimChip> chip)
+      : chip_(std::move(chip)),
+        min_c_(chip_->tec_setpoint_c() - 10.0),
+        max_c_(chip_->tec_setpoint_c() + 10.0) {}
+  absl::StatusOr<double> ReadTemperatureC() override { return chip_->temperature_c(); }
+  absl::Status SetSetpointC(double celsius) override {
+    if (!(celsius >= min_c_ && celsius <= max_c_)) {
+      return absl::InvalidArgumentError(
+          absl::StrCat("TEC setpoint ", celsius, " C is outside [", min_c_, ", ", max_c_, "] C"));
+    }
+    chip_->SetTecSetpointC(celsius);
+    return absl::OkStatus();
+  }
+  double setpoint_c() const override { return chip_->tec_setpoint_c(); }
+  double min_setpoint_c() const override { return min_c_; }
+  double max_setpoint_c() const override { return max_c_; }
+
+ private:
+  std::shared_ptr<photonsim::SimChip> chip_;
+  const double min_c_;
+  const double max_c_;
+};
+
 class SimChipClock final : public Clock {
  public:
   explicit SimChipClock(std::shared_ptr<photonsim::SimChip> chip) : chip_(std::move(chip)) {}
@@ -155,6 +182,7 @@ DriverSet MakeSimDrivers(std::shared_ptr<photonsim::SimChip> chip, double heater
   set.modulators = std::make_unique<SimDacDriver>(chip, modulator_max_voltage_v);
   set.sweeps = std::make_unique<SimSweepDriver>(chip, modulator_max_voltage_v);
   set.detectors = std::make_unique<SimAdcDriver>(chip);
+  set.tec = std::make_unique<SimTecDriver>(chip);
   set.clock = std::make_shared<SimChipClock>(std::move(chip));
   return set;
 }

@@ -180,6 +180,9 @@ TEST(SessionManagerTest, SparseSessionStaysWithinItsPowerBudgetAtEveryStep) {
   EXPECT_EQ(last.state(), photonic::v1::SESSION_STATE_COMPLETED) << last.termination_reason();
   EXPECT_LE(worst_mw, 30.0);
   EXPECT_GT(last.mean_heater_power_mw(), 0.0);
+  // The status carries the chip's temperature, as the TEC reads it.
+  ASSERT_TRUE(last.has_temperature_c());
+  EXPECT_EQ(last.temperature_c(), bench.sim->temperature_c());
   manager.Shutdown();
 }
 

@@ -89,7 +89,7 @@ TEST(ScpiTest, TecSetpointWithinLimitsAndOutput) {
   auto tec = ScpiTecController::Connect(Fake(instrument), 15.0, 35.0);
   ASSERT_TRUE(tec.ok()) << tec.status();
   ASSERT_TRUE((*tec)->SetSetpointC(30.0).ok());
-  EXPECT_NEAR(*(*tec)->TemperatureC(), 29.99, 1e-9);
+  EXPECT_NEAR(*(*tec)->ReadTemperatureC(), 29.99, 1e-9);
   EXPECT_EQ((*tec)->SetSetpointC(40.0).code(), absl::StatusCode::kInvalidArgument);
   EXPECT_EQ((*tec)->SetSetpointC(std::nan("")).code(), absl::StatusCode::kInvalidArgument);
   EXPECT_DOUBLE_EQ(instrument.setpoint_c, 30.0);  // refused setpoints were never sent

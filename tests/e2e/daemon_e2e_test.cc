@@ -9,6 +9,7 @@
 #include <numbers>
 #include <random>
 
+#include "absl/strings/str_format.h"
 #include "daemon_fixture.h"
 #include "google/protobuf/util/json_util.h"
 #include "grpcpp/generic/generic_stub.h"
@@ -535,6 +536,8 @@ TEST_F(CalibrationE2eTest, CalibrationIsStreamedStoredAndReloadedAfterRestart) {
   EXPECT_LT(before, 0.9);
   EXPECT_GT(after, 0.97);
   EXPECT_TRUE(std::filesystem::exists(stored()));
+  ASSERT_TRUE(result.has_temperature_c());  // the TEC's reading when it ended
+  EXPECT_NEAR(result.temperature_c(), 25.0, 0.5);
 
   // A restarted daemon loads the calibration and programs as well as before.
   stub_.reset();
@@ -549,6 +552,25 @@ TEST_F(CalibrationE2eTest, CalibrationIsStreamedStoredAndReloadedAfterRestart) {
   ASSERT_TRUE(calibration->GetCalibration(&context, {}, &reloaded).ok());
   EXPECT_EQ(reloaded.created_at(), result.created_at());
   EXPECT_NEAR(program(5), after, 0.01);
+}
+
+TEST_F(DaemonE2eTest, PhotonctlReadsAndSetsTheTemperature) {
+  StartDaemon("unix:" + (dir_ / "t.sock").string());
+  CommandResult shown = Photonctl({"--json", "temperature"});
+  ASSERT_EQ(shown.exit_code, 0) << shown.err;
+  pb::Temperature temperature;
+  ASSERT_TRUE(google::protobuf::util::JsonStringToMessage(shown.out, &temperature).ok())
+      << shown.out;
+  const double setpoint = temperature.setpoint_c();
+  EXPECT_NEAR(temperature.temperature_c(), setpoint, 0.5);
+  CommandResult set = Photonctl({"temperature", "--setpoint", std::to_string(setpoint + 1)});
+  ASSERT_EQ(set.exit_code, 0) << set.err;
+  EXPECT_NE(set.out.find("TEC setpoint " + absl::StrFormat("%.3f", setpoint + 1)),
+            std::string::npos)
+      << set.out;
+  CommandResult refused = Photonctl({"temperature", "--setpoint", "1000"});
+  EXPECT_NE(refused.exit_code, 0);
+  EXPECT_NE(refused.err.find("outside"), std::string::npos) << refused.err;
 }
 
 TEST_F(DaemonE2eTest, PhotonctlReportsUnreachableDaemon) {

@@ -199,6 +199,41 @@ TEST_F(SerialE2eTest, SerialBackendShowsTheSamePhysicsAsTheInProcessChip) {
   EXPECT_GT(largest_change_ua, 20 * kToleranceUa) << "the comparison must be able to fail";
 }
 
+TEST_F(SerialE2eTest, TecIsReadAndSetOverSerialAndAnUnpluggedTecIsNamedWhileTheChipServes) {
+  Daemon serial;
+  ASSERT_NO_FATAL_FAILURE(Start(serial, "serial.textproto", "serial.sock"));
+  pb::Temperature temperature;
+  ASSERT_TRUE(
+      Call(serial, &pb::ChipService::Stub::GetTemperature, pb::GetTemperatureRequest(), temperature)
+          .ok());
+  const double setpoint = temperature.setpoint_c();
+  EXPECT_NEAR(temperature.temperature_c(), setpoint, 0.5);
+  EXPECT_EQ(temperature.min_setpoint_c(), setpoint - 10);
+  pb::SetTemperatureSetpointRequest warmer;
+  warmer.set_setpoint_c(setpoint + 2);
+  ASSERT_TRUE(
+      Call(serial, &pb::ChipService::Stub::SetTemperatureSetpoint, warmer, temperature).ok());
+  EXPECT_EQ(temperature.setpoint_c(), setpoint + 2);
+  EXPECT_NEAR(temperature.temperature_c(), setpoint + 2, 0.5);  // photonsim holds it there
+  pb::SetTemperatureSetpointRequest too_hot;
+  too_hot.set_setpoint_c(setpoint + 30);
+  EXPECT_EQ(
+      Code(Call(serial, &pb::ChipService::Stub::SetTemperatureSetpoint, too_hot, temperature)),
+      absl::StatusCode::kInvalidArgument);
+
+  ASSERT_NO_FATAL_FAILURE(Inject("unplug tec"));
+  const grpc::Status lost = Call(serial, &pb::ChipService::Stub::GetTemperature,
+                                 pb::GetTemperatureRequest(), temperature);
+  EXPECT_EQ(Code(lost), absl::StatusCode::kUnavailable);
+  EXPECT_NE(lost.error_message().find("TEC"), std::string::npos) << lost.error_message();
+  // The TEC regulates on its own: the chip stays in service.
+  EXPECT_EQ(CheckHealth(serial.channel), Serving::kServing);
+  pb::ReadDetectorsResponse reading;
+  EXPECT_TRUE(
+      Call(serial, &pb::ChipService::Stub::ReadDetectors, pb::ReadDetectorsRequest(), reading)
+          .ok());
+}
+
 TEST_F(SerialE2eTest, SurvivesGarbageAnUnpluggedAdcAndSlowRepliesAndSaysSo) {
   Daemon serial;
   ASSERT_NO_FATAL_FAILURE(Start(serial, "serial.textproto", "serial.sock"));

@@ -58,7 +58,7 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* bytes, std::size_t siz
   auto tec = serial::ScpiTecController::Connect(std::make_unique<serial::FakeTransport>(device),
                                                 15.0, 35.0, fast);
   if (tec.ok()) {
-    if (auto t = (*tec)->TemperatureC(); t.ok()) Require(std::isfinite(*t));
+    if (auto t = (*tec)->ReadTemperatureC(); t.ok()) Require(std::isfinite(*t));
     Require(!(*tec)->SetSetpointC(99.0).ok());
   }
   return 0;

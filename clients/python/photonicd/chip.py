@@ -185,6 +185,17 @@ class Chip:
         return Sweep(np.concatenate(currents).reshape(count, outputs),
                      np.concatenate(powers).reshape(count, outputs))
 
+    def temperature(self) -> chip_pb2.Temperature:
+        """The chip's temperature and the TEC setpoint (LimitExceeded when the
+        daemon has no TEC)."""
+        return self._unary(self._chip.GetTemperature, chip_pb2.GetTemperatureRequest())
+
+    def set_temperature_setpoint(self, celsius: float) -> chip_pb2.Temperature:
+        """A new TEC setpoint (operator; InvalidArgument outside the TEC's
+        range); returns the temperature read after it."""
+        return self._unary(self._chip.SetTemperatureSetpoint,
+                           chip_pb2.SetTemperatureSetpointRequest(setpoint_c=celsius))
+
     def set_power_budget(self, max_total_heater_power_mw: float) -> chip_pb2.Limits:
         return self._unary(
             self._chip.SetPowerBudget,

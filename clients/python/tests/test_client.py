@@ -46,6 +46,16 @@ class ClientTest(unittest.TestCase):
         # outputs by much more than the detector noise.
         self.assertGreater(sum(abs(a - b) for a, b in zip(bar, moved)), 0.1)
 
+    def test_temperature_follows_the_tec_setpoint(self):
+        start = self.chip.temperature()
+        self.assertAlmostEqual(start.temperature_c, start.setpoint_c, delta=0.5)
+        moved = self.chip.set_temperature_setpoint(start.setpoint_c + 1.5)
+        self.assertEqual(moved.setpoint_c, start.setpoint_c + 1.5)
+        self.assertAlmostEqual(moved.temperature_c, start.setpoint_c + 1.5, delta=0.5)
+        with self.assertRaises(photonicd.InvalidArgument):
+            self.chip.set_temperature_setpoint(start.setpoint_c + 100)
+        self.chip.set_temperature_setpoint(start.setpoint_c)
+
     def test_sweep_reads_each_configuration_as_single_calls_do(self):
         import numpy as np
 

@@ -71,12 +71,28 @@ class SweepDriver {
                                                     int averages) = 0;
 };
 
+// The thermo-electric cooler holding the chip's temperature. Optional.
+class TecDriver {
+ public:
+  virtual ~TecDriver() = default;
+  // The chip's temperature as the controller's sensor reads it, deg C.
+  virtual absl::StatusOr<double> ReadTemperatureC() = 0;
+  // INVALID_ARGUMENT outside [min_setpoint_c(), max_setpoint_c()] (nothing
+  // is sent).
+  virtual absl::Status SetSetpointC(double celsius) = 0;
+  // The last setpoint sent.
+  virtual double setpoint_c() const = 0;
+  virtual double min_setpoint_c() const = 0;
+  virtual double max_setpoint_c() const = 0;
+};
+
 struct DriverSet {
   std::string backend_name;
   std::unique_ptr<HeaterDriver> heaters;
   std::unique_ptr<DacDriver> modulators;
   std::unique_ptr<AdcDriver> detectors;
   std::unique_ptr<SweepDriver> sweeps;  // null: no hardware-timed sweeps
+  std::unique_ptr<TecDriver> tec;       // null: no TEC
   std::shared_ptr<Clock> clock;         // the time the instruments live in
   // Serial backends: the instruments' links (null: links cannot be lost).
   std::shared_ptr<LinkHealth> links;

@@ -72,14 +72,17 @@ class ScpiAdcDriver final : public AdcDriver {
 };
 
 // TEC:T? (deg C), TEC:T <C> (setpoint), TEC:OUT 1|0, TEC:LIM:TMIN/TMAX.
-class ScpiTecController {
+class ScpiTecController final : public TecDriver {
  public:
   static absl::StatusOr<std::unique_ptr<ScpiTecController>> Connect(
       std::unique_ptr<Transport> transport, double min_c, double max_c,
       const ScpiOptions& options = {});
-  absl::StatusOr<double> TemperatureC();
+  absl::StatusOr<double> ReadTemperatureC() override;
   // INVALID_ARGUMENT outside [min_c, max_c] (nothing is sent).
-  absl::Status SetSetpointC(double celsius);
+  absl::Status SetSetpointC(double celsius) override;
+  double setpoint_c() const override { return setpoint_c_; }
+  double min_setpoint_c() const override { return min_c_; }
+  double max_setpoint_c() const override { return max_c_; }
   absl::Status SetOutput(bool on);
 
  private:
@@ -89,6 +92,7 @@ class ScpiTecController {
   ScpiInstrument scpi_;
   double min_c_;
   double max_c_;
+  double setpoint_c_ = 0.0;  // until the first SetSetpointC
 };
 
 }  // namespace phc::drivers::serial
