@@ -26,11 +26,8 @@
 #include <thread>
 #include <vector>
 
-#include "daemon/config.h"
-#include "daemon/daemon.h"
 #include "photonic/v1/chip.grpc.pb.h"
-#include "spdlog/sinks/stdout_color_sinks.h"
-#include "spdlog/spdlog.h"
+#include "tests/bench/bench_daemon.h"
 
 namespace {
 
@@ -131,17 +128,11 @@ int main(int argc, char** argv) {
       ->check(CLI::IsMember({"tcp", "unix"}));
   app.add_flag("--python", python, "also run the Python client against the same daemon");
   CLI11_PARSE(app, argc, argv);
-  spdlog::set_default_logger(spdlog::stderr_color_mt("bench"));
-  spdlog::set_level(spdlog::level::warn);
-
-  absl::StatusOr<phc::daemon::LoadedConfig> config = phc::daemon::LoadConfigFile(
-      std::filesystem::path(PHC_SOURCE_DIR) / "deploy/photonicd.textproto");
-  if (!config.ok()) Fail(config.status().ToString());
-  const std::filesystem::path socket =
-      std::filesystem::temp_directory_path() / ("phc_qbench_" + std::to_string(getpid()) + ".sock");
-  config->daemon.set_listen_address(transport == "tcp" ? "127.0.0.1:0" : "unix:" + socket.string());
-  absl::StatusOr<std::unique_ptr<phc::daemon::Daemon>> daemon = phc::daemon::Daemon::Start(*config);
-  if (!daemon.ok()) Fail(daemon.status().ToString());
+  phc::bench::BenchDaemon bench = phc::bench::StartBenchDaemon(
+      std::filesystem::path(PHC_SOURCE_DIR) / "deploy/photonicd.textproto", transport,
+      "phc_qbench");
+  const phc::daemon::LoadedConfig* config = &bench.config;
+  std::unique_ptr<phc::daemon::Daemon>* daemon = &bench.daemon;
   phc::daemon::ChipController& controller = (*daemon)->controller();
   const Workload w =
       MakeWorkload(configurations, controller.phase_count(), controller.input_count());

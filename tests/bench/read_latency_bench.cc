@@ -22,13 +22,10 @@
 #include <thread>
 #include <vector>
 
-#include "daemon/config.h"
-#include "daemon/daemon.h"
 #include "photonic/v1/calibration.grpc.pb.h"
 #include "photonic/v1/chip.grpc.pb.h"
 #include "photonic/v1/training.grpc.pb.h"
-#include "spdlog/sinks/stdout_color_sinks.h"
-#include "spdlog/spdlog.h"
+#include "tests/bench/bench_daemon.h"
 
 namespace {
 
@@ -150,8 +147,6 @@ int main(int argc, char** argv) {
       ->capture_default_str()
       ->check(CLI::IsMember({"tcp", "unix"}));
   CLI11_PARSE(app, argc, argv);
-  spdlog::set_default_logger(spdlog::stderr_color_mt("bench"));
-  spdlog::set_level(spdlog::level::warn);
 
   const std::filesystem::path dir =
       std::filesystem::temp_directory_path() / ("phc_rlat_" + std::to_string(getpid()));
@@ -161,12 +156,8 @@ int main(int argc, char** argv) {
                              << "/deploy/chips/clements16.textproto\"\n"
                              << "backend: BACKEND_SIM\nsim { seed: 1 }\n"
                              << "state_dir: \"" << (dir / "state").string() << "\"\n";
-  absl::StatusOr<phc::daemon::LoadedConfig> config = phc::daemon::LoadConfigFile(config_path);
-  if (!config.ok()) Fail(config.status().ToString());
-  config->daemon.set_listen_address(transport == "tcp" ? "127.0.0.1:0"
-                                                       : "unix:" + (dir / "d.sock").string());
-  absl::StatusOr<std::unique_ptr<phc::daemon::Daemon>> daemon = phc::daemon::Daemon::Start(*config);
-  if (!daemon.ok()) Fail(daemon.status().ToString());
+  phc::bench::BenchDaemon bench = phc::bench::StartBenchDaemon(config_path, transport, "phc_rlat");
+  std::unique_ptr<phc::daemon::Daemon>* daemon = &bench.daemon;
   auto channel = grpc::CreateChannel((*daemon)->address(), grpc::InsecureChannelCredentials());
   auto calibration = pb::CalibrationService::NewStub(channel);
   auto training = pb::TrainingService::NewStub(channel);

@@ -23,11 +23,8 @@
 #include <string>
 #include <vector>
 
-#include "daemon/config.h"
-#include "daemon/daemon.h"
 #include "photonic/v1/chip.grpc.pb.h"
-#include "spdlog/sinks/stdout_color_sinks.h"
-#include "spdlog/spdlog.h"
+#include "tests/bench/bench_daemon.h"
 
 namespace {
 
@@ -77,25 +74,10 @@ int main(int argc, char** argv) {
       ->capture_default_str()
       ->check(CLI::IsMember({"tcp", "unix"}));
   CLI11_PARSE(app, argc, argv);
-  // stdout carries the JSON: logs go to stderr.
-  spdlog::set_default_logger(spdlog::stderr_color_mt("bench"));
-  spdlog::set_level(spdlog::level::warn);
-
-  const std::filesystem::path config_path =
-      std::filesystem::path(PHC_SOURCE_DIR) / "deploy/photonicd.textproto";
-  absl::StatusOr<phc::daemon::LoadedConfig> config = phc::daemon::LoadConfigFile(config_path);
-  if (!config.ok()) {
-    std::fprintf(stderr, "%s\n", config.status().ToString().c_str());
-    return 1;
-  }
-  const std::filesystem::path socket =
-      std::filesystem::temp_directory_path() / ("phc_bench_" + std::to_string(getpid()) + ".sock");
-  config->daemon.set_listen_address(transport == "tcp" ? "127.0.0.1:0" : "unix:" + socket.string());
-  absl::StatusOr<std::unique_ptr<phc::daemon::Daemon>> daemon = phc::daemon::Daemon::Start(*config);
-  if (!daemon.ok()) {
-    std::fprintf(stderr, "%s\n", daemon.status().ToString().c_str());
-    return 1;
-  }
+  phc::bench::BenchDaemon bench = phc::bench::StartBenchDaemon(
+      std::filesystem::path(PHC_SOURCE_DIR) / "deploy/photonicd.textproto", transport, "phc_bench");
+  const phc::daemon::LoadedConfig* config = &bench.config;
+  std::unique_ptr<phc::daemon::Daemon>* daemon = &bench.daemon;
   auto channel = grpc::CreateChannel((*daemon)->address(), grpc::InsecureChannelCredentials());
   auto stub = pb::ChipService::NewStub(channel);
 
