@@ -200,6 +200,10 @@ absl::Status Daemon::StartHttp(const LoadedConfig& config) {
   return absl::OkStatus();
 }
 
+namespace {
+constexpr int kSafeStateAttempts = 3;
+}  // namespace
+
 void Daemon::AbandonStart() {
   if (server_) {
     server_->Shutdown();
@@ -233,8 +237,15 @@ absl::Status Daemon::Shutdown(int grace_ms) {
   model_workers_->Shutdown();
   sessions_->Shutdown();
   CancelRunningCalibration(*controller_, *calibration_state_);
-  absl::Status safe =
-      controller_->RunSync([c = controller_.get()] { return c->DriveToSafeState(); });
+  // An instrument that garbles or drops one reply (the serial drivers retry
+  // twice) or is reconnecting must not leave the chip powered: try again.
+  absl::Status safe;
+  for (int attempt = 1; attempt <= kSafeStateAttempts; ++attempt) {
+    safe = controller_->RunSync([c = controller_.get()] { return c->DriveToSafeState(); });
+    if (safe.ok()) break;
+    spdlog::warn("driving the chip to its safe state failed (attempt {} of {}): {}", attempt,
+                 kSafeStateAttempts, safe.ToString());
+  }
   if (safe.ok()) {
     spdlog::info("all heaters and modulators driven to 0 V");
   } else {

@@ -2,6 +2,7 @@
 
 #include <cmath>
 #include <condition_variable>
+#include <limits>
 #include <mutex>
 #include <optional>
 #include <random>
@@ -272,7 +273,14 @@ void SessionManager::StartSlice(const std::shared_ptr<Session>& session) {
   s.preparing = false;
   s.stop = false;
   BeginWork();
-  controller_.PostWork([this, session, eval_every = s.status.config().eval_every(),
+  // A slice also ends where the next periodic checkpoint is due, so that a
+  // crash loses at most checkpoint_every steps (the checkpoint is written at
+  // the start of the following slice, before its first step).
+  const std::int64_t checkpoint_due = state_dir_.empty()
+                                          ? std::numeric_limits<std::int64_t>::max()
+                                          : std::max<std::int64_t>(s.last_checkpoint_step, 0) +
+                                                s.status.config().checkpoint_every();
+  controller_.PostWork([this, session, eval_every = s.status.config().eval_every(), checkpoint_due,
                         id = s.status.id(), checkpoint = std::exchange(s.pending_checkpoint, {})] {
     if (!checkpoint.empty()) WriteCheckpoint(id, checkpoint);
     WorkResult result;
@@ -285,8 +293,11 @@ void SessionManager::StartSlice(const std::shared_ptr<Session>& session) {
         break;
       }
       // A slice ends at its time, or after a test evaluation so that every
-      // evaluation reaches the watchers.
-      if (std::chrono::steady_clock::now() >= slice_end || step->step % eval_every == 0) break;
+      // evaluation reaches the watchers, or at a checkpoint.
+      if (std::chrono::steady_clock::now() >= slice_end || step->step % eval_every == 0 ||
+          step->step >= checkpoint_due) {
+        break;
+      }
     }
     EndWork(session, std::move(result));
   });

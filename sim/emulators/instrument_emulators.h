@@ -26,6 +26,9 @@ class WallTime {
  public:
   explicit WallTime(SimChip& chip) : chip_(chip), start_(std::chrono::steady_clock::now()) {}
   void Sync();
+  // The chip's clock jumps by `dt` (forward: that much time passes at once;
+  // backward: the chip's time stands still until the wall clock catches up).
+  void Jump(std::chrono::nanoseconds dt) { start_ -= dt; }
 
  private:
   SimChip& chip_;

@@ -16,6 +16,13 @@
 //   drop <role> <n>          the next n replies are lost
 //   unplug <role> [<ms>]     the device disappears (for <ms>, else until plug)
 //   plug <role>              it comes back, on a new pty ("photonsim: <role> <path>")
+//   jump tec <ms>            the chip's clock (TEC loop, drift, settling) jumps by <ms>
+//                            (negative: it stands still that long)
+// and one query line:
+//   audit                    "photonsim: audit writes=<n> max_v=<V>@<ch> max_ma=<mA>@<ch>
+//                            max_total_mw=<mW> total_mw=<mW> was_safe=<0|1>": what the heaters
+//                            received since the last audit, with the hidden
+//                            resistances (the check from outside the daemon)
 #include <poll.h>
 #include <unistd.h>
 
@@ -37,14 +44,34 @@ using photonsim::emulators::PtyPort;
 volatile std::sig_atomic_t g_stop = 0;
 void OnSignal(int) { g_stop = 1; }
 
+std::string AuditLine(photonsim::SimChip& chip) {
+  const photonsim::SimChip::HeaterAudit audit = chip.TakeHeaterAudit();
+  char line[256];
+  std::snprintf(line, sizeof line,
+                "photonsim: audit writes=%lld max_v=%.6f@%d max_ma=%.6f@%d max_total_mw=%.6f "
+                "total_mw=%.6f was_safe=%d",
+                static_cast<long long>(audit.writes), audit.max_volts_v, audit.max_volts_channel,
+                audit.max_current_ma, audit.max_current_channel, audit.max_total_power_mw,
+                audit.total_power_mw, audit.was_safe ? 1 : 0);
+  return line;
+}
+
 // One control line; false with a message when it is not understood.
 bool Control(const std::string& line, std::vector<std::unique_ptr<PtyPort>>& ports,
-             std::string& error) {
+             photonsim::SimChip& chip, photonsim::emulators::WallTime& time, std::string& error) {
   std::istringstream in(line);
   std::string verb, role;
   long long value = 0;
   in >> verb >> role;
   const bool has_value = static_cast<bool>(in >> value);
+  if (verb == "audit" && role.empty()) {
+    std::printf("%s\n", AuditLine(chip).c_str());
+    return true;
+  }
+  if (verb == "jump" && role == "tec" && has_value) {
+    time.Jump(std::chrono::milliseconds(value));
+    return true;
+  }
   PtyPort* port = nullptr;
   for (auto& p : ports) {
     if (p->role() == role) port = p.get();
@@ -66,7 +93,7 @@ bool Control(const std::string& line, std::vector<std::unique_ptr<PtyPort>>& por
   } else {
     error = "cannot parse \"" + line +
             "\" (delay|garbage|drop <role> <n>, unplug <role> [ms], "
-            "plug <role>)";
+            "plug <role>, jump tec <ms>, audit)";
     return false;
   }
   return true;
@@ -157,7 +184,7 @@ int main(int argc, char** argv) {
         const std::string line = control.substr(0, end);
         control.erase(0, end + 1);
         std::string error;
-        if (Control(line, ports, error)) {
+        if (Control(line, ports, **chip, time, error)) {
           std::printf("photonsim: ok\n");
         } else {
           std::printf("photonsim: error %s\n", error.c_str());

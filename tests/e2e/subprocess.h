@@ -34,6 +34,7 @@ class Subprocess {
   // Writes to the child's stdin (a pipe). False when the child closed it.
   bool WriteStdin(const std::string& text);
   void Signal(int signal_number);
+  pid_t pid() const { return pid_; }
   // Waits for exit; returns the exit code (128 + signal if killed) and the
   // remaining stderr.
   CommandResult Wait();

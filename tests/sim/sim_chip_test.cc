@@ -92,6 +92,51 @@ photonic::v1::ChipDescription FabricatedChip() {
   return chip;
 }
 
+// The audit judges what the heaters received with the hidden resistances:
+// I = V / R_i, P = sum V^2 / R_i, the maxima over the window, and whether
+// every heater was at 0 V at some moment of it.
+TEST(SimChipTest, HeaterAuditReportsTrueCurrentsAndPowersOverItsWindow) {
+  photonic::v1::ChipDescription description = phc::testing::IdealMeshChip(4);
+  description.mutable_fabrication()->set_resistance_spread(0.05);
+  auto chip = MakeChip(description, 7);
+  const std::vector<double>& r = chip->hidden_truth_for_testing().heater_resistance_ohm;
+  EXPECT_TRUE(chip->TakeHeaterAudit().was_safe);  // a new chip is at 0 V
+
+  const std::vector<int> first = {0, 1};
+  const std::vector<double> first_v = {3.0, 2.0};
+  chip->SetHeaterVoltages(first, first_v);
+  const std::vector<int> second = {0};
+  const std::vector<double> second_v = {1.0};
+  chip->SetHeaterVoltages(second, second_v);
+  const SimChip::HeaterAudit audit = chip->TakeHeaterAudit();
+  EXPECT_EQ(audit.writes, 2);
+  EXPECT_DOUBLE_EQ(audit.max_volts_v, 3.0);
+  EXPECT_EQ(audit.max_volts_channel, 0);
+  const double i0 = 3.0 / r[0] * 1e3, i1 = 2.0 / r[1] * 1e3;
+  EXPECT_NEAR(audit.max_current_ma, std::max(i0, i1), 1e-12);
+  EXPECT_EQ(audit.max_current_channel, i0 > i1 ? 0 : 1);
+  const double peak_mw = (9.0 / r[0] + 4.0 / r[1]) * 1e3;
+  const double now_mw = (1.0 / r[0] + 4.0 / r[1]) * 1e3;
+  EXPECT_NEAR(audit.max_total_power_mw, peak_mw, 1e-9);
+  EXPECT_NEAR(audit.total_power_mw, now_mw, 1e-9);
+  EXPECT_TRUE(audit.was_safe);  // the window began at 0 V
+
+  // The next window starts at the present state: its maxima include it.
+  const SimChip::HeaterAudit idle = chip->TakeHeaterAudit();
+  EXPECT_EQ(idle.writes, 0);
+  EXPECT_NEAR(idle.max_total_power_mw, now_mw, 1e-9);
+  EXPECT_DOUBLE_EQ(idle.max_volts_v, 2.0);
+  EXPECT_FALSE(idle.was_safe);
+
+  const std::vector<int> both = {0, 1};
+  const std::vector<double> zeros = {0.0, 0.0};
+  chip->SetHeaterVoltages(both, zeros);
+  chip->SetHeaterVoltages(second, second_v);
+  const SimChip::HeaterAudit after = chip->TakeHeaterAudit();
+  EXPECT_TRUE(after.was_safe);  // all at 0 V between the two writes
+  EXPECT_NEAR(after.total_power_mw, 1.0 / r[0] * 1e3, 1e-9);
+}
+
 TEST(SimChipTest, SameSeedGivesSameChipAndDifferentSeedADifferentOne) {
   const HiddenTruth a = DrawHiddenTruth(FabricatedChip(), 42);
   const HiddenTruth b = DrawHiddenTruth(FabricatedChip(), 42);

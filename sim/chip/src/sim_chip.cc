@@ -93,9 +93,12 @@ void SimChip::SetHeaterVoltages(std::span<const int> channels, std::span<const d
   for (std::size_t i = 0; i < channels.size(); ++i) {
     const int ch = channels[i];
     const double v = QuantiseDac(volts_v[i], heater.max_voltage_v(), heater.dac_bits());
-    heater_volts_v_.at(ch) = v;
+    powered_heaters_ += (v != 0.0) - (heater_volts_v_.at(ch) != 0.0);
+    heater_volts_v_[ch] = v;
     const double target_mw = v * v / truth_.heater_resistance_ohm[ch] * 1e3;
+    AuditVolts(ch, v);
     if (target_mw == target_power_mw_[ch]) continue;
+    total_target_power_mw_ += target_mw - target_power_mw_[ch];
     target_power_mw_[ch] = target_mw;
     if (truth_.thermal_tau_s <= 0.0) {
       effective_power_mw_[ch] = target_mw;
@@ -105,6 +108,37 @@ void SimChip::SetHeaterVoltages(std::span<const int> channels, std::span<const d
       settling_heaters_.push_back(ch);
     }
   }
+  ++audit_.writes;
+  if (powered_heaters_ == 0) audit_.was_safe = true;
+  audit_.total_power_mw = total_target_power_mw_;
+  audit_.max_total_power_mw = std::max(audit_.max_total_power_mw, total_target_power_mw_);
+}
+
+void SimChip::AuditVolts(int channel, double volts_v) {
+  const double current_ma = std::abs(volts_v) / truth_.heater_resistance_ohm[channel] * 1e3;
+  if (std::abs(volts_v) > audit_.max_volts_v) {
+    audit_.max_volts_v = std::abs(volts_v);
+    audit_.max_volts_channel = channel;
+  }
+  if (current_ma > audit_.max_current_ma) {
+    audit_.max_current_ma = current_ma;
+    audit_.max_current_channel = channel;
+  }
+}
+
+SimChip::HeaterAudit SimChip::TakeHeaterAudit() {
+  // The running sum, recomputed exactly once per window.
+  total_target_power_mw_ = 0.0;
+  for (double mw : target_power_mw_) total_target_power_mw_ += mw;
+  HeaterAudit window = audit_;
+  window.total_power_mw = total_target_power_mw_;
+  window.max_total_power_mw = std::max(window.max_total_power_mw, total_target_power_mw_);
+  audit_ = HeaterAudit{};
+  audit_.was_safe = powered_heaters_ == 0;
+  audit_.total_power_mw = total_target_power_mw_;
+  audit_.max_total_power_mw = total_target_power_mw_;
+  for (int ch = 0; ch < heater_count(); ++ch) AuditVolts(ch, heater_volts_v_[ch]);
+  return window;
 }
 
 double SimChip::QuantiseModulator(double volts_v) const {

@@ -104,6 +104,25 @@ class SimChip {
   double tec_setpoint_c() const { return tec_setpoint_c_; }
   double temperature_c() const { return tec_setpoint_c_ + temperature_offset_k_; }
 
+  // What the heater drivers delivered, judged with the hidden resistances:
+  // the check a test makes from outside the daemon (photonsim's `audit`
+  // control line), since the daemon only ever knows nominal values.
+  struct HeaterAudit {
+    std::int64_t writes = 0;  // SetHeaterVoltages calls in the window
+    double max_volts_v = 0.0;
+    int max_volts_channel = -1;
+    double max_current_ma = 0.0;
+    int max_current_channel = -1;
+    double max_total_power_mw = 0.0;  // chip-wide, at any moment of the window
+    double total_power_mw = 0.0;      // now
+    // Every heater was at 0 V at some moment of the window (its start
+    // included): the safe state a daemon drives the chip to.
+    bool was_safe = true;
+  };
+  // The window since the last call; the next window starts at the present
+  // state (so a limit held since before still counts).
+  HeaterAudit TakeHeaterAudit();
+
   // Test-only: the truth, and the phase every shifter has right now.
   const HiddenTruth& hidden_truth_for_testing() const { return truth_; }
   std::vector<double> PhasesForTesting() const;
@@ -123,6 +142,7 @@ class SimChip {
   // Phase of shifter i at the given drift, from the effective powers.
   double PhaseRad(int i, double drift_rad) const;
   void MarkPowerMoved(int heater);
+  void AuditVolts(int channel, double volts_v);
 
   photonic::v1::ChipDescription description_;
   ChipLayout layout_;
@@ -132,7 +152,10 @@ class SimChip {
   std::mt19937_64 noise_rng_;
 
   std::vector<double> heater_volts_v_;
-  std::vector<double> target_power_mw_;     // V^2/R of the applied voltages
+  std::vector<double> target_power_mw_;  // V^2/R of the applied voltages
+  double total_target_power_mw_ = 0.0;   // their sum, kept as they change
+  int powered_heaters_ = 0;              // heaters not at 0 V
+  HeaterAudit audit_;
   std::vector<double> effective_power_mw_;  // after thermal settling
   std::vector<double> modulator_volts_v_;
   double modulator_lsb_v_ = 0.0;  // 0: no quantisation (dac_bits 0)
