@@ -37,6 +37,9 @@ void PrintSummary(const pb::SessionStatus& s) {
   std::printf("heater power   %.1f mW now, %.1f mW mean; %.2f mJ spent\n", s.heater_power_mw(),
               s.mean_heater_power_mw(), s.heater_energy_mj());
   std::printf("time           %.1f s wall, %.3f s chip\n", s.wall_seconds(), s.chip_seconds());
+  if (!s.checkpoint_error().empty()) {
+    std::printf("checkpoints    FAILING: %s\n", s.checkpoint_error().c_str());
+  }
 }
 
 // Streams statuses: a progress bar on a terminal, a line per status
@@ -53,11 +56,17 @@ int Watch(pb::TrainingService::Stub& stub, const std::string& id, const Options&
   printed.set_test_accuracy(-2.0);  // differs from any status: the first is printed
   const bool bar = !options.json && isatty(STDERR_FILENO);
   while (stream->Read(&status)) {
+    const bool checkpoint_news = status.checkpoint_error() != last.checkpoint_error();
     last = status;
     if (options.json) {
       PrintJson(status);
       std::cout << "\n";
       continue;
+    }
+    if (checkpoint_news) {
+      std::fprintf(stderr, "%scheckpoints %s%s\n", bar ? "\n" : "",
+                   status.checkpoint_error().empty() ? "written again" : "FAILING: ",
+                   status.checkpoint_error().c_str());
     }
     const double fraction =
         status.max_steps() > 0 ? static_cast<double>(status.step()) / status.max_steps() : 0.0;

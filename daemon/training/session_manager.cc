@@ -29,7 +29,14 @@ struct WorkResult {
   std::unique_ptr<SessionTrainer> run;             // prepared
   SessionStatus status;                            // prepared: the fields the trainer recorded
   std::unique_ptr<SessionCheckpoint> resume_from;  // prepared: handed back
+  std::optional<absl::Status> checkpoint_written;  // a slice that wrote a checkpoint
 };
+
+namespace {
+void NoteCheckpoint(SessionStatus& status, const absl::Status& written) {
+  status.set_checkpoint_error(written.ok() ? "" : std::string(written.message()));
+}
+}  // namespace
 
 struct Session {
   SessionStatus status;
@@ -282,8 +289,8 @@ void SessionManager::StartSlice(const std::shared_ptr<Session>& session) {
                                                 s.status.config().checkpoint_every();
   controller_.PostWork([this, session, eval_every = s.status.config().eval_every(), checkpoint_due,
                         id = s.status.id(), checkpoint = std::exchange(s.pending_checkpoint, {})] {
-    if (!checkpoint.empty()) WriteCheckpoint(id, checkpoint);
     WorkResult result;
+    if (!checkpoint.empty()) result.checkpoint_written = WriteCheckpoint(id, checkpoint);
     SessionTrainer& run = *session->run;
     const auto slice_end = std::chrono::steady_clock::now() + kSlice;
     while (!run.done() && !session->stop && !shutting_down_) {
@@ -347,6 +354,7 @@ void SessionManager::TakeWork(const std::shared_ptr<Session>& session) {
   if (result->prepared) {
     Prepared(session, *std::move(result));
   } else {
+    if (result->checkpoint_written) NoteCheckpoint(s.status, *result->checkpoint_written);
     SliceDone(session, result->error);
   }
 }
@@ -487,19 +495,22 @@ std::string SessionManager::CheckpointBytes(const Session& s) const {
   return checkpoint.SerializeAsString();
 }
 
-void SessionManager::WriteCheckpoint(const std::string& id, const std::string& bytes) const {
+absl::Status SessionManager::WriteCheckpoint(const std::string& id,
+                                             const std::string& bytes) const {
   const std::filesystem::path path = state_dir_ / "sessions" / (id + ".binpb");
   std::error_code ignored;
   std::filesystem::create_directories(path.parent_path(), ignored);
-  if (absl::Status st = WriteFileAtomically(path, bytes); !st.ok()) {
-    spdlog::error("training session {}: checkpoint not written: {}", id, st.ToString());
-  }
+  absl::Status st = WriteFileAtomically(path, bytes);
+  if (!st.ok()) spdlog::error("training session {}: checkpoint not written: {}", id, st.ToString());
+  return st;
 }
 
 void SessionManager::Checkpoint(Session& s) {
   if (state_dir_.empty()) return;
   s.pending_checkpoint.clear();  // older than this one
-  WriteCheckpoint(s.status.id(), CheckpointBytes(s));
+  // The status written carries the previous write's outcome; this one's
+  // shows in the status from now on.
+  NoteCheckpoint(s.status, WriteCheckpoint(s.status.id(), CheckpointBytes(s)));
   s.last_checkpoint_step = s.status.step();
 }
 

@@ -99,7 +99,8 @@ class SessionManager {
   void Checkpoint(Session& session);                          // hardware thread
   std::string CheckpointBytes(const Session& session) const;  // hardware thread
   // Any thread: a synced, atomic file write.
-  void WriteCheckpoint(const std::string& id, const std::string& bytes) const;
+  // Logs a failure; returns it for SessionStatus.checkpoint_error.
+  absl::Status WriteCheckpoint(const std::string& id, const std::string& bytes) const;
   void Finish(Session& session, photonic::v1::SessionState state, const std::string& reason);
   std::shared_ptr<Session> Find(const std::string& id) const;
   absl::Status ValidateConfig(const photonic::v1::SessionConfig& config) const;

@@ -163,6 +163,40 @@ TEST(SessionManagerTest, CheckpointRestartResumesAtTheSameStepWithTheSameParamet
   EXPECT_GT(moved, 0.1);
 }
 
+// A checkpoint that cannot be written (here "sessions" is a file, not a
+// directory; in the soak, a full disk) shows in the session's status, the
+// session goes on, and the error clears once a checkpoint is written again.
+TEST(SessionManagerTest, ACheckpointThatCannotBeWrittenShowsInTheStatusUntilOneIs) {
+  const std::filesystem::path state_dir =
+      std::filesystem::path(::testing::TempDir()) / "checkpoint_error_test";
+  std::filesystem::remove_all(state_dir);
+  std::filesystem::create_directories(state_dir);
+  std::ofstream(state_dir / "sessions") << "in the way";
+  Bench bench = MakeBench();
+  SessionManager manager(*bench.controller, state_dir, "test");
+  photonic::v1::SessionConfig config = Config();
+  config.set_max_steps(100000);
+  config.set_checkpoint_every(5);
+  auto started = bench.controller->RunSync([&] { return manager.Start(config); });
+  ASSERT_TRUE(started.ok()) << started.status();
+  StatusWaiter failing(manager, started->id(),
+                       [](const SessionStatus& s) { return !s.checkpoint_error().empty(); });
+  const SessionStatus failed = failing.Wait();
+  EXPECT_EQ(failed.state(), photonic::v1::SESSION_STATE_RUNNING);
+  EXPECT_NE(failed.checkpoint_error().find("sessions"), std::string::npos)
+      << failed.checkpoint_error();
+
+  std::filesystem::remove(state_dir / "sessions");
+  StatusWaiter written(manager, started->id(), [&](const SessionStatus& s) {
+    return s.checkpoint_error().empty() && s.step() > failed.step() + 10;
+  });
+  const SessionStatus recovered = written.Wait();
+  EXPECT_EQ(recovered.state(), photonic::v1::SESSION_STATE_RUNNING);
+  EXPECT_TRUE(std::filesystem::exists(state_dir / "sessions" / (started->id() + ".binpb")));
+  ASSERT_TRUE(bench.controller->RunSync([&] { return manager.Cancel(started->id()); }).ok());
+  manager.Shutdown();
+}
+
 TEST(SessionManagerTest, SparseSessionStaysWithinItsPowerBudgetAtEveryStep) {
   Bench bench = MakeBench();
   SessionManager manager(*bench.controller, "", "test");

@@ -5,12 +5,12 @@
 //
 // Runs photonsim (clements8 behind serial instruments), a photonicd on its
 // serial backend, a photonicd on the sim backend (a noiseless chip that
-// trains "marathon" sessions) and an untouched reference photonicd that
-// trains the same sessions. N clients hammer the first two with a random
-// mix of requests (soak_load.cc) while faults are injected on a schedule:
-// instrument garbage, drops, delays and unplugs, SIGKILL and SIGTERM with
-// restarts on the same state dir, a full state disk, TEC clock jumps and
-// corrupt state files. Invariants are checked all along:
+// trains "marathon" sessions) and a reference photonicd, never faulted, that
+// trains the same sessions. N clients hammer all three with a random
+// mix of requests (soak_load.cc; writes to the serial one only) while faults are injected on a
+// schedule: instrument garbage, drops, delays and unplugs, SIGKILL and SIGTERM with restarts on the
+// same state dir, a full state disk, TEC clock jumps and corrupt state files. Invariants are
+// checked all along:
 //   - photonsim's audit (the hidden truth's view of every heater write): no
 //     heater above its voltage or current limit, the total never above the
 //     budget in force;
@@ -746,6 +746,8 @@ int Soak::Run() {
       {serial_.get(), true, &budget_, 56, 8, kDescriptionBudgetMw},
       {serial_.get(), true, &budget_, 56, 8, kDescriptionBudgetMw},
       {sim_.get(), false, nullptr, 56, 8, 1500},
+      // Never faulted: its memory and descriptors over the whole run.
+      {reference_.get(), false, nullptr, 56, 8, 1500},
   };
   std::vector<std::thread> clients;
   for (int i = 0; i < options_.clients; ++i) {
