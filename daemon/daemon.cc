@@ -6,6 +6,7 @@
 #include <grpcpp/server_builder.h>
 
 #include <chrono>
+#include <thread>
 
 #include "absl/strings/str_cat.h"
 #include "daemon/metrics/chip_snapshot.h"
@@ -202,6 +203,7 @@ absl::Status Daemon::StartHttp(const LoadedConfig& config) {
 
 namespace {
 constexpr int kSafeStateAttempts = 3;
+constexpr auto kSafeStateRetryPause = std::chrono::milliseconds(250);
 }  // namespace
 
 void Daemon::AbandonStart() {
@@ -245,6 +247,8 @@ absl::Status Daemon::Shutdown(int grace_ms) {
     if (safe.ok()) break;
     spdlog::warn("driving the chip to its safe state failed (attempt {} of {}): {}", attempt,
                  kSafeStateAttempts, safe.ToString());
+    // A lost link reconnects with a backoff that starts at 100 ms.
+    if (attempt < kSafeStateAttempts) std::this_thread::sleep_for(kSafeStateRetryPause);
   }
   if (safe.ok()) {
     spdlog::info("all heaters and modulators driven to 0 V");

@@ -240,6 +240,10 @@ absl::StatusOr<SessionStatus> SessionManager::Start(const SessionConfig& request
   session->status.set_created_unix_ms(NowUnixMs());
   sessions_[id] = session;
   controller_.AcquireWriteLease(absl::StrCat("training session ", id));
+  // A session accepted is never lost: a crash before its first periodic
+  // checkpoint restarts it from step 0 (one small file; the periodic ones
+  // are written on the worker pool).
+  Checkpoint(*session);
   session->pumping = true;
   spdlog::info("training session {} started: {} on {} ({} steps)", id, config.algorithm().name(),
                config.from_model().empty() ? absl::StrCat(config.widths_size(), " widths")
@@ -461,7 +465,8 @@ void SessionManager::SliceDone(const std::shared_ptr<Session>& session, const ab
   } else {
     // A periodic checkpoint is written by the next slice, on the worker
     // pool: a synced file write must not hold the hardware.
-    if (!state_dir_.empty() && p.step - s.last_checkpoint_step >= st.config().checkpoint_every()) {
+    if (!state_dir_.empty() && p.step - std::max<std::int64_t>(s.last_checkpoint_step, 0) >=
+                                   st.config().checkpoint_every()) {
       s.pending_checkpoint = CheckpointBytes(s);
       s.last_checkpoint_step = p.step;
     }
@@ -630,7 +635,12 @@ void SessionManager::Recover() {
     auto s = std::make_shared<Session>();
     s->status = checkpoint->status();
     s->last_checkpoint_step = s->status.step();
-    if (!Ended(s->status.state())) s->resume_from = std::move(checkpoint);
+    // A checkpoint without trainer state (written at Start, before the
+    // first step) starts the session afresh.
+    const bool has_run_state = !checkpoint->params_rad().empty() ||
+                               !checkpoint->network_state().empty() ||
+                               !checkpoint->optimizer_state().empty();
+    if (!Ended(s->status.state()) && has_run_state) s->resume_from = std::move(checkpoint);
     if (s->status.state() == photonic::v1::SESSION_STATE_RUNNING) running.push_back(s);
     sessions_[s->status.id()] = s;
     Publish(*s, false);

@@ -13,6 +13,7 @@
 #include <string>
 #include <vector>
 
+#include "ideal_chip.h"
 #include "photonic/v1/chip.grpc.pb.h"
 #include "subprocess.h"
 
@@ -26,20 +27,7 @@ using testing::Subprocess;
 inline constexpr auto kStartTimeout = std::chrono::seconds(20);
 inline const std::string kChipsDir = std::string(PHC_SOURCE_DIR) + "/deploy/chips";
 
-// An ideal 8x8 chip (no fabrication errors, crosstalk or noise): its readings
-// follow the nominal values below exactly.
-inline constexpr char kIdealChip[] = R"pb(
-  name: "ideal8"
-  circuits {
-    name: "mesh"
-    mesh { topology: MESH_TOPOLOGY_CLEMENTS size: 8 }
-  }
-  laser_power_mw: 1
-  heater { resistance_ohm: 1000 p_pi_mw: 22.5 max_voltage_v: 10 max_current_ma: 10 }
-  modulator { v_pi_v: 2.5 max_voltage_v: 3 }
-  detector { responsivity_a_per_w: 0.9 dark_current_na: 1 }
-  max_total_heater_power_mw: 1500
-)pb";
+// kIdealChip (ideal_chip.h): its readings follow the nominal values below.
 inline constexpr int kN = 8;
 inline constexpr double kLaserMw = 1.0;
 inline constexpr double kResponsivity = 0.9;

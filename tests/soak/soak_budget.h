@@ -3,7 +3,9 @@
 // description's budget after every restart. The heater audit of a window
 // is judged against the highest budget that was in force at any moment of
 // it: a raise counts from the moment it is sent (the daemon may apply it
-// before the reply arrives), a lowering from its reply.
+// before the reply arrives), a lowering from its reply. The clients send one
+// SetPowerBudget at a time (Serialise()), so replies come in the order the
+// daemon applied the changes.
 #pragma once
 
 #include <algorithm>
@@ -15,6 +17,8 @@ class BudgetTracker {
  public:
   explicit BudgetTracker(double initial_mw) : current_(initial_mw), window_max_(initial_mw) {}
 
+  // Held by a client from before Sending() to after Settled().
+  std::mutex& Serialise() { return serial_mu_; }
   // Before sending SetPowerBudget(mw); then Settled() with the outcome.
   void Sending(double mw) {
     std::lock_guard lock(mu_);
@@ -34,6 +38,11 @@ class BudgetTracker {
     current_ = description_mw;
     window_max_ = std::max(window_max_, current_);
   }
+  // The highest budget of the window begun so far.
+  double Peek() {
+    std::lock_guard lock(mu_);
+    return window_max_;
+  }
   // The highest budget of the window now ending; starts the next.
   double EndWindow() {
     std::lock_guard lock(mu_);
@@ -43,6 +52,7 @@ class BudgetTracker {
   }
 
  private:
+  std::mutex serial_mu_;
   std::mutex mu_;
   double current_;
   double window_max_;

@@ -379,6 +379,7 @@ class LoadClient {
     pb::SetPowerBudgetRequest request;
     request.set_max_total_heater_power_mw(mw);
     pb::Limits limits;
+    std::lock_guard one_at_a_time(t_->budget->Serialise());
     t_->budget->Sending(mw);
     const grpc::Status status =
         Unary(chip_, &pb::ChipService::Stub::SetPowerBudget, request, limits, "set_power_budget");

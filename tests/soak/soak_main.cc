@@ -37,8 +37,10 @@
 #include <sstream>
 #include <thread>
 
+#include "absl/status/status.h"
 #include "google/protobuf/text_format.h"
 #include "health_check.h"
+#include "ideal_chip.h"
 #include "photonic/v1/calibration.pb.h"
 #include "photonic/v1/chip.grpc.pb.h"
 #include "photonic/v1/training.grpc.pb.h"
@@ -55,27 +57,12 @@ namespace pb = photonic::v1;
 using Clock = std::chrono::steady_clock;
 
 constexpr auto kSafeWithin = std::chrono::seconds(10);
+constexpr auto kStartRetriesFor = std::chrono::seconds(15);
 constexpr int kMarathonCheckpointEvery = 10;
 // clements8's limits (deploy/chips/clements8.textproto).
 constexpr double kMaxVolts = 10.0;
 constexpr double kMaxMilliamps = 10.0;
 constexpr double kDescriptionBudgetMw = 2500.0;
-
-// The sim daemon's and the reference's chip: no fabrication errors, noise
-// or settling, so two runs of one session are bit-identical.
-constexpr char kNoiselessChip[] = R"pb(
-  name: "ideal8"
-  circuits {
-    name: "mesh"
-    mesh { topology: MESH_TOPOLOGY_CLEMENTS size: 8 }
-  }
-  laser_power_mw: 1
-  heater { resistance_ohm: 1000 p_pi_mw: 22.5 max_voltage_v: 10 max_current_ma: 10 }
-  modulator { v_pi_v: 2.5 max_voltage_v: 3 }
-  detector { responsivity_a_per_w: 0.9 dark_current_na: 1 }
-  tec { setpoint_c: 25 }
-  max_total_heater_power_mw: 1500
-)pb";
 
 double Seconds(Clock::duration d) { return std::chrono::duration<double>(d).count(); }
 
@@ -106,13 +93,19 @@ class Soak {
  private:
   bool SetUp();
   void TearDown();
-  void Audit();
+  std::optional<HeaterAudit> Audit();
   void AuditLoop();
   void FaultLoop();
   void MarathonLoop();
   void InjectFault(const std::string& kind);
+  void StopSerial(int signal_number, const std::string& why);
   void RestartSerial(int signal_number, const std::string& why);
   void RestartSim(int signal_number);
+  // Starts a stopped daemon, retrying for kStartRetriesFor (an instrument
+  // may be unplugged for a while: the serial daemon needs every one).
+  void StartDaemon(Daemon& daemon, const std::string& why);
+  // Restarts a daemon that died on its own.
+  void ReviveDead();
   void FullDisk();
   void CorruptStateFile();
   void CheckStateFiles(const fs::path& dir, const std::string& who);
@@ -121,7 +114,8 @@ class Soak {
   std::string Report(double elapsed_s);
   void Progress(double elapsed_s);
 
-  std::optional<pb::SessionStatus> GetSession(Daemon& daemon, const std::string& id);
+  std::optional<pb::SessionStatus> GetSession(Daemon& daemon, const std::string& id,
+                                              grpc::StatusCode* code = nullptr);
   std::optional<std::string> StartMarathon(Daemon& daemon, std::uint64_t seed);
   bool ZeroPhases(Daemon& daemon);
 
@@ -136,6 +130,8 @@ class Soak {
   std::atomic<bool> stop_{false};
   std::atomic<bool> audit_stop_{false};
 
+  std::mutex audit_mu_;
+  Clock::time_point last_audit_sent_;  // guarded by audit_mu_
   std::mutex safe_mu_;
   struct SafeCheck {
     Clock::time_point from;
@@ -161,7 +157,9 @@ bool Soak::SetUp() {
   tmpfs_ = ::mount("soak", serial_state.c_str(), "tmpfs", 0, "size=4m") == 0;
   fs::copy_file(fs::path(PHC_SOURCE_DIR) / "deploy/chips/clements8.textproto",
                 dir_ / "clements8.textproto");
-  std::ofstream(dir_ / "ideal8.textproto") << kNoiselessChip;
+  // The sim daemon's and the reference's chip: no fabrication errors, noise
+  // or settling, so two runs of one session are bit-identical.
+  std::ofstream(dir_ / "ideal8.textproto") << kIdealChip << "tec { setpoint_c: 25 }\n";
   std::ofstream(dir_ / "serial.textproto")
       << "chip_file: \"clements8.textproto\"\nbackend: BACKEND_SERIAL\n"
       << "serial { heaters: \"heaters\" modulators: \"modulators\" adc: \"adc\" tec: \"tec\" }\n"
@@ -202,13 +200,21 @@ void Soak::TearDown() {
   fs::remove_all(dir_, ignored);
 }
 
-// One audit window: limits against what the chip actually received.
-void Soak::Audit() {
-  const double allowed_mw = budget_.EndWindow();
+// One audit window: limits against what the chip actually received. Every
+// audit goes through here (the windows follow each other), and each is judged.
+std::optional<HeaterAudit> Soak::Audit() {
+  std::lock_guard audit_lock(audit_mu_);
+  // The window now ending began when photonsim answered the previous audit,
+  // after that audit was sent.
+  const Clock::time_point window_began_after = last_audit_sent_;
+  last_audit_sent_ = Clock::now();
+  double allowed_mw = budget_.EndWindow();
   std::optional<HeaterAudit> audit = photonsim_->Audit();
+  // A raise sent while the audit was on its way may already have been used.
+  allowed_mw = std::max(allowed_mw, budget_.Peek());
   if (!audit.has_value()) {
     tally_.Violation("photonsim audit failed", "no answer");
-    return;
+    return audit;
   }
   char detail[160];
   if (audit->max_volts_v > kMaxVolts * (1 + 1e-12)) {
@@ -232,8 +238,8 @@ void Soak::Audit() {
   std::lock_guard lock(safe_mu_);
   for (auto it = pending_safe_.begin(); it != pending_safe_.end();) {
     // A window counts only if it began after the event (its start state is
-    // included in was_safe): the previous audit was at most one period ago.
-    if (audit->was_safe && now - it->from > std::chrono::milliseconds(150)) {
+    // included in was_safe).
+    if (audit->was_safe && window_began_after >= it->from) {
       tally_.Figure("time_to_safe_ms/" + it->why,
                     std::chrono::duration<double, std::milli>(now - it->from).count());
       it = pending_safe_.erase(it);
@@ -244,6 +250,7 @@ void Soak::Audit() {
       ++it;
     }
   }
+  return audit;
 }
 
 void Soak::ExpectSafeFrom(Clock::time_point from, const std::string& why) {
@@ -255,6 +262,16 @@ void Soak::AuditLoop() {
   auto next_sample = Clock::now();
   while (!audit_stop_.load()) {
     Audit();
+    for (Daemon* d : {serial_.get(), sim_.get(), reference_.get()}) {
+      if (d->TakeDeath()) {
+        std::string tail;
+        const std::vector<std::string> lines = d->LastLines();
+        for (std::size_t i = lines.size() > 6 ? lines.size() - 6 : 0; i < lines.size(); ++i) {
+          tail += " | " + lines[i];
+        }
+        tally_.Violation("daemon died", d->name() + tail);
+      }
+    }
     if (Clock::now() >= next_sample) {
       SampleFootprints();
       next_sample += std::chrono::seconds(1);
@@ -279,14 +296,17 @@ void Soak::SampleFootprints() {
   }
 }
 
-std::optional<pb::SessionStatus> Soak::GetSession(Daemon& daemon, const std::string& id) {
+std::optional<pb::SessionStatus> Soak::GetSession(Daemon& daemon, const std::string& id,
+                                                  grpc::StatusCode* code) {
   auto stub = pb::TrainingService::NewStub(daemon.channel());
   grpc::ClientContext context;
   context.set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(15));
   pb::SessionRequest request;
   request.set_id(id);
   pb::SessionStatus status;
-  if (!stub->GetSession(&context, request, &status).ok()) return std::nullopt;
+  const grpc::Status answer = stub->GetSession(&context, request, &status);
+  if (code != nullptr) *code = answer.error_code();
+  if (!answer.ok()) return std::nullopt;
   return status;
 }
 
@@ -329,7 +349,8 @@ void Soak::MarathonLoop() {
     ++seed;
     std::optional<std::string> ref_id, sim_id;
     while (!stop_.load() && !ref_id) {
-      if (ZeroPhases(*reference_)) ref_id = StartMarathon(*reference_, seed);
+      if (ZeroPhases(*reference_) && (ref_id = StartMarathon(*reference_, seed))) break;
+      std::this_thread::sleep_for(std::chrono::milliseconds(200));  // pacing
     }
     while (!stop_.load() && !sim_id) {
       if (ZeroPhases(*sim_) && (sim_id = StartMarathon(*sim_, seed))) break;
@@ -344,15 +365,22 @@ void Soak::MarathonLoop() {
       return s && s->state() != pb::SESSION_STATE_RUNNING && s->state() != pb::SESSION_STATE_PAUSED;
     };
     std::optional<pb::SessionStatus> ref, sim;
-    while (!stop_.load() && !(ended(ref) && ended(sim))) {
+    bool lost = false;
+    while (!stop_.load() && !lost && !(ended(ref) && ended(sim))) {
+      grpc::StatusCode code = grpc::StatusCode::OK;
       if (!ended(ref)) ref = GetSession(*reference_, *ref_id);
-      if (!ended(sim)) sim = GetSession(*sim_, *sim_id);
+      if (!ended(sim)) sim = GetSession(*sim_, *sim_id, &code);
+      if (code == grpc::StatusCode::NOT_FOUND) {
+        tally_.Violation("session lost after a restart", *sim_id);
+        lost = true;
+      }
       std::this_thread::sleep_for(std::chrono::milliseconds(200));  // polling pace
     }
     {
       std::lock_guard lock(marathon_mu_);
       marathon_id_.clear();
     }
+    if (lost) continue;
     if (!ended(ref) || !ended(sim)) return;  // the run is over
     pb::SessionCheckpoint ref_checkpoint, sim_checkpoint;
     std::ifstream ref_file(dir_ / "ref-state/sessions" / (*ref_id + ".binpb"));
@@ -361,7 +389,8 @@ void Soak::MarathonLoop() {
         ref_checkpoint.ParseFromIstream(&ref_file) && sim_checkpoint.ParseFromIstream(&sim_file);
     ++marathons_compared_;
     const bool same =
-        parsed && sim->state() == ref->state() && sim->step() == ref->step() &&
+        parsed && !ref_checkpoint.params_rad().empty() && sim->state() == ref->state() &&
+        sim->step() == ref->step() &&
         std::equal(ref_checkpoint.params_rad().begin(), ref_checkpoint.params_rad().end(),
                    sim_checkpoint.params_rad().begin(), sim_checkpoint.params_rad().end());
     if (same) {
@@ -403,39 +432,72 @@ void Soak::CheckStateFiles(const fs::path& dir, const std::string& who) {
   }
 }
 
-void Soak::RestartSerial(int signal_number, const std::string& why) {
+std::string LastLinesOf(const Daemon& daemon, std::size_t count) {
+  std::string tail;
+  const std::vector<std::string> lines = daemon.LastLines();
+  for (std::size_t i = lines.size() > count ? lines.size() - count : 0; i < lines.size(); ++i) {
+    tail += " | " + lines[i];
+  }
+  return tail;
+}
+
+// Stops the serial daemon. After SIGTERM it must exit 0 with every heater at
+// 0 V; after any stop, every state file must parse.
+void Soak::StopSerial(int signal_number, const std::string& why) {
   const int code = serial_->Stop(signal_number);
   if (signal_number == SIGTERM) {
     if (code != 0) {
-      std::string tail;
-      const std::vector<std::string> lines = serial_->LastLines();
-      for (std::size_t i = lines.size() > 4 ? lines.size() - 4 : 0; i < lines.size(); ++i) {
-        tail += " | " + lines[i];
-      }
-      tally_.Violation("SIGTERM exit", "serial daemon exited " + std::to_string(code) + tail);
+      tally_.Violation("SIGTERM exit", "serial daemon exited " + std::to_string(code) + " (" + why +
+                                           ")" + LastLinesOf(*serial_, 4));
     }
-    // The daemon drove the chip safe before it exited: an audit now must
-    // see every heater at 0 V (a window starting after the exit).
-    photonsim_->Audit();
-    std::optional<HeaterAudit> after = photonsim_->Audit();
+    // The window after the exit must show every heater at 0 V (both audits
+    // are judged against the limits as every other).
+    Audit();
+    std::optional<HeaterAudit> after = Audit();
     if (!after || !after->was_safe) {
       tally_.Violation("chip not safe at exit", "after SIGTERM (" + why + ")");
     }
   }
   CheckStateFiles(dir_ / "serial-state", "serial");
-  const Clock::time_point restart = Clock::now();
-  const bool started = serial_->Start();
-  tally_.Figure("start_ms/serial",
-                std::chrono::duration<double, std::milli>(Clock::now() - restart).count());
-  if (!started) {
-    tally_.Violation("daemon did not restart", why + ": " + serial_->last_error());
-    // Keep the run going: a bad file is moved away and the start retried.
-    serial_->Start();
+}
+
+void Soak::StartDaemon(Daemon& daemon, const std::string& why) {
+  const Clock::time_point start = Clock::now();
+  {
+    std::lock_guard lock(marathon_mu_);
+    lives_[daemon.name()].push_back({start, {}, {}, start});
   }
-  budget_.Restarted(kDescriptionBudgetMw);
-  std::lock_guard lock(marathon_mu_);
-  lives_["serial"].push_back({restart, {}, {}, restart});
-  if (signal_number == SIGKILL) ExpectSafeFrom(restart, "restart after SIGKILL");
+  if (&daemon == serial_.get()) {
+    // Before the start: a session resumed at start may use the whole budget.
+    budget_.Restarted(kDescriptionBudgetMw);
+    ExpectSafeFrom(start, "serial daemon start");
+  }
+  int attempts = 1;
+  while (!daemon.Start()) {
+    if (Clock::now() - start > kStartRetriesFor) {
+      tally_.Violation("daemon did not restart",
+                       daemon.name() + " (" + why + "): " + daemon.last_error());
+      return;
+    }
+    ++attempts;
+    std::this_thread::sleep_for(std::chrono::milliseconds(500));  // retry pace
+  }
+  tally_.Figure("start_ms/" + daemon.name(),
+                std::chrono::duration<double, std::milli>(Clock::now() - start).count());
+  if (attempts > 1) tally_.Figure("start_attempts/" + daemon.name(), attempts);
+}
+
+void Soak::RestartSerial(int signal_number, const std::string& why) {
+  StopSerial(signal_number, why);
+  StartDaemon(*serial_, why);
+}
+
+void Soak::ReviveDead() {
+  for (Daemon* d : {serial_.get(), sim_.get(), reference_.get()}) {
+    if (!d->dead()) continue;
+    d->Stop(SIGKILL);  // reaps it
+    StartDaemon(*d, "after it died");
+  }
 }
 
 void Soak::RestartSim(int signal_number) {
@@ -444,33 +506,29 @@ void Soak::RestartSim(int signal_number) {
     std::lock_guard lock(marathon_mu_);
     id = marathon_id_;
   }
+  // The step of its last finished slice: the session may step further
+  // before the signal lands, so the loss measured is a lower bound.
   std::optional<pb::SessionStatus> before;
   if (!id.empty()) before = GetSession(*sim_, id);
   const int code = sim_->Stop(signal_number);
   if (signal_number == SIGTERM && code != 0) {
-    tally_.Violation("SIGTERM exit", "sim daemon exited " + std::to_string(code));
+    tally_.Violation("SIGTERM exit",
+                     "sim daemon exited " + std::to_string(code) + LastLinesOf(*sim_, 4));
   }
   CheckStateFiles(dir_ / "sim-state", "sim");
   if (before && before->state() == pb::SESSION_STATE_RUNNING) {
     pb::SessionCheckpoint checkpoint;
     std::ifstream file(dir_ / "sim-state/sessions" / (id + ".binpb"));
-    if (checkpoint.ParseFromIstream(&file)) {
-      const long lost = before->step() - checkpoint.status().step();
-      tally_.Figure(signal_number == SIGKILL ? "lost_steps/SIGKILL" : "lost_steps/SIGTERM",
-                    static_cast<double>(std::max(0L, lost)));
-      if (lost > kMarathonCheckpointEvery) {
-        tally_.Violation("session steps lost beyond checkpoint_every",
-                         id + ": " + std::to_string(lost) + " steps");
-      }
+    const long saved = checkpoint.ParseFromIstream(&file) ? checkpoint.status().step() : 0;
+    const long lost = before->step() - saved;
+    tally_.Figure(signal_number == SIGKILL ? "lost_steps/SIGKILL" : "lost_steps/SIGTERM",
+                  static_cast<double>(std::max(0L, lost)));
+    if (lost > kMarathonCheckpointEvery) {
+      tally_.Violation("session steps lost beyond checkpoint_every",
+                       id + ": " + std::to_string(lost) + " steps");
     }
   }
-  const Clock::time_point restart = Clock::now();
-  if (!sim_->Start()) {
-    tally_.Violation("daemon did not restart", "sim: " + sim_->last_error());
-    sim_->Start();
-  }
-  std::lock_guard lock(marathon_mu_);
-  lives_["sim"].push_back({restart, {}, {}, restart});
+  StartDaemon(*sim_, signal_number == SIGKILL ? "SIGKILL" : "SIGTERM");
 }
 
 void Soak::FullDisk() {
@@ -485,11 +543,12 @@ void Soak::FullDisk() {
     for (int i = 0; i < 1024 && out.write(block.data(), block.size()); ++i) {
     }
   }
-  // Four seconds of a full disk under load: the daemon keeps serving.
+  // Four seconds of a full disk under load: the daemon keeps answering
+  // (NOT_SERVING is its answer while an instrument link is down).
   const Clock::time_point until = Clock::now() + std::chrono::seconds(4);
   while (Clock::now() < until) {
-    if (testing::CheckHealth(serial_->channel()) != testing::Serving::kServing) {
-      tally_.Violation("not serving with a full disk", "health check");
+    if (testing::CheckHealth(serial_->channel()) == testing::Serving::kCallFailed) {
+      tally_.Violation("not answering with a full disk", "health check");
       break;
     }
     std::this_thread::sleep_for(std::chrono::milliseconds(500));  // probing pace
@@ -509,7 +568,7 @@ void Soak::CorruptStateFile() {
     tally_.Fault("corrupt_file (skipped: no state file yet)");
     return;
   }
-  serial_->Stop(SIGTERM);
+  StopSerial(SIGTERM, "before corrupting a state file");
   const fs::path victim =
       files[std::uniform_int_distribution<std::size_t>(0, files.size() - 1)(rng_)];
   const auto size = fs::file_size(victim, error);
@@ -519,16 +578,12 @@ void Soak::CorruptStateFile() {
     std::ofstream(victim, std::ios::binary) << "\x08\xff\xff garbage \x01\x02";
   }
   corrupted_[victim.string()] = fs::last_write_time(victim, error);
-  const Clock::time_point restart = Clock::now();
-  if (!serial_->Start()) {
-    tally_.Violation("daemon did not start with a corrupt state file",
-                     victim.string() + ": " + serial_->last_error());
+  StartDaemon(*serial_, "with a corrupt " + victim.filename().string());
+  if (!serial_->running()) {
+    // Keep the run going without the file (the violation is counted).
     fs::remove(victim, error);
-    serial_->Start();
+    StartDaemon(*serial_, "without the corrupt file");
   }
-  budget_.Restarted(kDescriptionBudgetMw);
-  std::lock_guard lock(marathon_mu_);
-  lives_["serial"].push_back({restart, {}, {}, restart});
 }
 
 void Soak::InjectFault(const std::string& kind) {
@@ -590,6 +645,7 @@ void Soak::FaultLoop() {
           std::min<Clock::duration>(at - Clock::now(), std::chrono::seconds(1)));
     }
     if (Clock::now() >= end) break;
+    ReviveDead();
     InjectFault(cycle[next++ % cycle.size()]);
   }
 }
@@ -606,25 +662,7 @@ void Soak::Progress(double elapsed_s) {
 }
 
 std::string CodeName(grpc::StatusCode code) {
-  static const char* names[] = {"OK",
-                                "CANCELLED",
-                                "UNKNOWN",
-                                "INVALID_ARGUMENT",
-                                "DEADLINE_EXCEEDED",
-                                "NOT_FOUND",
-                                "ALREADY_EXISTS",
-                                "PERMISSION_DENIED",
-                                "RESOURCE_EXHAUSTED",
-                                "FAILED_PRECONDITION",
-                                "ABORTED",
-                                "OUT_OF_RANGE",
-                                "UNIMPLEMENTED",
-                                "INTERNAL",
-                                "UNAVAILABLE",
-                                "DATA_LOSS",
-                                "UNAUTHENTICATED"};
-  const int i = static_cast<int>(code);
-  return i >= 0 && i < 17 ? names[i] : std::to_string(i);
+  return absl::StatusCodeToString(static_cast<absl::StatusCode>(code));
 }
 
 std::string Quote(const std::string& text) {
@@ -764,6 +802,19 @@ int Soak::Run() {
   stop_ = true;
   for (std::thread& c : clients) c.join();
   marathon.join();
+  // Every daemon stops as a service manager would stop it: SIGTERM, exit 0,
+  // the chip safe.
+  ReviveDead();
+  StopSerial(SIGTERM, "end of the run");
+  for (Daemon* d : {sim_.get(), reference_.get()}) {
+    if (const int code = d->Stop(SIGTERM); code != 0) {
+      tally_.Violation("SIGTERM exit", d->name() + " daemon exited " + std::to_string(code) +
+                                           " at the end" + LastLinesOf(*d, 4));
+    }
+  }
+  if (marathons_compared_ == 0) {
+    tally_.Violation("no marathon session compared", "the run was too short to finish one");
+  }
   // Last: every pending safe-state check gets its time.
   const auto settle = Clock::now() + kSafeWithin;
   while (Clock::now() < settle) {

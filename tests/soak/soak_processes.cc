@@ -93,6 +93,10 @@ void Daemon::Drain() {
     std::optional<std::string> line = process_->ReadStderrLine(std::chrono::hours(24));
     std::lock_guard lock(lines_mu_);
     if (!line.has_value()) {  // EOF: the daemon has exited
+      if (!stopping_.load()) {
+        dead_ = true;
+        death_unreported_ = true;
+      }
       stderr_closed_ = true;
       exited_cv_.notify_all();
       return;
@@ -109,6 +113,7 @@ void Daemon::Drain() {
 int Daemon::Stop(int signal_number, std::chrono::seconds grace) {
   if (!running()) return -1;
   pid_ = -1;
+  stopping_ = true;
   process_->Signal(signal_number);
   bool exited = false;
   {
@@ -120,6 +125,8 @@ int Daemon::Stop(int signal_number, std::chrono::seconds grace) {
   const int code = process_->Wait().exit_code;
   process_.reset();
   stderr_closed_ = false;
+  stopping_ = false;
+  dead_ = false;
   return exited ? code : -1;
 }
 

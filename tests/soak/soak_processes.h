@@ -64,7 +64,7 @@ class Daemon {
   ~Daemon();
 
   // Starts it and waits for "listening on" (up to 60 s). False with the
-  // reason in last_error().
+  // reason in last_error(). REQUIRES: stopped.
   bool Start();
   // Sends `signal_number` and reaps; returns the exit code (128 + signal).
   // A daemon that has not exited within `grace` is SIGKILLed: -1.
@@ -72,6 +72,11 @@ class Daemon {
   bool running() const { return process_ != nullptr; }
   // Thread-safe; -1 while stopped.
   int pid() const { return pid_.load(); }
+  // It exited without being stopped (a crash, a sanitizer abort). Stop()
+  // reaps it. Thread-safe.
+  bool dead() const { return dead_.load(); }
+  // True once per unexpected exit. Thread-safe.
+  bool TakeDeath() { return death_unreported_.exchange(false); }
   int restarts() const { return starts_ - 1; }
   const std::string& name() const { return name_; }
   const std::string& last_error() const { return last_error_; }
@@ -92,6 +97,9 @@ class Daemon {
   std::unique_ptr<testing::Subprocess> process_;
   std::thread drain_;
   std::atomic<int> pid_{-1};
+  std::atomic<bool> stopping_{false};
+  std::atomic<bool> dead_{false};
+  std::atomic<bool> death_unreported_{false};
   int starts_ = 0;
   std::string last_error_;
   mutable std::mutex lines_mu_;
