@@ -134,6 +134,7 @@ class QontrolChain final : public LineDevice {
   void Apply(const std::vector<int>& channels, const std::vector<double>& volts) {
     if (role_ == QontrolRole::kHeaters) {
       chip_.SetHeaterVoltages(channels, volts);
+      if (chip_.heaters_off()) time_.MarkHeatersOff();
     } else {
       std::vector<double> all = chip_.modulator_voltages_v();
       for (std::size_t i = 0; i < channels.size(); ++i) all[channels[i]] = volts[i];

@@ -29,10 +29,15 @@ class WallTime {
   // The chip's clock jumps by `dt` (forward: that much time passes at once;
   // backward: the chip's time stands still until the wall clock catches up).
   void Jump(std::chrono::nanoseconds dt) { start_ -= dt; }
+  // When the heaters were last all at 0 V, on the machine's steady clock
+  // (comparable across processes): set by the heater chain after each write.
+  void MarkHeatersOff() { heaters_off_at_ = std::chrono::steady_clock::now(); }
+  std::chrono::steady_clock::time_point heaters_off_at() const { return heaters_off_at_; }
 
  private:
   SimChip& chip_;
   std::chrono::steady_clock::time_point start_;
+  std::chrono::steady_clock::time_point heaters_off_at_ = start_;
 };
 
 enum class QontrolRole { kHeaters, kModulators };

@@ -20,9 +20,11 @@
 //                            (negative: it stands still that long)
 // and one query line:
 //   audit                    "photonsim: audit writes=<n> max_v=<V>@<ch> max_ma=<mA>@<ch>
-//                            max_total_mw=<mW> total_mw=<mW> was_safe=<0|1>": what the heaters
-//                            received since the last audit, with the hidden
-//                            resistances (the check from outside the daemon)
+//                            max_total_mw=<mW> total_mw=<mW> was_safe=<0|1> off_ns=<t>":
+//                            what the heaters received since the last audit, with
+//                            the hidden resistances (the check from outside the
+//                            daemon); off_ns: when every heater was last at 0 V
+//                            (now if they are), on the steady clock in ns
 #include <poll.h>
 #include <unistd.h>
 
@@ -44,15 +46,19 @@ using photonsim::emulators::PtyPort;
 volatile std::sig_atomic_t g_stop = 0;
 void OnSignal(int) { g_stop = 1; }
 
-std::string AuditLine(photonsim::SimChip& chip) {
+std::string AuditLine(photonsim::SimChip& chip, const photonsim::emulators::WallTime& time) {
   const photonsim::SimChip::HeaterAudit audit = chip.TakeHeaterAudit();
-  char line[256];
+  const auto off_at = std::chrono::duration_cast<std::chrono::nanoseconds>(
+      (chip.heaters_off() ? std::chrono::steady_clock::now() : time.heaters_off_at())
+          .time_since_epoch());
+  char line[320];
   std::snprintf(line, sizeof line,
                 "photonsim: audit writes=%lld max_v=%.6f@%d max_ma=%.6f@%d max_total_mw=%.6f "
-                "total_mw=%.6f was_safe=%d",
+                "total_mw=%.6f was_safe=%d off_ns=%lld",
                 static_cast<long long>(audit.writes), audit.max_volts_v, audit.max_volts_channel,
                 audit.max_current_ma, audit.max_current_channel, audit.max_total_power_mw,
-                audit.total_power_mw, audit.was_safe ? 1 : 0);
+                audit.total_power_mw, audit.was_safe ? 1 : 0,
+                static_cast<long long>(off_at.count()));
   return line;
 }
 
@@ -65,7 +71,7 @@ bool Control(const std::string& line, std::vector<std::unique_ptr<PtyPort>>& por
   in >> verb >> role;
   const bool has_value = static_cast<bool>(in >> value);
   if (verb == "audit" && role.empty()) {
-    std::printf("%s\n", AuditLine(chip).c_str());
+    std::printf("%s\n", AuditLine(chip, time).c_str());
     return true;
   }
   if (verb == "jump" && role == "tec" && has_value) {

@@ -131,7 +131,6 @@ class Soak {
   std::atomic<bool> audit_stop_{false};
 
   std::mutex audit_mu_;
-  Clock::time_point last_audit_sent_;  // guarded by audit_mu_
   std::mutex safe_mu_;
   struct SafeCheck {
     Clock::time_point from;
@@ -204,10 +203,6 @@ void Soak::TearDown() {
 // audit goes through here (the windows follow each other), and each is judged.
 std::optional<HeaterAudit> Soak::Audit() {
   std::lock_guard audit_lock(audit_mu_);
-  // The window now ending began when photonsim answered the previous audit,
-  // after that audit was sent.
-  const Clock::time_point window_began_after = last_audit_sent_;
-  last_audit_sent_ = Clock::now();
   double allowed_mw = budget_.EndWindow();
   std::optional<HeaterAudit> audit = photonsim_->Audit();
   // A raise sent while the audit was on its way may already have been used.
@@ -237,11 +232,12 @@ std::optional<HeaterAudit> Soak::Audit() {
   const Clock::time_point now = Clock::now();
   std::lock_guard lock(safe_mu_);
   for (auto it = pending_safe_.begin(); it != pending_safe_.end();) {
-    // A window counts only if it began after the event (its start state is
-    // included in was_safe).
-    if (audit->was_safe && window_began_after >= it->from) {
-      tally_.Figure("time_to_safe_ms/" + it->why,
-                    std::chrono::duration<double, std::milli>(now - it->from).count());
+    // photonsim says when every heater was last at 0 V, on the same steady
+    // clock: safe after the event if that moment came after it.
+    if (audit->heaters_off_at >= it->from) {
+      tally_.Figure(
+          "time_to_safe_ms/" + it->why,
+          std::chrono::duration<double, std::milli>(audit->heaters_off_at - it->from).count());
       it = pending_safe_.erase(it);
     } else if (now - it->from > kSafeWithin) {
       tally_.Violation("chip not safe in time", it->why);
@@ -450,11 +446,11 @@ void Soak::StopSerial(int signal_number, const std::string& why) {
       tally_.Violation("SIGTERM exit", "serial daemon exited " + std::to_string(code) + " (" + why +
                                            ")" + LastLinesOf(*serial_, 4));
     }
-    // The window after the exit must show every heater at 0 V (both audits
-    // are judged against the limits as every other).
-    Audit();
+    // Every heater at 0 V at the exit (the audit is judged against the
+    // limits as every other).
+    const Clock::time_point exited = Clock::now();
     std::optional<HeaterAudit> after = Audit();
-    if (!after || !after->was_safe) {
+    if (!after || after->heaters_off_at < exited) {
       tally_.Violation("chip not safe at exit", "after SIGTERM (" + why + ")");
     }
   }

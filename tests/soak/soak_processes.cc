@@ -11,14 +11,16 @@ namespace phc::soak {
 std::optional<HeaterAudit> ParseAudit(const std::string& line) {
   HeaterAudit a;
   int safe = 0;
+  long long off_ns = 0;
   const int n =
       std::sscanf(line.c_str(),
                   "photonsim: audit writes=%lld max_v=%lf@%d max_ma=%lf@%d "
-                  "max_total_mw=%lf total_mw=%lf was_safe=%d",
+                  "max_total_mw=%lf total_mw=%lf was_safe=%d off_ns=%lld",
                   &a.writes, &a.max_volts_v, &a.max_volts_channel, &a.max_current_ma,
-                  &a.max_current_channel, &a.max_total_power_mw, &a.total_power_mw, &safe);
-  if (n != 8) return std::nullopt;
+                  &a.max_current_channel, &a.max_total_power_mw, &a.total_power_mw, &safe, &off_ns);
+  if (n != 9) return std::nullopt;
   a.was_safe = safe != 0;
+  a.heaters_off_at = std::chrono::steady_clock::time_point(std::chrono::nanoseconds(off_ns));
   return a;
 }
 

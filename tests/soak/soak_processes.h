@@ -32,6 +32,8 @@ struct HeaterAudit {
   double max_total_power_mw = 0;
   double total_power_mw = 0;
   bool was_safe = false;
+  // When every heater was last at 0 V (now, if they are), steady clock.
+  std::chrono::steady_clock::time_point heaters_off_at;
 };
 
 // Parses "photonsim: audit writes=.. max_v=..@.. ..."; nullopt if malformed.

@@ -4,6 +4,7 @@
 
 #include <grpcpp/grpcpp.h>
 
+#include <cstdio>
 #include <map>
 #include <mutex>
 #include <string>
@@ -27,7 +28,10 @@ class Tally {
     std::lock_guard lock(mu_);
     ++faults_[kind];
   }
+  // Also printed to stderr at once: a long run shows what went wrong as it
+  // happens.
   void Violation(const std::string& kind, const std::string& detail) {
+    std::fprintf(stderr, "soak: VIOLATION %s: %s\n", kind.c_str(), detail.c_str());
     std::lock_guard lock(mu_);
     ++violations_[kind];
     if (violation_details_.size() < 200) violation_details_.push_back(kind + ": " + detail);

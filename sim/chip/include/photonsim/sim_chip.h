@@ -122,6 +122,8 @@ class SimChip {
   // The window since the last call; the next window starts at the present
   // state (so a limit held since before still counts).
   HeaterAudit TakeHeaterAudit();
+  // Every heater at 0 V right now.
+  bool heaters_off() const { return powered_heaters_ == 0; }
 
   // Test-only: the truth, and the phase every shifter has right now.
   const HiddenTruth& hidden_truth_for_testing() const { return truth_; }
