@@ -44,13 +44,19 @@ class WatchReactor final : public grpc::ServerWriteReactor<SessionStatus> {
     Finish(status);
   }
 
+  // A write can complete with ok after OnCancel ran (gRPC dispatches the two
+  // separately): the call is finished here then, since OnCancel left it to
+  // this write and nothing else would.
   void OnWriteDone(bool ok) override {
     bool finish = false;
+    bool cancelled = false;
     {
       phc::base::MutexLock lock(&mu_);
       writing_ = false;
-      if (!ok) {
-        gone_ = true;
+      if (!ok) gone_ = true;
+      if (gone_) {
+        has_pending_ = false;
+        cancelled = true;
         finish = ClaimFinishLocked();
       } else if (has_pending_) {
         StartNextLocked();
@@ -60,13 +66,13 @@ class WatchReactor final : public grpc::ServerWriteReactor<SessionStatus> {
     }
     // Finish may run OnDone at once: nothing touches this afterwards.
     if (finish) {
-      Finish(ok ? grpc::Status::OK
-                : grpc::Status(grpc::StatusCode::CANCELLED, "watch stream closed"));
+      Finish(cancelled ? grpc::Status(grpc::StatusCode::CANCELLED, "watch stream closed")
+                       : grpc::Status::OK);
     }
   }
 
   // A cancelled call still needs its Finish; with a write in flight,
-  // OnWriteDone(false) gives it.
+  // OnWriteDone gives it.
   void OnCancel() override {
     bool finish = false;
     {

@@ -3,6 +3,7 @@
 #include <signal.h>
 
 #include <cstdio>
+#include <cstdlib>
 #include <fstream>
 #include <sstream>
 
@@ -112,6 +113,20 @@ void Daemon::Drain() {
   }
 }
 
+namespace {
+
+// A daemon that does not stop in time: every thread's stack on stderr (with
+// gdb, where it is installed), so the hang can be read from the run's log.
+void DumpStacks(int pid) {
+  if (pid <= 0 || std::system("command -v gdb > /dev/null 2>&1") != 0) return;
+  std::fprintf(stderr, "soak: pid %d did not stop in time; its threads:\n", pid);
+  const std::string command =
+      "gdb -p " + std::to_string(pid) + " -batch -nx -ex 'thread apply all bt 30' 1>&2 2>/dev/null";
+  if (std::system(command.c_str()) != 0) std::fprintf(stderr, "soak: gdb failed\n");
+}
+
+}  // namespace
+
 int Daemon::Stop(int signal_number, std::chrono::seconds grace) {
   if (!running()) return -1;
   pid_ = -1;
@@ -122,7 +137,10 @@ int Daemon::Stop(int signal_number, std::chrono::seconds grace) {
     std::unique_lock lock(lines_mu_);
     exited = exited_cv_.wait_for(lock, grace, [&] { return stderr_closed_; });
   }
-  if (!exited) process_->Signal(SIGKILL);
+  if (!exited) {
+    DumpStacks(process_->pid());
+    process_->Signal(SIGKILL);
+  }
   if (drain_.joinable()) drain_.join();
   const int code = process_->Wait().exit_code;
   process_.reset();
