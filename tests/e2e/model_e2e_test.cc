@@ -466,6 +466,69 @@ TEST_F(ModelE2eTest, SessionFineTunesTheDeployedModelOnItsCores) {
   EXPECT_FALSE(info.deployed());  // the chip now holds the fine-tuned phases
 }
 
+// A gift session: only from a deployed model; the noise structure measured
+// once (repeated queries of each layer), then checked steps that use no
+// chip queries beyond the test evaluations.
+TEST_F(ModelE2eTest, GiftMeasuresTheNoiseStructureThenAdaptsTheDeployedModel) {
+  StartOnTestChip();
+  ASSERT_TRUE(Train(TrainRequest("tiny", TinySpec())).ok());
+  pb::DeployReply deployed;
+  ASSERT_TRUE(Deploy("tiny", deployed).ok());
+  auto training = pb::TrainingService::NewStub(channel_);
+  pb::SessionConfig config;
+  config.set_from_model("tiny");
+  config.mutable_algorithm()->set_name("gift");
+  config.mutable_algorithm()->set_learning_rate(0.01);
+  config.set_train_samples(600);
+  config.set_test_samples(90);
+  config.set_batch_size(16);
+  config.set_max_steps(20);
+  config.set_eval_every(10);
+  config.set_seed(1);
+  pb::SessionStatus status;
+  auto start = [&](const pb::SessionConfig& c) {
+    grpc::ClientContext context;
+    context.set_deadline(Deadline());
+    pb::StartSessionRequest request;
+    *request.mutable_config() = c;
+    return training->StartSession(&context, request, &status);
+  };
+  pb::SessionConfig without_model = config;
+  without_model.clear_from_model();
+  without_model.add_widths(4);
+  without_model.add_widths(4);
+  grpc::Status refused = start(without_model);
+  EXPECT_EQ(refused.error_code(), grpc::StatusCode::INVALID_ARGUMENT);
+  EXPECT_TRUE(Mentions(refused, "from_model")) << refused.error_message();
+  pb::SessionConfig one_draw = config;
+  one_draw.mutable_algorithm()->set_samples_per_step(1);
+  refused = start(one_draw);
+  EXPECT_EQ(refused.error_code(), grpc::StatusCode::INVALID_ARGUMENT);
+  EXPECT_TRUE(Mentions(refused, "draws")) << refused.error_message();
+
+  const grpc::Status started = start(config);
+  ASSERT_TRUE(started.ok()) << started.error_message();
+  grpc::ClientContext context;
+  context.set_deadline(Deadline());
+  pb::SessionRequest watch;
+  watch.set_id(status.id());
+  auto stream = training->WatchSession(&context, watch);
+  pb::SessionStatus last;
+  while (stream->Read(&status)) last = status;
+  ASSERT_TRUE(stream->Finish().ok());
+  EXPECT_EQ(last.state(), pb::SESSION_STATE_COMPLETED) << last.termination_reason();
+  EXPECT_EQ(last.step(), 20);
+  EXPECT_EQ(last.dataset_source(), "synthetic");
+  EXPECT_GE(last.test_accuracy(), 0.0);
+  // 2 optical layers x 4 repeats x 256 probe samples for the noise
+  // structure, then 90 test samples x 2 layers at the start, step 10 and 20.
+  EXPECT_EQ(last.chip_queries(), 2 * 4 * 256 + 3 * 90 * 2);
+  // Four draws per step (more after a refused one).
+  EXPECT_GE(last.loss_evaluations(), 4 * 20);
+  const pb::GetPhasesResponse phases = Phases();
+  for (int p = 160; p < 192; ++p) EXPECT_EQ(phases.heater_power_mw(p), 0.0) << "spare core " << p;
+}
+
 TEST_F(ModelE2eTest, StoredModelsSurviveARestartUndeployed) {
   StartOnTestChip();
   ASSERT_TRUE(Train(TrainRequest("kept", TinySpec(), 2)).ok());

@@ -7,6 +7,7 @@
 #include <complex>
 #include <cstdlib>
 #include <numbers>
+#include <numeric>
 #include <random>
 
 #include "absl/strings/str_cat.h"
@@ -214,6 +215,29 @@ absl::StatusOr<FashionMnist> LoadFashionMnist(const std::filesystem::path& dir, 
       load("t10k-images-idx3-ubyte.gz", "t10k-labels-idx1-ubyte.gz", test_limit);
   if (!test.ok()) return test.status();
   return FashionMnist{*std::move(train), *std::move(test)};
+}
+
+EpochMinibatches::EpochMinibatches(const Dataset& data, int batch_size, std::uint64_t seed)
+    : data_(data), batch_size_(batch_size), seed_(seed) {}
+
+Dataset EpochMinibatches::At(std::int64_t step) {
+  const std::int64_t per_epoch = (data_.size() + batch_size_ - 1) / batch_size_;
+  const std::int64_t epoch = step / per_epoch;
+  if (epoch != epoch_) {
+    order_.resize(data_.size());
+    std::iota(order_.begin(), order_.end(), 0);
+    std::mt19937_64 rng(seed_ * 1000003ULL + static_cast<std::uint64_t>(epoch));
+    std::shuffle(order_.begin(), order_.end(), rng);
+    epoch_ = epoch;
+  }
+  const int start = static_cast<int>(step % per_epoch) * batch_size_;
+  const int end = std::min(start + batch_size_, data_.size());
+  Dataset batch{Eigen::MatrixXd(end - start, data_.feature_count()), {}, data_.classes};
+  for (int i = start; i < end; ++i) {
+    batch.features.row(i - start) = data_.features.row(order_[i]);
+    batch.labels.push_back(data_.labels[order_[i]]);
+  }
+  return batch;
 }
 
 }  // namespace phc::trainers

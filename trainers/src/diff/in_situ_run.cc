@@ -53,6 +53,7 @@ InSituRun::InSituRun(const InSituConfig& config, const Dataset& train, const Dat
     : config_(config),
       train_(train),
       test_(test),
+      minibatches_(train, config.batch_size, config.seed),
       model_(BuildBlockOnn(config.modes, config.blocks, config.classes, config.method == "dat",
                            config.seed)) {}
 
@@ -104,26 +105,9 @@ absl::StatusOr<double> InSituRun::Evaluate(const Dataset& data, int samples) {
 
 absl::StatusOr<TrainingProgress> InSituRun::Step() {
   if (done()) return progress_;
-  // Minibatches walk a fresh permutation of the training set each epoch;
-  // the permutation is a function of the seed and the epoch, so a resumed
-  // run sees the same minibatches.
-  const std::int64_t per_epoch = (train_.size() + config_.batch_size - 1) / config_.batch_size;
-  const std::int64_t epoch = progress_.step / per_epoch;
-  const std::int64_t within = progress_.step % per_epoch;
-  if (order_.empty() || within == 0) {
-    order_.resize(train_.size());
-    std::iota(order_.begin(), order_.end(), 0);
-    std::mt19937_64 rng(config_.seed * 1000003ULL + static_cast<std::uint64_t>(epoch));
-    std::shuffle(order_.begin(), order_.end(), rng);
-  }
-  const int start = static_cast<int>(within) * config_.batch_size;
-  const int end = std::min(start + config_.batch_size, train_.size());
-  Eigen::MatrixXd features(end - start, train_.feature_count());
-  std::vector<int> labels;
-  for (int i = start; i < end; ++i) {
-    features.row(i - start) = train_.features.row(order_[i]);
-    labels.push_back(train_.labels[order_[i]]);
-  }
+  const Dataset batch = minibatches_.At(progress_.step);
+  const Eigen::MatrixXd& features = batch.features;
+  const std::vector<int>& labels = batch.labels;
   const std::int64_t measured_before = trainer_->measurements();
   absl::StatusOr<double> loss =
       trainer_->Step(features, labels, progress_.step >= config_.prediction_warmup_steps);
@@ -167,7 +151,6 @@ absl::Status InSituRun::Restore(const RunCheckpoint& checkpoint) {
     return absl::DataLossError(s.message());
   }
   progress_ = checkpoint.progress;
-  order_.clear();
   if (progress_.step >= config_.max_steps) stop_reason_ = StopReason::kMaxSteps;
   return absl::OkStatus();
 }

@@ -6,6 +6,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "phc/base/check.h"
+#include "phc/trainers/diff/layers.h"
 #include "photonsim/chip_layout.h"
 
 namespace phc::trainers::onn {
@@ -199,36 +200,103 @@ absl::StatusOr<Eigen::MatrixXd> RunOnChip(const OpticalLinear& map, const Eigen:
 
 }  // namespace
 
-absl::StatusOr<Eigen::MatrixXd> ChipForward(Model& model, const ChipPlacement& placement,
-                                            ChipOracle& oracle, const Eigen::MatrixXd& features) {
+namespace {
+
+// The first core of each optical layer (ChipPlacement::circuits order).
+std::vector<std::size_t> FirstCores(const Model& model) {
+  std::vector<std::size_t> first(model.layers().size(), 0);
+  std::size_t core = 0;
+  for (std::size_t i = 0; i < model.layers().size(); ++i) {
+    first[i] = core;
+    if (const OpticalLinear* optical = OpticalMap(*model.layers()[i])) {
+      core += optical->blocks().size();
+    }
+  }
+  return first;
+}
+
+absl::StatusOr<Eigen::MatrixXd> RunLayerOnChip(const ModelLayer& layer, const Eigen::MatrixXd& x,
+                                               double bound, std::size_t first_core,
+                                               const ChipPlacement& placement, ChipOracle& oracle) {
+  const OpticalLinear& optical = *OpticalMap(layer);
+  if (const auto* conv = dynamic_cast<const Conv2d*>(&layer)) {
+    absl::StatusOr<Eigen::MatrixXd> y =
+        RunOnChip(optical, conv->Im2Col(x), bound, first_core, placement, oracle);
+    if (!y.ok()) return y.status();
+    return conv->PatchOutputsToImages(*y, static_cast<int>(x.rows()));
+  }
+  return RunOnChip(optical, x, bound, first_core, placement, oracle);
+}
+
+absl::Status CheckFeatures(const Model& model, const Eigen::MatrixXd& features) {
   if (features.cols() != model.input_width()) {
     return absl::InvalidArgumentError(absl::StrCat(
         "features have ", features.cols(), " columns; the model reads ", model.input_width()));
   }
+  return absl::OkStatus();
+}
+
+// ChipForward; with `keep_for_backward`, every layer also runs its own
+// Forward on the chip's activations (so Backward sees them) before an
+// optical layer's output is replaced by the chip's.
+absl::StatusOr<Eigen::MatrixXd> RunForward(Model& model, const ChipPlacement& placement,
+                                           ChipOracle& oracle, const Eigen::MatrixXd& features,
+                                           bool keep_for_backward) {
+  if (absl::Status s = CheckFeatures(model, features); !s.ok()) return s;
   const std::vector<double> bounds = InputBounds(model);
+  const std::vector<std::size_t> first_cores = FirstCores(model);
   Eigen::MatrixXd x = features;
-  std::size_t core = 0;
   for (std::size_t i = 0; i < model.layers().size(); ++i) {
     ModelLayer& layer = *model.layers()[i];
-    const OpticalLinear* optical = OpticalMap(layer);
-    if (optical == nullptr) {
+    if (OpticalMap(layer) == nullptr) {
       x = layer.Forward(x);
       continue;
     }
-    if (const auto* conv = dynamic_cast<const Conv2d*>(&layer)) {
-      absl::StatusOr<Eigen::MatrixXd> y =
-          RunOnChip(*optical, conv->Im2Col(x), bounds[i], core, placement, oracle);
-      if (!y.ok()) return y.status();
-      x = conv->PatchOutputsToImages(*y, static_cast<int>(x.rows()));
-    } else {
-      absl::StatusOr<Eigen::MatrixXd> y =
-          RunOnChip(*optical, x, bounds[i], core, placement, oracle);
-      if (!y.ok()) return y.status();
-      x = *std::move(y);
-    }
-    core += optical->blocks().size();
+    if (keep_for_backward) layer.Forward(x);
+    absl::StatusOr<Eigen::MatrixXd> y =
+        RunLayerOnChip(layer, x, bounds[i], first_cores[i], placement, oracle);
+    if (!y.ok()) return y.status();
+    x = *std::move(y);
   }
   return x;
+}
+
+}  // namespace
+
+absl::StatusOr<Eigen::MatrixXd> ChipForward(Model& model, const ChipPlacement& placement,
+                                            ChipOracle& oracle, const Eigen::MatrixXd& features) {
+  return RunForward(model, placement, oracle, features, false);
+}
+
+absl::StatusOr<Eigen::MatrixXd> ChipLayerForward(Model& model, std::size_t layer,
+                                                 const ChipPlacement& placement, ChipOracle& oracle,
+                                                 const Eigen::MatrixXd& x) {
+  if (layer >= model.layers().size() || OpticalMap(*model.layers()[layer]) == nullptr) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("model layer ", layer, " is not an optical layer"));
+  }
+  if (x.cols() != model.layers()[layer]->in_width()) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "layer ", layer, " reads ", model.layers()[layer]->in_width(), " columns; got ", x.cols()));
+  }
+  return RunLayerOnChip(*model.layers()[layer], x, InputBounds(model)[layer],
+                        FirstCores(model)[layer], placement, oracle);
+}
+
+absl::StatusOr<double> ChipLossAndGradients(Model& model, const ChipPlacement& placement,
+                                            ChipOracle& oracle, const Eigen::MatrixXd& features,
+                                            std::span<const int> labels, Eigen::MatrixXd* logits) {
+  if (static_cast<Eigen::Index>(labels.size()) != features.rows()) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("labels: ", labels.size(), " for ", features.rows(), " feature rows"));
+  }
+  absl::StatusOr<Eigen::MatrixXd> out = RunForward(model, placement, oracle, features, true);
+  if (!out.ok()) return out.status();
+  Eigen::MatrixXd delta;
+  const double loss = diff::SoftmaxCrossEntropy(*out, labels, &delta);
+  model.Backward(delta);
+  if (logits != nullptr) *logits = *std::move(out);
+  return loss;
 }
 
 int QueriesPerSample(const Model& model) {

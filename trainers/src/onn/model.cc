@@ -337,15 +337,20 @@ Eigen::MatrixXd Model::Forward(const Eigen::MatrixXd& features) {
 
 double Model::LossAndGradients(const Eigen::MatrixXd& features, std::span<const int> labels,
                                Eigen::MatrixXd* logits) {
-  for (auto& layer : layers_) {
-    for (double& g : layer->gradients()) g = 0.0;
-  }
   Eigen::MatrixXd out = Forward(features);
   Eigen::MatrixXd delta;
   const double loss = diff::SoftmaxCrossEntropy(out, labels, &delta);
   if (logits != nullptr) *logits = std::move(out);
-  for (auto it = layers_.rbegin(); it != layers_.rend(); ++it) delta = (*it)->Backward(delta);
+  Backward(delta);
   return loss;
+}
+
+void Model::Backward(const Eigen::MatrixXd& d_loss_d_logits) {
+  for (auto& layer : layers_) {
+    for (double& g : layer->gradients()) g = 0.0;
+  }
+  Eigen::MatrixXd delta = d_loss_d_logits;
+  for (auto it = layers_.rbegin(); it != layers_.rend(); ++it) delta = (*it)->Backward(delta);
 }
 
 void Model::SetPhaseNoise(double std_rad, std::mt19937_64* rng) {

@@ -79,6 +79,7 @@ constexpr Algorithm kAlgorithms[] = {
     {"dat", runs::ValidateInSitu, runs::CreateInSitu},
     {"ntkd", runs::ValidateNtkd, runs::CreateNtkd},
     {"dfa", runs::ValidateDfa, runs::CreateDfa},
+    {"gift", runs::ValidateGift, runs::CreateGift},
 };
 
 absl::StatusOr<const Algorithm*> Named(std::string_view name) {
@@ -110,11 +111,12 @@ absl::Status ValidateRun(const photonic::v1::SessionConfig& config,
                          const photonsim::ChipLayout& layout) {
   absl::StatusOr<const Algorithm*> algorithm = Named(config.algorithm().name());
   if (!algorithm.ok()) return algorithm.status();
-  if (!config.from_model().empty() && (*algorithm)->create != runs::CreateZo) {
+  if (!config.from_model().empty() && (*algorithm)->create != runs::CreateZo &&
+      (*algorithm)->create != runs::CreateGift) {
     return absl::InvalidArgumentError(
         absl::StrCat("from_model: ", config.algorithm().name(),
                      " cannot start from a model; coordinate_zo, gaussian_zo, spsa, stp, cocd, "
-                     "sparse_cocd and sparse_zo can"));
+                     "sparse_cocd, sparse_zo and gift can"));
   }
   return (*algorithm)->validate(config, chip, layout);
 }

@@ -88,4 +88,11 @@ absl::Status ValidateNtkd(const photonic::v1::SessionConfig& config,
 absl::StatusOr<StartedRun> CreateNtkd(const photonic::v1::SessionConfig& config, RunChip& chip,
                                       const RunOptions& options);
 
+// gift: a deployed model adapted to the chip's measured noise structure.
+absl::Status ValidateGift(const photonic::v1::SessionConfig& config,
+                          const photonic::v1::ChipDescription& chip,
+                          const photonsim::ChipLayout& layout);
+absl::StatusOr<StartedRun> CreateGift(const photonic::v1::SessionConfig& config, RunChip& chip,
+                                      const RunOptions& options);
+
 }  // namespace phc::trainers::runs

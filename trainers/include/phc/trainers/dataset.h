@@ -21,6 +21,24 @@ struct Dataset {
   int feature_count() const { return static_cast<int>(features.cols()); }
 };
 
+// Minibatches that walk a fresh permutation of the training set each epoch.
+// The permutation is a function of the seed and the epoch, so a run resumed
+// at step n sees the same minibatches as one that never stopped.
+class EpochMinibatches {
+ public:
+  // REQUIRES: batch_size >= 1; `data` outlives this.
+  EpochMinibatches(const Dataset& data, int batch_size, std::uint64_t seed);
+  // The minibatch of step `step` (0-based); the last of an epoch may be short.
+  Dataset At(std::int64_t step);
+
+ private:
+  const Dataset& data_;
+  int batch_size_;
+  std::uint64_t seed_;
+  std::int64_t epoch_ = -1;
+  std::vector<int> order_;
+};
+
 // 8-bit images as read from an IDX file pair, one image per row, 0..255.
 struct ImageSet {
   Eigen::MatrixXd pixels;

@@ -71,10 +71,10 @@ class InSituRun final : public Run {
   InSituConfig config_;
   const Dataset& train_;
   const Dataset& test_;
+  EpochMinibatches minibatches_;
   Network model_;
   std::unique_ptr<InSituTrainer> trainer_;
   BlockMeasurer* physical_ = nullptr;
-  std::vector<int> order_;
   double model_accuracy_ = 0.0;
   TrainingProgress progress_;
   StopReason stop_reason_ = StopReason::kNone;

@@ -82,6 +82,23 @@ void UsePaperNoiseModel(photonic::v1::ChipDescription& chip, double scale = 1.0)
 absl::StatusOr<Eigen::MatrixXd> ChipForward(Model& model, const ChipPlacement& placement,
                                             ChipOracle& oracle, const Eigen::MatrixXd& features);
 
+// One optical layer (linear or convolution) measured on the chip, whose
+// phases must be the deployed ones: its output for input rows `x`, as
+// ChipForward computes it. INVALID_ARGUMENT for an electronic layer or a
+// width that does not fit.
+absl::StatusOr<Eigen::MatrixXd> ChipLayerForward(Model& model, std::size_t layer,
+                                                 const ChipPlacement& placement, ChipOracle& oracle,
+                                                 const Eigen::MatrixXd& x);
+
+// Physics-aware training's gradient (Wright et al. 2022): the forward pass
+// measured on the chip (as ChipForward), the backward pass through the
+// model at the chip's activations. Returns the mean cross-entropy of the
+// measured logits; replaces model.Gradients() with its gradient.
+absl::StatusOr<double> ChipLossAndGradients(Model& model, const ChipPlacement& placement,
+                                            ChipOracle& oracle, const Eigen::MatrixXd& features,
+                                            std::span<const int> labels,
+                                            Eigen::MatrixXd* logits = nullptr);
+
 // Chip queries ChipForward spends per sample: one per optical linear layer,
 // one per output position of each optical convolution.
 int QueriesPerSample(const Model& model);

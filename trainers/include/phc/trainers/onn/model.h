@@ -78,6 +78,8 @@ class Model {
   // `logits`, when given, receives the forward pass's logits.
   double LossAndGradients(const Eigen::MatrixXd& features, std::span<const int> labels,
                           Eigen::MatrixXd* logits = nullptr);
+  // Backpropagates dL/d(logits) from the last Forward; replaces Gradients().
+  void Backward(const Eigen::MatrixXd& d_loss_d_logits);
   void SetPhaseNoise(double std_rad, std::mt19937_64* rng);
 
   int parameter_count() const;

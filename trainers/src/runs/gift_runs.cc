@@ -1,0 +1,207 @@
+// gift: a deployed model (from_model) adapted in situ by GIFT (onn/gift.h).
+// The run measures the chip's noise structure once, at its start, then
+// takes checked steps on the expected loss under it; each applied step is
+// written to the model's cores. A checkpoint keeps the measured structure,
+// so a resumed run does not measure again.
+#include <algorithm>
+
+#include "absl/strings/str_cat.h"
+#include "phc/trainers/onn/gift.h"
+#include "session_runs.h"
+
+namespace phc::trainers::runs {
+namespace {
+
+using photonic::v1::SessionConfig;
+
+constexpr int kDefaultDraws = 4;
+constexpr double kDefaultLearningRate = 1e-3;
+constexpr int kProbeSamples = 256;
+
+onn::GiftOptions GiftOptionsFrom(const SessionConfig& c) {
+  const photonic::v1::TrainingAlgorithm& a = c.algorithm();
+  return {.draws = a.samples_per_step() > 0 ? a.samples_per_step() : kDefaultDraws,
+          .learning_rate = a.learning_rate() > 0.0 ? a.learning_rate() : kDefaultLearningRate,
+          .seed = c.seed()};
+}
+
+// The noise structure in a checkpoint: (layer, phase std) pairs.
+std::vector<double> SaveNoise(const onn::NoiseStructure& noise) {
+  std::vector<double> state;
+  for (const onn::LayerNoise& l : noise.layers) {
+    state.push_back(static_cast<double>(l.layer));
+    state.push_back(l.phase_std_rad);
+  }
+  return state;
+}
+
+absl::StatusOr<onn::NoiseStructure> RestoreNoise(const onn::Model& model,
+                                                 std::span<const double> state) {
+  onn::NoiseStructure noise;
+  if (state.empty() || state.size() % 2 != 0) {
+    return absl::DataLossError("gift checkpoint: no noise structure");
+  }
+  for (std::size_t i = 0; i < state.size(); i += 2) {
+    const auto layer = static_cast<std::size_t>(state[i]);
+    if (layer >= model.layers().size() || onn::OpticalMap(*model.layers()[layer]) == nullptr ||
+        !(state[i + 1] >= 0.0)) {
+      return absl::DataLossError("gift checkpoint: its noise structure does not fit the model");
+    }
+    noise.layers.push_back({.layer = layer, .phase_std_rad = state[i + 1]});
+  }
+  return noise;
+}
+
+class GiftRun final : public Run {
+ public:
+  GiftRun(ChipModel chip_model, ChipOracle& oracle, std::vector<double> base_phases,
+          const TrainTestSplit& data, const SessionConfig& config, onn::NoiseStructure noise)
+      : model_(std::move(chip_model.model)),
+        placement_(std::move(chip_model.placement)),
+        oracle_(oracle),
+        base_phases_(std::move(base_phases)),
+        data_(data),
+        config_(config),
+        minibatches_(data.train, config.batch_size(), config.seed()),
+        gift_(model_, std::move(noise), GiftOptionsFrom(config)) {}
+
+  absl::StatusOr<TrainingProgress> Step() override {
+    if (done()) return progress_;
+    const Dataset batch = minibatches_.At(progress_.step);
+    const onn::GiftStep step = gift_.Step(batch.features, batch.labels);
+    if (step.applied) {
+      if (absl::Status s = Deploy(); !s.ok()) return s;
+    }
+    ++progress_.step;
+    progress_.loss = step.loss_after;
+    progress_.loss_evaluations += step.draws;
+    if (progress_.step % std::max(1, config_.eval_every()) == 0 ||
+        progress_.step >= config_.max_steps()) {
+      absl::StatusOr<double> accuracy = Evaluate();
+      if (!accuracy.ok()) return accuracy.status();
+      progress_.test_accuracy = *accuracy;
+      if (config_.target_accuracy() > 0.0 && *accuracy >= config_.target_accuracy()) {
+        stop_reason_ = StopReason::kTargetAccuracy;
+      }
+    }
+    if (stop_reason_ == StopReason::kNone && progress_.step >= config_.max_steps()) {
+      stop_reason_ = StopReason::kMaxSteps;
+    }
+    return progress_;
+  }
+  const TrainingProgress& progress() const override { return progress_; }
+  StopReason stop_reason() const override { return stop_reason_; }
+
+  RunCheckpoint Save() const override {
+    const Eigen::VectorXd parameters = model_.Parameters();
+    RunCheckpoint checkpoint = ParameterCheckpoint(
+        progress_, {parameters.data(), parameters.data() + parameters.size()}, gift_.SaveState());
+    checkpoint.chip_network_state = SaveNoise(gift_.noise());
+    return checkpoint;
+  }
+  absl::Status Restore(const RunCheckpoint& checkpoint) override {
+    if (checkpoint.params.size() != static_cast<std::size_t>(model_.parameter_count())) {
+      return absl::DataLossError("gift checkpoint: its parameters do not fit the model");
+    }
+    if (absl::Status s = gift_.RestoreState(checkpoint.optimizer_state); !s.ok()) {
+      return absl::DataLossError(s.message());
+    }
+    model_.SetParameters(Eigen::Map<const Eigen::VectorXd>(
+        checkpoint.params.data(), static_cast<Eigen::Index>(checkpoint.params.size())));
+    progress_ = checkpoint.progress;
+    if (progress_.step >= config_.max_steps()) stop_reason_ = StopReason::kMaxSteps;
+    return Deploy();
+  }
+
+  absl::StatusOr<double> Evaluate() {
+    const int n = std::min(config_.test_samples(), data_.test.size());
+    const Dataset subset{data_.test.features.topRows(n),
+                         {data_.test.labels.begin(), data_.test.labels.begin() + n},
+                         data_.test.classes};
+    absl::StatusOr<onn::ChipEvaluation> e = onn::ChipAccuracy(model_, placement_, oracle_, subset);
+    if (!e.ok()) return e.status();
+    return e->accuracy;
+  }
+
+ private:
+  absl::Status Deploy() {
+    return oracle_.SetPhases(
+        onn::DeployedPhases(model_, oracle_.layout(), placement_, base_phases_));
+  }
+
+  onn::Model model_;
+  onn::ChipPlacement placement_;
+  ChipOracle& oracle_;
+  std::vector<double> base_phases_;  // the chip's phases outside the model's cores
+  const TrainTestSplit& data_;
+  SessionConfig config_;
+  EpochMinibatches minibatches_;
+  onn::GiftTrainer gift_;
+  TrainingProgress progress_;
+  StopReason stop_reason_ = StopReason::kNone;
+};
+
+}  // namespace
+
+absl::Status ValidateGift(const SessionConfig& c, const photonic::v1::ChipDescription& /*chip*/,
+                          const photonsim::ChipLayout& /*layout*/) {
+  if (c.from_model().empty()) {
+    return absl::InvalidArgumentError(
+        "from_model: gift adapts a deployed model; name the model (photonctl models deploy)");
+  }
+  if (c.widths_size() > 0 || c.first_circuit() != 0) {
+    return absl::InvalidArgumentError(
+        "widths, first_circuit: a gift session runs on the model's cores; leave them unset");
+  }
+  if (absl::Status s = onn::ValidateGiftOptions(GiftOptionsFrom(c)); !s.ok()) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("algorithm (samples_per_step: noise draws, learning_rate): ", s.message()));
+  }
+  if (c.batch_size() < 1) return absl::InvalidArgumentError("batch_size must be >= 1");
+  return absl::OkStatus();
+}
+
+absl::StatusOr<StartedRun> CreateGift(const SessionConfig& c, RunChip& chip,
+                                      const RunOptions& options) {
+  absl::StatusOr<ChipModel> placed = chip.model(c.from_model(), options.resume_from == nullptr);
+  if (!placed.ok()) return placed.status();
+  const photonic::v1::ModelSpec spec = placed->model.spec();
+  absl::StatusOr<onn::ModelData> data =
+      onn::LoadModelData(spec, options.fashion_mnist_dir, c.train_samples(), c.test_samples());
+  if (!data.ok()) return data.status();
+  RunResources resources;
+  resources.data = std::make_unique<TrainTestSplit>(
+      TrainTestSplit{std::move(data->train), std::move(data->test), spec.input().dataset()});
+  NoteDataLoaded(options, *resources.data);
+  onn::NoiseStructure noise;
+  if (options.resume_from != nullptr) {
+    absl::StatusOr<onn::NoiseStructure> restored =
+        RestoreNoise(placed->model, options.resume_from->chip_network_state);
+    if (!restored.ok()) return restored.status();
+    noise = *std::move(restored);
+  }
+  chip.StartAccounting();
+  if (options.resume_from == nullptr) {
+    const Dataset& train = resources.data->train;
+    absl::StatusOr<onn::NoiseStructure> measured = onn::EstimateNoiseStructure(
+        placed->model, placed->placement, chip.oracle(),
+        train.features.topRows(std::min(kProbeSamples, train.size())), {.seed = c.seed()});
+    if (!measured.ok()) return measured.status();
+    std::string sigmas;
+    for (const onn::LayerNoise& l : measured->layers) {
+      absl::StrAppend(&sigmas, sigmas.empty() ? "" : ", ", "layer ", l.layer, ": ", l.phase_std_rad,
+                      " rad");
+    }
+    Note(options, absl::StrCat("noise structure measured (", measured->queries,
+                               " chip queries): phase noise ", sigmas));
+    noise = *std::move(measured);
+  }
+  const int trained = placed->model.parameter_count();
+  auto run = std::make_unique<GiftRun>(*std::move(placed), chip.oracle(), chip.phases_rad(),
+                                       *resources.data, c, std::move(noise));
+  GiftRun* gift = run.get();
+  return Started(std::move(resources), std::move(run), &chip, trained, options,
+                 [gift] { return gift->Evaluate(); });
+}
+
+}  // namespace phc::trainers::runs
