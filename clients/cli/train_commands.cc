@@ -125,7 +125,8 @@ void AddTrainCommands(CLI::App& app, TrainCommands& c) {
   c.start->add_option_function<int>(
       "--samples-per-step",
       [&config](int v) { config.mutable_algorithm()->set_samples_per_step(v); },
-      "random directions (gaussian/spsa) or coordinates (coordinate_zo) per step");
+      "random directions (gaussian/spsa), coordinates (coordinate_zo) or noise draws (gift) "
+      "per step");
   c.start->add_option_function<double>(
       "--active-fraction",
       [&config](double v) { config.mutable_algorithm()->set_active_fraction(v); },
