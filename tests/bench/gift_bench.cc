@@ -31,6 +31,7 @@
 #include "phc/trainers/onn/model.h"
 #include "spdlog/sinks/stdout_color_sinks.h"
 #include "spdlog/spdlog.h"
+#include "tests/bench/paper_chip.h"
 #include "tests/bench/saved_model.h"
 #include "tests/sim_bench.h"
 
@@ -73,21 +74,17 @@ struct Minibatches {
 
 int main(int argc, char** argv) {
   CLI::App app{"GIFT, PAT and noise-aware retraining of a deployed model under misspecified noise"};
-  std::string model_path, params_path, noise = "paper", data_dir, label;
-  std::uint64_t chip_seed = 1, seed = 1;
-  double noise_scale = 20.0, lr = 1e-3, pat_lr = 1e-3, budget_per_phase_mw = 50.0;
+  std::string model_path, params_path, data_dir, label;
+  std::uint64_t seed = 1;
+  phc::testing::PaperChipOptions chip_options{.noise_scale = 20.0};
+  double lr = 1e-3, pat_lr = 1e-3;
   int steps = 300, batch = 64, draws = 4, probe = 256, repeats = 4, train_limit = 0,
       test_limit = 2000, retrain_epochs = 0;
   app.add_option("--model", model_path)->required()->check(CLI::ExistingFile);
   app.add_option("--params", params_path, "parameters written by model_bench --save")
       ->required()
       ->check(CLI::ExistingFile);
-  app.add_option("--noise", noise, "paper: Gu et al.'s noise model; chip: onn_svd8x24's errors")
-      ->check(CLI::IsMember({"paper", "chip"}))
-      ->capture_default_str();
-  app.add_option("--noise-scale", noise_scale, "paper: phase error and crosstalk times this")
-      ->capture_default_str();
-  app.add_option("--chip-seed", chip_seed, "draws the simulated chip")->capture_default_str();
+  phc::testing::AddPaperChipOptions(app, chip_options);
   app.add_option("--seed", seed, "minibatches, noise draws")->capture_default_str();
   app.add_option("--steps", steps, "GIFT and PAT steps")->capture_default_str();
   app.add_option("--batch", batch)->capture_default_str();
@@ -102,7 +99,6 @@ int main(int argc, char** argv) {
   app.add_option("--train", train_limit, "training images (0: all 60,000)")->capture_default_str();
   app.add_option("--test", test_limit, "test images measured on the chip (0: all)")
       ->capture_default_str();
-  app.add_option("--budget-per-phase-mw", budget_per_phase_mw)->capture_default_str();
   app.add_option("--data", data_dir, "Fashion-MNIST directory");
   app.add_option("--label", label, "free text copied into every line");
   CLI11_PARSE(app, argc, argv);
@@ -123,27 +119,21 @@ int main(int argc, char** argv) {
   if (!data.ok()) return fail(data.status());
   const double in_silico = onn::EvaluateAccuracy(model, data->test);
 
-  absl::StatusOr<photonic::v1::ChipDescription> instruments = phc::testing::LoadChipDescription(
-      std::string(PHC_SOURCE_DIR) + "/deploy/chips/onn_svd8x24.textproto");
-  if (!instruments.ok()) return fail(instruments.status());
-  instruments->set_max_total_heater_power_mw(budget_per_phase_mw *
-                                             photonsim::BuildChipLayout(*instruments).phase_count);
-  photonic::v1::ChipDescription chip = onn::ChipForModel(model, *instruments);
-  if (noise == "paper") onn::UsePaperNoiseModel(chip, noise_scale);
-  const absl::StatusOr<onn::ChipPlacement> placement = onn::PlaceModel(model, chip);
-  if (!placement.ok()) return fail(placement.status());
-  const photonsim::ChipLayout layout = photonsim::BuildChipLayout(chip);
-  absl::StatusOr<phc::testing::SimBench> bench = phc::testing::MakeSimBench(chip, chip_seed);
-  if (!bench.ok()) return fail(bench.status());
+  absl::StatusOr<phc::testing::PaperChip> made = phc::testing::MakePaperChip(model, chip_options);
+  if (!made.ok()) return fail(made.status());
+  const photonsim::ChipLayout& layout = made->layout;
+  const onn::ChipPlacement* placement = &made->placement;
+  phc::testing::SimBench* bench = &made->bench;
 
   char head[512];
   std::snprintf(head, sizeof head,
                 "{\"benchmark\": \"gift\", \"model\": \"%s\", \"noise\": \"%s\", "
                 "\"noise_scale\": %g, \"label\": \"%s\", \"seed\": %llu, \"chip_seed\": %llu, "
                 "\"steps\": %d, \"batch\": %d, \"test\": %d",
-                saved->spec.name().c_str(), noise.c_str(), noise_scale, label.c_str(),
-                static_cast<unsigned long long>(seed), static_cast<unsigned long long>(chip_seed),
-                steps, batch, data->test.size());
+                saved->spec.name().c_str(), chip_options.noise.c_str(), chip_options.noise_scale,
+                label.c_str(), static_cast<unsigned long long>(seed),
+                static_cast<unsigned long long>(chip_options.chip_seed), steps, batch,
+                data->test.size());
   const auto start = Clock::now();
   const absl::Status ran = bench->controller->RunSync([&]() -> absl::Status {
     phc::daemon::ControllerOracle oracle(*bench->controller, 1);

@@ -29,6 +29,7 @@
 #include "phc/trainers/training_loop.h"
 #include "spdlog/sinks/stdout_color_sinks.h"
 #include "spdlog/spdlog.h"
+#include "tests/bench/paper_chip.h"
 #include "tests/bench/saved_model.h"
 #include "tests/sim_bench.h"
 
@@ -50,23 +51,18 @@ double Wrap(double phase) {
 
 int main(int argc, char** argv) {
   CLI::App app{"Sparse ZO fine-tuning of a deployed model, in the AAAI 2021 paper's setting"};
-  std::string model_path, params_path, noise = "paper", data_dir, label, algorithm = "sparse_zo";
-  std::uint64_t chip_seed = 1, seed = 1;
+  std::string model_path, params_path, data_dir, label, algorithm = "sparse_zo";
+  std::uint64_t seed = 1;
+  phc::testing::PaperChipOptions chip_options;
   double alpha = 0.15, s = 0.1, p = 1.0, step = 0.02, decay = 0.985, target = 0.0;
   std::int64_t forwards = 100000, eval_every = 5000;
   int train_limit = 0, test_limit = 0, eval_test = 1000, batch = 32, samples_per_step = 0;
   double perturbation = 0.0;
-  double budget_per_phase_mw = 50.0, noise_scale = 1.0;
   app.add_option("--model", model_path)->required()->check(CLI::ExistingFile);
   app.add_option("--params", params_path, "parameters written by model_bench --save")
       ->required()
       ->check(CLI::ExistingFile);
-  app.add_option("--noise", noise, "paper: Gu et al.'s noise model; chip: onn_svd8x24's errors")
-      ->check(CLI::IsMember({"paper", "chip"}))
-      ->capture_default_str();
-  app.add_option("--noise-scale", noise_scale, "paper: phase error and crosstalk times this")
-      ->capture_default_str();
-  app.add_option("--chip-seed", chip_seed, "draws the simulated chip")->capture_default_str();
+  phc::testing::AddPaperChipOptions(app, chip_options);
   app.add_option("--seed", seed, "training seed (active mask, coordinates, minibatches)")
       ->capture_default_str();
   app.add_option("--algorithm", algorithm,
@@ -91,7 +87,6 @@ int main(int argc, char** argv) {
       ->capture_default_str();
   app.add_option("--train", train_limit, "training images (0: all 60,000)")->capture_default_str();
   app.add_option("--target", target, "report the forwards to reach this progress accuracy");
-  app.add_option("--budget-per-phase-mw", budget_per_phase_mw)->capture_default_str();
   app.add_option("--data", data_dir, "Fashion-MNIST directory");
   app.add_option("--label", label, "free text copied into every line");
   CLI11_PARSE(app, argc, argv);
@@ -116,18 +111,14 @@ int main(int argc, char** argv) {
   const int progress_n = std::min(eval_test, data->test.size());
   const double in_silico = onn::EvaluateAccuracy(*model, data->test);
 
-  absl::StatusOr<photonic::v1::ChipDescription> instruments = phc::testing::LoadChipDescription(
-      std::string(PHC_SOURCE_DIR) + "/deploy/chips/onn_svd8x24.textproto");
-  if (!instruments.ok()) return fail(instruments.status());
-  instruments->set_max_total_heater_power_mw(budget_per_phase_mw *
-                                             photonsim::BuildChipLayout(*instruments).phase_count);
-  photonic::v1::ChipDescription chip = onn::ChipForModel(*model, *instruments);
-  if (noise == "paper") onn::UsePaperNoiseModel(chip, noise_scale);
-  const absl::StatusOr<onn::ChipPlacement> placement = onn::PlaceModel(*model, chip);
-  if (!placement.ok()) return fail(placement.status());
-  const photonsim::ChipLayout layout = photonsim::BuildChipLayout(chip);
-  absl::StatusOr<phc::testing::SimBench> bench = phc::testing::MakeSimBench(chip, chip_seed);
-  if (!bench.ok()) return fail(bench.status());
+  absl::StatusOr<phc::testing::PaperChip> made = phc::testing::MakePaperChip(*model, chip_options);
+  if (!made.ok()) return fail(made.status());
+  const photonsim::ChipLayout& layout = made->layout;
+  const onn::ChipPlacement* placement = &made->placement;
+  phc::testing::SimBench* bench = &made->bench;
+  const std::string& noise = chip_options.noise;
+  const double noise_scale = chip_options.noise_scale;
+  const std::uint64_t chip_seed = chip_options.chip_seed;
 
   char head[768];
   std::snprintf(head, sizeof head,

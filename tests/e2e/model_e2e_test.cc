@@ -147,6 +147,29 @@ class ModelE2eTest : public DaemonE2eTest {
     return phases;
   }
 
+  grpc::Status StartSession(const pb::SessionConfig& config, pb::SessionStatus& status) {
+    grpc::ClientContext context;
+    context.set_deadline(Deadline());
+    pb::StartSessionRequest request;
+    *request.mutable_config() = config;
+    return pb::TrainingService::NewStub(channel_)->StartSession(&context, request, &status);
+  }
+
+  // The session's statuses until it ends; the last one.
+  pb::SessionStatus WatchToTheEnd(const std::string& id) {
+    auto training = pb::TrainingService::NewStub(channel_);
+    grpc::ClientContext context;
+    context.set_deadline(Deadline());
+    pb::SessionRequest watch;
+    watch.set_id(id);
+    auto stream = training->WatchSession(&context, watch);
+    pb::SessionStatus status, last;
+    while (stream->Read(&status)) last = status;
+    const grpc::Status finished = stream->Finish();
+    EXPECT_TRUE(finished.ok()) << finished.error_message();
+    return last;
+  }
+
   std::unique_ptr<pb::ModelService::Stub> models_;
 };
 
@@ -378,13 +401,8 @@ TEST_F(ModelE2eTest, PhotonctlTrainsDeploysEvaluatesListsAndDeletes) {
 TEST_F(ModelE2eTest, SessionFineTunesTheDeployedModelOnItsCores) {
   StartOnTestChip();
   ASSERT_TRUE(Train(TrainRequest("tiny", TinySpec())).ok());
-  auto training = pb::TrainingService::NewStub(channel_);
   auto start = [&](const pb::SessionConfig& config, pb::SessionStatus& status) {
-    grpc::ClientContext context;
-    context.set_deadline(Deadline());
-    pb::StartSessionRequest request;
-    *request.mutable_config() = config;
-    return training->StartSession(&context, request, &status);
+    return StartSession(config, status);
   };
   pb::SessionConfig config;
   config.set_from_model("tiny");
@@ -433,14 +451,7 @@ TEST_F(ModelE2eTest, SessionFineTunesTheDeployedModelOnItsCores) {
 
   const grpc::Status started = start(config, status);
   ASSERT_TRUE(started.ok()) << started.error_message();
-  grpc::ClientContext context;
-  context.set_deadline(Deadline());
-  pb::SessionRequest watch;
-  watch.set_id(status.id());
-  auto stream = training->WatchSession(&context, watch);
-  pb::SessionStatus last;
-  while (stream->Read(&status)) last = status;
-  ASSERT_TRUE(stream->Finish().ok());
+  const pb::SessionStatus last = WatchToTheEnd(status.id());
   EXPECT_EQ(last.state(), pb::SESSION_STATE_COMPLETED) << last.termination_reason();
   EXPECT_EQ(last.step(), 20);
   EXPECT_EQ(last.trained_phases(), 160);  // every phase of the model's 5 cores
@@ -474,7 +485,6 @@ TEST_F(ModelE2eTest, GiftMeasuresTheNoiseStructureThenAdaptsTheDeployedModel) {
   ASSERT_TRUE(Train(TrainRequest("tiny", TinySpec())).ok());
   pb::DeployReply deployed;
   ASSERT_TRUE(Deploy("tiny", deployed).ok());
-  auto training = pb::TrainingService::NewStub(channel_);
   pb::SessionConfig config;
   config.set_from_model("tiny");
   config.mutable_algorithm()->set_name("gift");
@@ -486,13 +496,7 @@ TEST_F(ModelE2eTest, GiftMeasuresTheNoiseStructureThenAdaptsTheDeployedModel) {
   config.set_eval_every(10);
   config.set_seed(1);
   pb::SessionStatus status;
-  auto start = [&](const pb::SessionConfig& c) {
-    grpc::ClientContext context;
-    context.set_deadline(Deadline());
-    pb::StartSessionRequest request;
-    *request.mutable_config() = c;
-    return training->StartSession(&context, request, &status);
-  };
+  auto start = [&](const pb::SessionConfig& c) { return StartSession(c, status); };
   pb::SessionConfig without_model = config;
   without_model.clear_from_model();
   without_model.add_widths(4);
@@ -508,14 +512,7 @@ TEST_F(ModelE2eTest, GiftMeasuresTheNoiseStructureThenAdaptsTheDeployedModel) {
 
   const grpc::Status started = start(config);
   ASSERT_TRUE(started.ok()) << started.error_message();
-  grpc::ClientContext context;
-  context.set_deadline(Deadline());
-  pb::SessionRequest watch;
-  watch.set_id(status.id());
-  auto stream = training->WatchSession(&context, watch);
-  pb::SessionStatus last;
-  while (stream->Read(&status)) last = status;
-  ASSERT_TRUE(stream->Finish().ok());
+  const pb::SessionStatus last = WatchToTheEnd(status.id());
   EXPECT_EQ(last.state(), pb::SESSION_STATE_COMPLETED) << last.termination_reason();
   EXPECT_EQ(last.step(), 20);
   EXPECT_EQ(last.dataset_source(), "synthetic");

@@ -163,16 +163,9 @@ absl::Status ValidateGift(const SessionConfig& c, const photonic::v1::ChipDescri
 
 absl::StatusOr<StartedRun> CreateGift(const SessionConfig& c, RunChip& chip,
                                       const RunOptions& options) {
-  absl::StatusOr<ChipModel> placed = chip.model(c.from_model(), options.resume_from == nullptr);
-  if (!placed.ok()) return placed.status();
-  const photonic::v1::ModelSpec spec = placed->model.spec();
-  absl::StatusOr<onn::ModelData> data =
-      onn::LoadModelData(spec, options.fashion_mnist_dir, c.train_samples(), c.test_samples());
-  if (!data.ok()) return data.status();
   RunResources resources;
-  resources.data = std::make_unique<TrainTestSplit>(
-      TrainTestSplit{std::move(data->train), std::move(data->test), spec.input().dataset()});
-  NoteDataLoaded(options, *resources.data);
+  absl::StatusOr<ChipModel> placed = LoadFromModel(c, chip, options, resources);
+  if (!placed.ok()) return placed.status();
   onn::NoiseStructure noise;
   if (options.resume_from != nullptr) {
     absl::StatusOr<onn::NoiseStructure> restored =

@@ -45,6 +45,20 @@ void NoteDataLoaded(const RunOptions& options, const TrainTestSplit& data) {
                              " training and ", data.test.size(), " test samples"));
 }
 
+absl::StatusOr<ChipModel> LoadFromModel(const photonic::v1::SessionConfig& c, RunChip& chip,
+                                        const RunOptions& options, RunResources& resources) {
+  absl::StatusOr<ChipModel> placed = chip.model(c.from_model(), options.resume_from == nullptr);
+  if (!placed.ok()) return placed.status();
+  const photonic::v1::ModelSpec spec = placed->model.spec();
+  absl::StatusOr<onn::ModelData> data =
+      onn::LoadModelData(spec, options.fashion_mnist_dir, c.train_samples(), c.test_samples());
+  if (!data.ok()) return data.status();
+  resources.data = std::make_unique<TrainTestSplit>(
+      TrainTestSplit{std::move(data->train), std::move(data->test), spec.input().dataset()});
+  NoteDataLoaded(options, *resources.data);
+  return placed;
+}
+
 absl::StatusOr<StartedRun> Started(
     RunResources resources, std::unique_ptr<Run> run, RunChip* chip_power, int trained_parameters,
     const RunOptions& options, const std::function<absl::StatusOr<double>()>& initial_accuracy) {

@@ -52,6 +52,11 @@ inline void Note(const RunOptions& options, std::string_view note) {
 // every dataset of the run is loaded.
 void NoteDataLoaded(const RunOptions& options, const TrainTestSplit& data);
 
+// A from_model session's stored model, placed on the chip (a new session
+// needs it deployed now), and its data in resources.data.
+absl::StatusOr<ChipModel> LoadFromModel(const photonic::v1::SessionConfig& config, RunChip& chip,
+                                        const RunOptions& options, RunResources& resources);
+
 // What every Create returns: `run` wrapped with its resources, restored
 // from options.resume_from, or (a new run) with initial_accuracy() as its
 // test accuracy before the first step.

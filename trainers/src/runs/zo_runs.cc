@@ -102,15 +102,8 @@ absl::Status ValidateFromModel(const SessionConfig& c) {
 // model deployed now; a resumed one writes its checkpointed phases.
 absl::Status PrepareFromModel(const SessionConfig& c, RunChip& chip, const RunOptions& options,
                               RunResources& resources) {
-  absl::StatusOr<ChipModel> placed = chip.model(c.from_model(), options.resume_from == nullptr);
+  absl::StatusOr<ChipModel> placed = LoadFromModel(c, chip, options, resources);
   if (!placed.ok()) return placed.status();
-  const photonic::v1::ModelSpec spec = placed->model.spec();
-  absl::StatusOr<onn::ModelData> data =
-      onn::LoadModelData(spec, options.fashion_mnist_dir, c.train_samples(), c.test_samples());
-  if (!data.ok()) return data.status();
-  resources.data = std::make_unique<TrainTestSplit>(
-      TrainTestSplit{std::move(data->train), std::move(data->test), spec.input().dataset()});
-  NoteDataLoaded(options, *resources.data);
   resources.network = std::make_unique<onn::DeployedModelNetwork>(
       std::move(placed->model), std::move(placed->placement), chip.oracle().layout());
   return absl::OkStatus();
