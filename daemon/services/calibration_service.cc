@@ -271,8 +271,19 @@ class CalibrateReactor final : public grpc::ServerWriteReactor<ProgressMessage> 
  public:
   explicit CalibrateReactor(std::shared_ptr<CalibrationJob> job) : job_(std::move(job)) {}
 
-  // Hardware thread, once: watch the new job, or `running` instead.
-  void Watch() { job()->Watch(this); }
+  // Hardware thread, once: watch the new job, or `running` instead. A
+  // client that went away before (OnCancel found no watcher yet) is gone
+  // for the job at once.
+  void Watch() ABSL_LOCKS_EXCLUDED(mu_) {
+    const std::shared_ptr<CalibrationJob> watched = job();
+    watched->Watch(this);
+    bool cancelled = false;
+    {
+      phc::base::MutexLock lock(&mu_);
+      cancelled = cancelled_;
+    }
+    if (cancelled) watched->ClientCancelled(this);
+  }
   void Rewatch(std::shared_ptr<CalibrationJob> running) ABSL_LOCKS_EXCLUDED(mu_) {
     {
       phc::base::MutexLock lock(&mu_);
@@ -282,8 +293,9 @@ class CalibrateReactor final : public grpc::ServerWriteReactor<ProgressMessage> 
   }
   // Ends the call at once (not admitted).
   void Refuse(const absl::Status& status) {
-    Watch();
-    job()->Refuse(status);
+    const std::shared_ptr<CalibrationJob> refused = job();
+    refused->Watch(this);
+    refused->Refuse(status);  // may run OnDone: nothing touches this afterwards
   }
   std::shared_ptr<CalibrationJob> job() ABSL_LOCKS_EXCLUDED(mu_) {
     phc::base::MutexLock lock(&mu_);
@@ -291,7 +303,13 @@ class CalibrateReactor final : public grpc::ServerWriteReactor<ProgressMessage> 
   }
 
   void OnWriteDone(bool ok) override { job()->WriteDone(this, ok); }
-  void OnCancel() override { job()->ClientCancelled(this); }
+  void OnCancel() override ABSL_LOCKS_EXCLUDED(mu_) {
+    {
+      phc::base::MutexLock lock(&mu_);
+      cancelled_ = true;
+    }
+    job()->ClientCancelled(this);
+  }
   void OnDone() override {
     job()->WatcherDone(this);
     delete this;
@@ -300,6 +318,7 @@ class CalibrateReactor final : public grpc::ServerWriteReactor<ProgressMessage> 
  private:
   phc::base::Mutex mu_;
   std::shared_ptr<CalibrationJob> job_ ABSL_GUARDED_BY(mu_);
+  bool cancelled_ ABSL_GUARDED_BY(mu_) = false;
 };
 
 }  // namespace
@@ -343,7 +362,7 @@ grpc::ServerWriteReactor<ProgressMessage>* CalibrationServiceImpl::Calibrate(
   }
   auto job = std::make_shared<CalibrationJob>(controller_, state_, *options);
   auto* reactor = new CalibrateReactor(job);
-  controller_.Post([this, reactor, lease = CallGuard::LeaseOf(*context)] {
+  controller_.Post([this, reactor, job, lease = CallGuard::LeaseOf(*context)] {
     // A calibration already running (whose client went away): watch it.
     if (const std::shared_ptr<CalibrationJob> running = state_.running) {
       if (absl::Status s = access_.CheckLease(lease); !s.ok()) {
@@ -358,8 +377,8 @@ grpc::ServerWriteReactor<ProgressMessage>* CalibrationServiceImpl::Calibrate(
       reactor->Refuse(s);
       return;
     }
-    reactor->Watch();
-    reactor->job()->Start();
+    reactor->Watch();  // a client already gone may end the call here: use `job`
+    job->Start();
   });
   return reactor;
 }

@@ -51,7 +51,6 @@ absl::Status ValidateInSituConfig(const InSituConfig& c) {
 
 InSituRun::InSituRun(const InSituConfig& config, const Dataset& train, const Dataset& test)
     : config_(config),
-      train_(train),
       test_(test),
       minibatches_(train, config.batch_size, config.seed),
       model_(BuildBlockOnn(config.modes, config.blocks, config.classes, config.method == "dat",

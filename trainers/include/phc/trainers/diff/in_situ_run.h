@@ -69,7 +69,6 @@ class InSituRun final : public Run {
   InSituRun(const InSituConfig& config, const Dataset& train, const Dataset& test);
 
   InSituConfig config_;
-  const Dataset& train_;
   const Dataset& test_;
   EpochMinibatches minibatches_;
   Network model_;
