@@ -21,7 +21,6 @@
 #include <chrono>
 #include <cmath>
 #include <cstdio>
-#include <random>
 
 #include "daemon/training/controller_oracle.h"
 #include "phc/trainers/diff/network.h"
@@ -43,32 +42,6 @@ using Clock = std::chrono::steady_clock;
 double Seconds(Clock::time_point since) {
   return std::chrono::duration<double>(Clock::now() - since).count();
 }
-
-struct Minibatches {
-  const phc::trainers::Dataset& data;
-  int batch;
-  std::mt19937_64 rng;
-  std::vector<int> order;
-  std::size_t next = 0;
-
-  // The next minibatch of a shuffled epoch: features and labels.
-  std::pair<Eigen::MatrixXd, std::vector<int>> Next() {
-    if (order.empty() || next + batch > order.size()) {
-      order.resize(data.size());
-      for (int i = 0; i < data.size(); ++i) order[i] = i;
-      std::shuffle(order.begin(), order.end(), rng);
-      next = 0;
-    }
-    Eigen::MatrixXd x(batch, data.features.cols());
-    std::vector<int> y(batch);
-    for (int r = 0; r < batch; ++r) {
-      x.row(r) = data.features.row(order[next + r]);
-      y[r] = data.labels[order[next + r]];
-    }
-    next += batch;
-    return {std::move(x), std::move(y)};
-  }
-};
 
 }  // namespace
 
@@ -187,10 +160,12 @@ int main(int argc, char** argv) {
                 Seconds(phase_start));
     std::fflush(stdout);
     onn::GiftTrainer gift(model, *structure, {.draws = draws, .learning_rate = lr, .seed = seed});
-    Minibatches batches{data->train, batch, std::mt19937_64(seed), {}, 0};
+    phc::trainers::EpochMinibatches batches(data->train, batch, seed);
     int applied = 0;
     for (int s = 0; s < steps; ++s) {
-      auto [x, y] = batches.Next();
+      const phc::trainers::Dataset minibatch = batches.At(s);
+      const Eigen::MatrixXd& x = minibatch.features;
+      const std::vector<int>& y = minibatch.labels;
       applied += gift.Step(x, y).applied;
     }
     absl::StatusOr<double> gift_accuracy = chip_accuracy();
@@ -209,9 +184,11 @@ int main(int argc, char** argv) {
     phase_start = Clock::now();
     queries_before = oracle.cost().queries;
     phc::trainers::diff::Adam adam(model.parameter_count(), pat_lr);
-    Minibatches pat_batches{data->train, batch, std::mt19937_64(seed), {}, 0};
+    phc::trainers::EpochMinibatches pat_batches(data->train, batch, seed);
     for (int s = 0; s < steps; ++s) {
-      auto [x, y] = pat_batches.Next();
+      const phc::trainers::Dataset minibatch = pat_batches.At(s);
+      const Eigen::MatrixXd& x = minibatch.features;
+      const std::vector<int>& y = minibatch.labels;
       absl::StatusOr<double> loss = onn::ChipLossAndGradients(model, *placement, oracle, x, y);
       if (!loss.ok()) return loss.status();
       Eigen::VectorXd parameters = model.Parameters();

@@ -147,6 +147,21 @@ class ModelE2eTest : public DaemonE2eTest {
     return phases;
   }
 
+  // A from_model session on the tiny model: 20 steps of 16 of its 600
+  // training samples, evaluated on 90 every 10 steps.
+  static pb::SessionConfig TinySessionConfig(const std::string& algorithm) {
+    pb::SessionConfig config;
+    config.set_from_model("tiny");
+    config.mutable_algorithm()->set_name(algorithm);
+    config.set_train_samples(600);
+    config.set_test_samples(90);
+    config.set_batch_size(16);
+    config.set_max_steps(20);
+    config.set_eval_every(10);
+    config.set_seed(1);
+    return config;
+  }
+
   grpc::Status StartSession(const pb::SessionConfig& config, pb::SessionStatus& status) {
     grpc::ClientContext context;
     context.set_deadline(Deadline());
@@ -404,17 +419,9 @@ TEST_F(ModelE2eTest, SessionFineTunesTheDeployedModelOnItsCores) {
   auto start = [&](const pb::SessionConfig& config, pb::SessionStatus& status) {
     return StartSession(config, status);
   };
-  pb::SessionConfig config;
-  config.set_from_model("tiny");
-  config.mutable_algorithm()->set_name("sparse_zo");
+  pb::SessionConfig config = TinySessionConfig("sparse_zo");
   config.mutable_algorithm()->set_active_fraction(1.0);
   config.mutable_algorithm()->set_visit_fraction(0.5);
-  config.set_train_samples(600);
-  config.set_test_samples(90);
-  config.set_batch_size(16);
-  config.set_max_steps(20);
-  config.set_eval_every(10);
-  config.set_seed(1);
 
   // Refused, naming why, while nothing runs: the model is not deployed, an
   // unknown model, widths beside a model, an algorithm that cannot start
@@ -485,16 +492,8 @@ TEST_F(ModelE2eTest, GiftMeasuresTheNoiseStructureThenAdaptsTheDeployedModel) {
   ASSERT_TRUE(Train(TrainRequest("tiny", TinySpec())).ok());
   pb::DeployReply deployed;
   ASSERT_TRUE(Deploy("tiny", deployed).ok());
-  pb::SessionConfig config;
-  config.set_from_model("tiny");
-  config.mutable_algorithm()->set_name("gift");
+  pb::SessionConfig config = TinySessionConfig("gift");
   config.mutable_algorithm()->set_learning_rate(0.01);
-  config.set_train_samples(600);
-  config.set_test_samples(90);
-  config.set_batch_size(16);
-  config.set_max_steps(20);
-  config.set_eval_every(10);
-  config.set_seed(1);
   pb::SessionStatus status;
   auto start = [&](const pb::SessionConfig& c) { return StartSession(c, status); };
   pb::SessionConfig without_model = config;
@@ -509,6 +508,11 @@ TEST_F(ModelE2eTest, GiftMeasuresTheNoiseStructureThenAdaptsTheDeployedModel) {
   refused = start(one_draw);
   EXPECT_EQ(refused.error_code(), grpc::StatusCode::INVALID_ARGUMENT);
   EXPECT_TRUE(Mentions(refused, "draws")) << refused.error_message();
+  pb::SessionConfig budgeted = config;
+  budgeted.set_power_budget_mw(100.0);
+  refused = start(budgeted);
+  EXPECT_EQ(refused.error_code(), grpc::StatusCode::INVALID_ARGUMENT);
+  EXPECT_TRUE(Mentions(refused, "power_budget_mw")) << refused.error_message();
 
   const grpc::Status started = start(config);
   ASSERT_TRUE(started.ok()) << started.error_message();

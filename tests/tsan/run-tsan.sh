@@ -15,10 +15,8 @@ root=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
 e2e=0
 if [[ ${1:-} == --e2e ]]; then e2e=1; shift; fi
 build_dir=${1:-$root/build-tsan}
-if ! command -v clang++ >/dev/null; then
-  echo "run-tsan: clang++ not found (deploy/install-deps.sh installs clang)" >&2
-  exit 2
-fi
+# Standalone on a fresh machine too: clang, gRPC, ... (idempotent).
+"$root/deploy/install-deps.sh"
 start=$(date +%s)
 cmake -S "$root" -B "$build_dir" -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo \
   -DCMAKE_CXX_COMPILER=clang++ -DPHC_NATIVE=OFF -DPHC_BUILD_BENCHMARKS=OFF \

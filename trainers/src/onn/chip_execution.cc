@@ -198,10 +198,6 @@ absl::StatusOr<Eigen::MatrixXd> RunOnChip(const OpticalLinear& map, const Eigen:
   return y * (bound * map.gain());
 }
 
-}  // namespace
-
-namespace {
-
 // The first core of each optical layer (ChipPlacement::circuits order).
 std::vector<std::size_t> FirstCores(const Model& model) {
   std::vector<std::size_t> first(model.layers().size(), 0);
@@ -228,21 +224,16 @@ absl::StatusOr<Eigen::MatrixXd> RunLayerOnChip(const ModelLayer& layer, const Ei
   return RunOnChip(optical, x, bound, first_core, placement, oracle);
 }
 
-absl::Status CheckFeatures(const Model& model, const Eigen::MatrixXd& features) {
-  if (features.cols() != model.input_width()) {
-    return absl::InvalidArgumentError(absl::StrCat(
-        "features have ", features.cols(), " columns; the model reads ", model.input_width()));
-  }
-  return absl::OkStatus();
-}
-
 // ChipForward; with `keep_for_backward`, every layer also runs its own
 // Forward on the chip's activations (so Backward sees them) before an
 // optical layer's output is replaced by the chip's.
 absl::StatusOr<Eigen::MatrixXd> RunForward(Model& model, const ChipPlacement& placement,
                                            ChipOracle& oracle, const Eigen::MatrixXd& features,
                                            bool keep_for_backward) {
-  if (absl::Status s = CheckFeatures(model, features); !s.ok()) return s;
+  if (features.cols() != model.input_width()) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "features have ", features.cols(), " columns; the model reads ", model.input_width()));
+  }
   const std::vector<double> bounds = InputBounds(model);
   const std::vector<std::size_t> first_cores = FirstCores(model);
   Eigen::MatrixXd x = features;

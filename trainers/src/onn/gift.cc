@@ -8,14 +8,12 @@
 #include "absl/strings/str_cat.h"
 #include "phc/base/check.h"
 #include "phc/trainers/diff/layers.h"
+#include "phc/trainers/diff/network.h"
 
 namespace phc::trainers::onn {
 namespace {
 
 constexpr int kMaxDraws = 64;
-constexpr double kAdamBeta1 = 0.9;
-constexpr double kAdamBeta2 = 0.999;
-constexpr double kAdamEpsilon = 1e-8;
 
 absl::Status ValidateEstimation(const Model& model, const Eigen::MatrixXd& probe,
                                 const NoiseEstimationOptions& o) {
@@ -141,8 +139,7 @@ GiftTrainer::GiftTrainer(Model& model, NoiseStructure noise, const GiftOptions& 
       noise_(std::move(noise)),
       options_(options),
       draws_(options.draws),
-      m_(Eigen::VectorXd::Zero(model.parameter_count())),
-      v_(Eigen::VectorXd::Zero(model.parameter_count())) {
+      adam_(model.parameter_count(), 1.0) {
   PHC_CHECK(ValidateGiftOptions(options).ok());
 }
 
@@ -186,12 +183,12 @@ GiftStep GiftTrainer::Step(const Eigen::MatrixXd& features, std::span<const int>
     draws_ = std::min(kMaxDraws, 2 * draws_);
     return step;
   }
-  const double t = static_cast<double>(t_ + 1);
-  const Eigen::VectorXd m = kAdamBeta1 * m_ + (1.0 - kAdamBeta1) * g;
-  const Eigen::VectorXd v = kAdamBeta2 * v_ + (1.0 - kAdamBeta2) * g.cwiseAbs2();
-  const Eigen::VectorXd direction =
-      (m / (1.0 - std::pow(kAdamBeta1, t))).array() /
-      ((v / (1.0 - std::pow(kAdamBeta2, t))).array().sqrt() + kAdamEpsilon);
+  // Adam's step of unit length from zero is minus its direction; the
+  // moments it moved are kept only if the step is applied.
+  diff::Adam trial = adam_;
+  Eigen::VectorXd direction = Eigen::VectorXd::Zero(g.size());
+  trial.Step(direction, g);
+  direction = -direction;
   const double slope = g.dot(direction);
   if (!(slope > 0.0)) {
     step.refused_because = "Adam's direction is not a descent direction of the expected loss";
@@ -207,9 +204,7 @@ GiftStep GiftTrainer::Step(const Eigen::MatrixXd& features, std::span<const int>
       step.loss_after = after;
       step.step_scale = scale;
       step.applied = true;
-      m_ = m;
-      v_ = v;
-      ++t_;
+      adam_ = trial;
       return step;
     }
   }
@@ -220,15 +215,15 @@ GiftStep GiftTrainer::Step(const Eigen::MatrixXd& features, std::span<const int>
 }
 
 std::vector<double> GiftTrainer::SaveState() const {
-  std::vector<double> state{static_cast<double>(t_), static_cast<double>(draws_),
-                            static_cast<double>(calls_)};
-  state.insert(state.end(), m_.data(), m_.data() + m_.size());
-  state.insert(state.end(), v_.data(), v_.data() + v_.size());
+  // Adam's step count, draws, steps tried, then Adam's moments.
+  const std::vector<double> adam = adam_.SaveState();
+  std::vector<double> state{adam[0], static_cast<double>(draws_), static_cast<double>(calls_)};
+  state.insert(state.end(), adam.begin() + 1, adam.end());
   return state;
 }
 
 absl::Status GiftTrainer::RestoreState(std::span<const double> state) {
-  const std::size_t n = static_cast<std::size_t>(m_.size());
+  const auto n = static_cast<std::size_t>(model_.parameter_count());
   if (state.size() != 3 + 2 * n) {
     return absl::InvalidArgumentError(
         absl::StrCat("GIFT state: ", state.size(), " values; this model needs ", 3 + 2 * n));
@@ -237,11 +232,11 @@ absl::Status GiftTrainer::RestoreState(std::span<const double> state) {
   if (state[0] < 0.0 || state[2] < state[0] || draws < 2 || draws > kMaxDraws) {
     return absl::InvalidArgumentError("GIFT state: step counts or draws out of range");
   }
-  t_ = static_cast<std::int64_t>(state[0]);
+  std::vector<double> adam{state[0]};
+  adam.insert(adam.end(), state.begin() + 3, state.end());
+  if (absl::Status s = adam_.RestoreState(adam); !s.ok()) return s;
   draws_ = draws;
   calls_ = static_cast<std::int64_t>(state[2]);
-  m_ = Eigen::Map<const Eigen::VectorXd>(state.data() + 3, static_cast<Eigen::Index>(n));
-  v_ = Eigen::Map<const Eigen::VectorXd>(state.data() + 3 + n, static_cast<Eigen::Index>(n));
   return absl::OkStatus();
 }
 

@@ -68,9 +68,16 @@ class GiftRun final : public Run {
   absl::StatusOr<TrainingProgress> Step() override {
     if (done()) return progress_;
     const Dataset batch = minibatches_.At(progress_.step);
+    const Eigen::VectorXd before = model_.Parameters();
     const onn::GiftStep step = gift_.Step(batch.features, batch.labels);
     if (step.applied) {
-      if (absl::Status s = Deploy(); !s.ok()) return s;
+      // PowerGuard refuses phases over a limit and leaves the chip as it
+      // was: the step is taken back and the run goes on.
+      if (absl::Status s = Deploy(); absl::IsFailedPrecondition(s)) {
+        model_.SetParameters(before);
+      } else if (!s.ok()) {
+        return s;
+      }
     }
     ++progress_.step;
     progress_.loss = step.loss_after;
@@ -158,6 +165,11 @@ absl::Status ValidateGift(const SessionConfig& c, const photonic::v1::ChipDescri
         absl::StrCat("algorithm (samples_per_step: noise draws, learning_rate): ", s.message()));
   }
   if (c.batch_size() < 1) return absl::InvalidArgumentError("batch_size must be >= 1");
+  if (c.power_budget_mw() > 0.0) {
+    return absl::InvalidArgumentError(
+        "power_budget_mw: gift takes no power budget of its own (the chip's PowerGuard limits "
+        "still hold: a step over them is taken back)");
+  }
   return absl::OkStatus();
 }
 

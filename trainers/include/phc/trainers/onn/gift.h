@@ -27,6 +27,7 @@
 
 #include "absl/status/statusor.h"
 #include "phc/trainers/chip_oracle.h"
+#include "phc/trainers/diff/network.h"
 #include "phc/trainers/onn/chip_execution.h"
 #include "phc/trainers/onn/model.h"
 
@@ -108,8 +109,7 @@ class GiftTrainer {
   NoiseStructure noise_;
   GiftOptions options_;
   int draws_;
-  Eigen::VectorXd m_, v_;
-  std::int64_t t_ = 0;      // applied steps (Adam's count)
+  diff::Adam adam_;         // learning rate 1: its step is the direction
   std::int64_t calls_ = 0;  // steps tried
 };
 
