@@ -179,6 +179,10 @@ void AddTrainCommands(CLI::App& app, TrainCommands& c) {
       "--teacher-epochs", [&config](int v) { config.mutable_algorithm()->set_teacher_epochs(v); },
       "ntkd: the electronic teacher's epochs (default 5)");
   c.start->add_option_function<std::string>(
+      "--teacher-model",
+      [&config](const std::string& v) { config.mutable_algorithm()->set_teacher_model(v); },
+      "ntkd --from-model: the stored model whose tangent kernel the backend is aligned with");
+  c.start->add_option_function<std::string>(
       "--dataset", [&config](const std::string& v) { config.set_dataset(v); },
       "fashion-mnist (default) or synthetic");
   c.start->add_option_function<int>(

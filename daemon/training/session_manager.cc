@@ -209,6 +209,15 @@ absl::Status SessionManager::ValidateModelSource(const SessionConfig& c) const {
   if (dataset == "fashion-mnist") {
     if (absl::Status st = FashionMnistInstalled(fashion_mnist_dir_); !st.ok()) return st;
   }
+  if (const std::string& teacher = c.algorithm().teacher_model(); !teacher.empty()) {
+    absl::StatusOr<photonic::v1::StoredModel> stored_teacher = models_->Get(teacher);
+    if (!stored_teacher.ok()) return stored_teacher.status();
+    if (stored_teacher->spec().input().dataset() != dataset) {
+      return absl::InvalidArgumentError(absl::StrCat(
+          "teacher_model = \"", teacher, "\" reads ", stored_teacher->spec().input().dataset(),
+          "; model ", c.from_model(), " reads ", dataset));
+    }
+  }
   return DeploymentOf(controller_, *models_, c.from_model()).status();
 }
 

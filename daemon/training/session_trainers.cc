@@ -65,6 +65,13 @@ class ControllerRunChip final : public trainers::RunChip {
     }
     return trainers::ChipModel{*std::move(model), *std::move(placement)};
   }
+  absl::StatusOr<trainers::onn::Model> stored_model(const std::string& model_id) override {
+    if (models_ == nullptr) return RunChip::stored_model(model_id);
+    const ChipController::HardwareHold hold = controller_.Hold();
+    absl::StatusOr<photonic::v1::StoredModel> stored = models_->Get(model_id);
+    if (!stored.ok()) return stored.status();
+    return BuildStoredModel(*stored);
+  }
   double heater_power_mw() const override { return controller_.GetPhases().total_heater_power_mw; }
   void StartAccounting() override {
     if (!oracle_) oracle_.emplace(controller_, detector_averages_);

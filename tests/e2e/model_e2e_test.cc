@@ -530,6 +530,62 @@ TEST_F(ModelE2eTest, GiftMeasuresTheNoiseStructureThenAdaptsTheDeployedModel) {
   for (int p = 160; p < 192; ++p) EXPECT_EQ(phases.heater_power_mw(p), 0.0) << "spare core " << p;
 }
 
+TEST_F(ModelE2eTest, NtkdMeasuresTheFrontendOnceThenFineTunesTheDigitalBackend) {
+  StartOnTestChip();
+  // A hybrid model: an optical frontend (4 cores) and a digital readout,
+  // and a digital teacher reading the same data.
+  pb::ModelSpec hybrid = TinySpec("hybrid");
+  hybrid.mutable_layers(2)->mutable_linear()->set_digital(true);
+  ASSERT_TRUE(Train(TrainRequest("hybrid", hybrid)).ok());
+  pb::TrainInSilicoRequest teacher = TrainRequest("teacher", TinySpec("teacher", 8));
+  teacher.set_digital_twin(true);
+  ASSERT_TRUE(Train(teacher).ok());
+  ASSERT_TRUE(Train(TrainRequest("tiny", TinySpec())).ok());
+  pb::DeployReply deployed;
+  ASSERT_TRUE(Deploy("hybrid", deployed).ok());
+
+  pb::SessionConfig config = TinySessionConfig("ntkd");
+  config.set_from_model("hybrid");
+  config.mutable_algorithm()->set_teacher_model("teacher");
+  config.mutable_algorithm()->set_learning_rate(0.01);
+  pb::SessionStatus status;
+  auto start = [&](const pb::SessionConfig& c) { return StartSession(c, status); };
+  pb::SessionConfig no_teacher = config;
+  no_teacher.mutable_algorithm()->clear_teacher_model();
+  grpc::Status refused = start(no_teacher);
+  EXPECT_EQ(refused.error_code(), grpc::StatusCode::INVALID_ARGUMENT);
+  EXPECT_TRUE(Mentions(refused, "teacher_model")) << refused.error_message();
+  pb::SessionConfig budgeted = config;
+  budgeted.set_power_budget_mw(100.0);
+  refused = start(budgeted);
+  EXPECT_EQ(refused.error_code(), grpc::StatusCode::INVALID_ARGUMENT);
+  EXPECT_TRUE(Mentions(refused, "power_budget_mw")) << refused.error_message();
+  pb::SessionConfig unknown_teacher = config;
+  unknown_teacher.mutable_algorithm()->set_teacher_model("nobody");
+  EXPECT_EQ(start(unknown_teacher).error_code(), grpc::StatusCode::NOT_FOUND);
+  pb::SessionConfig not_deployed = config;
+  not_deployed.set_from_model("tiny");
+  EXPECT_EQ(start(not_deployed).error_code(), grpc::StatusCode::FAILED_PRECONDITION);
+
+  const pb::GetPhasesResponse before = Phases();
+  const grpc::Status started = start(config);
+  ASSERT_TRUE(started.ok()) << started.error_message();
+  const pb::SessionStatus last = WatchToTheEnd(status.id());
+  EXPECT_EQ(last.state(), pb::SESSION_STATE_COMPLETED) << last.termination_reason();
+  EXPECT_EQ(last.step(), 20);
+  EXPECT_GT(last.test_accuracy(), 0.5);  // chance: 1/3
+  // The frontend (one optical layer: one query per sample) is measured
+  // once, on 600 training and 90 test samples; the steps query nothing.
+  EXPECT_EQ(last.chip_queries(), 600 + 90);
+  EXPECT_EQ(last.loss_evaluations(), 20);
+  // The chip's heaters are as the deployment left them.
+  const pb::GetPhasesResponse after = Phases();
+  ASSERT_EQ(after.phases_rad_size(), before.phases_rad_size());
+  for (int p = 0; p < after.phases_rad_size(); ++p) {
+    EXPECT_EQ(after.phases_rad(p), before.phases_rad(p)) << p;
+  }
+}
+
 TEST_F(ModelE2eTest, StoredModelsSurviveARestartUndeployed) {
   StartOnTestChip();
   ASSERT_TRUE(Train(TrainRequest("kept", TinySpec(), 2)).ok());

@@ -117,6 +117,14 @@ TEST(ModelSpecTest, ShippedModelsBuildAtThePapersScale) {
   const absl::StatusOr<ModelSpec> cnn = LoadModelSpec(kModels / "cnn_fmnist.textproto");
   ASSERT_TRUE(cnn.ok());
   EXPECT_GE(Model::Build(*cnn, Realisation::kOptical, 1)->phase_count(), 10000);
+  // NTKD's electronic teacher: every layer digital, LeNet-5's weights.
+  const absl::StatusOr<ModelSpec> lenet = LoadModelSpec(kModels / "lenet_teacher.textproto");
+  ASSERT_TRUE(lenet.ok()) << lenet.status();
+  absl::StatusOr<Model> teacher = Model::Build(*lenet, Realisation::kOptical, 1);
+  ASSERT_TRUE(teacher.ok());
+  EXPECT_EQ(teacher->core_count(), 0);
+  EXPECT_EQ(teacher->parameter_count(), 150 + 2400 + 400 * 120 + 120 * 84 + 84 * 10);
+  EXPECT_EQ(teacher->input_width(), 784);
 }
 
 TEST(ModelImagesTest, DownsamplingAveragesAreasAndPaddingCentres) {

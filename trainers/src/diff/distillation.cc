@@ -30,23 +30,31 @@ Eigen::MatrixXd ReadoutKernel(Network& net, const Eigen::MatrixXd& inputs) {
   return (h * h.transpose()).array() + 1.0;
 }
 
+double NormalisedKernelDistance(const Eigen::MatrixXd& teacher_kernel,
+                                const Eigen::MatrixXd& kernel, Eigen::MatrixXd* kernel_gradient) {
+  const double b = static_cast<double>(kernel.rows());
+  const double s_t = teacher_kernel.diagonal().mean();
+  const double s = kernel.diagonal().mean();
+  const Eigen::MatrixXd r = teacher_kernel / s_t - kernel / s;
+  const double loss = r.squaredNorm() / (b * b);
+  if (kernel_gradient != nullptr) {
+    // L = |R|^2 / B^2, R = T/s_T - K/s, s = tr K / B:
+    // dL/dK = (-2 R / s + 2 <R, K> / (s^2 B) I) / B^2.
+    Eigen::MatrixXd g = -2.0 / s * r;
+    g.diagonal().array() += 2.0 * (r.cwiseProduct(kernel)).sum() / (s * s * b);
+    *kernel_gradient = g / (b * b);
+  }
+  return loss;
+}
+
 double KernelAlignmentLoss(const Eigen::MatrixXd& teacher_kernel, const Eigen::MatrixXd& features,
                            Eigen::MatrixXd* features_gradient) {
-  const double b = static_cast<double>(features.rows());
   const Eigen::MatrixXd k = (features * features.transpose()).array() + 1.0;
-  const double s_t = teacher_kernel.diagonal().mean();
-  const double s = k.diagonal().mean();
-  const Eigen::MatrixXd r = teacher_kernel / s_t - k / s;
-  const double loss = r.squaredNorm() / (b * b);
-  if (features_gradient != nullptr) {
-    // L = |R|^2 / B^2, R = T/s_T - K/s, s = tr K / B:
-    // dL/dK = (-2 R / s + 2 <R, K> / (s^2 B) I) / B^2; K = H H^T + 1 gives
-    // dL/dH = (G + G^T) H.
-    Eigen::MatrixXd g = -2.0 / s * r;
-    g.diagonal().array() += 2.0 * (r.cwiseProduct(k)).sum() / (s * s * b);
-    g /= b * b;
-    *features_gradient = (g + g.transpose()) * features;
-  }
+  Eigen::MatrixXd g;
+  const double loss =
+      NormalisedKernelDistance(teacher_kernel, k, features_gradient != nullptr ? &g : nullptr);
+  // K = H H^T + 1 gives dL/dH = (G + G^T) H.
+  if (features_gradient != nullptr) *features_gradient = (g + g.transpose()) * features;
   return loss;
 }
 

@@ -229,7 +229,7 @@ absl::StatusOr<Eigen::MatrixXd> RunLayerOnChip(const ModelLayer& layer, const Ei
 // optical layer's output is replaced by the chip's.
 absl::StatusOr<Eigen::MatrixXd> RunForward(Model& model, const ChipPlacement& placement,
                                            ChipOracle& oracle, const Eigen::MatrixXd& features,
-                                           bool keep_for_backward) {
+                                           bool keep_for_backward, std::size_t end_layer) {
   if (features.cols() != model.input_width()) {
     return absl::InvalidArgumentError(absl::StrCat(
         "features have ", features.cols(), " columns; the model reads ", model.input_width()));
@@ -237,7 +237,7 @@ absl::StatusOr<Eigen::MatrixXd> RunForward(Model& model, const ChipPlacement& pl
   const std::vector<double> bounds = InputBounds(model);
   const std::vector<std::size_t> first_cores = FirstCores(model);
   Eigen::MatrixXd x = features;
-  for (std::size_t i = 0; i < model.layers().size(); ++i) {
+  for (std::size_t i = 0; i < end_layer; ++i) {
     ModelLayer& layer = *model.layers()[i];
     if (OpticalMap(layer) == nullptr) {
       x = layer.Forward(x);
@@ -256,7 +256,17 @@ absl::StatusOr<Eigen::MatrixXd> RunForward(Model& model, const ChipPlacement& pl
 
 absl::StatusOr<Eigen::MatrixXd> ChipForward(Model& model, const ChipPlacement& placement,
                                             ChipOracle& oracle, const Eigen::MatrixXd& features) {
-  return RunForward(model, placement, oracle, features, false);
+  return RunForward(model, placement, oracle, features, false, model.layers().size());
+}
+
+absl::StatusOr<Eigen::MatrixXd> ChipForwardTo(Model& model, const ChipPlacement& placement,
+                                              ChipOracle& oracle, const Eigen::MatrixXd& features,
+                                              std::size_t end_layer) {
+  if (end_layer > model.layers().size()) {
+    return absl::InvalidArgumentError(absl::StrCat("end layer ", end_layer, " is past the model's ",
+                                                   model.layers().size(), " layers"));
+  }
+  return RunForward(model, placement, oracle, features, false, end_layer);
 }
 
 absl::StatusOr<Eigen::MatrixXd> ChipLayerForward(Model& model, std::size_t layer,
@@ -281,7 +291,8 @@ absl::StatusOr<double> ChipLossAndGradients(Model& model, const ChipPlacement& p
     return absl::InvalidArgumentError(
         absl::StrCat("labels: ", labels.size(), " for ", features.rows(), " feature rows"));
   }
-  absl::StatusOr<Eigen::MatrixXd> out = RunForward(model, placement, oracle, features, true);
+  absl::StatusOr<Eigen::MatrixXd> out =
+      RunForward(model, placement, oracle, features, true, model.layers().size());
   if (!out.ok()) return out.status();
   Eigen::MatrixXd delta;
   const double loss = diff::SoftmaxCrossEntropy(*out, labels, &delta);

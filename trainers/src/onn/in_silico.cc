@@ -35,12 +35,14 @@ absl::Status ValidateInSilicoOptions(const InSilicoOptions& options) {
 
 namespace {
 
-absl::Status CheckData(const Model& model, const Dataset& data, const char* which) {
+absl::Status CheckData(const Model& model, const Dataset& data, std::size_t first_layer,
+                       const char* which) {
   if (data.size() == 0) return absl::InvalidArgumentError(absl::StrCat(which, " set is empty"));
-  if (data.feature_count() != model.input_width()) {
-    return absl::InvalidArgumentError(absl::StrCat(which, " set has ", data.feature_count(),
-                                                   " features; the model reads ",
-                                                   model.input_width()));
+  if (data.feature_count() != model.input_width(first_layer)) {
+    return absl::InvalidArgumentError(
+        absl::StrCat(which, " set has ", data.feature_count(), " features; the model",
+                     first_layer == 0 ? "" : absl::StrCat("'s layer ", first_layer), " reads ",
+                     model.input_width(first_layer)));
   }
   return absl::OkStatus();
 }
@@ -53,13 +55,14 @@ Eigen::MatrixXd Rows(const Eigen::MatrixXd& all, std::span<const int> rows) {
 
 }  // namespace
 
-double EvaluateAccuracy(Model& model, const Dataset& data, int batch_size) {
+double EvaluateAccuracy(Model& model, const Dataset& data, int batch_size,
+                        std::size_t first_layer) {
   if (data.size() == 0) return 0.0;
   batch_size = std::max(1, batch_size);
   int correct = 0;
   for (int start = 0; start < data.size(); start += batch_size) {
     const int n = std::min(batch_size, data.size() - start);
-    const Eigen::MatrixXd logits = model.Forward(data.features.middleRows(start, n));
+    const Eigen::MatrixXd logits = model.Forward(data.features.middleRows(start, n), first_layer);
     const std::span<const int> labels(data.labels.data() + start, n);
     correct += static_cast<int>(std::lround(ArgmaxAccuracy(logits, labels) * n));
   }
@@ -71,8 +74,16 @@ absl::StatusOr<InSilicoResult> TrainInSilico(Model& model, const Dataset& train,
                                              const EpochCallback& on_epoch,
                                              const std::atomic<bool>* cancel) {
   if (absl::Status status = ValidateInSilicoOptions(options); !status.ok()) return status;
-  if (absl::Status status = CheckData(model, train, "training"); !status.ok()) return status;
-  if (absl::Status status = CheckData(model, test, "test"); !status.ok()) return status;
+  if (options.first_layer >= model.layers().size()) {
+    return absl::InvalidArgumentError(absl::StrCat("first_layer ", options.first_layer,
+                                                   " is past the model's ", model.layers().size(),
+                                                   " layers"));
+  }
+  const std::size_t first_layer = options.first_layer;
+  if (absl::Status status = CheckData(model, train, first_layer, "training"); !status.ok())
+    return status;
+  if (absl::Status status = CheckData(model, test, first_layer, "test"); !status.ok())
+    return status;
 
   std::mt19937_64 rng(options.seed);
   std::mt19937_64 noise_rng(options.seed ^ 0x5bd1e995ULL);
@@ -103,7 +114,9 @@ absl::StatusOr<InSilicoResult> TrainInSilico(Model& model, const Dataset& train,
       model.SetPhaseNoise(options.phase_noise_std_rad, &noise_rng);
       const Eigen::MatrixXd features = Rows(train.features, rows);
       Eigen::MatrixXd logits;
-      const double loss = model.LossAndGradients(features, labels, &logits);
+      const double loss = options.loss
+                              ? options.loss(model, features, labels, rows, &logits)
+                              : model.LossAndGradients(features, labels, &logits, first_layer);
       report.train_loss += loss * n;
       correct += ArgmaxAccuracy(logits, labels) * n;
       adam.set_learning_rate(options.learning_rate * 0.5 *
@@ -118,7 +131,7 @@ absl::StatusOr<InSilicoResult> TrainInSilico(Model& model, const Dataset& train,
         std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
     report.train_loss /= static_cast<double>(report.samples);
     report.train_accuracy = correct / static_cast<double>(report.samples);
-    report.test_accuracy = EvaluateAccuracy(model, test);
+    report.test_accuracy = EvaluateAccuracy(model, test, 256, first_layer);
     result.epochs.push_back(report);
     if (on_epoch) on_epoch(report);
   }

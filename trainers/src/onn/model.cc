@@ -329,28 +329,40 @@ int Model::phase_count() const {
   return core_count() * SvdCore::PhaseCount(static_cast<int>(spec_.core_size()));
 }
 
-Eigen::MatrixXd Model::Forward(const Eigen::MatrixXd& features) {
+Eigen::MatrixXd Model::Forward(const Eigen::MatrixXd& features, std::size_t first_layer) {
+  PHC_CHECK(first_layer < layers_.size());
   Eigen::MatrixXd x = features;
-  for (auto& layer : layers_) x = layer->Forward(x);
+  for (std::size_t i = first_layer; i < layers_.size(); ++i) x = layers_[i]->Forward(x);
   return x;
 }
 
 double Model::LossAndGradients(const Eigen::MatrixXd& features, std::span<const int> labels,
-                               Eigen::MatrixXd* logits) {
-  Eigen::MatrixXd out = Forward(features);
+                               Eigen::MatrixXd* logits, std::size_t first_layer) {
+  Eigen::MatrixXd out = Forward(features, first_layer);
   Eigen::MatrixXd delta;
   const double loss = diff::SoftmaxCrossEntropy(out, labels, &delta);
   if (logits != nullptr) *logits = std::move(out);
-  Backward(delta);
+  Backward(delta, first_layer);
   return loss;
 }
 
-void Model::Backward(const Eigen::MatrixXd& d_loss_d_logits) {
+void Model::Backward(const Eigen::MatrixXd& d_loss_d_logits, std::size_t first_layer) {
+  PHC_CHECK(first_layer < layers_.size());
   for (auto& layer : layers_) {
     for (double& g : layer->gradients()) g = 0.0;
   }
   Eigen::MatrixXd delta = d_loss_d_logits;
-  for (auto it = layers_.rbegin(); it != layers_.rend(); ++it) delta = (*it)->Backward(delta);
+  // The first layer's input gradient is not needed (it would be the frozen
+  // frontend's or the images'), but the layers compute it with their weights'.
+  for (std::size_t i = layers_.size(); i-- > first_layer;) delta = layers_[i]->Backward(delta);
+}
+
+int Model::FirstParameter(std::size_t layer) const {
+  PHC_CHECK(layer <= layers_.size());
+  int first = 0;
+  for (std::size_t i = 0; i < layer; ++i)
+    first += static_cast<int>(layers_[i]->parameters().size());
+  return first;
 }
 
 void Model::SetPhaseNoise(double std_rad, std::mt19937_64* rng) {
@@ -387,6 +399,14 @@ Eigen::VectorXd Model::Gradients() const {
     for (const double g : layer->gradients()) all(at++) = g;
   }
   return all;
+}
+
+void Model::SetGradients(const Eigen::VectorXd& gradients) {
+  PHC_CHECK(gradients.size() == parameter_count());
+  int at = 0;
+  for (auto& layer : layers_) {
+    for (double& g : layer->gradients()) g = gradients(at++);
+  }
 }
 
 double ArgmaxAccuracy(const Eigen::MatrixXd& logits, std::span<const int> labels) {

@@ -122,6 +122,11 @@ absl::Status ValidateInSitu(const SessionConfig& c, const photonic::v1::ChipDesc
 
 absl::Status ValidateNtkd(const SessionConfig& c, const photonic::v1::ChipDescription& chip,
                           const photonsim::ChipLayout& layout) {
+  if (!c.from_model().empty()) return ValidateNtkdFromModel(c);
+  if (!c.algorithm().teacher_model().empty()) {
+    return absl::InvalidArgumentError(
+        "teacher_model: only with from_model (an ntkd session of widths trains its own teacher)");
+  }
   if (absl::Status s = ValidateMeshBlocks(c, chip, layout, 2); !s.ok()) return s;
   return diff::ValidateNtkdConfig(NtkdFrom(c));
 }
@@ -153,6 +158,7 @@ absl::StatusOr<StartedRun> CreateInSitu(const SessionConfig& c, RunChip& chip,
 
 absl::StatusOr<StartedRun> CreateNtkd(const SessionConfig& c, RunChip& chip,
                                       const RunOptions& options) {
+  if (!c.from_model().empty()) return CreateNtkdFromModel(c, chip, options);
   const diff::NtkdConfig config = NtkdFrom(c);
   RunResources resources;
   if (absl::Status s = LoadData(c, config.modes, config.classes, options, resources); !s.ok()) {

@@ -120,17 +120,22 @@ absl::StatusOr<ChipModel> RunChip::model(const std::string& model_id, bool /*mus
       absl::StrCat("model ", model_id, ": this host keeps no models"));
 }
 
+absl::StatusOr<onn::Model> RunChip::stored_model(const std::string& model_id) {
+  return absl::FailedPreconditionError(
+      absl::StrCat("model ", model_id, ": this host keeps no models"));
+}
+
 absl::Status ValidateRun(const photonic::v1::SessionConfig& config,
                          const photonic::v1::ChipDescription& chip,
                          const photonsim::ChipLayout& layout) {
   absl::StatusOr<const Algorithm*> algorithm = Named(config.algorithm().name());
   if (!algorithm.ok()) return algorithm.status();
   if (!config.from_model().empty() && (*algorithm)->create != runs::CreateZo &&
-      (*algorithm)->create != runs::CreateGift) {
+      (*algorithm)->create != runs::CreateGift && (*algorithm)->create != runs::CreateNtkd) {
     return absl::InvalidArgumentError(
         absl::StrCat("from_model: ", config.algorithm().name(),
                      " cannot start from a model; coordinate_zo, gaussian_zo, spsa, stp, cocd, "
-                     "sparse_cocd, sparse_zo and gift can"));
+                     "sparse_cocd, sparse_zo, gift and ntkd can"));
   }
   return (*algorithm)->validate(config, chip, layout);
 }

@@ -93,6 +93,12 @@ absl::Status ValidateNtkd(const photonic::v1::SessionConfig& config,
 absl::StatusOr<StartedRun> CreateNtkd(const photonic::v1::SessionConfig& config, RunChip& chip,
                                       const RunOptions& options);
 
+// ntkd with from_model: the deployed hybrid model's frontend measured on
+// the chip, its digital backend fine-tuned (ntkd_model_runs.cc).
+absl::Status ValidateNtkdFromModel(const photonic::v1::SessionConfig& config);
+absl::StatusOr<StartedRun> CreateNtkdFromModel(const photonic::v1::SessionConfig& config,
+                                               RunChip& chip, const RunOptions& options);
+
 // gift: a deployed model adapted to the chip's measured noise structure.
 absl::Status ValidateGift(const photonic::v1::SessionConfig& config,
                           const photonic::v1::ChipDescription& chip,

@@ -59,6 +59,10 @@ class RunChip {
   // the chip's phases are its deployment now. Hosts that keep no models
   // (the default) answer FAILED_PRECONDITION.
   virtual absl::StatusOr<ChipModel> model(const std::string& model_id, bool must_be_deployed);
+  // The host's stored model `model_id` with its parameters, not placed on
+  // the chip (an ntkd session's teacher, usually a digital twin): NOT_FOUND
+  // for an unknown id; the default answers as model() does.
+  virtual absl::StatusOr<onn::Model> stored_model(const std::string& model_id);
   // The chip's total heater power now, mW.
   virtual double heater_power_mw() const = 0;
   // Starts the accounting behind cost(): heater energy and instrument time

@@ -26,7 +26,12 @@ namespace phc::trainers::diff {
 // batch: K = H H^T + 1 (per class), H = the readout's inputs.
 Eigen::MatrixXd ReadoutKernel(Network& net, const Eigen::MatrixXd& inputs);
 
-// || T / mean diag T - K / mean diag K ||_F^2 / B^2 with K = H H^T + 1, and
+// || T / mean diag T - K / mean diag K ||_F^2 / B^2 for two B x B kernels on
+// the same batch, and its gradient with respect to K when requested.
+double NormalisedKernelDistance(const Eigen::MatrixXd& teacher_kernel,
+                                const Eigen::MatrixXd& kernel, Eigen::MatrixXd* kernel_gradient);
+
+// NormalisedKernelDistance with K = H H^T + 1, and
 // its gradient with respect to the features H (B x d) when requested.
 double KernelAlignmentLoss(const Eigen::MatrixXd& teacher_kernel, const Eigen::MatrixXd& features,
                            Eigen::MatrixXd* features_gradient);

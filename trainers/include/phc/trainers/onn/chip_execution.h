@@ -82,6 +82,14 @@ void UsePaperNoiseModel(photonic::v1::ChipDescription& chip, double scale = 1.0)
 absl::StatusOr<Eigen::MatrixXd> ChipForward(Model& model, const ChipPlacement& placement,
                                             ChipOracle& oracle, const Eigen::MatrixXd& features);
 
+// The layers before end_layer only (a fabricated frontend): optical layers
+// measured on the chip, electronic ones computed, as ChipForward does;
+// their output is layer end_layer's input. INVALID_ARGUMENT for an
+// end_layer past the model.
+absl::StatusOr<Eigen::MatrixXd> ChipForwardTo(Model& model, const ChipPlacement& placement,
+                                              ChipOracle& oracle, const Eigen::MatrixXd& features,
+                                              std::size_t end_layer);
+
 // One optical layer (linear or convolution) measured on the chip, whose
 // phases must be the deployed ones: its output for input rows `x`, as
 // ChipForward computes it. INVALID_ARGUMENT for an electronic layer or a

@@ -4,9 +4,11 @@
 // stopping early when asked.
 #pragma once
 
+#include <Eigen/Core>
 #include <atomic>
 #include <cstdint>
 #include <functional>
+#include <span>
 #include <vector>
 
 #include "absl/status/statusor.h"
@@ -15,12 +17,25 @@
 
 namespace phc::trainers::onn {
 
+// One minibatch's loss; replaces model.Gradients() with its gradient and,
+// when `logits` is given, stores the logits there. `rows` are the
+// minibatch's indices in the training set (for data kept beside it, such as
+// a teacher's inputs).
+using MinibatchLoss =
+    std::function<double(Model& model, const Eigen::MatrixXd& features, std::span<const int> labels,
+                         std::span<const int> rows, Eigen::MatrixXd* logits)>;
+
 struct InSilicoOptions {
   int epochs = 10;
   int batch_size = 32;
   double learning_rate = 2e-3;  // Adam; decayed by a cosine over the run
   double phase_noise_std_rad = 0.0;
   std::uint64_t seed = 1;  // shuffling and noise
+  // Train only the layers from this one on; the data are this layer's
+  // inputs (e.g. a fabricated frontend's measured outputs). 0: the whole model.
+  std::size_t first_layer = 0;
+  // Empty: softmax cross-entropy (Model::LossAndGradients from first_layer).
+  MinibatchLoss loss = {};
 };
 
 struct EpochReport {
@@ -51,7 +66,9 @@ absl::StatusOr<InSilicoResult> TrainInSilico(Model& model, const Dataset& train,
                                              const EpochCallback& on_epoch = {},
                                              const std::atomic<bool>* cancel = nullptr);
 
-// Test accuracy in batches of `batch_size` (no noise).
-double EvaluateAccuracy(Model& model, const Dataset& data, int batch_size = 256);
+// Test accuracy in batches of `batch_size` (no noise); `data` are the
+// inputs of layer first_layer.
+double EvaluateAccuracy(Model& model, const Dataset& data, int batch_size = 256,
+                        std::size_t first_layer = 0);
 
 }  // namespace phc::trainers::onn

@@ -67,19 +67,26 @@ class Model {
   const photonic::v1::ModelSpec& spec() const { return spec_; }
   Realisation realisation() const { return realisation_; }
   const std::vector<std::unique_ptr<ModelLayer>>& layers() const { return layers_; }
-  int input_width() const { return layers_.front()->in_width(); }
+  // The width of layer `first_layer`'s input (the images for layer 0).
+  int input_width(std::size_t first_layer = 0) const { return layers_[first_layer]->in_width(); }
   // SVD cores and their phases (kOptical; 0 for the digital twin).
   int core_count() const;
   int phase_count() const;
 
-  // Logits (batch x classes).
-  Eigen::MatrixXd Forward(const Eigen::MatrixXd& features);
+  // Logits (batch x classes). With first_layer > 0 the layers before it are
+  // skipped and `features` are that layer's inputs (a frozen frontend whose
+  // outputs were measured).
+  Eigen::MatrixXd Forward(const Eigen::MatrixXd& features, std::size_t first_layer = 0);
   // Mean softmax cross-entropy; replaces Gradients() with its gradient.
   // `logits`, when given, receives the forward pass's logits.
   double LossAndGradients(const Eigen::MatrixXd& features, std::span<const int> labels,
-                          Eigen::MatrixXd* logits = nullptr);
-  // Backpropagates dL/d(logits) from the last Forward; replaces Gradients().
-  void Backward(const Eigen::MatrixXd& d_loss_d_logits);
+                          Eigen::MatrixXd* logits = nullptr, std::size_t first_layer = 0);
+  // Backpropagates dL/d(logits) from the last Forward down to first_layer;
+  // replaces Gradients() (zero for the layers before first_layer).
+  void Backward(const Eigen::MatrixXd& d_loss_d_logits, std::size_t first_layer = 0);
+  // The index in Parameters() of layer `layer`'s first parameter (the
+  // parameters of layers >= layer are the vector's tail from there).
+  int FirstParameter(std::size_t layer) const;
   void SetPhaseNoise(double std_rad, std::mt19937_64* rng);
 
   int parameter_count() const;
@@ -87,6 +94,9 @@ class Model {
   // REQUIRES: parameters.size() == parameter_count().
   void SetParameters(const Eigen::VectorXd& parameters);
   Eigen::VectorXd Gradients() const;
+  // For losses assembled from several backward passes.
+  // REQUIRES: gradients.size() == parameter_count().
+  void SetGradients(const Eigen::VectorXd& gradients);
 
  private:
   Model() = default;
