@@ -22,6 +22,12 @@ using photonic::v1::ModelSpec;
 
 constexpr int kClasses = 3;
 
+void AddDigitalLinear(ModelSpec& spec, int outputs) {
+  auto* linear = spec.add_layers()->mutable_linear();
+  linear->set_outputs(static_cast<std::uint32_t>(outputs));
+  linear->set_digital(true);
+}
+
 // A hybrid student in small: an optical convolution over a 4x4 image, a
 // clipped ReLU, a digital hidden layer and a digital readout.
 ModelSpec SmallHybrid() {
@@ -36,13 +42,9 @@ ModelSpec SmallHybrid() {
   conv->set_kernel(2);
   conv->set_stride(2);
   spec.add_layers()->mutable_relu()->set_clip(2.0);
-  auto* hidden = spec.add_layers()->mutable_linear();
-  hidden->set_outputs(6);
-  hidden->set_digital(true);
+  AddDigitalLinear(spec, 6);
   spec.add_layers()->mutable_relu();
-  auto* readout = spec.add_layers()->mutable_linear();
-  readout->set_outputs(kClasses);
-  readout->set_digital(true);
+  AddDigitalLinear(spec, kClasses);
   return spec;
 }
 
@@ -51,13 +53,9 @@ ModelSpec SmallTeacher() {
   ModelSpec spec = SmallHybrid();
   spec.set_name("small_teacher");
   spec.clear_layers();
-  auto* hidden = spec.add_layers()->mutable_linear();
-  hidden->set_outputs(10);
-  hidden->set_digital(true);
+  AddDigitalLinear(spec, 10);
   spec.add_layers()->mutable_relu();
-  auto* readout = spec.add_layers()->mutable_linear();
-  readout->set_outputs(kClasses);
-  readout->set_digital(true);
+  AddDigitalLinear(spec, kClasses);
   return spec;
 }
 

@@ -82,17 +82,10 @@ class GiftRun final : public Run {
     ++progress_.step;
     progress_.loss = step.loss_after;
     progress_.loss_evaluations += step.draws;
-    if (progress_.step % std::max(1, config_.eval_every()) == 0 ||
-        progress_.step >= config_.max_steps()) {
-      absl::StatusOr<double> accuracy = Evaluate();
-      if (!accuracy.ok()) return accuracy.status();
-      progress_.test_accuracy = *accuracy;
-      if (config_.target_accuracy() > 0.0 && *accuracy >= config_.target_accuracy()) {
-        stop_reason_ = StopReason::kTargetAccuracy;
-      }
-    }
-    if (stop_reason_ == StopReason::kNone && progress_.step >= config_.max_steps()) {
-      stop_reason_ = StopReason::kMaxSteps;
+    if (absl::Status s = AfterModelStep(
+            config_, [this] { return Evaluate(); }, progress_, stop_reason_);
+        !s.ok()) {
+      return s;
     }
     return progress_;
   }
@@ -107,16 +100,13 @@ class GiftRun final : public Run {
     return checkpoint;
   }
   absl::Status Restore(const RunCheckpoint& checkpoint) override {
-    if (checkpoint.params.size() != static_cast<std::size_t>(model_.parameter_count())) {
-      return absl::DataLossError("gift checkpoint: its parameters do not fit the model");
+    if (absl::Status s = RestoreModelRun(
+            checkpoint, "gift", config_, model_,
+            [this](std::span<const double> state) { return gift_.RestoreState(state); }, progress_,
+            stop_reason_);
+        !s.ok()) {
+      return s;
     }
-    if (absl::Status s = gift_.RestoreState(checkpoint.optimizer_state); !s.ok()) {
-      return absl::DataLossError(s.message());
-    }
-    model_.SetParameters(Eigen::Map<const Eigen::VectorXd>(
-        checkpoint.params.data(), static_cast<Eigen::Index>(checkpoint.params.size())));
-    progress_ = checkpoint.progress;
-    if (progress_.step >= config_.max_steps()) stop_reason_ = StopReason::kMaxSteps;
     return Deploy();
   }
 

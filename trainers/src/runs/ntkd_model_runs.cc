@@ -99,15 +99,11 @@ class NtkdModelRun final : public Run {
     ++progress_.step;
     progress_.loss = loss;
     progress_.loss_evaluations += 1;
-    if (progress_.step % std::max(1, config_.eval_every()) == 0 ||
-        progress_.step >= config_.max_steps()) {
-      progress_.test_accuracy = Evaluate();
-      if (config_.target_accuracy() > 0.0 && progress_.test_accuracy >= config_.target_accuracy()) {
-        stop_reason_ = StopReason::kTargetAccuracy;
-      }
-    }
-    if (stop_reason_ == StopReason::kNone && progress_.step >= config_.max_steps()) {
-      stop_reason_ = StopReason::kMaxSteps;
+    if (absl::Status s = AfterModelStep(
+            config_, [this]() -> absl::StatusOr<double> { return Evaluate(); }, progress_,
+            stop_reason_);
+        !s.ok()) {
+      return s;
     }
     return progress_;
   }
@@ -120,17 +116,10 @@ class NtkdModelRun final : public Run {
         progress_, {parameters.data(), parameters.data() + parameters.size()}, adam_.SaveState());
   }
   absl::Status Restore(const RunCheckpoint& checkpoint) override {
-    if (checkpoint.params.size() != static_cast<std::size_t>(student_.parameter_count())) {
-      return absl::DataLossError("ntkd checkpoint: its parameters do not fit the model");
-    }
-    if (absl::Status s = adam_.RestoreState(checkpoint.optimizer_state); !s.ok()) {
-      return absl::DataLossError(s.message());
-    }
-    student_.SetParameters(Eigen::Map<const Eigen::VectorXd>(
-        checkpoint.params.data(), static_cast<Eigen::Index>(checkpoint.params.size())));
-    progress_ = checkpoint.progress;
-    if (progress_.step >= config_.max_steps()) stop_reason_ = StopReason::kMaxSteps;
-    return absl::OkStatus();
+    return RestoreModelRun(
+        checkpoint, "ntkd", config_, student_,
+        [this](std::span<const double> state) { return adam_.RestoreState(state); }, progress_,
+        stop_reason_);
   }
 
   // The fabricated model's accuracy: the measured frontend, the backend now.

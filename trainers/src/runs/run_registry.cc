@@ -59,6 +59,43 @@ absl::StatusOr<ChipModel> LoadFromModel(const photonic::v1::SessionConfig& c, Ru
   return placed;
 }
 
+absl::Status AfterModelStep(const photonic::v1::SessionConfig& config,
+                            const std::function<absl::StatusOr<double>()>& evaluate,
+                            TrainingProgress& progress, StopReason& stop_reason) {
+  if (progress.step % std::max(1, config.eval_every()) == 0 ||
+      progress.step >= config.max_steps()) {
+    absl::StatusOr<double> accuracy = evaluate();
+    if (!accuracy.ok()) return accuracy.status();
+    progress.test_accuracy = *accuracy;
+    if (config.target_accuracy() > 0.0 && *accuracy >= config.target_accuracy()) {
+      stop_reason = StopReason::kTargetAccuracy;
+    }
+  }
+  if (stop_reason == StopReason::kNone && progress.step >= config.max_steps()) {
+    stop_reason = StopReason::kMaxSteps;
+  }
+  return absl::OkStatus();
+}
+
+absl::Status RestoreModelRun(
+    const RunCheckpoint& checkpoint, std::string_view algorithm,
+    const photonic::v1::SessionConfig& config, onn::Model& model,
+    const std::function<absl::Status(std::span<const double>)>& restore_optimizer,
+    TrainingProgress& progress, StopReason& stop_reason) {
+  if (checkpoint.params.size() != static_cast<std::size_t>(model.parameter_count())) {
+    return absl::DataLossError(
+        absl::StrCat(std::string(algorithm), " checkpoint: its parameters do not fit the model"));
+  }
+  if (absl::Status s = restore_optimizer(checkpoint.optimizer_state); !s.ok()) {
+    return absl::DataLossError(absl::StrCat(std::string(algorithm), " checkpoint: ", s.message()));
+  }
+  model.SetParameters(Eigen::Map<const Eigen::VectorXd>(
+      checkpoint.params.data(), static_cast<Eigen::Index>(checkpoint.params.size())));
+  progress = checkpoint.progress;
+  if (progress.step >= config.max_steps()) stop_reason = StopReason::kMaxSteps;
+  return absl::OkStatus();
+}
+
 absl::StatusOr<StartedRun> Started(
     RunResources resources, std::unique_ptr<Run> run, RunChip* chip_power, int trained_parameters,
     const RunOptions& options, const std::function<absl::StatusOr<double>()>& initial_accuracy) {

@@ -5,6 +5,7 @@
 
 #include <functional>
 #include <memory>
+#include <span>
 #include <string_view>
 
 #include "phc/trainers/algorithms.h"
@@ -56,6 +57,22 @@ void NoteDataLoaded(const RunOptions& options, const TrainTestSplit& data);
 // needs it deployed now), and its data in resources.data.
 absl::StatusOr<ChipModel> LoadFromModel(const photonic::v1::SessionConfig& config, RunChip& chip,
                                         const RunOptions& options, RunResources& resources);
+
+// A model run's session bookkeeping after a step: the test accuracy from
+// `evaluate` every eval_every steps and at max_steps, then the stop reason
+// (target accuracy, max_steps).
+absl::Status AfterModelStep(const photonic::v1::SessionConfig& config,
+                            const std::function<absl::StatusOr<double>()>& evaluate,
+                            TrainingProgress& progress, StopReason& stop_reason);
+
+// A model run's checkpoint back into `model`, its optimizer (through
+// `restore_optimizer`), `progress` and `stop_reason`; DATA_LOSS naming the
+// algorithm when the checkpoint does not fit.
+absl::Status RestoreModelRun(
+    const RunCheckpoint& checkpoint, std::string_view algorithm,
+    const photonic::v1::SessionConfig& config, onn::Model& model,
+    const std::function<absl::Status(std::span<const double>)>& restore_optimizer,
+    TrainingProgress& progress, StopReason& stop_reason);
 
 // What every Create returns: `run` wrapped with its resources, restored
 // from options.resume_from, or (a new run) with initial_accuracy() as its
