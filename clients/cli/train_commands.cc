@@ -104,7 +104,7 @@ void AddTrainCommands(CLI::App& app, TrainCommands& c) {
   CLI::Option* from_model = c.start->add_option_function<std::string>(
       "--from-model", [&config](const std::string& v) { config.set_from_model(v); },
       "fine-tune the deployed model with this id (photonctl model deploy) instead of an ONN "
-      "of --widths; ZO algorithms only");
+      "of --widths; the ZO algorithms, gift and ntkd");
   widths->excludes(from_model);
   from_model->excludes(widths);
   c.start->add_option_function<std::string>(
