@@ -560,6 +560,16 @@ TEST_F(ModelE2eTest, NtkdMeasuresTheFrontendOnceThenFineTunesTheDigitalBackend) 
   refused = start(budgeted);
   EXPECT_EQ(refused.error_code(), grpc::StatusCode::INVALID_ARGUMENT);
   EXPECT_TRUE(Mentions(refused, "power_budget_mw")) << refused.error_message();
+  pb::SessionConfig unused_teacher = config;
+  unused_teacher.mutable_algorithm()->set_ntk_weight(0.0);
+  refused = start(unused_teacher);
+  EXPECT_EQ(refused.error_code(), grpc::StatusCode::INVALID_ARGUMENT);
+  EXPECT_TRUE(Mentions(refused, "ntk_weight 0")) << refused.error_message();
+  pb::SessionConfig gift_with_teacher = config;
+  gift_with_teacher.mutable_algorithm()->set_name("gift");
+  refused = start(gift_with_teacher);
+  EXPECT_EQ(refused.error_code(), grpc::StatusCode::INVALID_ARGUMENT);
+  EXPECT_TRUE(Mentions(refused, "takes no teacher")) << refused.error_message();
   pb::SessionConfig unknown_teacher = config;
   unknown_teacher.mutable_algorithm()->set_teacher_model("nobody");
   EXPECT_EQ(start(unknown_teacher).error_code(), grpc::StatusCode::NOT_FOUND);

@@ -197,6 +197,14 @@ TEST(NtkdTrainingTest, BackendFineTuningLeavesTheFrozenFrontendUntouched) {
             absl::StatusCode::kInvalidArgument);
   EXPECT_EQ(TrainInSilico(student, train, test, {.first_layer = 9}).status().code(),
             absl::StatusCode::kInvalidArgument);
+  // A custom loss with phase noise would draw other noise in every pass.
+  EXPECT_EQ(TrainInSilico(student, train, test,
+                          {.phase_noise_std_rad = 0.01,
+                           .first_layer = 1,
+                           .loss = NtkdMinibatchLoss(teacher, data.train.features, options, 1, 3)})
+                .status()
+                .code(),
+            absl::StatusCode::kInvalidArgument);
   EXPECT_EQ(ValidateNtkdOptions({.beta = -1}).code(), absl::StatusCode::kInvalidArgument);
   EXPECT_EQ(ValidateNtkdOptions({.kernel = {.tangents = 0}}).code(),
             absl::StatusCode::kInvalidArgument);

@@ -1,5 +1,6 @@
 #include "phc/trainers/diff/distillation.h"
 
+#include <algorithm>
 #include <numeric>
 #include <random>
 
@@ -33,8 +34,11 @@ Eigen::MatrixXd ReadoutKernel(Network& net, const Eigen::MatrixXd& inputs) {
 double NormalisedKernelDistance(const Eigen::MatrixXd& teacher_kernel,
                                 const Eigen::MatrixXd& kernel, Eigen::MatrixXd* kernel_gradient) {
   const double b = static_cast<double>(kernel.rows());
-  const double s_t = teacher_kernel.diagonal().mean();
-  const double s = kernel.diagonal().mean();
+  // A kernel of zeros (e.g. every feature of the batch clipped to 0) has no
+  // scale; the floor keeps the loss and its gradient finite.
+  constexpr double kFloor = 1e-300;
+  const double s_t = std::max(teacher_kernel.diagonal().mean(), kFloor);
+  const double s = std::max(kernel.diagonal().mean(), kFloor);
   const Eigen::MatrixXd r = teacher_kernel / s_t - kernel / s;
   const double loss = r.squaredNorm() / (b * b);
   if (kernel_gradient != nullptr) {

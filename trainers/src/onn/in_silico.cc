@@ -74,6 +74,11 @@ absl::StatusOr<InSilicoResult> TrainInSilico(Model& model, const Dataset& train,
                                              const EpochCallback& on_epoch,
                                              const std::atomic<bool>* cancel) {
   if (absl::Status status = ValidateInSilicoOptions(options); !status.ok()) return status;
+  if (options.loss && options.phase_noise_std_rad > 0.0) {
+    return absl::InvalidArgumentError(
+        "phase_noise_std_rad: a custom loss runs on the noise-free model (its extra forward "
+        "passes would each draw other noise)");
+  }
   if (options.first_layer >= model.layers().size()) {
     return absl::InvalidArgumentError(absl::StrCat("first_layer ", options.first_layer,
                                                    " is past the model's ", model.layers().size(),

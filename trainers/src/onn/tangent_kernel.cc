@@ -161,7 +161,10 @@ MinibatchLoss NtkdMinibatchLoss(Model& teacher, const Eigen::MatrixXd& teacher_i
              Model& student, const Eigen::MatrixXd& features, std::span<const int> labels,
              std::span<const int> rows, Eigen::MatrixXd* logits) {
     Eigen::MatrixXd teacher_x(static_cast<Eigen::Index>(rows.size()), teacher_inputs.cols());
-    for (std::size_t i = 0; i < rows.size(); ++i) teacher_x.row(i) = teacher_inputs.row(rows[i]);
+    for (std::size_t i = 0; i < rows.size(); ++i) {
+      PHC_CHECK(rows[i] >= 0 && rows[i] < teacher_inputs.rows());
+      teacher_x.row(i) = teacher_inputs.row(rows[i]);
+    }
     const Eigen::MatrixXd teacher_kernel =
         EstimateTangentKernel(teacher, teacher_x, options.kernel, *rng);
     return NtkdLossAndGradients(student, features, labels, teacher_kernel, options, *rng,

@@ -5,8 +5,9 @@
 // those measurements, with cross-entropy plus ntk_weight times the
 // distance between the backend's tangent kernel and the teacher model's
 // (onn/tangent_kernel.h). The chip's phases are not changed. A resumed
-// session measures the frontend again (its checkpoint holds the backend's
-// parameters and Adam's state, not the measurements).
+// session measures the frontend again, so the model must still be the
+// deployed one (its checkpoint holds the backend's parameters and Adam's
+// state, not the measurements); tangents come from (seed, step).
 #include <algorithm>
 #include <optional>
 #include <random>
@@ -15,6 +16,7 @@
 #include "absl/strings/str_format.h"
 #include "phc/trainers/diff/network.h"
 #include "phc/trainers/onn/tangent_kernel.h"
+#include "phc/trainers/step_random.h"
 #include "session_runs.h"
 
 namespace phc::trainers::runs {
@@ -74,20 +76,22 @@ class NtkdModelRun final : public Run {
         config_(config),
         options_(NtkdOptionsFrom(config)),
         minibatches_(measured_.train, config.batch_size(), config.seed()),
-        adam_(student_.parameter_count(), LearningRate(config)),
-        rng_(config.seed() ^ 0x6e746b64ULL) {}
+        adam_(student_.parameter_count(), LearningRate(config)) {}
 
   absl::StatusOr<TrainingProgress> Step() override {
     if (done()) return progress_;
     const Dataset batch = minibatches_.At(progress_.step);
+    // Tangents from (seed, step): a resumed run draws what an
+    // uninterrupted one would.
+    std::mt19937_64 rng = StepRandom(config_.seed() ^ 0x6e746b64ULL, progress_.step);
     const Eigen::MatrixXd x = batch.features.leftCols(measured_.measured_width);
     double loss = 0.0;
     if (teacher_ && options_.beta > 0.0) {
       const Eigen::MatrixXd teacher_x =
           batch.features.rightCols(batch.features.cols() - measured_.measured_width);
       const Eigen::MatrixXd teacher_kernel =
-          onn::EstimateTangentKernel(*teacher_, teacher_x, options_.kernel, rng_);
-      loss = onn::NtkdLossAndGradients(student_, x, batch.labels, teacher_kernel, options_, rng_,
+          onn::EstimateTangentKernel(*teacher_, teacher_x, options_.kernel, rng);
+      loss = onn::NtkdLossAndGradients(student_, x, batch.labels, teacher_kernel, options_, rng,
                                        backend_)
                  .total;
     } else {
@@ -138,7 +142,6 @@ class NtkdModelRun final : public Run {
   onn::NtkdOptions options_;
   EpochMinibatches minibatches_;
   diff::Adam adam_;
-  std::mt19937_64 rng_;
   TrainingProgress progress_;
   StopReason stop_reason_ = StopReason::kNone;
 };
@@ -178,6 +181,10 @@ absl::Status ValidateNtkdFromModel(const SessionConfig& c) {
         "teacher_model: ntk_weight > 0 aligns the backend with a teacher; name a stored model "
         "(or set ntk_weight 0 for cross-entropy alone)");
   }
+  if (options.beta == 0.0 && !c.algorithm().teacher_model().empty()) {
+    return absl::InvalidArgumentError(
+        "teacher_model: unused with ntk_weight 0 (cross-entropy alone); leave it unset");
+  }
   if (c.algorithm().teacher_model() == c.from_model()) {
     return absl::InvalidArgumentError("teacher_model: the student cannot be its own teacher");
   }
@@ -187,13 +194,19 @@ absl::Status ValidateNtkdFromModel(const SessionConfig& c) {
 absl::StatusOr<StartedRun> CreateNtkdFromModel(const SessionConfig& c, RunChip& chip,
                                                const RunOptions& options) {
   RunResources resources;
-  absl::StatusOr<ChipModel> placed = LoadFromModel(c, chip, options, resources);
+  // The frontend is measured again on resume: the model must be the
+  // deployed one then too (ntkd never writes the heaters).
+  absl::StatusOr<ChipModel> placed =
+      LoadFromModel(c, chip, options, resources, /*deployed_on_resume=*/true);
   if (!placed.ok()) return placed.status();
   absl::StatusOr<std::size_t> backend = BackendStart(placed->model);
   if (!backend.ok()) return backend.status();
   const TrainTestSplit& data = *resources.data;
   std::optional<onn::Model> teacher;
-  Dataset teacher_train = data.train, teacher_test = data.test;
+  // No teacher: nothing beside the measurements.
+  Dataset teacher_train{Eigen::MatrixXd(data.train.size(), 0), data.train.labels,
+                        data.train.classes};
+  Dataset teacher_test{Eigen::MatrixXd(data.test.size(), 0), data.test.labels, data.test.classes};
   if (!c.algorithm().teacher_model().empty()) {
     absl::StatusOr<onn::Model> stored = chip.stored_model(c.algorithm().teacher_model());
     if (!stored.ok()) return stored.status();
@@ -212,7 +225,7 @@ absl::StatusOr<StartedRun> CreateNtkdFromModel(const SessionConfig& c, RunChip& 
     if (seen->train.labels != data.train.labels || seen->test.labels != data.test.labels) {
       return absl::InvalidArgumentError(
           absl::StrCat("teacher_model ", c.algorithm().teacher_model(),
-                       " reads other samples than the student (image size or dataset differ)"));
+                       " reads other samples than the student (another dataset or class count)"));
     }
     teacher_train = std::move(seen->train);
     teacher_test = std::move(seen->test);

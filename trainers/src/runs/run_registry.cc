@@ -46,8 +46,10 @@ void NoteDataLoaded(const RunOptions& options, const TrainTestSplit& data) {
 }
 
 absl::StatusOr<ChipModel> LoadFromModel(const photonic::v1::SessionConfig& c, RunChip& chip,
-                                        const RunOptions& options, RunResources& resources) {
-  absl::StatusOr<ChipModel> placed = chip.model(c.from_model(), options.resume_from == nullptr);
+                                        const RunOptions& options, RunResources& resources,
+                                        bool deployed_on_resume) {
+  absl::StatusOr<ChipModel> placed =
+      chip.model(c.from_model(), options.resume_from == nullptr || deployed_on_resume);
   if (!placed.ok()) return placed.status();
   const photonic::v1::ModelSpec spec = placed->model.spec();
   absl::StatusOr<onn::ModelData> data =
@@ -167,6 +169,10 @@ absl::Status ValidateRun(const photonic::v1::SessionConfig& config,
                          const photonsim::ChipLayout& layout) {
   absl::StatusOr<const Algorithm*> algorithm = Named(config.algorithm().name());
   if (!algorithm.ok()) return algorithm.status();
+  if (!config.algorithm().teacher_model().empty() && (*algorithm)->create != runs::CreateNtkd) {
+    return absl::InvalidArgumentError(absl::StrCat("teacher_model: ", config.algorithm().name(),
+                                                   " takes no teacher (ntkd does)"));
+  }
   if (!config.from_model().empty() && (*algorithm)->create != runs::CreateZo &&
       (*algorithm)->create != runs::CreateGift && (*algorithm)->create != runs::CreateNtkd) {
     return absl::InvalidArgumentError(

@@ -54,9 +54,11 @@ inline void Note(const RunOptions& options, std::string_view note) {
 void NoteDataLoaded(const RunOptions& options, const TrainTestSplit& data);
 
 // A from_model session's stored model, placed on the chip (a new session
-// needs it deployed now), and its data in resources.data.
+// needs it deployed now, a resumed one too when deployed_on_resume), and
+// its data in resources.data.
 absl::StatusOr<ChipModel> LoadFromModel(const photonic::v1::SessionConfig& config, RunChip& chip,
-                                        const RunOptions& options, RunResources& resources);
+                                        const RunOptions& options, RunResources& resources,
+                                        bool deployed_on_resume = false);
 
 // A model run's session bookkeeping after a step: the test accuracy from
 // `evaluate` every eval_every steps and at max_steps, then the stop reason
