@@ -8,6 +8,7 @@
 //
 //   build/tests/bench/dat_twin_bench --layout coherent --sigma 0.06 --seed 1
 #include <CLI/CLI.hpp>
+#include <cmath>
 #include <cstdio>
 #include <random>
 
@@ -45,11 +46,23 @@ int main(int argc, char** argv) {
   app.add_option("--silico-epochs", silico_epochs)->capture_default_str();
   app.add_option("--situ-epochs", situ_epochs)->capture_default_str();
   double situ_lr = 0.01, sepn_lr = 0.001;
+  std::string sepn = "linear";
+  app.add_option("--sepn", sepn,
+                 "DAT's error-prediction layers: linear (z + A z) or unet (the authors' complex "
+                 "U-Net; modes a square of a multiple of 4)")
+      ->check(CLI::IsMember({"linear", "unet"}))
+      ->capture_default_str();
   app.add_option("--situ-lr", situ_lr, "in situ learning rate")->capture_default_str();
   app.add_option("--sepn-lr", sepn_lr, "DAT's error-prediction learning rate")
       ->capture_default_str();
   CLI11_PARSE(app, argc, argv);
 
+  const int side = static_cast<int>(std::lround(std::sqrt(modes)));
+  if (sepn == "unet" && (side * side != modes || side % 4 != 0)) {
+    std::fprintf(stderr,
+                 "--sepn unet: --modes must be a square of a multiple of 4 (16, 64, ...)\n");
+    return 1;
+  }
   auto data = phc::trainers::LoadTrainingData("fashion-mnist", modes, 10, train, test, seed);
   if (!data.ok()) {
     std::fprintf(stderr, "%s\n", data.status().ToString().c_str());
@@ -59,7 +72,9 @@ int main(int argc, char** argv) {
   const int blocks = coherent ? 1 : meshes;
   const int per_block = coherent ? meshes : 1;
   auto build = [&](bool predictions) {
-    return diff::BuildBlockOnn(modes, blocks, 10, predictions, seed, per_block);
+    return diff::BuildBlockOnn(
+        modes, blocks, 10, predictions, seed, per_block,
+        sepn == "unet" ? diff::PredictionKind::kUNet : diff::PredictionKind::kLinear);
   };
   diff::Network twin = build(false);
   std::mt19937_64 error_rng(seed + 1000);
@@ -69,9 +84,10 @@ int main(int argc, char** argv) {
   diff::NetworkMeasurer physical(twin);
   auto emit = [&](const char* stage, double accuracy) {
     std::printf(
-        "{\"benchmark\": \"dat_twin\", \"layout\": \"%s\", \"sigma_rad\": %g, \"seed\": "
-        "%llu, \"stage\": \"%s\", \"accuracy\": %.4f}\n",
-        layout.c_str(), sigma, static_cast<unsigned long long>(seed), stage, accuracy);
+        "{\"benchmark\": \"dat_twin\", \"layout\": \"%s\", \"sepn\": \"%s\", \"modes\": %d, "
+        "\"sigma_rad\": %g, \"seed\": %llu, \"stage\": \"%s\", \"accuracy\": %.4f}\n",
+        layout.c_str(), sepn.c_str(), modes, sigma, static_cast<unsigned long long>(seed), stage,
+        accuracy);
     std::fflush(stdout);
   };
 

@@ -42,10 +42,10 @@ class InSituTest : public ::testing::Test {
     silico_ = ModelAccuracy(model_, test_);
   }
 
-  std::vector<ErrorPredictionLayer*> Predictions() {
-    std::vector<ErrorPredictionLayer*> out;
+  std::vector<PredictionLayer*> Predictions() {
+    std::vector<PredictionLayer*> out;
     for (const auto& layer : model_.layers()) {
-      if (auto* p = dynamic_cast<ErrorPredictionLayer*>(layer.get())) out.push_back(p);
+      if (auto* p = dynamic_cast<PredictionLayer*>(layer.get())) out.push_back(p);
     }
     return out;
   }

@@ -48,10 +48,10 @@ class Replay final : public BlockMeasurer {
   const std::vector<Eigen::MatrixXd>& measured_;
 };
 
-std::vector<ErrorPredictionLayer*> Predictions(const Network& net) {
-  std::vector<ErrorPredictionLayer*> out;
+std::vector<PredictionLayer*> Predictions(const Network& net) {
+  std::vector<PredictionLayer*> out;
   for (const auto& layer : net.layers()) {
-    if (auto* p = dynamic_cast<ErrorPredictionLayer*>(layer.get())) out.push_back(p);
+    if (auto* p = dynamic_cast<PredictionLayer*>(layer.get())) out.push_back(p);
   }
   return out;
 }
@@ -201,16 +201,16 @@ absl::StatusOr<double> InSituTrainer::Step(const Eigen::MatrixXd& features,
                                            std::span<const int> labels,
                                            bool predictions_in_forward) {
   const bool use_predictions = !dual_ || predictions_in_forward;
-  for (ErrorPredictionLayer* p : predictions_) p->set_enabled(use_predictions);
+  for (PredictionLayer* p : predictions_) p->set_enabled(use_predictions);
   std::vector<Eigen::MatrixXd> inputs, measured;
   absl::StatusOr<Eigen::MatrixXd> logits =
       model_.ForwardMeasured(features, physical_, &inputs, &measured);
   if (!logits.ok()) return logits.status();
   measurements_ += features.rows() * static_cast<std::int64_t>(measured.size());
   if (dual_) {
-    for (ErrorPredictionLayer* p : predictions_) p->set_enabled(true);
+    for (PredictionLayer* p : predictions_) p->set_enabled(true);
     last_similarity_mse_ = SimilarityStep(model_, inputs, measured, fit_);
-    for (ErrorPredictionLayer* p : predictions_) p->set_enabled(use_predictions);
+    for (PredictionLayer* p : predictions_) p->set_enabled(use_predictions);
   }
   Replay replay(measured);
   absl::StatusOr<double> loss = model_.LossAndGradientsMeasured(features, labels, replay);

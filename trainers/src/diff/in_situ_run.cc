@@ -5,20 +5,26 @@
 #include <random>
 
 #include "absl/strings/str_cat.h"
+#include "phc/trainers/diff/unet_sepn.h"
 #include "phc/trainers/onn_model.h"
 #include "photonsim/phase.h"
 
 namespace phc::trainers::diff {
 
 Network BuildBlockOnn(int modes, int blocks, int classes, bool predictions, std::uint64_t seed,
-                      int meshes_per_block) {
+                      int meshes_per_block, PredictionKind kind) {
   std::mt19937_64 rng(seed);
   Network net;
   for (int b = 0; b < blocks; ++b) {
     if (b > 0) net.Add(std::make_unique<ReencodeLayer>(modes));
     for (int m = 0; m < meshes_per_block; ++m) {
       net.Add(std::make_unique<MeshLayer>(photonsim::MziMesh::Clements(modes)));
-      if (predictions) net.Add(std::make_unique<ErrorPredictionLayer>(modes));
+      if (predictions && kind == PredictionKind::kUNet) {
+        net.Add(
+            std::make_unique<UNetErrorPredictionLayer>(modes, std::array<int, 3>{4, 8, 16}, rng()));
+      } else if (predictions) {
+        net.Add(std::make_unique<ErrorPredictionLayer>(modes));
+      }
     }
     net.Add(std::make_unique<DetectLayer>(modes));
   }
@@ -78,7 +84,7 @@ absl::StatusOr<std::unique_ptr<InSituRun>> InSituRun::Create(
                         .learning_rate = config.learning_rate,
                         .seed = config.seed};
     for (const auto& layer : run->model_.layers()) {
-      if (auto* p = dynamic_cast<ErrorPredictionLayer*>(layer.get())) p->set_enabled(false);
+      if (auto* p = dynamic_cast<PredictionLayer*>(layer.get())) p->set_enabled(false);
     }
     TrainInSilico(run->model_, train, test, silico);
   }

@@ -106,7 +106,7 @@ class InSituTrainer {
   Network& model_;
   BlockMeasurer& physical_;
   const bool dual_;
-  std::vector<ErrorPredictionLayer*> predictions_;
+  std::vector<PredictionLayer*> predictions_;
   AdamGroup task_;
   AdamGroup fit_;
   double last_similarity_mse_ = 0.0;

@@ -83,7 +83,11 @@ class InSituRun final : public Run {
 // re-encoding between blocks, a dense readout to `classes`. With
 // meshes_per_block > 1 a block cascades that many meshes coherently before
 // its detectors (a multi-mesh chip; the benches' twin systems).
+// The error-prediction layers DAT adds after each mesh: the linear SEPN
+// z + A z, or the authors' complex U-Net (unet_sepn.h; modes = side^2 with
+// side divisible by 4).
+enum class PredictionKind { kLinear, kUNet };
 Network BuildBlockOnn(int modes, int blocks, int classes, bool predictions, std::uint64_t seed,
-                      int meshes_per_block = 1);
+                      int meshes_per_block = 1, PredictionKind kind = PredictionKind::kLinear);
 
 }  // namespace phc::trainers::diff

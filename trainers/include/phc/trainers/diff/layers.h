@@ -174,7 +174,20 @@ class ReluLayer final : public Layer {
 // losses, crosstalk at fixed settings) act linearly on the field, so a
 // linear residual can represent the deviation of one mesh setting.
 // Parameters: Re A then Im A, column-major.
-class ErrorPredictionLayer final : public Layer {
+// A model of a mesh's errors on its output field (DAT's error-prediction
+// networks): part of the optical block, switched off during warm-up.
+class PredictionLayer : public Layer {
+ public:
+  bool optical_correction() const override { return true; }
+  // Off: the identity (DAT switches the predictions on after a warm-up).
+  void set_enabled(bool enabled) { enabled_ = enabled; }
+  bool enabled() const { return enabled_; }
+
+ protected:
+  bool enabled_ = true;
+};
+
+class ErrorPredictionLayer final : public PredictionLayer {
  public:
   explicit ErrorPredictionLayer(int width)
       : width_(width), params_(2 * width * width, 0.0), gradients_(2 * width * width, 0.0) {}
@@ -185,15 +198,10 @@ class ErrorPredictionLayer final : public Layer {
   MatrixXc Backward(const MatrixXc& delta_out) override;
   std::span<double> parameters() override { return params_; }
   std::span<double> gradients() override { return gradients_; }
-  bool optical_correction() const override { return true; }
-  // Off: the identity (DAT switches the predictions on after a warm-up).
-  void set_enabled(bool enabled) { enabled_ = enabled; }
-  bool enabled() const { return enabled_; }
 
  private:
   MatrixXc Matrix() const;
   int width_;
-  bool enabled_ = true;
   std::vector<double> params_;
   std::vector<double> gradients_;
   MatrixXc input_;
