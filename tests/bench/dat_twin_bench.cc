@@ -47,6 +47,10 @@ int main(int argc, char** argv) {
   app.add_option("--situ-epochs", situ_epochs)->capture_default_str();
   double situ_lr = 0.01, sepn_lr = 0.001;
   std::string sepn = "linear";
+  int sepn_warmup_epochs = 1;
+  app.add_option("--sepn-warmup-epochs", sepn_warmup_epochs,
+                 "DAT: in situ epochs before the predictions enter the forward pass")
+      ->capture_default_str();
   app.add_option("--sepn", sepn,
                  "DAT's error-prediction layers: linear (z + A z) or unet (the authors' complex "
                  "U-Net; modes a square of a multiple of 4)")
@@ -101,6 +105,7 @@ int main(int argc, char** argv) {
   options.epochs = situ_epochs;
   options.learning_rate = situ_lr;
   options.sepn_learning_rate = sepn_lr;
+  options.sepn_warmup_epochs = sepn_warmup_epochs;
   for (const bool dat : {false, true}) {
     diff::Network model = build(dat);
     Eigen::Index k = 0;
