@@ -51,6 +51,8 @@ HiddenTruth DrawHiddenTruth(const photonic::v1::ChipDescription& chip, std::uint
             (bank.resonance_spread_fsr() * gauss(rng) - bank.resonance_offset_fsr());
       } else if (fab.random_phase_bias()) {
         truth.phase_bias_rad[p] = uniform_phase(rng);
+      } else if (fab.phase_bias_std_rad() > 0.0) {
+        truth.phase_bias_rad[p] = fab.phase_bias_std_rad() * gauss(rng);
       }
     }
   }

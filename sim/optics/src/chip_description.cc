@@ -140,6 +140,7 @@ absl::Status ValidateChipDescription(const photonic::v1::ChipDescription& chip) 
            RequireInRange("fabrication.efficiency_spread", fab.efficiency_spread(), 0, 0.3),
            RequireInRange("fabrication.splitting_error_std_rad", fab.splitting_error_std_rad(), 0,
                           0.3),
+           RequireInRange("fabrication.phase_bias_std_rad", fab.phase_bias_std_rad(), 0, 1),
            RequireInRange("fabrication.insertion_loss_db_mean", fab.insertion_loss_db_mean(), 0,
                           10),
            RequireInRange("fabrication.insertion_loss_db_std", fab.insertion_loss_db_std(), 0, 3),
