@@ -104,7 +104,7 @@ void AddTrainCommands(CLI::App& app, TrainCommands& c) {
   CLI::Option* from_model = c.start->add_option_function<std::string>(
       "--from-model", [&config](const std::string& v) { config.set_from_model(v); },
       "fine-tune the deployed model with this id (photonctl model deploy) instead of an ONN "
-      "of --widths; the ZO algorithms, gift and ntkd");
+      "of --widths; the ZO algorithms, pat, dat, gift and ntkd");
   widths->excludes(from_model);
   from_model->excludes(widths);
   c.start->add_option_function<std::string>(
@@ -163,7 +163,7 @@ void AddTrainCommands(CLI::App& app, TrainCommands& c) {
       "dfa: SGD momentum (default 0.9)");
   c.start->add_option_function<int>(
       "--pretrain-epochs", [&config](int v) { config.mutable_algorithm()->set_pretrain_epochs(v); },
-      "pat/dat: in silico epochs before the chip (default 20)");
+      "pat/dat with --widths: in silico epochs before the chip (default 20)");
   c.start->add_option_function<double>(
       "--prediction-lr",
       [&config](double v) { config.mutable_algorithm()->set_prediction_learning_rate(v); },
@@ -171,7 +171,8 @@ void AddTrainCommands(CLI::App& app, TrainCommands& c) {
   c.start->add_option_function<std::int64_t>(
       "--prediction-warmup",
       [&config](std::int64_t v) { config.mutable_algorithm()->set_prediction_warmup_steps(v); },
-      "dat: steps before the predictions enter the forward pass (default 100)");
+      "dat: steps before the predictions enter the forward pass (default 100; with "
+      "--from-model, the backward pass, default 10)");
   c.start->add_option_function<double>(
       "--ntk-weight", [&config](double v) { config.mutable_algorithm()->set_ntk_weight(v); },
       "ntkd: weight of the NTK alignment loss (default 1)");

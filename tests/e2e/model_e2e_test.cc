@@ -530,6 +530,48 @@ TEST_F(ModelE2eTest, GiftMeasuresTheNoiseStructureThenAdaptsTheDeployedModel) {
   for (int p = 160; p < 192; ++p) EXPECT_EQ(phases.heater_power_mw(p), 0.0) << "spare core " << p;
 }
 
+// pat and dat sessions from a deployed model: every step measures its
+// minibatch on the chip layer by layer and writes the updated phases to
+// the model's cores; dat also fits its error predictions to the same
+// measurements, so both cost the same chip queries.
+TEST_F(ModelE2eTest, PatAndDatAdaptTheDeployedModelOnItsCores) {
+  StartOnTestChip();
+  ASSERT_TRUE(Train(TrainRequest("tiny", TinySpec())).ok());
+  pb::SessionStatus status;
+  pb::SessionConfig pretrained = TinySessionConfig("dat");
+  pretrained.mutable_algorithm()->set_pretrain_epochs(3);
+  pb::DeployReply deployed;
+  ASSERT_TRUE(Deploy("tiny", deployed).ok());
+  grpc::Status refused = StartSession(pretrained, status);
+  EXPECT_EQ(refused.error_code(), grpc::StatusCode::INVALID_ARGUMENT);
+  EXPECT_TRUE(Mentions(refused, "pretrain_epochs")) << refused.error_message();
+
+  for (const char* algorithm : {"pat", "dat"}) {
+    SCOPED_TRACE(algorithm);
+    ASSERT_TRUE(Deploy("tiny", deployed).ok());  // the run before moved the phases
+    pb::SessionConfig config = TinySessionConfig(algorithm);
+    config.mutable_algorithm()->set_learning_rate(0.01);
+    const grpc::Status started = StartSession(config, status);
+    ASSERT_TRUE(started.ok()) << started.error_message();
+    const pb::SessionStatus last = WatchToTheEnd(status.id());
+    EXPECT_EQ(last.state(), pb::SESSION_STATE_COMPLETED) << last.termination_reason();
+    EXPECT_EQ(last.step(), 20);
+    EXPECT_EQ(last.trained_phases(), 160 + 2);  // the 5 cores' phases, the 2 layers' gains
+    EXPECT_EQ(last.loss_evaluations(), 20);
+    // 2 optical layers per sample: 16 samples per step, 90 per test
+    // evaluation (at the start, steps 10 and 20).
+    EXPECT_EQ(last.chip_queries(), 2 * (16 * 20 + 90 * 3));
+    EXPECT_GE(last.test_accuracy(), 0.0);
+    const pb::GetPhasesResponse phases = Phases();
+    for (int p = 160; p < 192; ++p) {
+      EXPECT_EQ(phases.heater_power_mw(p), 0.0) << "spare core " << p;
+    }
+    pb::ModelInfo info;
+    ASSERT_TRUE(Get("tiny", info).ok());
+    EXPECT_FALSE(info.deployed());  // the chip holds the adapted phases
+  }
+}
+
 TEST_F(ModelE2eTest, NtkdMeasuresTheFrontendOnceThenFineTunesTheDigitalBackend) {
   StartOnTestChip();
   // A hybrid model: an optical frontend (4 cores) and a digital readout,

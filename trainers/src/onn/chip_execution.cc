@@ -120,6 +120,16 @@ void UsePaperNoiseModel(photonic::v1::ChipDescription& chip, double scale) {
   thermal.set_tau_us(tau_us);
 }
 
+void UseDatErrorModel(photonic::v1::ChipDescription& chip, double sigma_rad) {
+  photonic::v1::FabricationSpec& fabrication = *chip.mutable_fabrication();
+  fabrication.Clear();
+  fabrication.set_splitting_error_std_rad(sigma_rad);
+  fabrication.set_phase_bias_std_rad(sigma_rad);
+  const double tau_us = chip.thermal().tau_us();
+  chip.mutable_thermal()->Clear();
+  chip.mutable_thermal()->set_tau_us(tau_us);
+}
+
 photonic::v1::ChipDescription ChipForModel(const Model& model,
                                            const photonic::v1::ChipDescription& instruments) {
   photonic::v1::ChipDescription chip = instruments;

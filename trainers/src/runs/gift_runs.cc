@@ -111,20 +111,11 @@ class GiftRun final : public Run {
   }
 
   absl::StatusOr<double> Evaluate() {
-    const int n = std::min(config_.test_samples(), data_.test.size());
-    const Dataset subset{data_.test.features.topRows(n),
-                         {data_.test.labels.begin(), data_.test.labels.begin() + n},
-                         data_.test.classes};
-    absl::StatusOr<onn::ChipEvaluation> e = onn::ChipAccuracy(model_, placement_, oracle_, subset);
-    if (!e.ok()) return e.status();
-    return e->accuracy;
+    return ChipTestAccuracy(model_, placement_, oracle_, data_, config_);
   }
 
  private:
-  absl::Status Deploy() {
-    return oracle_.SetPhases(
-        onn::DeployedPhases(model_, oracle_.layout(), placement_, base_phases_));
-  }
+  absl::Status Deploy() { return DeployModel(model_, placement_, oracle_, base_phases_); }
 
   onn::Model model_;
   onn::ChipPlacement placement_;

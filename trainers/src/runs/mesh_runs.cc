@@ -116,6 +116,7 @@ void AttachChip(const SessionConfig& c, RunChip& chip, const RunOptions& options
 
 absl::Status ValidateInSitu(const SessionConfig& c, const photonic::v1::ChipDescription& chip,
                             const photonsim::ChipLayout& layout) {
+  if (!c.from_model().empty()) return ValidateInSituFromModel(c);
   if (absl::Status s = ValidateMeshBlocks(c, chip, layout, 1); !s.ok()) return s;
   return diff::ValidateInSituConfig(InSituFrom(c));
 }
@@ -133,6 +134,7 @@ absl::Status ValidateNtkd(const SessionConfig& c, const photonic::v1::ChipDescri
 
 absl::StatusOr<StartedRun> CreateInSitu(const SessionConfig& c, RunChip& chip,
                                         const RunOptions& options) {
+  if (!c.from_model().empty()) return CreateInSituFromModel(c, chip, options);
   const diff::InSituConfig config = InSituFrom(c);
   RunResources resources;
   if (absl::Status s = LoadData(c, config.modes, config.classes, options, resources); !s.ok()) {

@@ -79,6 +79,23 @@ absl::Status AfterModelStep(const photonic::v1::SessionConfig& config,
   return absl::OkStatus();
 }
 
+absl::StatusOr<double> ChipTestAccuracy(onn::Model& model, const onn::ChipPlacement& placement,
+                                        ChipOracle& oracle, const TrainTestSplit& data,
+                                        const photonic::v1::SessionConfig& config) {
+  const int n = std::min(config.test_samples(), data.test.size());
+  const Dataset subset{data.test.features.topRows(n),
+                       {data.test.labels.begin(), data.test.labels.begin() + n},
+                       data.test.classes};
+  absl::StatusOr<onn::ChipEvaluation> e = onn::ChipAccuracy(model, placement, oracle, subset);
+  if (!e.ok()) return e.status();
+  return e->accuracy;
+}
+
+absl::Status DeployModel(const onn::Model& model, const onn::ChipPlacement& placement,
+                         ChipOracle& oracle, std::span<const double> base_phases) {
+  return oracle.SetPhases(onn::DeployedPhases(model, oracle.layout(), placement, base_phases));
+}
+
 absl::Status RestoreModelRun(
     const RunCheckpoint& checkpoint, std::string_view algorithm,
     const photonic::v1::SessionConfig& config, onn::Model& model,
@@ -174,11 +191,12 @@ absl::Status ValidateRun(const photonic::v1::SessionConfig& config,
                                                    " takes no teacher (ntkd does)"));
   }
   if (!config.from_model().empty() && (*algorithm)->create != runs::CreateZo &&
-      (*algorithm)->create != runs::CreateGift && (*algorithm)->create != runs::CreateNtkd) {
+      (*algorithm)->create != runs::CreateGift && (*algorithm)->create != runs::CreateNtkd &&
+      (*algorithm)->create != runs::CreateInSitu) {
     return absl::InvalidArgumentError(
         absl::StrCat("from_model: ", config.algorithm().name(),
                      " cannot start from a model; coordinate_zo, gaussian_zo, spsa, stp, cocd, "
-                     "sparse_cocd, sparse_zo, gift and ntkd can"));
+                     "sparse_cocd, sparse_zo, pat, dat, gift and ntkd can"));
   }
   return (*algorithm)->validate(config, chip, layout);
 }

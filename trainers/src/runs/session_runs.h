@@ -67,6 +67,16 @@ absl::Status AfterModelStep(const photonic::v1::SessionConfig& config,
                             const std::function<absl::StatusOr<double>()>& evaluate,
                             TrainingProgress& progress, StopReason& stop_reason);
 
+// The deployed model's accuracy measured on the chip over the first
+// config.test_samples() test images.
+absl::StatusOr<double> ChipTestAccuracy(onn::Model& model, const onn::ChipPlacement& placement,
+                                        ChipOracle& oracle, const TrainTestSplit& data,
+                                        const photonic::v1::SessionConfig& config);
+
+// Writes the model's phases to its cores, `base_phases` everywhere else.
+absl::Status DeployModel(const onn::Model& model, const onn::ChipPlacement& placement,
+                         ChipOracle& oracle, std::span<const double> base_phases);
+
 // A model run's checkpoint back into `model`, its optimizer (through
 // `restore_optimizer`), `progress` and `stop_reason`; DATA_LOSS naming the
 // algorithm when the checkpoint does not fit.
@@ -104,6 +114,12 @@ absl::Status ValidateInSitu(const photonic::v1::SessionConfig& config,
                             const photonsim::ChipLayout& layout);
 absl::StatusOr<StartedRun> CreateInSitu(const photonic::v1::SessionConfig& config, RunChip& chip,
                                         const RunOptions& options);
+
+// pat, dat with from_model: the deployed model adapted on the chip
+// (model_in_situ_runs.cc).
+absl::Status ValidateInSituFromModel(const photonic::v1::SessionConfig& config);
+absl::StatusOr<StartedRun> CreateInSituFromModel(const photonic::v1::SessionConfig& config,
+                                                 RunChip& chip, const RunOptions& options);
 
 // ntkd: distillation in silico, the backend fine-tuned on the chip's outputs.
 absl::Status ValidateNtkd(const photonic::v1::SessionConfig& config,

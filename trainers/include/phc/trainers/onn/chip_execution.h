@@ -76,6 +76,13 @@ photonic::v1::ChipDescription ChipForModel(const Model& model,
 // scale multiplies both (1: the paper's values).
 void UsePaperNoiseModel(photonic::v1::ChipDescription& chip, double scale = 1.0);
 
+// Replaces the chip's fabrication and thermal specs with the error model of
+// DAT (Zheng et al. 2023): static errors, N(0, sigma) on every coupler's
+// splitting angle (to first order the paper's splitting-ratio error) and on
+// every phase shifter's phase (the phase bias); no spreads, crosstalk,
+// loss or drift. The instruments are kept.
+void UseDatErrorModel(photonic::v1::ChipDescription& chip, double sigma_rad);
+
 // Logits measured on the chip, whose phases must already be the deployed
 // ones: one chip query per sample and optical linear layer, and one per
 // sample, patch and optical convolution. Electronic layers run here.
