@@ -3,10 +3,14 @@
 // phase shifter off by N(0, sigma)), in two layouts of the same meshes:
 // each mesh detected on its own ("measured": as on a chip with one mesh,
 // time-multiplexed) or all meshes cascaded coherently with only the output
-// detected ("coherent": the paper's MPNN). JSON lines: error-free model,
-// deployed, PAT, DAT.
+// detected ("coherent": the paper's MPNN). With --arch mpnn the network is
+// the authors' MPNN (diff/mpnn.h): complex inputs (the centre of each
+// image's Fourier transform), the electro-optic activation between the
+// meshes, the normalised intensities of the first 10 modes as logits. JSON
+// lines: error-free model, deployed, PAT, DAT.
 //
 //   build/tests/bench/dat_twin_bench --layout coherent --sigma 0.06 --seed 1
+//   build/tests/bench/dat_twin_bench --arch mpnn --modes 64 --sigma 0.04 --seed 1
 #include <CLI/CLI.hpp>
 #include <cmath>
 #include <cstdio>
@@ -14,6 +18,7 @@
 
 #include "phc/trainers/algorithms.h"
 #include "phc/trainers/diff/in_situ_run.h"
+#include "phc/trainers/diff/mpnn.h"
 
 namespace {
 
@@ -57,6 +62,24 @@ int main(int argc, char** argv) {
       ->check(CLI::IsMember({"linear", "unet"}))
       ->capture_default_str();
   app.add_option("--situ-lr", situ_lr, "in situ learning rate")->capture_default_str();
+  std::string arch = "blocks", readout = "normalised";
+  double silico_lr = 0.01;
+  int batch = 100, halving = 0;
+  bool activation = true;
+  app.add_option("--arch", arch,
+                 "blocks: real inputs, meshes, a dense readout; mpnn: the authors' MPNN")
+      ->check(CLI::IsMember({"blocks", "mpnn"}))
+      ->capture_default_str();
+  app.add_option("--readout", readout, "mpnn: normalised (the authors') or digital")
+      ->check(CLI::IsMember({"normalised", "digital"}))
+      ->capture_default_str();
+  app.add_option("--activation", activation, "mpnn: the electro-optic activation between meshes")
+      ->capture_default_str();
+  app.add_option("--silico-lr", silico_lr)->capture_default_str();
+  app.add_option("--batch", batch)->capture_default_str();
+  app.add_option("--lr-halving-epochs", halving,
+                 "both learning rates halve every this many epochs (0: never; the authors: 10)")
+      ->capture_default_str();
   app.add_option("--sepn-lr", sepn_lr, "DAT's error-prediction learning rate")
       ->capture_default_str();
   CLI11_PARSE(app, argc, argv);
@@ -67,7 +90,25 @@ int main(int argc, char** argv) {
                  "--sepn unet: --modes must be a square of a multiple of 4 (16, 64, ...)\n");
     return 1;
   }
-  auto data = phc::trainers::LoadTrainingData("fashion-mnist", modes, 10, train, test, seed);
+  const bool mpnn = arch == "mpnn";
+  if (mpnn && (side * side != modes || side % 2 != 0 || layout != "coherent")) {
+    std::fprintf(stderr, "--arch mpnn: --layout coherent and --modes an even square (16, 64)\n");
+    return 1;
+  }
+  absl::StatusOr<phc::trainers::TrainTestSplit> data;
+  if (mpnn) {
+    absl::StatusOr<phc::trainers::FashionMnist> images =
+        phc::trainers::LoadFashionMnist({}, train, test);
+    if (!images.ok()) {
+      std::fprintf(stderr, "%s\n", images.status().ToString().c_str());
+      return 1;
+    }
+    data = phc::trainers::TrainTestSplit{diff::CentredFourierFeatures(images->train, side),
+                                         diff::CentredFourierFeatures(images->test, side),
+                                         "fashion-mnist"};
+  } else {
+    data = phc::trainers::LoadTrainingData("fashion-mnist", modes, 10, train, test, seed);
+  }
   if (!data.ok()) {
     std::fprintf(stderr, "%s\n", data.status().ToString().c_str());
     return 1;
@@ -76,6 +117,17 @@ int main(int argc, char** argv) {
   const int blocks = coherent ? 1 : meshes;
   const int per_block = coherent ? meshes : 1;
   auto build = [&](bool predictions) {
+    if (mpnn) {
+      return diff::BuildMpnn({.modes = modes,
+                              .meshes = meshes,
+                              .classes = 10,
+                              .activation = activation,
+                              .digital_readout = readout == "digital",
+                              .predictions = predictions,
+                              .prediction_kind = sepn == "unet" ? diff::PredictionKind::kUNet
+                                                                : diff::PredictionKind::kLinear,
+                              .seed = seed});
+    }
     return diff::BuildBlockOnn(
         modes, blocks, 10, predictions, seed, per_block,
         sepn == "unet" ? diff::PredictionKind::kUNet : diff::PredictionKind::kLinear);
@@ -88,16 +140,24 @@ int main(int argc, char** argv) {
   diff::NetworkMeasurer physical(twin);
   auto emit = [&](const char* stage, double accuracy) {
     std::printf(
-        "{\"benchmark\": \"dat_twin\", \"layout\": \"%s\", \"sepn\": \"%s\", \"modes\": %d, "
-        "\"sigma_rad\": %g, \"seed\": %llu, \"stage\": \"%s\", \"accuracy\": %.4f}\n",
-        layout.c_str(), sepn.c_str(), modes, sigma, static_cast<unsigned long long>(seed), stage,
-        accuracy);
+        "{\"benchmark\": \"dat_twin\", \"arch\": \"%s\", \"layout\": \"%s\", \"sepn\": \"%s\", "
+        "\"modes\": %d, \"sigma_rad\": %g, \"seed\": %llu, \"stage\": \"%s\", "
+        "\"accuracy\": %.4f}\n",
+        arch.c_str(), layout.c_str(), sepn.c_str(), modes, sigma,
+        static_cast<unsigned long long>(seed), stage, accuracy);
     std::fflush(stdout);
   };
 
-  diff::TrainOptions options{.epochs = silico_epochs, .learning_rate = 0.01, .seed = seed};
+  diff::TrainOptions options{.epochs = silico_epochs,
+                             .batch = batch,
+                             .learning_rate = silico_lr,
+                             .lr_halving_epochs = halving,
+                             .seed = seed};
   diff::Network silico = build(false);
-  diff::TrainInSilico(silico, data->train, data->test, options);
+  diff::TrainInSilico(silico, data->train, data->test, options, [](const diff::EpochReport& r) {
+    std::fprintf(stderr, "in silico epoch %d: loss %.3f, accuracy %.4f\n", r.epoch, r.train_loss,
+                 r.accuracy);
+  });
   emit("error_free_model", diff::ModelAccuracy(silico, data->test));
   emit("deployed", *diff::PhysicalAccuracy(silico, physical, data->test));
   const Eigen::VectorXd trained = silico.Parameters();

@@ -129,7 +129,8 @@ TEST(NetworkMeasuredTest, AnIdenticalPhysicalSystemGivesTheModelsLogitsAndGradie
 
   // A physical system with coupler errors: the logits are the physical ones.
   for (MeshLayer* mesh : twin.meshes()) mesh->SetErrors(RandomErrors(mesh->topology(), rng));
-  std::vector<Eigen::MatrixXd> inputs, measured;
+  std::vector<MatrixXc> inputs;
+  std::vector<Eigen::MatrixXd> measured;
   absl::StatusOr<Eigen::MatrixXd> logits =
       model.ForwardMeasured(features, physical, &inputs, &measured);
   ASSERT_TRUE(logits.ok());

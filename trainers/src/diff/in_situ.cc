@@ -1,6 +1,7 @@
 #include "phc/trainers/diff/in_situ.h"
 
 #include <algorithm>
+#include <cmath>
 #include <numeric>
 #include <random>
 
@@ -12,6 +13,12 @@ namespace {
 
 bool IsPrediction(const Layer& layer) { return layer.optical_correction(); }
 bool IsTask(const Layer& layer) { return !layer.optical_correction(); }
+
+// The schedule's factor for `epoch` (1-based).
+double ScheduleFactor(const TrainOptions& options, int epoch) {
+  if (options.lr_halving_epochs <= 0) return 1.0;
+  return std::pow(0.5, (epoch - 1) / options.lr_halving_epochs);
+}
 
 std::vector<int> Shuffled(int n, std::mt19937_64& rng) {
   std::vector<int> order(n);
@@ -40,7 +47,7 @@ class Replay final : public BlockMeasurer {
  public:
   explicit Replay(const std::vector<Eigen::MatrixXd>& measured) : measured_(measured) {}
   absl::StatusOr<Eigen::MatrixXd> Measure(int block, std::span<const MeshLayer* const>,
-                                          const Eigen::MatrixXd&) override {
+                                          const MatrixXc&) override {
     return measured_.at(block);
   }
 
@@ -58,14 +65,13 @@ std::vector<PredictionLayer*> Predictions(const Network& net) {
 
 // DAT's similarity step: every block of the model (with its predictions)
 // fitted to the powers measured for the same inputs. Returns the MSE.
-double SimilarityStep(Network& model, const std::vector<Eigen::MatrixXd>& inputs,
+double SimilarityStep(Network& model, const std::vector<MatrixXc>& inputs,
                       const std::vector<Eigen::MatrixXd>& measured, AdamGroup& predictions) {
   model.ZeroGradients();
   const std::vector<Network::OpticalBlock> blocks = model.OpticalBlocks();
   double mse = 0.0;
   for (std::size_t b = 0; b < blocks.size(); ++b) {
-    const Eigen::MatrixXd predicted =
-        model.ForwardRange(blocks[b], inputs[b].cast<Complex>()).real();
+    const Eigen::MatrixXd predicted = model.ForwardRange(blocks[b], inputs[b]).real();
     const Eigen::MatrixXd error = predicted - measured[b];
     const double count = static_cast<double>(error.size());
     mse += error.squaredNorm() / count;
@@ -82,7 +88,7 @@ OracleMeasurer::OracleMeasurer(ChipOracle& chip, int circuit, double laser_power
 
 absl::StatusOr<Eigen::MatrixXd> OracleMeasurer::Measure(int /*block*/,
                                                         std::span<const MeshLayer* const> meshes,
-                                                        const Eigen::MatrixXd& amplitudes) {
+                                                        const MatrixXc& fields) {
   if (meshes.size() != 1) {
     return absl::InvalidArgumentError(absl::StrCat("an optical block of ", meshes.size(),
                                                    " cascaded meshes; circuit ", circuit_.name,
@@ -94,6 +100,12 @@ absl::StatusOr<Eigen::MatrixXd> OracleMeasurer::Measure(int /*block*/,
         absl::StrCat("model mesh (", mesh.in_width(), " modes, ", mesh.phase_count(),
                      " phases) does not fit circuit ", circuit_.name));
   }
+  if (fields.imag().cwiseAbs().maxCoeff() > 0.0) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("complex input fields: the modulators of circuit ", circuit_.name,
+                     " set real amplitudes (complex inputs run on a twin network only)"));
+  }
+  const Eigen::MatrixXd amplitudes = fields.real();
   std::vector<double> phases(chip_.layout().phase_count, 0.0);
   std::copy(mesh.phases().begin(), mesh.phases().end(), phases.begin() + circuit_.first_phase);
   if (absl::Status s = chip_.SetPhases(phases); !s.ok()) return s;
@@ -120,7 +132,7 @@ absl::StatusOr<Eigen::MatrixXd> OracleMeasurer::Measure(int /*block*/,
 
 absl::StatusOr<Eigen::MatrixXd> NetworkMeasurer::Measure(int block,
                                                          std::span<const MeshLayer* const> meshes,
-                                                         const Eigen::MatrixXd& amplitudes) {
+                                                         const MatrixXc& fields) {
   const std::vector<Network::OpticalBlock> blocks = physical_.OpticalBlocks();
   if (block < 0 || block >= static_cast<int>(blocks.size())) {
     return absl::InvalidArgumentError(absl::StrCat("the twin has no optical block ", block));
@@ -135,7 +147,7 @@ absl::StatusOr<Eigen::MatrixXd> NetworkMeasurer::Measure(int block,
     std::copy(meshes[k]->phases().begin(), meshes[k]->phases().end(), mesh->parameters().begin());
     ++k;
   }
-  return physical_.ForwardRange(blocks[block], amplitudes.cast<Complex>()).real();
+  return physical_.ForwardRange(blocks[block], fields).real();
 }
 
 double ModelAccuracy(Network& model, const Dataset& data) {
@@ -163,6 +175,7 @@ void TrainInSilico(Network& model, const Dataset& train, const Dataset& evaluati
   for (MeshLayer* mesh : model.meshes()) mesh->SetPhaseNoise(options.phase_noise_rad, &noise_rng);
   AdamGroup task(model, IsTask, options.learning_rate);
   for (int epoch = 1; epoch <= options.epochs; ++epoch) {
+    task.adam().set_learning_rate(options.learning_rate * ScheduleFactor(options, epoch));
     const std::vector<int> order = Shuffled(train.size(), rng);
     double loss = 0.0;
     int batches = 0;
@@ -185,7 +198,14 @@ InSituTrainer::InSituTrainer(Network& model, BlockMeasurer& physical, InSituMeth
       dual_(method == InSituMethod::kDualAdaptive),
       predictions_(Predictions(model)),
       task_(model, IsTask, options.learning_rate),
-      fit_(model, IsPrediction, options.sepn_learning_rate) {}
+      fit_(model, IsPrediction, options.sepn_learning_rate),
+      task_rate_(options.learning_rate),
+      fit_rate_(options.sepn_learning_rate) {}
+
+void InSituTrainer::ScaleLearningRates(double factor) {
+  task_.adam().set_learning_rate(task_rate_ * factor);
+  fit_.adam().set_learning_rate(fit_rate_ * factor);
+}
 
 absl::StatusOr<std::unique_ptr<InSituTrainer>> InSituTrainer::Create(Network& model,
                                                                      BlockMeasurer& physical,
@@ -202,7 +222,8 @@ absl::StatusOr<double> InSituTrainer::Step(const Eigen::MatrixXd& features,
                                            bool predictions_in_forward) {
   const bool use_predictions = !dual_ || predictions_in_forward;
   for (PredictionLayer* p : predictions_) p->set_enabled(use_predictions);
-  std::vector<Eigen::MatrixXd> inputs, measured;
+  std::vector<MatrixXc> inputs;
+  std::vector<Eigen::MatrixXd> measured;
   absl::StatusOr<Eigen::MatrixXd> logits =
       model_.ForwardMeasured(features, physical_, &inputs, &measured);
   if (!logits.ok()) return logits.status();
@@ -243,6 +264,7 @@ absl::Status TrainInSitu(Network& model, BlockMeasurer& physical, InSituMethod m
   if (!trainer.ok()) return trainer.status();
   std::mt19937_64 rng(options.seed);
   for (int epoch = 1; epoch <= options.epochs; ++epoch) {
+    (*trainer)->ScaleLearningRates(ScheduleFactor(options, epoch));
     const std::vector<int> order = Shuffled(train.size(), rng);
     double loss = 0.0, similarity = 0.0;
     int batches = 0;

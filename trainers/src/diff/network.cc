@@ -25,7 +25,7 @@ Eigen::MatrixXd Network::Forward(const Eigen::MatrixXd& features) {
 
 std::size_t Network::BlockEnd(std::size_t mesh) const {
   std::size_t j = mesh + 1;
-  while (j < layers_.size() && (layers_[j]->optical_correction() ||
+  while (j < layers_.size() && (layers_[j]->in_optical_block() ||
                                 dynamic_cast<MeshLayer*>(layers_[j].get()) != nullptr)) {
     ++j;
   }
@@ -76,7 +76,7 @@ double Network::LossAndGradients(const Eigen::MatrixXd& features, std::span<cons
 
 absl::StatusOr<Eigen::MatrixXd> Network::ForwardMeasured(const Eigen::MatrixXd& features,
                                                          BlockMeasurer& physical,
-                                                         std::vector<Eigen::MatrixXd>* inputs,
+                                                         std::vector<MatrixXc>* inputs,
                                                          std::vector<Eigen::MatrixXd>* measured) {
   MatrixXc x = features.cast<Complex>();
   int block = 0;
@@ -87,15 +87,15 @@ absl::StatusOr<Eigen::MatrixXd> Network::ForwardMeasured(const Eigen::MatrixXd& 
       x = layers_[i]->Forward(x);
       continue;
     }
-    const Eigen::MatrixXd amplitudes = x.real();
+    const MatrixXc fields = x;
     std::vector<const MeshLayer*> meshes;
     for (std::size_t j = i; j <= detector; ++j) {
       if (auto* m = dynamic_cast<MeshLayer*>(layers_[j].get())) meshes.push_back(m);
       x = layers_[j]->Forward(x);  // model states
     }
-    absl::StatusOr<Eigen::MatrixXd> powers = physical.Measure(block++, meshes, amplitudes);
+    absl::StatusOr<Eigen::MatrixXd> powers = physical.Measure(block++, meshes, fields);
     if (!powers.ok()) return powers.status();
-    if (inputs) inputs->push_back(amplitudes);
+    if (inputs) inputs->push_back(fields);
     if (measured) measured->push_back(*powers);
     x = powers->cast<Complex>();
     i = detector;  // the block ran on the chip

@@ -30,9 +30,10 @@ class OracleMeasurer final : public BlockMeasurer {
  public:
   // REQUIRES: the circuit is a mesh with the model meshes' size and layout.
   OracleMeasurer(ChipOracle& chip, int circuit, double laser_power_mw);
-  // INVALID_ARGUMENT for a block of more than one mesh (the chip has one).
+  // INVALID_ARGUMENT for a block of more than one mesh (the chip has one)
+  // or for complex fields (its modulators set real amplitudes).
   absl::StatusOr<Eigen::MatrixXd> Measure(int block, std::span<const MeshLayer* const> meshes,
-                                          const Eigen::MatrixXd& amplitudes) override;
+                                          const MatrixXc& fields) override;
   std::int64_t measurements() const { return measurements_; }
 
  private:
@@ -49,7 +50,7 @@ class NetworkMeasurer final : public BlockMeasurer {
  public:
   explicit NetworkMeasurer(Network& physical) : physical_(physical) {}
   absl::StatusOr<Eigen::MatrixXd> Measure(int block, std::span<const MeshLayer* const> meshes,
-                                          const Eigen::MatrixXd& amplitudes) override;
+                                          const MatrixXc& fields) override;
 
  private:
   Network& physical_;
@@ -62,6 +63,9 @@ struct TrainOptions {
   double sepn_learning_rate = 0.001;  // DAT's error-prediction layers (the paper: 1e-3)
   int sepn_warmup_epochs = 1;         // DAT: predictions enter the forward pass after these
   double phase_noise_rad = 0.0;       // in silico: phase noise injected while training
+  // Both learning rates halve every lr_halving_epochs epochs (0: never;
+  // DAT's authors: 10, PyTorch's StepLR(10, 0.5)).
+  int lr_halving_epochs = 0;
   std::uint64_t seed = 1;
 };
 
@@ -95,6 +99,8 @@ class InSituTrainer {
   absl::StatusOr<double> Step(const Eigen::MatrixXd& features, std::span<const int> labels,
                               bool predictions_in_forward);
   double last_similarity_mse() const { return last_similarity_mse_; }
+  // Both optimizers' rates times `factor` (a schedule).
+  void ScaleLearningRates(double factor);
   std::int64_t measurements() const { return measurements_; }
   // Both optimizers' states, for checkpoints.
   std::vector<double> SaveState() const;
@@ -109,6 +115,8 @@ class InSituTrainer {
   std::vector<PredictionLayer*> predictions_;
   AdamGroup task_;
   AdamGroup fit_;
+  double task_rate_;
+  double fit_rate_;
   double last_similarity_mse_ = 0.0;
   std::int64_t measurements_ = 0;
 };

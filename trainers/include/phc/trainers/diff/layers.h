@@ -43,9 +43,12 @@ class Layer {
   void ZeroGradients() {
     for (double& g : gradients()) g = 0.0;
   }
-  // Whether the layer acts on fields between a mesh and its detector (a
-  // model of the mesh's errors; part of the optical block).
+  // Whether the layer is a model of a mesh's errors acting on fields
+  // between the mesh and its detector (DAT's error predictions).
   virtual bool optical_correction() const { return false; }
+  // Whether the layer acts on fields inside an optical block, between a
+  // mesh and its detector: the error predictions and optical activations.
+  virtual bool in_optical_block() const { return optical_correction(); }
 };
 
 // Systematic errors of a fabricated mesh: per MZI, the input and output

@@ -15,14 +15,15 @@ namespace phc::trainers::diff {
 
 // The physical system behind a model's optical blocks (one or more MZI
 // meshes cascaded coherently, then detectors): measures block `block`'s
-// output powers, in the model's units, for the given input amplitudes
-// (batch x modes) with the meshes set as the model's.
+// output powers, in the model's units, for the given input fields (batch x
+// modes; real amplitudes on a chip's modulators) with the meshes set as
+// the model's.
 class BlockMeasurer {
  public:
   virtual ~BlockMeasurer() = default;
   virtual absl::StatusOr<Eigen::MatrixXd> Measure(int block,
                                                   std::span<const MeshLayer* const> meshes,
-                                                  const Eigen::MatrixXd& amplitudes) = 0;
+                                                  const MatrixXc& fields) = 0;
 };
 
 class Network {
@@ -44,16 +45,17 @@ class Network {
   // measures for that block's (measured) inputs: logits of the physical
   // system, gradients through the model at its own states (physics-aware
   // training). `inputs`/`measured`, when given, receive each block's input
-  // amplitudes and measured powers.
+  // fields and measured powers.
   absl::StatusOr<Eigen::MatrixXd> ForwardMeasured(const Eigen::MatrixXd& features,
                                                   BlockMeasurer& physical,
-                                                  std::vector<Eigen::MatrixXd>* inputs = nullptr,
+                                                  std::vector<MatrixXc>* inputs = nullptr,
                                                   std::vector<Eigen::MatrixXd>* measured = nullptr);
   absl::StatusOr<double> LossAndGradientsMeasured(const Eigen::MatrixXd& features,
                                                   std::span<const int> labels,
                                                   BlockMeasurer& physical);
-  // Optical blocks: MeshLayers cascaded coherently (each with its optical
-  // corrections), then a DetectLayer (layer indices first..last).
+  // Optical blocks: MeshLayers cascaded coherently (with the layers acting
+  // on fields between them: error predictions, optical activations), then a
+  // DetectLayer (layer indices first..last).
   struct OpticalBlock {
     std::size_t first = 0;
     std::size_t last = 0;
