@@ -14,6 +14,7 @@
 #include <CLI/CLI.hpp>
 #include <cmath>
 #include <cstdio>
+#include <fstream>
 #include <random>
 
 #include "phc/trainers/algorithms.h"
@@ -64,7 +65,8 @@ int main(int argc, char** argv) {
   app.add_option("--situ-lr", situ_lr, "in situ learning rate")->capture_default_str();
   std::string arch = "blocks", readout = "normalised";
   double silico_lr = 0.01;
-  int batch = 100, halving = 0;
+  int batch = 100, silico_halving = 0, situ_halving = 0;
+  std::string silico_cache;
   bool activation = true;
   app.add_option("--arch", arch,
                  "blocks: real inputs, meshes, a dense readout; mpnn: the authors' MPNN")
@@ -77,8 +79,15 @@ int main(int argc, char** argv) {
       ->capture_default_str();
   app.add_option("--silico-lr", silico_lr)->capture_default_str();
   app.add_option("--batch", batch)->capture_default_str();
-  app.add_option("--lr-halving-epochs", halving,
-                 "both learning rates halve every this many epochs (0: never; the authors: 10)")
+  app.add_option("--silico-halving", silico_halving,
+                 "in silico: the learning rate halves every this many epochs (0: never)")
+      ->capture_default_str();
+  app.add_option("--situ-halving", situ_halving,
+                 "in situ: both learning rates halve every this many epochs (0: never; the "
+                 "authors: 10 of 50)")
+      ->capture_default_str();
+  app.add_option("--silico-cache", silico_cache,
+                 "the trained in silico parameters: read if the file exists, else written")
       ->capture_default_str();
   app.add_option("--sepn-lr", sepn_lr, "DAT's error-prediction learning rate")
       ->capture_default_str();
@@ -151,18 +160,36 @@ int main(int argc, char** argv) {
   diff::TrainOptions options{.epochs = silico_epochs,
                              .batch = batch,
                              .learning_rate = silico_lr,
-                             .lr_halving_epochs = halving,
+                             .lr_halving_epochs = silico_halving,
                              .seed = seed};
   diff::Network silico = build(false);
-  diff::TrainInSilico(silico, data->train, data->test, options, [](const diff::EpochReport& r) {
-    std::fprintf(stderr, "in silico epoch %d: loss %.3f, accuracy %.4f\n", r.epoch, r.train_loss,
-                 r.accuracy);
-  });
+  if (std::ifstream cached(silico_cache, std::ios::binary); !silico_cache.empty() && cached) {
+    Eigen::VectorXd parameters(silico.parameter_count());
+    cached.read(reinterpret_cast<char*>(parameters.data()),
+                static_cast<std::streamsize>(parameters.size() * sizeof(double)));
+    if (!cached) {
+      std::fprintf(stderr, "%s does not fit this network\n", silico_cache.c_str());
+      return 1;
+    }
+    silico.SetParameters(parameters);
+  } else {
+    diff::TrainInSilico(silico, data->train, data->test, options, [](const diff::EpochReport& r) {
+      std::fprintf(stderr, "in silico epoch %d: loss %.3f, accuracy %.4f\n", r.epoch, r.train_loss,
+                   r.accuracy);
+    });
+    if (!silico_cache.empty()) {
+      const Eigen::VectorXd parameters = silico.Parameters();
+      std::ofstream(silico_cache, std::ios::binary)
+          .write(reinterpret_cast<const char*>(parameters.data()),
+                 static_cast<std::streamsize>(parameters.size() * sizeof(double)));
+    }
+  }
   emit("error_free_model", diff::ModelAccuracy(silico, data->test));
   emit("deployed", *diff::PhysicalAccuracy(silico, physical, data->test));
   const Eigen::VectorXd trained = silico.Parameters();
 
   options.epochs = situ_epochs;
+  options.lr_halving_epochs = situ_halving;
   options.learning_rate = situ_lr;
   options.sepn_learning_rate = sepn_lr;
   options.sepn_warmup_epochs = sepn_warmup_epochs;
