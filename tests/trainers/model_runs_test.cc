@@ -13,6 +13,7 @@
 #include "phc/trainers/model_oracle.h"
 #include "phc/trainers/onn/chip_execution.h"
 #include "phc/trainers/run_registry.h"
+#include "tests/forwarding_oracle.h"
 #include "tests/test_chips.h"
 
 namespace phc::trainers {
@@ -40,31 +41,18 @@ onn::Model BuildTiny() {
 }
 
 // The ideal chip, remembering the phases last set.
-class PhaseRecorder final : public ChipOracle {
+class PhaseRecorder final : public testing::ForwardingOracle {
  public:
   explicit PhaseRecorder(const photonic::v1::ChipDescription& chip)
-      : ideal_(chip), phases_(ideal_.layout().phase_count, 0.0) {}
-  const photonsim::ChipLayout& layout() const override { return ideal_.layout(); }
+      : ForwardingOracle(chip), phases_(ideal_.layout().phase_count, 0.0) {}
   absl::Status SetPhases(std::span<const double> phases) override {
     absl::Status s = ideal_.SetPhases(phases);
     if (s.ok()) phases_.assign(phases.begin(), phases.end());
     return s;
   }
-  absl::StatusOr<std::vector<double>> Query(std::span<const double> amplitudes) override {
-    return ideal_.Query(amplitudes);
-  }
-  double HeaterPowerMw(std::span<const double> p) const override { return ideal_.HeaterPowerMw(p); }
-  std::vector<double> HeaterPowersMw(std::span<const double> p) const override {
-    return ideal_.HeaterPowersMw(p);
-  }
-  double PhasePowerMw(int index, double phase) const override {
-    return ideal_.PhasePowerMw(index, phase);
-  }
-  OracleCost cost() const override { return ideal_.cost(); }
   const std::vector<double>& phases() const { return phases_; }
 
  private:
-  ModelOracle ideal_;
   std::vector<double> phases_;
 };
 

@@ -14,6 +14,7 @@
 #include "phc/trainers/model_oracle.h"
 #include "phc/trainers/onn/gift.h"
 #include "photonsim/chip_layout.h"
+#include "tests/forwarding_oracle.h"
 #include "tests/test_chips.h"
 
 namespace phc::trainers::onn {
@@ -39,18 +40,17 @@ ModelSpec SmallMlp() {
 
 // The ideal chip with a fixed Gaussian error on every deployed phase, and
 // optionally Gaussian noise on every reading.
-class ErroneousChip final : public ChipOracle {
+class ErroneousChip final : public testing::ForwardingOracle {
  public:
   ErroneousChip(const photonic::v1::ChipDescription& chip, double phase_error_rad,
                 double reading_noise_mw, std::uint64_t seed)
-      : ideal_(chip),
+      : ForwardingOracle(chip),
         phase_error_rad_(phase_error_rad),
         reading_noise_mw_(reading_noise_mw),
         rng_(seed) {
     std::normal_distribution<double> error(0.0, phase_error_rad_);
     for (int p = 0; p < ideal_.layout().phase_count; ++p) errors_.push_back(error(rng_));
   }
-  const photonsim::ChipLayout& layout() const override { return ideal_.layout(); }
   absl::Status SetPhases(std::span<const double> phases_rad) override {
     std::vector<double> actual(phases_rad.begin(), phases_rad.end());
     for (std::size_t p = 0; p < actual.size(); ++p) actual[p] += errors_[p];
@@ -63,17 +63,8 @@ class ErroneousChip final : public ChipOracle {
     for (double& r : *readings) r += noise(rng_);
     return readings;
   }
-  double HeaterPowerMw(std::span<const double> p) const override { return ideal_.HeaterPowerMw(p); }
-  std::vector<double> HeaterPowersMw(std::span<const double> p) const override {
-    return ideal_.HeaterPowersMw(p);
-  }
-  double PhasePowerMw(int index, double phase) const override {
-    return ideal_.PhasePowerMw(index, phase);
-  }
-  OracleCost cost() const override { return ideal_.cost(); }
 
  private:
-  ModelOracle ideal_;
   double phase_error_rad_;
   double reading_noise_mw_;
   std::mt19937_64 rng_;

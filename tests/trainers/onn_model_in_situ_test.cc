@@ -11,6 +11,7 @@
 #include "phc/trainers/dataset.h"
 #include "phc/trainers/model_oracle.h"
 #include "phc/trainers/onn/model_in_situ.h"
+#include "tests/forwarding_oracle.h"
 #include "tests/test_chips.h"
 
 namespace phc::trainers::onn {
@@ -132,14 +133,10 @@ TEST(ModelInSituTest, CorrectedGradientMatchesCentralDifferences) {
 // readings D r. On a layer whose widths are multiples of the core size, the
 // chip computes exactly the model followed by y (I + C)^T, C = D - I per
 // block of core_size outputs.
-class MixingChip final : public ChipOracle {
+class MixingChip final : public testing::ForwardingOracle {
  public:
   MixingChip(const photonic::v1::ChipDescription& chip, Eigen::MatrixXd mixing)
-      : ideal_(chip), mixing_(std::move(mixing)) {}
-  const photonsim::ChipLayout& layout() const override { return ideal_.layout(); }
-  absl::Status SetPhases(std::span<const double> phases) override {
-    return ideal_.SetPhases(phases);
-  }
+      : ForwardingOracle(chip), mixing_(std::move(mixing)) {}
   absl::StatusOr<std::vector<double>> Query(std::span<const double> amplitudes) override {
     absl::StatusOr<std::vector<double>> readings = ideal_.Query(amplitudes);
     if (!readings.ok()) return readings;
@@ -151,17 +148,8 @@ class MixingChip final : public ChipOracle {
     }
     return readings;
   }
-  double HeaterPowerMw(std::span<const double> p) const override { return ideal_.HeaterPowerMw(p); }
-  std::vector<double> HeaterPowersMw(std::span<const double> p) const override {
-    return ideal_.HeaterPowersMw(p);
-  }
-  double PhasePowerMw(int index, double phase) const override {
-    return ideal_.PhasePowerMw(index, phase);
-  }
-  OracleCost cost() const override { return ideal_.cost(); }
 
  private:
-  ModelOracle ideal_;
   Eigen::MatrixXd mixing_;
 };
 

@@ -6,8 +6,8 @@
 #include <algorithm>
 
 #include "absl/strings/str_cat.h"
+#include "deployed_model_run.h"
 #include "phc/trainers/onn/gift.h"
-#include "session_runs.h"
 
 namespace phc::trainers::runs {
 namespace {
@@ -52,81 +52,37 @@ absl::StatusOr<onn::NoiseStructure> RestoreNoise(const onn::Model& model,
   return noise;
 }
 
-class GiftRun final : public Run {
+class GiftRun final : public DeployedModelRun {
  public:
   GiftRun(ChipModel chip_model, ChipOracle& oracle, std::vector<double> base_phases,
           const TrainTestSplit& data, const SessionConfig& config, onn::NoiseStructure noise)
-      : model_(std::move(chip_model.model)),
-        placement_(std::move(chip_model.placement)),
-        oracle_(oracle),
-        base_phases_(std::move(base_phases)),
-        data_(data),
-        config_(config),
-        minibatches_(data.train, config.batch_size(), config.seed()),
+      : DeployedModelRun(std::move(chip_model), oracle, std::move(base_phases), data, config),
         gift_(model_, std::move(noise), GiftOptionsFrom(config)) {}
 
   absl::StatusOr<TrainingProgress> Step() override {
-    if (done()) return progress_;
-    const Dataset batch = minibatches_.At(progress_.step);
+    if (done()) return progress();
+    const Dataset batch = Minibatch();
     const Eigen::VectorXd before = model_.Parameters();
     const onn::GiftStep step = gift_.Step(batch.features, batch.labels);
+    // A step PowerGuard refuses is taken back and the run goes on.
     if (step.applied) {
-      // PowerGuard refuses phases over a limit and leaves the chip as it
-      // was: the step is taken back and the run goes on.
-      if (absl::Status s = Deploy(); absl::IsFailedPrecondition(s)) {
-        model_.SetParameters(before);
-      } else if (!s.ok()) {
-        return s;
-      }
+      if (absl::Status s = DeployOrTakeBack(before); !s.ok()) return s;
     }
-    ++progress_.step;
-    progress_.loss = step.loss_after;
-    progress_.loss_evaluations += step.draws;
-    if (absl::Status s = AfterModelStep(
-            config_, [this] { return Evaluate(); }, progress_, stop_reason_);
-        !s.ok()) {
-      return s;
-    }
-    return progress_;
+    return FinishStep(step.loss_after, step.draws);
   }
-  const TrainingProgress& progress() const override { return progress_; }
-  StopReason stop_reason() const override { return stop_reason_; }
 
   RunCheckpoint Save() const override {
-    const Eigen::VectorXd parameters = model_.Parameters();
-    RunCheckpoint checkpoint = ParameterCheckpoint(
-        progress_, {parameters.data(), parameters.data() + parameters.size()}, gift_.SaveState());
+    RunCheckpoint checkpoint = CheckpointWith(gift_.SaveState());
     checkpoint.chip_network_state = SaveNoise(gift_.noise());
     return checkpoint;
   }
   absl::Status Restore(const RunCheckpoint& checkpoint) override {
-    if (absl::Status s = RestoreModelRun(
-            checkpoint, "gift", config_, model_,
-            [this](std::span<const double> state) { return gift_.RestoreState(state); }, progress_,
-            stop_reason_);
-        !s.ok()) {
-      return s;
-    }
-    return Deploy();
-  }
-
-  absl::StatusOr<double> Evaluate() {
-    return ChipTestAccuracy(model_, placement_, oracle_, data_, config_);
+    return RestoreAndDeploy(
+        checkpoint, [this](std::span<const double> state) { return gift_.RestoreState(state); });
   }
 
  private:
-  absl::Status Deploy() { return DeployModel(model_, placement_, oracle_, base_phases_); }
-
-  onn::Model model_;
-  onn::ChipPlacement placement_;
-  ChipOracle& oracle_;
-  std::vector<double> base_phases_;  // the chip's phases outside the model's cores
-  const TrainTestSplit& data_;
-  SessionConfig config_;
-  EpochMinibatches minibatches_;
   onn::GiftTrainer gift_;
-  TrainingProgress progress_;
-  StopReason stop_reason_ = StopReason::kNone;
 };
 
 }  // namespace

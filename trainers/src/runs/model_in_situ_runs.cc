@@ -4,8 +4,8 @@
 // model's cores; dat also fits its error predictions to the same
 // measurements. Checkpoints keep the parameters, Adam and the predictions.
 #include "absl/strings/str_cat.h"
+#include "deployed_model_run.h"
 #include "phc/trainers/onn/model_in_situ.h"
-#include "session_runs.h"
 
 namespace phc::trainers::runs {
 namespace {
@@ -24,79 +24,32 @@ onn::ModelInSituOptions OptionsFrom(const SessionConfig& c) {
                               : kDefaultWarmupSteps};
 }
 
-class ModelInSituRun final : public Run {
+class ModelInSituRun final : public DeployedModelRun {
  public:
   ModelInSituRun(ChipModel chip_model, ChipOracle& oracle, std::vector<double> base_phases,
                  const TrainTestSplit& data, const SessionConfig& config)
-      : model_(std::move(chip_model.model)),
-        placement_(std::move(chip_model.placement)),
-        oracle_(oracle),
-        base_phases_(std::move(base_phases)),
-        data_(data),
-        config_(config),
-        minibatches_(data.train, config.batch_size(), config.seed()),
+      : DeployedModelRun(std::move(chip_model), oracle, std::move(base_phases), data, config),
         trainer_(model_, placement_, oracle_, OptionsFrom(config)) {}
 
   absl::StatusOr<TrainingProgress> Step() override {
-    if (done()) return progress_;
-    const Dataset batch = minibatches_.At(progress_.step);
+    if (done()) return progress();
+    const Dataset batch = Minibatch();
     const Eigen::VectorXd before = model_.Parameters();
     absl::StatusOr<onn::ModelInSituStep> step = trainer_.Step(batch.features, batch.labels);
     if (!step.ok()) return step.status();
-    // PowerGuard refuses phases over a limit and leaves the chip as it was:
-    // the step is taken back (Adam's moments keep it) and the run goes on.
-    if (absl::Status s = Deploy(); absl::IsFailedPrecondition(s)) {
-      model_.SetParameters(before);
-    } else if (!s.ok()) {
-      return s;
-    }
-    ++progress_.step;
-    progress_.loss = step->loss;
-    ++progress_.loss_evaluations;
-    if (absl::Status s = AfterModelStep(
-            config_, [this] { return Evaluate(); }, progress_, stop_reason_);
-        !s.ok()) {
-      return s;
-    }
-    return progress_;
+    // A step PowerGuard refuses is taken back (Adam's moments keep it).
+    if (absl::Status s = DeployOrTakeBack(before); !s.ok()) return s;
+    return FinishStep(step->loss, 1);
   }
-  const TrainingProgress& progress() const override { return progress_; }
-  StopReason stop_reason() const override { return stop_reason_; }
 
-  RunCheckpoint Save() const override {
-    const Eigen::VectorXd parameters = model_.Parameters();
-    return ParameterCheckpoint(progress_,
-                               {parameters.data(), parameters.data() + parameters.size()},
-                               trainer_.SaveState());
-  }
+  RunCheckpoint Save() const override { return CheckpointWith(trainer_.SaveState()); }
   absl::Status Restore(const RunCheckpoint& checkpoint) override {
-    if (absl::Status s = RestoreModelRun(
-            checkpoint, config_.algorithm().name(), config_, model_,
-            [this](std::span<const double> state) { return trainer_.RestoreState(state); },
-            progress_, stop_reason_);
-        !s.ok()) {
-      return s;
-    }
-    return Deploy();
-  }
-
-  absl::StatusOr<double> Evaluate() {
-    return ChipTestAccuracy(model_, placement_, oracle_, data_, config_);
+    return RestoreAndDeploy(
+        checkpoint, [this](std::span<const double> state) { return trainer_.RestoreState(state); });
   }
 
  private:
-  absl::Status Deploy() { return DeployModel(model_, placement_, oracle_, base_phases_); }
-
-  onn::Model model_;
-  onn::ChipPlacement placement_;
-  ChipOracle& oracle_;
-  std::vector<double> base_phases_;  // the chip's phases outside the model's cores
-  const TrainTestSplit& data_;
-  SessionConfig config_;
-  EpochMinibatches minibatches_;
   onn::ModelInSituTrainer trainer_;  // refers to model_, placement_ and oracle_
-  TrainingProgress progress_;
-  StopReason stop_reason_ = StopReason::kNone;
 };
 
 }  // namespace
