@@ -63,8 +63,11 @@ def main():
                        "--sepn-warmup-epochs", str(args.warmup), "--silico-cache", cache]
             print("running", " ".join(command), file=sys.stderr)
             start = time.time()
-            out = subprocess.run(command, check=True, capture_output=True, text=True).stdout
-            print(f"  {time.time() - start:.0f} s", file=sys.stderr)
+            log = os.path.splitext(args.results)[0] + f"_s{seed}_{sigma:g}.log"
+            with open(log, "w") as epochs:  # the bench's per-epoch progress
+                out = subprocess.run(command, check=True, stdout=subprocess.PIPE, stderr=epochs,
+                                     text=True).stdout
+            print(f"  {time.time() - start:.0f} s, epochs in {log}", file=sys.stderr)
             with open(args.results, "a") as f:
                 f.write(out)
     cells = collections.defaultdict(lambda: collections.defaultdict(list))
