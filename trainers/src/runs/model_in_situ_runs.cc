@@ -3,6 +3,10 @@
 // step on the model's parameters (onn/model_in_situ.h), written to the
 // model's cores; dat also fits its error predictions to the same
 // measurements. Checkpoints keep the parameters, Adam and the predictions.
+#include <algorithm>
+#include <cstdint>
+#include <limits>
+
 #include "absl/strings/str_cat.h"
 #include "deployed_model_run.h"
 #include "phc/trainers/onn/model_in_situ.h"
@@ -19,8 +23,10 @@ onn::ModelInSituOptions OptionsFrom(const SessionConfig& c) {
   const photonic::v1::TrainingAlgorithm& a = c.algorithm();
   return {.method = a.name() == "dat" ? onn::InSituMethod::kDat : onn::InSituMethod::kPat,
           .learning_rate = a.learning_rate() > 0.0 ? a.learning_rate() : kDefaultLearningRate,
+          // Beyond any run's length, a huge warm-up means "never": clamped.
           .warmup_steps = a.prediction_warmup_steps() > 0
-                              ? static_cast<int>(a.prediction_warmup_steps())
+                              ? static_cast<int>(std::min<std::int64_t>(
+                                    a.prediction_warmup_steps(), std::numeric_limits<int>::max()))
                               : kDefaultWarmupSteps};
 }
 
