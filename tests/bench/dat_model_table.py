@@ -17,11 +17,9 @@ paper's numbers.
 """
 import argparse
 import collections
-import json
-import os
 import statistics
-import subprocess
-import sys
+
+import jsonl_sweep
 
 # The authors' logged runs (THPCILab/DAT_MPNN, F-MNIST, 3 x 64-mode meshes):
 # error-free, deployed, PAT, DAT.
@@ -54,34 +52,23 @@ def main():
     parser.add_argument("--test", type=int, default=2000)
     parser.add_argument("--results", default="/tmp/dat_model_table.jsonl")
     args = parser.parse_args()
-    done = set()
-    if os.path.exists(args.results):
-        with open(args.results) as f:
-            for line in f:
-                row = json.loads(line)
-                if row["stage"] == "dat":  # the last stage
-                    done.add((name(row), row["chip_seed"]))
+    finished = jsonl_sweep.done(args.results, "dat", lambda r: (name(r), r["chip_seed"]))
     for _, flags, chip in chips(args):
         for seed in args.chip_seeds.split(","):
-            if (chip, int(seed)) in done:
+            if (chip, int(seed)) in finished:
                 continue
             command = [f"{args.build}/tests/bench/gift_bench", "--model", args.model,
                        "--params", args.params, "--methods", "pat,dat", "--chip-seed", seed,
                        "--steps", str(args.steps), "--test", str(args.test)] + flags
-            print("running", " ".join(command), file=sys.stderr)
-            out = subprocess.run(command, check=True, capture_output=True, text=True).stdout
-            with open(args.results, "a") as f:
-                f.write(out)
+            jsonl_sweep.run(command, args.results)
     cells = collections.defaultdict(lambda: collections.defaultdict(list))
-    with open(args.results) as f:
-        for line in f:
-            row = json.loads(line)
-            cell = cells[name(row)]
-            if row["stage"] == "deployed":
-                cell["error-free"].append(row["in_silico"])
-            cell[row["stage"]].append(row["accuracy"])
-            if row["stage"] in ("pat", "dat"):
-                cell[row["stage"] + " wall"].append(row["wall_s"])
+    for row in sorted(jsonl_sweep.rows(args.results), key=lambda r: r["chip_seed"]):
+        cell = cells[name(row)]
+        if row["stage"] == "deployed":
+            cell["error-free"].append(row["in_silico"])
+        cell[row["stage"]].append(row["accuracy"])
+        if row["stage"] in ("pat", "dat"):
+            cell[row["stage"] + " wall"].append(row["wall_s"])
     print("| chip | error-free | deployed | PAT | DAT | DAT − PAT | paper (error-free / "
           "deployed / PAT / DAT) |")
     print("|---|---|---|---|---|---|---|")

@@ -15,12 +15,10 @@ stopped.
 """
 import argparse
 import collections
-import json
 import os
 import statistics
-import subprocess
-import sys
-import time
+
+import jsonl_sweep
 
 # The authors' logged runs (THPCILab/DAT_MPNN, F-MNIST): error-free,
 # deployed, PAT, DAT.
@@ -42,16 +40,10 @@ def main():
     parser.add_argument("--cache-dir", default="/tmp")
     parser.add_argument("--results", default="/tmp/dat_mpnn_table.jsonl")
     args = parser.parse_args()
-    done = set()
-    if os.path.exists(args.results):
-        with open(args.results) as f:
-            for line in f:
-                row = json.loads(line)
-                if row["stage"] == "dat":
-                    done.add((row["seed"], row["sigma_rad"]))
+    finished = jsonl_sweep.done(args.results, "dat", lambda r: (r["seed"], r["sigma_rad"]))
     for seed in [int(s) for s in args.seeds.split(",")]:
         for sigma in [float(s) for s in args.sigmas.split(",")]:
-            if (seed, sigma) in done:
+            if (seed, sigma) in finished:
                 continue
             cache = os.path.join(args.cache_dir, f"dat_mpnn_silico_t{args.train}_s{seed}.bin")
             command = [f"{args.build}/tests/bench/dat_twin_bench", "--arch", "mpnn",
@@ -61,20 +53,11 @@ def main():
                        "--situ-epochs", str(args.situ_epochs),
                        "--situ-halving", str(args.situ_halving), "--situ-lr", "0.001",
                        "--sepn-warmup-epochs", str(args.warmup), "--silico-cache", cache]
-            print("running", " ".join(command), file=sys.stderr)
-            start = time.time()
             log = os.path.splitext(args.results)[0] + f"_s{seed}_{sigma:g}.log"
-            with open(log, "w") as epochs:  # the bench's per-epoch progress
-                out = subprocess.run(command, check=True, stdout=subprocess.PIPE, stderr=epochs,
-                                     text=True).stdout
-            print(f"  {time.time() - start:.0f} s, epochs in {log}", file=sys.stderr)
-            with open(args.results, "a") as f:
-                f.write(out)
+            jsonl_sweep.run(command, args.results, log)
     cells = collections.defaultdict(lambda: collections.defaultdict(list))
-    with open(args.results) as f:
-        for line in f:
-            row = json.loads(line)
-            cells[row["sigma_rad"]][row["stage"]].append(row["accuracy"])
+    for row in sorted(jsonl_sweep.rows(args.results), key=lambda r: r["seed"]):
+        cells[row["sigma_rad"]][row["stage"]].append(row["accuracy"])
     print("| σ_BS / σ_PS | error-free | deployed | PAT | DAT | DAT − PAT | "
           "paper (error-free / deployed / PAT / DAT) |")
     print("|---|---|---|---|---|---|---|")

@@ -17,10 +17,9 @@ resumes where it stopped. Prints markdown.
 import argparse
 import collections
 import json
-import os
 import statistics
-import subprocess
-import sys
+
+import jsonl_sweep
 
 STAGES = ["deployed", "gift", "pat", "noise_aware_retraining"]
 
@@ -42,13 +41,9 @@ def main():
     parser.add_argument("--retrain-epochs", type=int, default=0)
     parser.add_argument("--results", default="/tmp/gift_table.jsonl")
     args = parser.parse_args()
-    done = set()
-    if os.path.exists(args.results):
-        with open(args.results) as f:
-            for line in f:
-                row = json.loads(line)
-                if row["stage"] == "pat":  # the last stage gift_bench always prints
-                    done.add((str(row["noise_scale"]), str(row["chip_seed"])))
+    # pat: the last stage gift_bench always prints.
+    done = jsonl_sweep.done(args.results, "pat",
+                            lambda r: (str(r["noise_scale"]), str(r["chip_seed"])))
     for scale in args.scales.split(","):
         for seed in args.chip_seeds.split(","):
             if (scale, seed) in done:
@@ -57,10 +52,7 @@ def main():
                        "--params", args.params, "--noise-scale", scale, "--chip-seed", seed,
                        "--steps", str(args.steps), "--test", str(args.test),
                        "--retrain-epochs", str(args.retrain_epochs)]
-            print("running", " ".join(command), file=sys.stderr)
-            out = subprocess.run(command, check=True, capture_output=True, text=True).stdout
-            with open(args.results, "a") as f:
-                f.write(out)
+            jsonl_sweep.run(command, args.results)
     rows = collections.defaultdict(dict)
     sigma = collections.defaultdict(list)
     with open(args.results) as f:

@@ -14,10 +14,9 @@ seeds, the seeds' values in brackets, beside the paper's MNIST numbers.
 import argparse
 import collections
 import json
-import os
 import statistics
-import subprocess
-import sys
+
+import jsonl_sweep
 
 # (stage, row label, the paper's MNIST number: Xiang et al. 2025, 5 seeds)
 IN_SILICO = [("teacher", "teacher (LeNet-class, electronic)", "0.991"),
@@ -51,22 +50,13 @@ def main():
     parser.add_argument("--results", default="/tmp/ntkd_model_table.jsonl")
     parser.add_argument("extra", nargs="*", help="more ntkd_model_bench flags (after --)")
     args = parser.parse_args()
-    done = set()
-    if os.path.exists(args.results):
-        with open(args.results) as f:
-            for line in f:
-                row = json.loads(line)
-                if row["stage"] == "finetuned_ntkd":
-                    done.add(str(row["seed"]))
+    finished = jsonl_sweep.done(args.results, "finetuned_ntkd", lambda r: str(r["seed"]))
     for seed in args.seeds.split(","):
-        if seed in done:
+        if seed in finished:
             continue
         command = [f"{args.build}/tests/bench/ntkd_model_bench", "--seed", seed,
                    "--chips", *args.chips.split(","), *args.extra]
-        print("running", " ".join(command), file=sys.stderr)
-        out = subprocess.run(command, check=True, capture_output=True, text=True).stdout
-        with open(args.results, "a") as f:
-            f.write(out)
+        jsonl_sweep.run(command, args.results)
     in_silico = collections.defaultdict(list)
     fabricated = collections.defaultdict(lambda: collections.defaultdict(list))
     walls = collections.defaultdict(list)
