@@ -16,6 +16,7 @@
 #include <vector>
 
 #include "phc/trainers/model_oracle.h"
+#include "tests/forwarding_oracle.h"
 #include "tests/small_sessions.h"
 #include "tests/test_chips.h"
 
@@ -54,38 +55,28 @@ class CountingBank final : public WeightBankDevice {
 // The ideal model of the 4-mode mesh chip, remembering the phases last set
 // and whether it was written or measured before its RunChip started its
 // accounting.
-class RecordingOracle final : public ChipOracle {
+class RecordingOracle final : public testing::ForwardingOracle {
  public:
   RecordingOracle(const photonic::v1::ChipDescription& chip, const bool& accounting)
-      : model_(chip), accounting_(accounting), phases_(model_.layout().phase_count, 0.0) {}
+      : ForwardingOracle(chip),
+        accounting_(accounting),
+        phases_(ideal_.layout().phase_count, 0.0) {}
 
-  const photonsim::ChipLayout& layout() const override { return model_.layout(); }
   absl::Status SetPhases(std::span<const double> phases_rad) override {
     used_before_accounting_ |= !accounting_;
-    absl::Status s = model_.SetPhases(phases_rad);
+    absl::Status s = ideal_.SetPhases(phases_rad);
     if (s.ok()) phases_.assign(phases_rad.begin(), phases_rad.end());
     return s;
   }
   absl::StatusOr<std::vector<double>> Query(std::span<const double> amplitudes) override {
     used_before_accounting_ |= !accounting_;
-    return model_.Query(amplitudes);
+    return ideal_.Query(amplitudes);
   }
-  double HeaterPowerMw(std::span<const double> phases_rad) const override {
-    return model_.HeaterPowerMw(phases_rad);
-  }
-  std::vector<double> HeaterPowersMw(std::span<const double> phases_rad) const override {
-    return model_.HeaterPowersMw(phases_rad);
-  }
-  double PhasePowerMw(int index, double phase_rad) const override {
-    return model_.PhasePowerMw(index, phase_rad);
-  }
-  OracleCost cost() const override { return model_.cost(); }
 
   const std::vector<double>& phases() const { return phases_; }
   bool used_before_accounting() const { return used_before_accounting_; }
 
  private:
-  ModelOracle model_;
   const bool& accounting_;
   std::vector<double> phases_;
   bool used_before_accounting_ = false;
