@@ -167,7 +167,7 @@ int main(int argc, char** argv) {
     Eigen::VectorXd parameters(silico.parameter_count());
     cached.read(reinterpret_cast<char*>(parameters.data()),
                 static_cast<std::streamsize>(parameters.size() * sizeof(double)));
-    if (!cached) {
+    if (!cached || cached.peek() != std::char_traits<char>::eof()) {
       std::fprintf(stderr, "%s does not fit this network\n", silico_cache.c_str());
       return 1;
     }

@@ -100,7 +100,7 @@ absl::StatusOr<Eigen::MatrixXd> OracleMeasurer::Measure(int /*block*/,
         absl::StrCat("model mesh (", mesh.in_width(), " modes, ", mesh.phase_count(),
                      " phases) does not fit circuit ", circuit_.name));
   }
-  if (fields.imag().cwiseAbs().maxCoeff() > 0.0) {
+  if ((fields.imag().array() != 0.0).any()) {
     return absl::InvalidArgumentError(
         absl::StrCat("complex input fields: the modulators of circuit ", circuit_.name,
                      " set real amplitudes (complex inputs run on a twin network only)"));

@@ -19,12 +19,7 @@ Network BuildBlockOnn(int modes, int blocks, int classes, bool predictions, std:
     if (b > 0) net.Add(std::make_unique<ReencodeLayer>(modes));
     for (int m = 0; m < meshes_per_block; ++m) {
       net.Add(std::make_unique<MeshLayer>(photonsim::MziMesh::Clements(modes)));
-      if (predictions && kind == PredictionKind::kUNet) {
-        net.Add(
-            std::make_unique<UNetErrorPredictionLayer>(modes, std::array<int, 3>{4, 8, 16}, rng()));
-      } else if (predictions) {
-        net.Add(std::make_unique<ErrorPredictionLayer>(modes));
-      }
+      if (predictions) net.Add(MakePrediction(kind, modes, rng));
     }
     net.Add(std::make_unique<DetectLayer>(modes));
   }

@@ -78,12 +78,7 @@ Network BuildMpnn(const MpnnSpec& spec) {
   if (spec.complex_inputs) net.Add(std::make_unique<ComplexInputLayer>(spec.modes));
   for (int m = 0; m < spec.meshes; ++m) {
     net.Add(std::make_unique<MeshLayer>(photonsim::MziMesh::Clements(spec.modes)));
-    if (spec.predictions && spec.prediction_kind == PredictionKind::kUNet) {
-      net.Add(std::make_unique<UNetErrorPredictionLayer>(spec.modes, std::array<int, 3>{4, 8, 16},
-                                                         rng()));
-    } else if (spec.predictions) {
-      net.Add(std::make_unique<ErrorPredictionLayer>(spec.modes));
-    }
+    if (spec.predictions) net.Add(MakePrediction(spec.prediction_kind, spec.modes, rng));
     if (spec.activation && m + 1 < spec.meshes) {
       net.Add(std::make_unique<ElectroOpticLayer>(spec.modes, spec.electro_optic));
     }

@@ -171,6 +171,14 @@ class Concat final : public Op {
 
 }  // namespace
 
+std::unique_ptr<PredictionLayer> MakePrediction(PredictionKind kind, int modes,
+                                                std::mt19937_64& rng) {
+  if (kind == PredictionKind::kUNet) {
+    return std::make_unique<UNetErrorPredictionLayer>(modes, std::array<int, 3>{4, 8, 16}, rng());
+  }
+  return std::make_unique<ErrorPredictionLayer>(modes);
+}
+
 UNetErrorPredictionLayer::UNetErrorPredictionLayer(int width, std::array<int, 3> channels,
                                                    std::uint64_t seed)
     : width_(width) {

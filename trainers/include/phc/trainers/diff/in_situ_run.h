@@ -13,6 +13,7 @@
 #include "absl/status/statusor.h"
 #include "phc/trainers/dataset.h"
 #include "phc/trainers/diff/in_situ.h"
+#include "phc/trainers/diff/unet_sepn.h"
 #include "phc/trainers/run.h"
 
 namespace phc::trainers::diff {
@@ -83,10 +84,8 @@ class InSituRun final : public Run {
 // re-encoding between blocks, a dense readout to `classes`. With
 // meshes_per_block > 1 a block cascades that many meshes coherently before
 // its detectors (a multi-mesh chip; the benches' twin systems).
-// The error-prediction layers DAT adds after each mesh: the linear SEPN
-// z + A z, or the authors' complex U-Net (unet_sepn.h; modes = side^2 with
-// side divisible by 4).
-enum class PredictionKind { kLinear, kUNet };
+// The error-prediction layers DAT adds after each mesh: MakePrediction's
+// (unet_sepn.h).
 Network BuildBlockOnn(int modes, int blocks, int classes, bool predictions, std::uint64_t seed,
                       int meshes_per_block = 1, PredictionKind kind = PredictionKind::kLinear);
 

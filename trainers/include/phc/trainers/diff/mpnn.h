@@ -8,9 +8,9 @@
 
 #include <Eigen/Core>
 #include <cstdint>
+#include <numbers>
 
 #include "phc/trainers/dataset.h"
-#include "phc/trainers/diff/in_situ_run.h"
 #include "phc/trainers/diff/layers.h"
 #include "phc/trainers/diff/network.h"
 #include "phc/trainers/diff/unet_sepn.h"
@@ -39,9 +39,9 @@ class ComplexInputLayer final : public Layer {
 //   f(x) = sqrt(1 - alpha) cos(u) e^{-i u} x,  u = g |x|^2 / 2 + phi_b / 2.
 // Acts mode by mode on fields inside an optical block.
 struct ElectroOpticSpec {
-  double alpha = 0.1;                           // tapped fraction
-  double gain = 0.05 * 3.14159265358979323846;  // g, rad per unit |x|^2
-  double bias_rad = 3.14159265358979323846;     // phi_b
+  double alpha = 0.1;                     // tapped fraction
+  double gain = 0.05 * std::numbers::pi;  // g, rad per unit |x|^2
+  double bias_rad = std::numbers::pi;     // phi_b
 };
 
 class ElectroOpticLayer final : public Layer {

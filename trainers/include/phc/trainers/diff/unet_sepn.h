@@ -19,6 +19,7 @@
 #include <array>
 #include <cstdint>
 #include <memory>
+#include <random>
 #include <span>
 #include <vector>
 
@@ -56,5 +57,13 @@ class UNetErrorPredictionLayer final : public PredictionLayer {
   std::vector<std::vector<int>> op_inputs_;
   std::vector<MatrixXc> values_;  // from the last Forward
 };
+
+// The error-prediction layer DAT adds after a mesh of `modes` modes: the
+// linear SEPN z + A z, or the authors' complex U-Net (channels 4 / 8 / 16;
+// modes = side^2 with side divisible by 4). Only the U-Net draws from
+// `rng` (its weights' seed), so networks with linear SEPNs draw as before.
+enum class PredictionKind { kLinear, kUNet };
+std::unique_ptr<PredictionLayer> MakePrediction(PredictionKind kind, int modes,
+                                                std::mt19937_64& rng);
 
 }  // namespace phc::trainers::diff

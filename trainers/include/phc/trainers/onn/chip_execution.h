@@ -78,9 +78,9 @@ void UsePaperNoiseModel(photonic::v1::ChipDescription& chip, double scale = 1.0)
 
 // Replaces the chip's fabrication and thermal specs with the error model of
 // DAT (Zheng et al. 2023): static errors, N(0, sigma) on every coupler's
-// splitting angle (to first order the paper's splitting-ratio error) and on
-// every phase shifter's phase (the phase bias); no spreads, crosstalk,
-// loss or drift. The instruments are kept.
+// splitting angle (the authors' code also puts it on the angle: cos(pi/4 +
+// e)) and on every phase shifter's phase (the phase bias); no spreads,
+// crosstalk, loss or drift. The instruments are kept.
 void UseDatErrorModel(photonic::v1::ChipDescription& chip, double sigma_rad);
 
 // Logits measured on the chip, whose phases must already be the deployed
