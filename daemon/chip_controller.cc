@@ -470,52 +470,61 @@ PhaseState ChipController::GetPhases() const {
   return state;
 }
 
-absl::StatusOr<std::vector<double>> ChipController::PlanInputs(std::span<const double> amplitudes,
-                                                               const std::string& where) const {
+absl::StatusOr<std::vector<double>> ChipController::PlanInputs(
+    std::span<const double> amplitudes) const {
+  std::vector<double> volts_v(amplitudes.size());
+  if (absl::Status s = PlanInputsInto(amplitudes, volts_v); !s.ok()) return s;
+  return volts_v;
+}
+
+absl::Status ChipController::PlanInputsInto(std::span<const double> amplitudes,
+                                            std::span<double> volts_v) const {
   if (static_cast<int>(amplitudes.size()) != input_count_) {
-    return absl::InvalidArgumentError(absl::StrCat(where, "amplitudes has ", amplitudes.size(),
-                                                   " entries; the chip has ", input_count_,
-                                                   " inputs"));
+    return absl::InvalidArgumentError(absl::StrCat(
+        "amplitudes has ", amplitudes.size(), " entries; the chip has ", input_count_, " inputs"));
   }
   // Push-pull modulators at null reach negative fields; others start at 0.
   const double min_amplitude = chip_.modulator().bipolar() ? -1.0 : 0.0;
   for (std::size_t i = 0; i < amplitudes.size(); ++i) {
     if (!(amplitudes[i] >= min_amplitude && amplitudes[i] <= 1.0)) {
-      return absl::InvalidArgumentError(absl::StrCat(where, "amplitudes[", i, "] = ", amplitudes[i],
+      return absl::InvalidArgumentError(absl::StrCat("amplitudes[", i, "] = ", amplitudes[i],
                                                      " is outside [", min_amplitude, ", 1]"));
     }
   }
   const double max_v = drivers_.modulators->max_voltage_v();
   const double min_v = drivers_.modulators->min_voltage_v();
-  std::vector<double> volts_v = ModulatorVolts(amplitudes);
+  ModulatorVolts(amplitudes, volts_v);
   for (std::size_t i = 0; i < volts_v.size(); ++i) {
     if (volts_v[i] > max_v) {
-      return absl::FailedPreconditionError(absl::StrCat(where, "modulator ", i, " would need ",
-                                                        volts_v[i], " V, over its limit of ", max_v,
-                                                        " V"));
+      return absl::FailedPreconditionError(absl::StrCat("modulator ", i, " would need ", volts_v[i],
+                                                        " V, over its limit of ", max_v, " V"));
     }
     if (volts_v[i] < min_v) {
-      return absl::FailedPreconditionError(absl::StrCat(where, "modulator ", i, " would need ",
-                                                        volts_v[i], " V, under its limit of ",
-                                                        min_v, " V"));
+      return absl::FailedPreconditionError(absl::StrCat("modulator ", i, " would need ", volts_v[i],
+                                                        " V, under its limit of ", min_v, " V"));
     }
   }
-  return volts_v;
+  return absl::OkStatus();
 }
 
-std::vector<double> ChipController::ModulatorVolts(std::span<const double> amplitudes) const {
+void ChipController::ModulatorVolts(std::span<const double> amplitudes,
+                                    std::span<double> volts_v) const {
   // Field transmission t = sin(pi/2 * V / V_pi)  =>  V = 2 V_pi / pi * asin(t), within
   // [-V_pi, V_pi] (negative t: bipolar modulators only, checked by PlanInputs).
+  // A dark input (t = 0, the common case between layers) is 0 V without asin.
   const double v_pi = chip_.modulator().v_pi_v();
-  std::vector<double> volts_v(amplitudes.size());
   for (std::size_t i = 0; i < amplitudes.size(); ++i) {
-    volts_v[i] = std::clamp(2.0 * v_pi / std::numbers::pi * std::asin(amplitudes[i]), -v_pi, v_pi);
+    volts_v[i] =
+        amplitudes[i] == 0.0
+            ? 0.0
+            : std::clamp(2.0 * v_pi / std::numbers::pi * std::asin(amplitudes[i]), -v_pi, v_pi);
   }
-  return volts_v;
 }
 
 absl::Status ChipController::WriteInputs(std::span<const double> amplitudes) {
-  return WriteInputVolts(ModulatorVolts(amplitudes), amplitudes);
+  std::vector<double> volts_v(amplitudes.size());
+  ModulatorVolts(amplitudes, volts_v);
+  return WriteInputVolts(volts_v, amplitudes);
 }
 
 absl::Status ChipController::WriteInputVolts(std::span<const double> volts_v,
@@ -528,7 +537,7 @@ absl::Status ChipController::WriteInputVolts(std::span<const double> volts_v,
 absl::StatusOr<std::vector<double>> ChipController::SetInputs(std::span<const double> amplitudes) {
   const HardwareHold hold = Hold();
   if (absl::Status s = CheckLinks(); !s.ok()) return s;
-  absl::StatusOr<std::vector<double>> volts_v = PlanInputs(amplitudes, "");
+  absl::StatusOr<std::vector<double>> volts_v = PlanInputs(amplitudes);
   if (!volts_v.ok()) return volts_v.status();
   if (absl::Status s = WriteInputVolts(*volts_v, amplitudes); !s.ok()) return s;
   return amplitudes_;
@@ -587,10 +596,11 @@ absl::StatusOr<std::vector<double>> ChipController::QueryBatch(
   };
   std::vector<double> volts_v(amplitude_rows.size());
   for (std::size_t r = 0; r < rows; ++r) {
-    absl::StatusOr<std::vector<double>> planned =
-        PlanInputs(row_of(amplitude_rows, r, inputs), absl::StrCat("row ", r, ": "));
-    if (!planned.ok()) return planned.status();
-    std::copy(planned->begin(), planned->end(), volts_v.begin() + r * inputs);
+    if (absl::Status s = PlanInputsInto(row_of(amplitude_rows, r, inputs),
+                                        std::span<double>(volts_v).subspan(r * inputs, inputs));
+        !s.ok()) {
+      return absl::Status(s.code(), absl::StrCat("row ", r, ": ", s.message()));
+    }
   }
   query_count_.fetch_add(rows, std::memory_order_relaxed);
   const std::size_t outputs = static_cast<std::size_t>(output_count_);
@@ -651,7 +661,7 @@ absl::StatusOr<DetectorReading> ChipController::Query(const QueryConfig& config)
   }
   std::vector<double> input_volts_v;
   if (!config.amplitudes.empty()) {
-    absl::StatusOr<std::vector<double>> inputs = PlanInputs(config.amplitudes, "");
+    absl::StatusOr<std::vector<double>> inputs = PlanInputs(config.amplitudes);
     if (!inputs.ok()) return inputs.status();
     input_volts_v = *std::move(inputs);
   }
@@ -692,7 +702,7 @@ absl::Status ChipController::QuerySequence(std::span<const QueryConfig> configs,
       }
     }
     if (s.ok() && !config.amplitudes.empty()) {
-      absl::StatusOr<std::vector<double>> volts = PlanInputs(config.amplitudes, "");
+      absl::StatusOr<std::vector<double>> volts = PlanInputs(config.amplitudes);
       if (volts.ok()) {
         plan.input_volts_v = *std::move(volts);
       } else {

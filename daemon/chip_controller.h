@@ -253,9 +253,10 @@ class ChipController {
   ChipController(const photonic::v1::ChipDescription& chip, drivers::DriverSet drivers,
                  std::chrono::nanoseconds settle_time);
 
-  // The modulator volts for valid amplitudes; `where` prefixes errors.
-  absl::StatusOr<std::vector<double>> PlanInputs(std::span<const double> amplitudes,
-                                                 const std::string& where) const;
+  // The modulator volts for valid amplitudes.
+  absl::StatusOr<std::vector<double>> PlanInputs(std::span<const double> amplitudes) const;
+  // The same into volts_v (input_count() entries), without allocating.
+  absl::Status PlanInputsInto(std::span<const double> amplitudes, std::span<double> volts_v) const;
   // Detector currents (A) to optical power (mW), one value per output.
   void CurrentsToPowerMw(std::span<const double> currents_a, std::span<double> power_mw) const;
   absl::StatusOr<int> ValidateAverages(std::uint32_t averages) const;
@@ -273,7 +274,7 @@ class ChipController {
   absl::Status WriteInputs(std::span<const double> amplitudes);
   // Writes volts already planned for `amplitudes` (PlanInputs).
   absl::Status WriteInputVolts(std::span<const double> volts_v, std::span<const double> amplitudes);
-  std::vector<double> ModulatorVolts(std::span<const double> amplitudes) const;
+  void ModulatorVolts(std::span<const double> amplitudes, std::span<double> volts_v) const;
   // urgent: ahead of background holders (the hardware thread's tasks).
   HardwareHold AcquireHardware(bool urgent) const;
   void ReleaseHardware() const;

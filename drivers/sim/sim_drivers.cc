@@ -1,5 +1,6 @@
 #include "phc/drivers/sim_drivers.h"
 
+#include <algorithm>
 #include <cmath>
 #include <utility>
 
@@ -11,7 +12,8 @@ namespace {
 
 absl::Status CheckVoltage(absl::string_view what, int channel, double volts_v, double min_v,
                           double max_v) {
-  if (!std::isfinite(volts_v) || volts_v < min_v || volts_v > max_v) {
+  // NaN fails the range test too.
+  if (!(volts_v >= min_v && volts_v <= max_v)) {
     return absl::OutOfRangeError(absl::StrCat(what, " channel ", channel, ": ", volts_v,
                                               " V is outside [", min_v, ", ", max_v, "] V"));
   }
@@ -76,14 +78,14 @@ class SimDacDriver final : public DacDriver {
 
   // Every value of `volts_v` (one or more rows) within the DAC's range.
   absl::Status CheckVoltages(std::span<const double> volts_v) const {
-    for (std::size_t i = 0; i < volts_v.size(); ++i) {
-      if (absl::Status s = CheckVoltage("modulator", static_cast<int>(i) % channel_count(),
-                                        volts_v[i], min_voltage_v_, max_voltage_v_);
-          !s.ok()) {
-        return s;
-      }
-    }
-    return absl::OkStatus();
+    // One pass without building a status per value; the first bad value
+    // is named.
+    const auto bad = std::find_if(volts_v.begin(), volts_v.end(), [this](double v) {
+      return !(v >= min_voltage_v_ && v <= max_voltage_v_);
+    });
+    if (bad == volts_v.end()) return absl::OkStatus();
+    const auto i = static_cast<int>(bad - volts_v.begin());
+    return CheckVoltage("modulator", i % channel_count(), *bad, min_voltage_v_, max_voltage_v_);
   }
 
  private:

@@ -25,14 +25,6 @@ double DetectorChain::SampleVarianceA2(double photodiode_current_a) const {
 
 double DetectorChain::full_scale_current_a() const { return max_code_ * lsb_v_ / gain_ohm_; }
 
-double DetectorChain::Quantise(double current_a) const {
-  // nearbyint (ties to even) is one instruction on SSE4.1 and later; which
-  // way an exact half-code tie goes is below any noise.
-  const double code =
-      std::clamp(std::nearbyint(current_a * gain_ohm_ / lsb_v_), -max_code_ - 1.0, max_code_);
-  return code * lsb_v_ / gain_ohm_;
-}
-
 double DetectorChain::Digitise(double mean_a, double photodiode_current_a, int averages,
                                std::mt19937_64& rng) const {
   double out = 0.0;
