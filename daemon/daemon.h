@@ -8,7 +8,7 @@
 #include <string>
 
 #include "absl/status/statusor.h"
-#include "daemon/chip_controller.h"
+#include "daemon/chip/chip_controller.h"
 #include "daemon/config.h"
 #include "daemon/http/http_server.h"
 #include "daemon/metrics/daemon_metrics.h"

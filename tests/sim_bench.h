@@ -6,7 +6,7 @@
 #include <memory>
 
 #include "absl/status/statusor.h"
-#include "daemon/chip_controller.h"
+#include "daemon/chip/chip_controller.h"
 #include "daemon/config.h"
 #include "daemon/state_io.h"
 #include "phc/drivers/sim_drivers.h"

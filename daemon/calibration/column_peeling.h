@@ -21,7 +21,7 @@
 #include <vector>
 
 #include "absl/status/statusor.h"
-#include "daemon/chip_controller.h"
+#include "daemon/chip/chip_controller.h"
 #include "photonsim/chip_layout.h"
 #include "photonsim/linear_circuit.h"
 

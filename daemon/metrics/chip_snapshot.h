@@ -7,7 +7,7 @@
 #include <string>
 #include <vector>
 
-#include "daemon/chip_controller.h"
+#include "daemon/chip/chip_controller.h"
 #include "photonic/v1/training.pb.h"
 
 namespace phc::daemon {

@@ -15,7 +15,7 @@
 #include <memory>
 #include <string>
 
-#include "daemon/chip_controller.h"
+#include "daemon/chip/chip_controller.h"
 #include "daemon/metrics/chip_snapshot.h"
 #include "daemon/services/rpc_observer.h"
 

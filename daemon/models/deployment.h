@@ -9,8 +9,8 @@
 #include <vector>
 
 #include "absl/status/statusor.h"
-#include "daemon/chip_controller.h"
-#include "daemon/heater_phase_model.h"
+#include "daemon/chip/chip_controller.h"
+#include "daemon/chip/heater_phase_model.h"
 #include "daemon/models/model_store.h"
 #include "phc/trainers/onn/chip_execution.h"
 #include "photonic/v1/model.pb.h"

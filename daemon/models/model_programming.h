@@ -15,7 +15,7 @@
 #include <vector>
 
 #include "absl/status/statusor.h"
-#include "daemon/chip_controller.h"
+#include "daemon/chip/chip_controller.h"
 #include "daemon/models/model_store.h"
 #include "daemon/training/controller_oracle.h"
 #include "phc/trainers/onn/chip_execution.h"

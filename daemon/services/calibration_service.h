@@ -10,7 +10,7 @@
 #include <optional>
 
 #include "daemon/calibration/calibration_store.h"
-#include "daemon/chip_controller.h"
+#include "daemon/chip/chip_controller.h"
 #include "daemon/services/call_guard.h"
 #include "photonic/v1/calibration.grpc.pb.h"
 

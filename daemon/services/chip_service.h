@@ -3,7 +3,7 @@
 // call when the work is done.
 #pragma once
 
-#include "daemon/chip_controller.h"
+#include "daemon/chip/chip_controller.h"
 #include "daemon/services/call_guard.h"
 #include "daemon/services/rpc_observer.h"
 #include "photonic/v1/chip.grpc.pb.h"

@@ -7,7 +7,7 @@
 
 #include <filesystem>
 
-#include "daemon/chip_controller.h"
+#include "daemon/chip/chip_controller.h"
 #include "daemon/models/model_store.h"
 #include "daemon/models/model_workers.h"
 #include "daemon/services/call_guard.h"

@@ -2,7 +2,7 @@
 // thread (posted, never blocking a reactor); WatchSession streams statuses.
 #pragma once
 
-#include "daemon/chip_controller.h"
+#include "daemon/chip/chip_controller.h"
 #include "daemon/services/call_guard.h"
 #include "daemon/training/session_manager.h"
 #include "photonic/v1/training.grpc.pb.h"

@@ -8,7 +8,7 @@
 #include <utility>
 
 #include "absl/status/status.h"
-#include "daemon/chip_controller.h"
+#include "daemon/chip/chip_controller.h"
 #include "daemon/services/call_guard.h"
 #include "daemon/services/service_refusal.h"
 #include "daemon/status_convert.h"

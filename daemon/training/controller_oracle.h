@@ -7,7 +7,7 @@
 #include <chrono>
 #include <cstdint>
 
-#include "daemon/chip_controller.h"
+#include "daemon/chip/chip_controller.h"
 #include "phc/trainers/chip_oracle.h"
 
 namespace phc::daemon {

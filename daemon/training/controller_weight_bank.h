@@ -5,7 +5,7 @@
 #pragma once
 
 #include "absl/status/statusor.h"
-#include "daemon/chip_controller.h"
+#include "daemon/chip/chip_controller.h"
 #include "phc/trainers/weight_bank.h"
 
 namespace phc::daemon {

@@ -22,7 +22,7 @@
 
 #include "absl/base/thread_annotations.h"
 #include "absl/status/statusor.h"
-#include "daemon/chip_controller.h"
+#include "daemon/chip/chip_controller.h"
 #include "daemon/models/model_store.h"
 #include "phc/base/mutex.h"
 #include "photonic/v1/training.pb.h"

@@ -14,7 +14,7 @@
 #include <memory>
 
 #include "absl/status/statusor.h"
-#include "daemon/chip_controller.h"
+#include "daemon/chip/chip_controller.h"
 #include "daemon/models/model_store.h"
 #include "phc/trainers/run.h"
 #include "phc/trainers/run_registry.h"

@@ -4,7 +4,7 @@
 
 #include <string>
 
-#include "daemon/chip_controller.h"
+#include "daemon/chip/chip_controller.h"
 #include "daemon/metrics/chip_snapshot.h"
 #include "google/protobuf/message.h"
 #include "photonic/v1/dashboard.pb.h"

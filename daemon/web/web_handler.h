@@ -14,7 +14,7 @@
 #pragma once
 
 #include "daemon/access_control.h"
-#include "daemon/chip_controller.h"
+#include "daemon/chip/chip_controller.h"
 #include "daemon/http/http_server.h"
 #include "daemon/metrics/daemon_metrics.h"
 #include "daemon/metrics/snapshot_cache.h"

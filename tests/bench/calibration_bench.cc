@@ -14,7 +14,7 @@
 #include <numbers>
 
 #include "daemon/calibration/calibrator.h"
-#include "daemon/chip_controller.h"
+#include "daemon/chip/chip_controller.h"
 #include "photonsim/haar_unitary.h"
 #include "photonsim/sim_chip.h"
 #include "spdlog/sinks/stdout_color_sinks.h"

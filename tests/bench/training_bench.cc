@@ -19,7 +19,7 @@
 #include <cstdio>
 #include <sstream>
 
-#include "daemon/chip_controller.h"
+#include "daemon/chip/chip_controller.h"
 #include "daemon/training/controller_oracle.h"
 #include "phc/trainers/algorithms.h"
 #include "phc/trainers/model_oracle.h"

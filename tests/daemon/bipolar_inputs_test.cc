@@ -7,7 +7,7 @@
 #include <cmath>
 #include <numbers>
 
-#include "daemon/chip_controller.h"
+#include "daemon/chip/chip_controller.h"
 #include "phc/drivers/sim_drivers.h"
 #include "photonsim/sim_chip.h"
 #include "tests/sim_bench.h"

@@ -1,4 +1,4 @@
-#include "daemon/chip_controller.h"
+#include "daemon/chip/chip_controller.h"
 
 #include <gtest/gtest.h>
 

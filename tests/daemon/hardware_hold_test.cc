@@ -9,7 +9,7 @@
 #include <vector>
 
 #include "daemon/calibration/calibrator.h"
-#include "daemon/chip_controller.h"
+#include "daemon/chip/chip_controller.h"
 #include "phc/base/priority_lock.h"
 #include "tests/sim_bench.h"
 #include "tests/test_chips.h"

@@ -1,4 +1,4 @@
-#include "daemon/heater_model.h"
+#include "daemon/chip/heater_model.h"
 
 #include <gtest/gtest.h>
 

@@ -11,8 +11,8 @@
 #include <future>
 #include <random>
 
-#include "daemon/chip_controller.h"
-#include "daemon/heater_phase_model.h"
+#include "daemon/chip/chip_controller.h"
+#include "daemon/chip/heater_phase_model.h"
 #include "daemon/models/deployment.h"
 #include "daemon/models/in_silico_training.h"
 #include "daemon/models/model_evaluation.h"

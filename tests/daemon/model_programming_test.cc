@@ -10,7 +10,7 @@
 #include <gtest/gtest.h>
 
 #include "daemon/calibration/calibrator.h"
-#include "daemon/chip_controller.h"
+#include "daemon/chip/chip_controller.h"
 #include "daemon/models/deployment.h"
 #include "daemon/models/in_silico_training.h"
 #include "daemon/models/model_evaluation.h"

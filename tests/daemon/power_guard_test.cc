@@ -1,4 +1,4 @@
-#include "daemon/power_guard.h"
+#include "daemon/chip/power_guard.h"
 
 #include <gtest/gtest.h>
 

@@ -5,7 +5,7 @@
 // it back restores service only after the backoff, with the chip safe.
 #include <gtest/gtest.h>
 
-#include "daemon/chip_controller.h"
+#include "daemon/chip/chip_controller.h"
 #include "instrument_emulators.h"
 #include "phc/drivers/serial/fake_transport.h"
 #include "phc/drivers/serial/serial_drivers.h"

@@ -4,7 +4,7 @@
 
 #include <memory>
 
-#include "daemon/chip_controller.h"
+#include "daemon/chip/chip_controller.h"
 #include "phc/drivers/sim_drivers.h"
 #include "photonsim/sim_chip.h"
 #include "tests/test_chips.h"

@@ -1,4 +1,4 @@
-#include "daemon/heater_phase_model.h"
+#include "daemon/chip/heater_phase_model.h"
 
 #include <cmath>
 #include <numbers>
@@ -86,6 +86,11 @@ absl::StatusOr<HeaterPhaseModel> HeaterPhaseModel::FromCalibration(
 std::vector<double> HeaterPhaseModel::PowersForPhases(
     std::span<const double> target_phases_rad) const {
   const int n = phase_count();
+  if (!has_crosstalk_) {
+    std::vector<double> power(n);
+    for (int i = 0; i < n; ++i) power[i] = PowerForPhase(i, target_phases_rad[i]);
+    return power;
+  }
   // Solve (I + G) P = delta / eta by Jacobi iteration (G is small and
   // sparse); a channel whose power would go negative gets 2 pi more.
   std::vector<double> delta(n), power(n, 0.0), next(n);
@@ -119,6 +124,10 @@ std::vector<double> HeaterPhaseModel::PowersForPhases(
 
 std::vector<double> HeaterPhaseModel::PhasesForPowers(std::span<const double> powers_mw) const {
   std::vector<double> phases(phase_count());
+  if (!has_crosstalk_) {
+    for (int i = 0; i < phase_count(); ++i) phases[i] = PhaseForPower(i, powers_mw[i]);
+    return phases;
+  }
   for (int i = 0; i < phase_count(); ++i) {
     double felt = powers_mw[i];
     for (const photonsim::CrosstalkEntry& e : crosstalk_[i]) {

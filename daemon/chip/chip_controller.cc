@@ -1,32 +1,18 @@
-#include "daemon/chip_controller.h"
+#include "daemon/chip/chip_controller.h"
 
 #include <algorithm>
 #include <cmath>
 #include <cstdlib>
 #include <numbers>
+#include <optional>
 
 #include "absl/strings/str_cat.h"
-#include "daemon/heater_model.h"
+#include "daemon/chip/heater_model.h"
 #include "photonsim/phase.h"
 #include "spdlog/spdlog.h"
 
 namespace phc::daemon {
 namespace {
-
-// PowerGuard checks currents and powers against the lowest resistance the
-// description's fabrication spread allows (3 sigma): a heater whose true
-// resistance is low draws more than the nominal value says.
-photonic::v1::HeaterSpec WorstCaseHeater(const photonic::v1::ChipDescription& chip) {
-  photonic::v1::HeaterSpec heater = chip.heater();
-  heater.set_resistance_ohm(heater.resistance_ohm() * WorstCaseResistanceRatio(chip));
-  return heater;
-}
-
-HeaterLimits LimitsOf(const photonic::v1::ChipDescription& chip) {
-  return {.max_voltage_v = chip.heater().max_voltage_v(),
-          .max_current_ma = chip.heater().max_current_ma(),
-          .max_total_power_mw = chip.max_total_heater_power_mw()};
-}
 
 constexpr auto kLinkWatchPeriod = std::chrono::milliseconds(250);
 
@@ -74,18 +60,14 @@ ChipController::ChipController(const photonic::v1::ChipDescription& chip,
                                drivers::DriverSet drivers, std::chrono::nanoseconds settle_time)
     : chip_(chip),
       layout_(photonsim::BuildChipLayout(chip)),
-      power_ceiling_mw_(chip.max_total_heater_power_mw()),
       balanced_output_(layout_.output_count, false),
       drivers_(std::move(drivers)),
       settle_time_(settle_time),
-      heater_model_(chip.heater()),
-      guard_(LimitsOf(chip), NominalHeaterModel(WorstCaseHeater(chip))),
-      phase_model_(HeaterPhaseModel::Nominal(chip)),
       phase_count_(drivers_.heaters->channel_count()),
       input_count_(drivers_.modulators->channel_count()),
       output_count_(drivers_.detectors->channel_count()),
-      phases_rad_(phase_count_, 0.0),
-      heater_volts_v_(phase_count_, 0.0),
+      heaters_(chip, *drivers_.heaters, *drivers_.clock, settle_time,
+               [this] { DriveToSafeState().IgnoreError(); }),
       amplitudes_(input_count_, 0.0),
       work_(io_.get_executor()),
       link_timer_(io_),
@@ -227,183 +209,22 @@ void ChipController::ReleaseHardware() const ABSL_NO_THREAD_SAFETY_ANALYSIS {
   hardware_.Unlock();
 }
 
-absl::StatusOr<std::vector<double>> ChipController::PlanPhases(
+absl::StatusOr<HeaterPlan> ChipController::PlanHeaters(
     std::span<const double> phases_rad, std::span<const std::uint32_t> indices) const {
-  if (indices.empty()) {
-    if (static_cast<int>(phases_rad.size()) != phase_count_) {
-      return absl::InvalidArgumentError(absl::StrCat("phases_rad has ", phases_rad.size(),
-                                                     " entries; the chip has ", phase_count_,
-                                                     " phases (give indices to set a subset)"));
-    }
-  } else if (indices.size() != phases_rad.size()) {
-    return absl::InvalidArgumentError(absl::StrCat(
-        "indices has ", indices.size(), " entries but phases_rad has ", phases_rad.size()));
-  }
-  std::vector<double> planned = phases_rad_;
-  std::vector<bool> seen(phase_count_, false);
-  for (std::size_t i = 0; i < phases_rad.size(); ++i) {
-    if (!std::isfinite(phases_rad[i])) {
-      return absl::InvalidArgumentError(
-          absl::StrCat("phases_rad[", i, "] = ", phases_rad[i], " is not a finite number"));
-    }
-    std::size_t target = i;
-    if (!indices.empty()) {
-      if (indices[i] >= static_cast<std::uint32_t>(phase_count_)) {
-        return absl::InvalidArgumentError(absl::StrCat("indices[", i, "] = ", indices[i],
-                                                       " is out of range (the chip has ",
-                                                       phase_count_, " phases)"));
-      }
-      target = indices[i];
-      if (seen[target]) {
-        return absl::InvalidArgumentError(
-            absl::StrCat("indices[", i, "] = ", indices[i], " appears more than once"));
-      }
-      seen[target] = true;
-    }
-    planned[target] = photonsim::WrapPhase(phases_rad[i]);
-  }
-  return planned;
-}
-
-absl::Status ChipController::CheckGuard(const std::vector<double>& wrapped_phases,
-                                        std::vector<double>& volts_v) const {
-  const std::vector<double> powers_mw = phase_model_.PowersForPhases(wrapped_phases);
-  // The powers must really give the phases (the crosstalk solve converged).
-  const std::vector<double> reached = phase_model_.PhasesForPowers(powers_mw);
-  for (std::size_t i = 0; i < reached.size(); ++i) {
-    const double error =
-        std::abs(std::remainder(reached[i] - wrapped_phases[i], photonsim::kTwoPi));
-    if (!(error < 1e-6)) {
-      guard_.CountRefusal(GuardRefusal::kUnreachablePhase);
-      return absl::FailedPreconditionError(
-          absl::StrCat("phase ", i, " = ", wrapped_phases[i],
-                       " rad cannot be reached with non-negative heater powers given the "
-                       "calibrated crosstalk"));
-    }
-  }
-  volts_v.resize(powers_mw.size());
-  for (std::size_t i = 0; i < powers_mw.size(); ++i) {
-    volts_v[i] =
-        QuantiseHeaterVolts(std::sqrt(powers_mw[i] * 1e-3 * heater_model_.resistance_ohm()));
-  }
-  return guard_.CheckHeaterVoltages(volts_v);
-}
-
-double ChipController::QuantiseHeaterVolts(double volts_v) const {
-  // What the driver's DAC will really output: the guard checks that value.
-  const std::uint32_t bits = chip_.heater().dac_bits();
-  if (bits == 0) return volts_v;
-  const double lsb = chip_.heater().max_voltage_v() / (std::ldexp(1.0, bits) - 1.0);
-  return std::round(volts_v / lsb) * lsb;
-}
-
-absl::Status ChipController::WriteHeaters(const std::vector<double>& wrapped_phases) {
-  std::vector<double> volts_v;
-  if (absl::Status s = CheckGuard(wrapped_phases, volts_v); !s.ok()) return s;
-  return WriteHeaterVolts(std::move(volts_v), wrapped_phases);
-}
-
-absl::Status ChipController::WriteHeaterVolts(std::vector<double> volts_v,
-                                              std::vector<double> phases) {
-  // Only channels whose voltage changes are written (with crosstalk
-  // compensation, one phase can move its neighbours' voltages too).
-  std::vector<int> channels;
-  for (int ch = 0; ch < phase_count_; ++ch) {
-    if (volts_v[ch] != heater_volts_v_[ch]) channels.push_back(ch);
-  }
-  if (absl::Status s = WriteVoltagesWithSlewLimit(channels, volts_v); !s.ok()) {
-    // The driver may have written part of the request: resynchronise.
-    spdlog::error("heater write failed: {}", s.ToString());
-    if (absl::StatusOr<std::vector<double>> readback = drivers_.heaters->ReadVoltages();
-        readback.ok()) {
-      heater_volts_v_ = *readback;
-      std::vector<double> powers(phase_count_);
-      for (int ch = 0; ch < phase_count_; ++ch) {
-        powers[ch] = heater_model_.PowerMwForVoltage(heater_volts_v_[ch]);
-      }
-      phases_rad_ = phase_model_.PhasesForPowers(powers);
-      drivers_.clock->SleepFor(settle_time_);
-    } else {
-      spdlog::critical("heater readback failed too ({}); driving the chip to its safe state",
-                       readback.status().ToString());
-      DriveToSafeState().IgnoreError();
-    }
-    return s;
-  }
-  phases_rad_ = std::move(phases);
-  heater_volts_v_ = std::move(volts_v);
-  return absl::OkStatus();
+  absl::StatusOr<std::vector<double>> wanted = heaters_.PlanPhases(phases_rad, indices);
+  if (!wanted.ok()) return wanted.status();
+  return heaters_.Guard(*std::move(wanted));
 }
 
 absl::Status ChipController::SetHeaterPowers(std::span<const double> powers_mw) {
   const HardwareHold hold = Hold();
   if (absl::Status s = CheckLinks(); !s.ok()) return s;
-  if (static_cast<int>(powers_mw.size()) != phase_count_) {
-    return absl::InvalidArgumentError(absl::StrCat(
-        "powers has ", powers_mw.size(), " entries; the chip has ", phase_count_, " heaters"));
-  }
-  std::vector<double> volts_v(phase_count_);
-  for (int ch = 0; ch < phase_count_; ++ch) {
-    if (!(powers_mw[ch] >= 0.0 && std::isfinite(powers_mw[ch]))) {
-      return absl::InvalidArgumentError(
-          absl::StrCat("powers[", ch, "] = ", powers_mw[ch], " is not a finite power >= 0"));
-    }
-    volts_v[ch] =
-        QuantiseHeaterVolts(std::sqrt(powers_mw[ch] * 1e-3 * heater_model_.resistance_ohm()));
-  }
-  if (absl::Status s = guard_.CheckHeaterVoltages(volts_v); !s.ok()) return s;
-  return WriteHeaterVolts(std::move(volts_v), phase_model_.PhasesForPowers(powers_mw));
+  return heaters_.SetPowers(powers_mw);
 }
 
 void ChipController::InstallPhaseModel(HeaterPhaseModel model) {
   const HardwareHold hold = Hold();
-  phase_model_ = std::move(model);
-  std::vector<double> powers(phase_count_);
-  for (int ch = 0; ch < phase_count_; ++ch) {
-    powers[ch] = heater_model_.PowerMwForVoltage(heater_volts_v_[ch]);
-  }
-  phases_rad_ = phase_model_.PhasesForPowers(powers);
-}
-
-absl::Status ChipController::WriteVoltagesWithSlewLimit(std::span<const int> channels,
-                                                        const std::vector<double>& target_v) {
-  // Ramp in equal steps no larger than max_step_v. Every intermediate state
-  // lies between two guarded states: per channel |V| is between its ends
-  // and the total power V^2 is convex in the step, so it stays in budget.
-  if (channels.empty()) return absl::OkStatus();  // nothing changes
-  const double max_step_v = chip_.heater().max_step_v();
-  double largest_change_v = 0.0;
-  for (int ch : channels) {
-    largest_change_v = std::max(largest_change_v, std::abs(target_v[ch] - heater_volts_v_[ch]));
-  }
-  const int steps = max_step_v > 0.0
-                        ? std::max(1, static_cast<int>(std::ceil(largest_change_v / max_step_v)))
-                        : 1;
-  // Within a step, channels whose power falls are written before those whose
-  // power rises, so a driver that applies channels one at a time never holds
-  // more total power than the larger of the two guarded states.
-  std::vector<int> falling, rising;
-  for (int ch : channels) {
-    (std::abs(target_v[ch]) < std::abs(heater_volts_v_[ch]) ? falling : rising).push_back(ch);
-  }
-  const std::vector<double> start_v = heater_volts_v_;
-  std::vector<double> step_v;
-  for (int s = 1; s <= steps; ++s) {
-    const double t = static_cast<double>(s) / steps;
-    AccountEnergy();  // energy up to now was spent at the previous step's volts
-    for (const std::vector<int>* group : {&falling, &rising}) {
-      if (group->empty()) continue;
-      step_v.resize(group->size());
-      for (std::size_t i = 0; i < group->size(); ++i) {
-        const int ch = (*group)[i];
-        step_v[i] = s == steps ? target_v[ch] : start_v[ch] + t * (target_v[ch] - start_v[ch]);
-      }
-      if (absl::Status st = drivers_.heaters->SetVoltages(*group, step_v); !st.ok()) return st;
-      for (std::size_t i = 0; i < group->size(); ++i) heater_volts_v_[(*group)[i]] = step_v[i];
-    }
-    drivers_.clock->SleepFor(settle_time_);  // let the phases settle before any read
-  }
-  return absl::OkStatus();
+  heaters_.InstallPhaseModel(std::move(model));
 }
 
 absl::Status ChipController::CheckClientMayWrite() const {
@@ -416,23 +237,15 @@ absl::Status ChipController::CheckClientMayWrite() const {
 
 absl::Status ChipController::SetPowerBudget(double max_total_heater_power_mw) {
   const HardwareHold hold = Hold();
-  if (!(max_total_heater_power_mw > 0.0 && max_total_heater_power_mw <= power_ceiling_mw_)) {
-    return absl::InvalidArgumentError(
-        absl::StrCat("max_total_heater_power_mw = ", max_total_heater_power_mw, " must be in (0, ",
-                     power_ceiling_mw_, "] mW (the chip description's ceiling)"));
-  }
-  if (!write_lease_.empty() && max_total_heater_power_mw > guard_.limits().max_total_power_mw) {
+  const double present_budget_mw = heaters_.guard().limits().max_total_power_mw;
+  const bool in_range =
+      max_total_heater_power_mw > 0.0 && max_total_heater_power_mw <= heaters_.power_ceiling_mw();
+  if (in_range && !write_lease_.empty() && max_total_heater_power_mw > present_budget_mw) {
     return absl::FailedPreconditionError(absl::StrCat(
         "the chip is leased to ", write_lease_, ": the power budget may be lowered, not raised (",
-        max_total_heater_power_mw, " mW > ", guard_.limits().max_total_power_mw, " mW)"));
+        max_total_heater_power_mw, " mW > ", present_budget_mw, " mW)"));
   }
-  const double present_mw = guard_.TotalPowerMw(heater_volts_v_);
-  if (present_mw > max_total_heater_power_mw) {
-    return absl::FailedPreconditionError(
-        absl::StrCat("the heaters draw ", present_mw, " mW now, more than the requested budget of ",
-                     max_total_heater_power_mw, " mW; lower the phases first"));
-  }
-  guard_.set_max_total_power_mw(max_total_heater_power_mw);
+  if (absl::Status s = heaters_.SetBudget(max_total_heater_power_mw); !s.ok()) return s;
   spdlog::info("heater power budget set to {} mW", max_total_heater_power_mw);
   return absl::OkStatus();
 }
@@ -441,33 +254,15 @@ absl::StatusOr<PhaseState> ChipController::SetPhases(std::span<const double> pha
                                                      std::span<const std::uint32_t> indices) {
   const HardwareHold hold = Hold();
   if (absl::Status s = CheckLinks(); !s.ok()) return s;
-  absl::StatusOr<std::vector<double>> planned = PlanPhases(phases_rad, indices);
-  if (!planned.ok()) return planned.status();
-  if (absl::Status s = WriteHeaters(*planned); !s.ok()) return s;
-  return GetPhases();
-}
-
-void ChipController::AccountEnergy() {
-  const std::chrono::nanoseconds now = drivers_.clock->Now();
-  double total_mw = 0.0;
-  for (double v : heater_volts_v_) total_mw += heater_model_.PowerMwForVoltage(v);
-  heater_energy_mj_ += total_mw * std::chrono::duration<double>(now - energy_checkpoint_).count();
-  energy_checkpoint_ = now;
+  absl::StatusOr<HeaterPlan> plan = PlanHeaters(phases_rad, indices);
+  if (!plan.ok()) return plan.status();
+  if (absl::Status s = heaters_.Write(*std::move(plan)); !s.ok()) return s;
+  return heaters_.State();
 }
 
 PhaseState ChipController::GetPhases() const {
   const HardwareHold hold = Hold();
-  PhaseState state;
-  const double since_checkpoint_s =
-      std::chrono::duration<double>(drivers_.clock->Now() - energy_checkpoint_).count();
-  state.phases_rad = phases_rad_;
-  state.heater_power_mw.resize(phase_count_);
-  for (int ch = 0; ch < phase_count_; ++ch) {
-    state.heater_power_mw[ch] = heater_model_.PowerMwForVoltage(heater_volts_v_[ch]);
-    state.total_heater_power_mw += state.heater_power_mw[ch];
-  }
-  state.heater_energy_mj = heater_energy_mj_ + state.total_heater_power_mw * since_checkpoint_s;
-  return state;
+  return heaters_.State();
 }
 
 absl::StatusOr<std::vector<double>> ChipController::PlanInputs(
@@ -651,13 +446,11 @@ absl::StatusOr<DetectorReading> ChipController::Query(const QueryConfig& config)
   const HardwareHold hold = Hold();
   query_count_.fetch_add(1, std::memory_order_relaxed);
   if (absl::Status s = CheckLinks(); !s.ok()) return s;
-  std::vector<double> planned;
-  std::vector<double> heater_volts_v;
+  std::optional<HeaterPlan> heater_plan;
   if (!config.phases_rad.empty()) {
-    absl::StatusOr<std::vector<double>> plan = PlanPhases(config.phases_rad, {});
+    absl::StatusOr<HeaterPlan> plan = PlanHeaters(config.phases_rad, {});
     if (!plan.ok()) return plan.status();
-    planned = *std::move(plan);
-    if (absl::Status s = CheckGuard(planned, heater_volts_v); !s.ok()) return s;
+    heater_plan = *std::move(plan);
   }
   std::vector<double> input_volts_v;
   if (!config.amplitudes.empty()) {
@@ -667,10 +460,8 @@ absl::StatusOr<DetectorReading> ChipController::Query(const QueryConfig& config)
   }
   if (absl::Status s = ValidateAverages(config.averages).status(); !s.ok()) return s;
 
-  if (!planned.empty()) {
-    if (absl::Status s = WriteHeaterVolts(std::move(heater_volts_v), std::move(planned)); !s.ok()) {
-      return s;
-    }
+  if (heater_plan.has_value()) {
+    if (absl::Status s = heaters_.Write(*std::move(heater_plan)); !s.ok()) return s;
   }
   if (!config.amplitudes.empty()) {
     if (absl::Status s = WriteInputVolts(input_volts_v, config.amplitudes); !s.ok()) return s;
@@ -683,8 +474,7 @@ absl::Status ChipController::QuerySequence(std::span<const QueryConfig> configs,
   const HardwareHold hold = Hold();
   if (absl::Status s = CheckLinks(); !s.ok()) return s;
   struct Planned {
-    std::vector<double> phases;  // empty: keep
-    std::vector<double> heater_volts_v;
+    std::optional<HeaterPlan> heaters;  // none: keep
     std::vector<double> input_volts_v;
   };
   std::vector<Planned> plans(configs.size());
@@ -693,12 +483,11 @@ absl::Status ChipController::QuerySequence(std::span<const QueryConfig> configs,
     Planned& plan = plans[i];
     absl::Status s;
     if (!config.phases_rad.empty()) {
-      absl::StatusOr<std::vector<double>> phases = PlanPhases(config.phases_rad, {});
-      if (phases.ok()) {
-        plan.phases = *std::move(phases);
-        s = CheckGuard(plan.phases, plan.heater_volts_v);
+      absl::StatusOr<HeaterPlan> heaters = PlanHeaters(config.phases_rad, {});
+      if (heaters.ok()) {
+        plan.heaters = *std::move(heaters);
       } else {
-        s = phases.status();
+        s = heaters.status();
       }
     }
     if (s.ok() && !config.amplitudes.empty()) {
@@ -718,11 +507,8 @@ absl::Status ChipController::QuerySequence(std::span<const QueryConfig> configs,
   for (std::size_t i = 0; i < configs.size(); ++i) {
     Planned& plan = plans[i];
     query_count_.fetch_add(1, std::memory_order_relaxed);
-    if (!plan.phases.empty()) {
-      if (absl::Status s = WriteHeaterVolts(std::move(plan.heater_volts_v), std::move(plan.phases));
-          !s.ok()) {
-        return s;
-      }
+    if (plan.heaters.has_value()) {
+      if (absl::Status s = heaters_.Write(*std::move(plan.heaters)); !s.ok()) return s;
     }
     if (!configs[i].amplitudes.empty()) {
       if (absl::Status s = WriteInputVolts(plan.input_volts_v, configs[i].amplitudes); !s.ok()) {
@@ -780,16 +566,7 @@ absl::Status ChipController::SetTemperatureSetpoint(double celsius) {
 
 absl::Status ChipController::DriveToSafeState() {
   const HardwareHold hold = Hold();
-  std::vector<int> channels(phase_count_);
-  for (int ch = 0; ch < phase_count_; ++ch) channels[ch] = ch;
-  const std::vector<double> zeros(phase_count_, 0.0);
-  AccountEnergy();
-  absl::Status heaters = drivers_.heaters->SetVoltages(channels, zeros);
-  if (heaters.ok()) {
-    heater_volts_v_.assign(phase_count_, 0.0);
-    phases_rad_ = phase_model_.PhasesForPowers(zeros);  // the chip's own biases
-    drivers_.clock->SleepFor(settle_time_);
-  }
+  absl::Status heaters = heaters_.DriveToZero();
   absl::Status inputs = WriteInputs(std::vector<double>(input_count_, 0.0));
   if (!heaters.ok()) return heaters;
   return inputs;

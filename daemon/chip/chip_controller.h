@@ -32,9 +32,10 @@
 #include <vector>
 
 #include "absl/status/statusor.h"
-#include "daemon/heater_model.h"
-#include "daemon/heater_phase_model.h"
-#include "daemon/power_guard.h"
+#include "daemon/chip/heater_bank.h"
+#include "daemon/chip/heater_model.h"
+#include "daemon/chip/heater_phase_model.h"
+#include "daemon/chip/power_guard.h"
 #include "phc/base/priority_lock.h"
 #include "phc/drivers/instrument_drivers.h"
 #include "photonic/v1/config.pb.h"
@@ -47,13 +48,6 @@ inline constexpr int kMaxAverages = 65536;
 inline constexpr std::size_t kMaxSweepRows = 1024;
 // Query messages in the batched form carry at most this many configurations.
 inline constexpr std::uint32_t kMaxQueryCount = 4096;
-
-struct PhaseState {
-  std::vector<double> phases_rad;  // wrapped to [0, 2 pi)
-  std::vector<double> heater_power_mw;
-  double total_heater_power_mw = 0.0;
-  double heater_energy_mj = 0.0;  // since start, over the instruments' clock
-};
 
 struct DetectorReading {
   std::vector<double> photocurrent_ua;
@@ -113,7 +107,7 @@ class ChipController {
   // The present limits (the budget can change at run time).
   HeaterLimits heater_limits() const {
     const HardwareHold hold = Hold();
-    return guard_.limits();
+    return heaters_.guard().limits();
   }
   // Runs op on the hardware thread, holding the hardware, ahead of the
   // worker pool's next operation.
@@ -164,7 +158,7 @@ class ChipController {
 
   // Thread-safe counters: Query() calls, PowerGuard refusals by reason.
   std::uint64_t query_count() const { return query_count_.load(std::memory_order_relaxed); }
-  GuardRefusalCounts guard_refusals() const { return guard_.refusals(); }
+  GuardRefusalCounts guard_refusals() const { return heaters_.guard().refusals(); }
 
   // --- Hardware operations. Each holds the hardware while it runs (see
   // Hold()); accessors returning references REQUIRE OnHardwareThread(). ---
@@ -222,7 +216,7 @@ class ChipController {
   // Replaces the phase <-> power map (after calibration); the present
   // phases are re-derived from the heater voltages.
   void InstallPhaseModel(HeaterPhaseModel model);
-  const HeaterPhaseModel& phase_model() const { return phase_model_; }
+  const HeaterPhaseModel& phase_model() const { return heaters_.phase_model(); }
   // Write lease, held by a training session or a calibration: while it is
   // held, writes from clients (phases, inputs, calibration) are refused;
   // reads still work.
@@ -260,17 +254,9 @@ class ChipController {
   // Detector currents (A) to optical power (mW), one value per output.
   void CurrentsToPowerMw(std::span<const double> currents_a, std::span<double> power_mw) const;
   absl::StatusOr<int> ValidateAverages(std::uint32_t averages) const;
-  // Full new phase vector for a request, or an error naming the bad field.
-  absl::StatusOr<std::vector<double>> PlanPhases(std::span<const double> phases_rad,
-                                                 std::span<const std::uint32_t> indices) const;
-  absl::Status CheckGuard(const std::vector<double>& wrapped_phases,
-                          std::vector<double>& volts_v) const;
-  absl::Status WriteHeaters(const std::vector<double>& wrapped_phases);
-  double QuantiseHeaterVolts(double volts_v) const;
-  // Writes a complete, guard-checked voltage state; `phases` is what it means.
-  absl::Status WriteHeaterVolts(std::vector<double> volts_v, std::vector<double> phases);
-  absl::Status WriteVoltagesWithSlewLimit(std::span<const int> channels,
-                                          const std::vector<double>& target_v);
+  // A request's full phase vector, planned and guarded (HeaterBank).
+  absl::StatusOr<HeaterPlan> PlanHeaters(std::span<const double> phases_rad,
+                                         std::span<const std::uint32_t> indices) const;
   absl::Status WriteInputs(std::span<const double> amplitudes);
   // Writes volts already planned for `amplitudes` (PlanInputs).
   absl::Status WriteInputVolts(std::span<const double> volts_v, std::span<const double> amplitudes);
@@ -291,25 +277,16 @@ class ChipController {
 
   const photonic::v1::ChipDescription chip_;
   const photonsim::ChipLayout layout_;
-  const double power_ceiling_mw_;      // the description's budget: the operator's ceiling
   std::vector<bool> balanced_output_;  // balanced pairs (microring banks, coherent SVD cores)
   drivers::DriverSet drivers_;
   const std::chrono::nanoseconds settle_time_;
-  const NominalHeaterModel heater_model_;
-  PowerGuard guard_;              // budget changes on the hardware thread only
-  HeaterPhaseModel phase_model_;  // hardware thread only
-  std::string write_lease_;       // hardware thread only
+  std::string write_lease_;  // hardware thread only
   const int phase_count_;
   const int input_count_;
   const int output_count_;
 
   // Owned by the hardware thread.
-  std::vector<double> phases_rad_;
-  std::vector<double> heater_volts_v_;
-  // Heater energy: integrated at every change of the heater state.
-  double heater_energy_mj_ = 0.0;
-  std::chrono::nanoseconds energy_checkpoint_{0};
-  void AccountEnergy();
+  HeaterBank heaters_;  // phases, volts, energy, phase model, PowerGuard
   std::vector<double> amplitudes_;
   std::vector<double> last_photocurrent_ua_;
 

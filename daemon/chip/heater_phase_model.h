@@ -4,6 +4,7 @@
 // Powers for requested phases compensate the crosstalk G.
 #pragma once
 
+#include <algorithm>
 #include <span>
 #include <vector>
 
@@ -11,6 +12,7 @@
 #include "photonic/v1/calibration.pb.h"
 #include "photonic/v1/config.pb.h"
 #include "photonsim/crosstalk_geometry.h"
+#include "photonsim/phase.h"
 
 namespace phc::daemon {
 
@@ -28,6 +30,20 @@ class HeaterPhaseModel {
   // Least non-negative powers (nominal mW) that give every target phase
   // (mod 2 pi), crosstalk compensated.
   std::vector<double> PowersForPhases(std::span<const double> target_phases_rad) const;
+  // True when some heater's power reaches another's phase (G != 0): then a
+  // phase's power depends on every other phase.
+  bool has_crosstalk() const { return has_crosstalk_; }
+  // Without crosstalk, one channel alone: the least non-negative power for
+  // a target phase, and the phase a power gives (wrapped). They equal the
+  // entries of PowersForPhases and PhasesForPowers exactly.
+  // REQUIRES: !has_crosstalk().
+  double PowerForPhase(int channel, double target_phase_rad) const {
+    return photonsim::WrapPhase(target_phase_rad - bias_rad_[channel]) /
+           efficiency_rad_per_mw_[channel];
+  }
+  double PhaseForPower(int channel, double power_mw) const {
+    return photonsim::WrapPhase(bias_rad_[channel] + efficiency_rad_per_mw_[channel] * power_mw);
+  }
   // The phases (wrapped to [0, 2 pi)) that powers give.
   std::vector<double> PhasesForPowers(std::span<const double> powers_mw) const;
 
@@ -41,11 +57,14 @@ class HeaterPhaseModel {
       : bias_rad_(std::move(bias_rad)),
         efficiency_rad_per_mw_(std::move(efficiency_rad_per_mw)),
         crosstalk_(std::move(crosstalk)),
+        has_crosstalk_(std::any_of(crosstalk_.begin(), crosstalk_.end(),
+                                   [](const auto& row) { return !row.empty(); })),
         calibrated_(calibrated) {}
 
   std::vector<double> bias_rad_;
   std::vector<double> efficiency_rad_per_mw_;
   std::vector<std::vector<photonsim::CrosstalkEntry>> crosstalk_;  // off-diagonal G
+  bool has_crosstalk_;
   bool calibrated_;
 };
 

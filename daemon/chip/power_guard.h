@@ -1,18 +1,22 @@
-// PowerGuard: the single check every heater write passes. It sees the whole
-// heater state a request would produce and refuses it if any channel's
-// voltage or current, or the total electrical power, would exceed its limit.
-// Nothing is clipped: a refused request is reported with the channel, the
-// limit and the value, as FAILED_PRECONDITION.
+// PowerGuard: the single check every heater write passes (HeaterBank calls
+// it for phase plans and for calibration's powers alike). It judges the
+// volts the heater DAC will really output (DacVolts), refuses phases the
+// planned powers do not reach, and sees the whole heater state a request
+// would produce: it refuses it if any channel's voltage or current, or the
+// total electrical power, would exceed its limit. Nothing is clipped: a
+// refused request is reported with the channel, the limit and the value, as
+// FAILED_PRECONDITION.
 #pragma once
 
 #include <array>
 #include <atomic>
+#include <cmath>
 #include <cstdint>
 #include <span>
 #include <string_view>
 
 #include "absl/status/status.h"
-#include "daemon/heater_model.h"
+#include "daemon/chip/heater_model.h"
 
 namespace phc::daemon {
 
@@ -31,10 +35,20 @@ using GuardRefusalCounts = std::array<std::uint64_t, kGuardRefusalKinds>;
 
 class PowerGuard {
  public:
-  PowerGuard(HeaterLimits limits, NominalHeaterModel model) : limits_(limits), model_(model) {}
+  // dac_bits 0: the DAC outputs any voltage exactly.
+  PowerGuard(HeaterLimits limits, NominalHeaterModel model, std::uint32_t dac_bits = 0);
 
   // volts_v: the voltage of every heater channel after the intended write.
   absl::Status CheckHeaterVoltages(std::span<const double> volts_v) const;
+  // What the heater DAC outputs for a requested voltage (nearest code over
+  // [0, max_voltage_v]): the value the checks must judge.
+  double DacVolts(double volts_v) const {
+    return dac_lsb_v_ > 0.0 ? std::round(volts_v / dac_lsb_v_) * dac_lsb_v_ : volts_v;
+  }
+  // Channel `channel` asked for `wanted_rad` and its planned power gives
+  // `reached_rad`: FAILED_PRECONDITION unless they agree (mod 2 pi) to 1e-6
+  // rad (the crosstalk solve found no non-negative powers).
+  absl::Status CheckReached(int channel, double wanted_rad, double reached_rad) const;
 
   const HeaterLimits& limits() const { return limits_; }
   // REQUIRES: a positive finite budget; the caller checks it against the
@@ -49,6 +63,7 @@ class PowerGuard {
  private:
   HeaterLimits limits_;
   NominalHeaterModel model_;
+  double dac_lsb_v_;
   mutable std::array<std::atomic<std::uint64_t>, kGuardRefusalKinds> refusals_{};
 };
 

@@ -1,8 +1,9 @@
-#include "daemon/power_guard.h"
+#include "daemon/chip/power_guard.h"
 
 #include <cmath>
 
 #include "absl/strings/str_cat.h"
+#include "photonsim/phase.h"
 
 namespace phc::daemon {
 
@@ -20,6 +21,21 @@ std::string_view GuardRefusalName(GuardRefusal reason) {
       return "unreachable_phase";
   }
   return "unknown";
+}
+
+PowerGuard::PowerGuard(HeaterLimits limits, NominalHeaterModel model, std::uint32_t dac_bits)
+    : limits_(limits),
+      model_(model),
+      dac_lsb_v_(dac_bits > 0 ? limits.max_voltage_v / (std::ldexp(1.0, dac_bits) - 1.0) : 0.0) {}
+
+absl::Status PowerGuard::CheckReached(int channel, double wanted_rad, double reached_rad) const {
+  const double error = std::abs(std::remainder(reached_rad - wanted_rad, photonsim::kTwoPi));
+  if (error < 1e-6) return absl::OkStatus();
+  CountRefusal(GuardRefusal::kUnreachablePhase);
+  return absl::FailedPreconditionError(
+      absl::StrCat("phase ", channel, " = ", wanted_rad,
+                   " rad cannot be reached with non-negative heater powers given the "
+                   "calibrated crosstalk"));
 }
 
 void PowerGuard::CountRefusal(GuardRefusal reason) const {
