@@ -229,10 +229,25 @@ void ChipController::InstallPhaseModel(HeaterPhaseModel model) {
 
 absl::Status ChipController::CheckClientMayWrite() const {
   const HardwareHold hold = Hold();
-  if (write_lease_.empty()) return absl::OkStatus();
+  if (!write_lease_.has_value()) return absl::OkStatus();
   return absl::FailedPreconditionError(
-      absl::StrCat("the chip is leased to ", write_lease_,
+      absl::StrCat("the chip is leased to ", write_lease_->Describe(),
                    ": reads work, writes wait until it is cancelled or ends"));
+}
+
+absl::Status ChipController::TakeWriteLease(const WriteLeaseHolder& holder) {
+  const HardwareHold hold = Hold();
+  if (write_lease_.has_value() && *write_lease_ != holder) {
+    return absl::FailedPreconditionError(absl::StrCat(
+        "the chip is leased to ", write_lease_->Describe(), "; cancel it or wait for it to end"));
+  }
+  write_lease_ = holder;
+  return absl::OkStatus();
+}
+
+void ChipController::ReleaseWriteLease(const WriteLeaseHolder& holder) {
+  const HardwareHold hold = Hold();
+  if (write_lease_ == holder) write_lease_.reset();
 }
 
 absl::Status ChipController::SetPowerBudget(double max_total_heater_power_mw) {
@@ -240,10 +255,11 @@ absl::Status ChipController::SetPowerBudget(double max_total_heater_power_mw) {
   const double present_budget_mw = heaters_.guard().limits().max_total_power_mw;
   const bool in_range =
       max_total_heater_power_mw > 0.0 && max_total_heater_power_mw <= heaters_.power_ceiling_mw();
-  if (in_range && !write_lease_.empty() && max_total_heater_power_mw > present_budget_mw) {
-    return absl::FailedPreconditionError(absl::StrCat(
-        "the chip is leased to ", write_lease_, ": the power budget may be lowered, not raised (",
-        max_total_heater_power_mw, " mW > ", present_budget_mw, " mW)"));
+  if (in_range && write_lease_.has_value() && max_total_heater_power_mw > present_budget_mw) {
+    return absl::FailedPreconditionError(
+        absl::StrCat("the chip is leased to ", write_lease_->Describe(),
+                     ": the power budget may be lowered, not raised (", max_total_heater_power_mw,
+                     " mW > ", present_budget_mw, " mW)"));
   }
   if (absl::Status s = heaters_.SetBudget(max_total_heater_power_mw); !s.ok()) return s;
   spdlog::info("heater power budget set to {} mW", max_total_heater_power_mw);

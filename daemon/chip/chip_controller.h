@@ -24,6 +24,7 @@
 #include <functional>
 #include <future>
 #include <memory>
+#include <optional>
 #include <span>
 #include <string>
 #include <thread>
@@ -36,6 +37,7 @@
 #include "daemon/chip/heater_model.h"
 #include "daemon/chip/heater_phase_model.h"
 #include "daemon/chip/power_guard.h"
+#include "daemon/chip/write_lease.h"
 #include "phc/base/priority_lock.h"
 #include "phc/drivers/instrument_drivers.h"
 #include "photonic/v1/config.pb.h"
@@ -217,20 +219,20 @@ class ChipController {
   // phases are re-derived from the heater voltages.
   void InstallPhaseModel(HeaterPhaseModel model);
   const HeaterPhaseModel& phase_model() const { return heaters_.phase_model(); }
-  // Write lease, held by a training session or a calibration: while it is
-  // held, writes from clients (phases, inputs, calibration) are refused;
-  // reads still work.
-  void AcquireWriteLease(std::string holder) {
-    const HardwareHold hold = Hold();
-    write_lease_ = std::move(holder);
-  }
-  void ReleaseWriteLease() {
-    const HardwareHold hold = Hold();
-    write_lease_.clear();
-  }
-  std::string write_lease() const {
+  // The write lease (write_lease.h): while a task holds it, writes from
+  // clients (phases, inputs, calibration) are refused; reads still work.
+  // Taking it: OK when it is free or `holder` has it already, else
+  // FAILED_PRECONDITION naming the task that has it.
+  absl::Status TakeWriteLease(const WriteLeaseHolder& holder);
+  // Frees the lease if `holder` has it; else changes nothing.
+  void ReleaseWriteLease(const WriteLeaseHolder& holder);
+  std::optional<WriteLeaseHolder> write_lease() const {
     const HardwareHold hold = Hold();
     return write_lease_;
+  }
+  bool HoldsWriteLease(const WriteLeaseHolder& holder) const {
+    const HardwareHold hold = Hold();
+    return write_lease_ == holder;
   }
   // OK, or FAILED_PRECONDITION naming the lease holder.
   absl::Status CheckClientMayWrite() const;
@@ -280,7 +282,7 @@ class ChipController {
   std::vector<bool> balanced_output_;  // balanced pairs (microring banks, coherent SVD cores)
   drivers::DriverSet drivers_;
   const std::chrono::nanoseconds settle_time_;
-  std::string write_lease_;  // hardware thread only
+  std::optional<WriteLeaseHolder> write_lease_;  // hardware thread only
   const int phase_count_;
   const int input_count_;
   const int output_count_;

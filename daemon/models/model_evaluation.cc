@@ -74,7 +74,7 @@ absl::Status ModelEvaluationRun::Begin() {
   setup_.placement.output_offset_mw = deployed->output_offset_mw;
   setup_.placement.output_gain_per_mw = deployed->output_gain_per_mw;
   oracle_ = std::make_unique<ControllerOracle>(controller_, averages_);
-  controller_.AcquireWriteLease(lease_holder());
+  if (absl::Status s = controller_.TakeWriteLease(lease_holder()); !s.ok()) return s;
   holds_lease_ = true;
   spdlog::info("model {}: evaluating on the chip, {} test samples", model_id(), setup_.test.size());
   return absl::OkStatus();
@@ -116,7 +116,7 @@ absl::StatusOr<photonic::v1::EvaluateProgress> ModelEvaluationRun::Step() {
 void ModelEvaluationRun::End() {
   if (ended_) return;
   ended_ = true;
-  if (holds_lease_ && controller_.write_lease() == lease_holder()) controller_.ReleaseWriteLease();
+  if (holds_lease_) controller_.ReleaseWriteLease(lease_holder());
   holds_lease_ = false;
   if (oracle_ == nullptr) return;  // Begin refused: nothing ran
   if (!done() || done_samples_ == 0) {

@@ -72,7 +72,9 @@ class ModelEvaluationRun {
   void End();
 
   const std::string& model_id() const { return setup_.model_id; }
-  std::string lease_holder() const { return "model evaluation " + setup_.model_id; }
+  WriteLeaseHolder lease_holder() const {
+    return WriteLeaseHolder::ModelEvaluation(setup_.model_id);
+  }
 
  private:
   ChipController& controller_;

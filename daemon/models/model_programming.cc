@@ -65,7 +65,7 @@ absl::Status ModelProgrammingRun::Begin() {
   programmer_ = *std::move(programmer);
   deployed_ = *std::move(deployed);
   oracle_ = std::make_unique<ControllerOracle>(controller_, averages_);
-  controller_.AcquireWriteLease(lease_holder());
+  if (absl::Status s = controller_.TakeWriteLease(lease_holder()); !s.ok()) return s;
   holds_lease_ = true;
   spdlog::info("model {}: programming in situ, {} sweeps and {} refinements", model_id(),
                setup_.options.sweeps, setup_.options.refinements);
@@ -128,7 +128,7 @@ void ModelProgrammingRun::End() {
           model_id(), restored.status().ToString());
     }
   }
-  if (holds_lease_ && controller_.write_lease() == lease_holder()) controller_.ReleaseWriteLease();
+  if (holds_lease_) controller_.ReleaseWriteLease(lease_holder());
   holds_lease_ = false;
 }
 

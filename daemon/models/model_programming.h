@@ -68,7 +68,9 @@ class ModelProgrammingRun {
   void End();
 
   const std::string& model_id() const { return setup_.model_id; }
-  std::string lease_holder() const { return "model programming " + setup_.model_id; }
+  WriteLeaseHolder lease_holder() const {
+    return WriteLeaseHolder::ModelProgramming(setup_.model_id);
+  }
 
  private:
   ChipController& controller_;

@@ -24,8 +24,6 @@ namespace {
 
 using ProgressMessage = photonic::v1::CalibrationProgress;
 
-constexpr char kCalibrationLeaseHolder[] = "calibration";
-
 }  // namespace
 
 // One calibration. It runs on the controller's worker pool, holding the
@@ -67,7 +65,10 @@ class CalibrationJob : public std::enable_shared_from_this<CalibrationJob> {
   // Hardware thread, when the call is admitted: takes the write lease and
   // starts the run on the worker pool.
   void Start() {
-    controller_.AcquireWriteLease(kCalibrationLeaseHolder);
+    // The admission check ran in this same hardware task: the lease is free.
+    if (absl::Status s = controller_.TakeWriteLease(WriteLeaseHolder::Calibration()); !s.ok()) {
+      spdlog::critical("bug: calibration admitted while {}", s.ToString());
+    }
     state_.running = shared_from_this();
     controller_.PostWork([self = shared_from_this()] { self->Run(); });
   }
@@ -192,7 +193,7 @@ class CalibrationJob : public std::enable_shared_from_this<CalibrationJob> {
     {
       const ChipController::HardwareHold hold = controller_.Hold();
       if (result.ok()) state_.current = *result;
-      if (controller_.write_lease() == kCalibrationLeaseHolder) controller_.ReleaseWriteLease();
+      controller_.ReleaseWriteLease(WriteLeaseHolder::Calibration());
       if (state_.running.get() == this) state_.running.reset();
     }
     if (result.ok()) {

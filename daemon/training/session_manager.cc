@@ -232,13 +232,12 @@ absl::StatusOr<SessionStatus> SessionManager::Start(const SessionConfig& request
   if (!config.from_model().empty()) {
     config.set_dataset(models_->Get(config.from_model())->spec().input().dataset());
   }
-  if (!controller_.write_lease().empty()) {
-    return absl::FailedPreconditionError(absl::StrCat(
-        "the chip is leased to ", controller_.write_lease(), "; cancel it or wait for it to end"));
-  }
-  auto session = std::make_shared<Session>();
   std::string id = NewSessionId();
   while (sessions_.contains(id)) id = NewSessionId();
+  if (absl::Status s = controller_.TakeWriteLease(WriteLeaseHolder::TrainingSession(id)); !s.ok()) {
+    return s;
+  }
+  auto session = std::make_shared<Session>();
   session->status.set_id(id);
   *session->status.mutable_config() = config;
   session->status.set_state(photonic::v1::SESSION_STATE_RUNNING);
@@ -248,7 +247,6 @@ absl::StatusOr<SessionStatus> SessionManager::Start(const SessionConfig& request
   session->status.set_initial_test_accuracy(-1.0);
   session->status.set_created_unix_ms(NowUnixMs());
   sessions_[id] = session;
-  controller_.AcquireWriteLease(absl::StrCat("training session ", id));
   // A session accepted is never lost: a crash before its first periodic
   // checkpoint restarts it from step 0 (one small file; the periodic ones
   // are written on the worker pool).
@@ -489,9 +487,7 @@ void SessionManager::Finish(Session& s, SessionState state, const std::string& r
   s.status.set_state(state);
   s.status.set_termination_reason(reason);
   s.status.set_eta_seconds(0.0);
-  if (controller_.write_lease() == absl::StrCat("training session ", s.status.id())) {
-    controller_.ReleaseWriteLease();
-  }
+  controller_.ReleaseWriteLease(WriteLeaseHolder::TrainingSession(s.status.id()));
   spdlog::info("training session {} ended ({}) at step {}: test accuracy {:.3f}", s.status.id(),
                reason, s.status.step(), s.status.test_accuracy());
   Checkpoint(s);
@@ -577,12 +573,9 @@ absl::StatusOr<SessionStatus> SessionManager::Resume(const std::string& id) {
         absl::StrCat("session ", id, " is ", photonic::v1::SessionState_Name(s->status.state()),
                      ", not paused"));
   }
-  const std::string holder = absl::StrCat("training session ", id);
-  if (!controller_.write_lease().empty() && controller_.write_lease() != holder) {
-    return absl::FailedPreconditionError(
-        absl::StrCat("the chip is leased to ", controller_.write_lease()));
+  if (absl::Status s = controller_.TakeWriteLease(WriteLeaseHolder::TrainingSession(id)); !s.ok()) {
+    return s;
   }
-  controller_.AcquireWriteLease(holder);
   s->status.set_state(photonic::v1::SESSION_STATE_RUNNING);
   s->running_since = std::chrono::steady_clock::now();
   s->steps_at_running_since = s->status.step();
@@ -666,7 +659,14 @@ void SessionManager::Recover() {
       Publish(s, false);
       continue;
     }
-    controller_.AcquireWriteLease(absl::StrCat("training session ", s.status.id()));
+    if (absl::Status taken =
+            controller_.TakeWriteLease(WriteLeaseHolder::TrainingSession(s.status.id()));
+        !taken.ok()) {
+      spdlog::error("training session {} cannot resume: {}", s.status.id(), taken.ToString());
+      s.status.set_state(photonic::v1::SESSION_STATE_PAUSED);
+      Publish(s, false);
+      continue;
+    }
     s.pumping = true;
     spdlog::info("training session {} resumes at step {}", s.status.id(), s.status.step());
     controller_.Post([this, session = running[i]] { Pump(session); });

@@ -180,5 +180,33 @@ TEST_F(ChipControllerTest, DriveToSafeStateZeroesHeatersAndModulators) {
   EXPECT_EQ(sim_->modulator_voltages_v(), std::vector<double>(4, 0.0));
 }
 
+TEST_F(ChipControllerTest, TheWriteLeaseHasOneTypedHolderAtATime) {
+  const WriteLeaseHolder session = WriteLeaseHolder::TrainingSession("s1");
+  const WriteLeaseHolder other_session = WriteLeaseHolder::TrainingSession("s2");
+  controller_->RunSync([&] {
+    EXPECT_TRUE(controller_->CheckClientMayWrite().ok());
+    ASSERT_TRUE(controller_->TakeWriteLease(session).ok());
+    EXPECT_TRUE(controller_->TakeWriteLease(session).ok());  // its holder again
+    for (const WriteLeaseHolder& holder : {other_session, WriteLeaseHolder::Calibration(),
+                                           WriteLeaseHolder::ModelEvaluation("s1")}) {
+      const absl::Status refused = controller_->TakeWriteLease(holder);
+      EXPECT_EQ(refused.code(), absl::StatusCode::kFailedPrecondition) << holder.Describe();
+      EXPECT_NE(refused.message().find("leased to training session s1"), std::string::npos)
+          << refused;
+    }
+    const absl::Status client = controller_->CheckClientMayWrite();
+    EXPECT_EQ(client.code(), absl::StatusCode::kFailedPrecondition);
+    EXPECT_NE(client.message().find("training session s1"), std::string::npos) << client;
+    // Only its holder frees it.
+    controller_->ReleaseWriteLease(other_session);
+    EXPECT_TRUE(controller_->HoldsWriteLease(session));
+    controller_->ReleaseWriteLease(session);
+    EXPECT_FALSE(controller_->write_lease().has_value());
+    EXPECT_TRUE(controller_->TakeWriteLease(WriteLeaseHolder::Calibration()).ok());
+    EXPECT_EQ(controller_->write_lease()->Describe(), "calibration");
+    controller_->ReleaseWriteLease(WriteLeaseHolder::Calibration());
+  });
+}
+
 }  // namespace
 }  // namespace phc::daemon

@@ -155,7 +155,8 @@ TEST(DfaSessionTest, NoiseModelSessionResumesFromItsCheckpointExactly) {
     EXPECT_LT(paused->step(), 20000);
     manager.Shutdown();
   }
-  chip.controller->RunSync([&] { chip.controller->ReleaseWriteLease(); });
+  chip.controller->RunSync(
+      [&] { chip.controller->ReleaseWriteLease(WriteLeaseHolder::TrainingSession(id)); });
   {
     SessionManager manager(*chip.controller, root / "interrupted", "test");
     chip.controller->RunSync([&] { manager.Recover(); });
@@ -196,8 +197,8 @@ TEST(DfaSessionTest, BadDfaConfigsAreRefusedNamingTheField) {
   EXPECT_EQ(s.code(), absl::StatusCode::kInvalidArgument);
   EXPECT_NE(s.message().find("microring"), std::string::npos) << s;
   // Nothing was started: the chips are not leased.
-  EXPECT_TRUE(
-      bank_chip.controller->RunSync([&] { return bank_chip.controller->write_lease(); }).empty());
+  EXPECT_TRUE(!bank_chip.controller->RunSync([&] { return bank_chip.controller->write_lease(); })
+                   .has_value());
   manager.Shutdown();
   mesh_manager.Shutdown();
 }

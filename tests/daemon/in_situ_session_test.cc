@@ -141,7 +141,8 @@ TEST(InSituSessionTest, ConfigsThatDoNotFitTheChipAreRefusedNamingTheField) {
   c.mutable_algorithm()->set_learning_rate(5.0);
   s = start(c);
   EXPECT_NE(s.message().find("learning_rate"), std::string::npos) << s;
-  EXPECT_TRUE(chip.controller->RunSync([&] { return chip.controller->write_lease(); }).empty());
+  EXPECT_FALSE(
+      chip.controller->RunSync([&] { return chip.controller->write_lease(); }).has_value());
 }
 
 }  // namespace

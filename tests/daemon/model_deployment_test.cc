@@ -292,7 +292,7 @@ TEST(ModelDeploymentTest, TrainedModelDeploysAndMatchesItsInSilicoAccuracyOnAnId
   int steps = 0;
   const absl::Status evaluated = controller.RunSync([&]() -> absl::Status {
     if (absl::Status s = run.Begin(); !s.ok()) return s;
-    EXPECT_EQ(controller.write_lease(), "model evaluation tiny");
+    EXPECT_TRUE(controller.HoldsWriteLease(WriteLeaseHolder::ModelEvaluation("tiny")));
     while (!run.done()) {
       absl::StatusOr<photonic::v1::EvaluateProgress> progress = run.Step();
       if (!progress.ok()) {
@@ -313,8 +313,7 @@ TEST(ModelDeploymentTest, TrainedModelDeploysAndMatchesItsInSilicoAccuracyOnAnId
   EXPECT_GT(last.accuracy(), 0.6);
   EXPECT_NEAR(last.accuracy(), last.in_silico_accuracy(), 1.5 / 90);
   EXPECT_EQ(store.Info("tiny")->last_chip_accuracy(), last.accuracy());
-  EXPECT_TRUE(
-      controller.RunSync([&]() -> std::string { return controller.write_lease(); }).empty());
+  EXPECT_TRUE(!controller.RunSync([&] { return controller.write_lease(); }).has_value());
 }
 
 TEST(ModelDeploymentTest, ChipThatCannotRunTheModelIsRefusedBeforeAnyWrite) {
@@ -367,8 +366,7 @@ TEST(ModelDeploymentTest, ChangedPhasesEndTheDeploymentAndEvaluationIsRefused) {
   const absl::Status refused = controller.RunSync([&] { return run.Begin(); });
   EXPECT_EQ(refused.code(), absl::StatusCode::kFailedPrecondition) << refused;
   EXPECT_TRUE(Mentions(refused, "not deployed")) << refused;
-  EXPECT_TRUE(
-      controller.RunSync([&]() -> std::string { return controller.write_lease(); }).empty());
+  EXPECT_TRUE(!controller.RunSync([&] { return controller.write_lease(); }).has_value());
   EXPECT_TRUE(store.Delete("tiny").ok());
 }
 

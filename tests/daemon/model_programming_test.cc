@@ -133,7 +133,7 @@ TEST(ModelProgrammingTest, CalibratedAndProgrammedChipComesBackToTheInSilicoAccu
   std::vector<photonic::v1::ProgramInSituProgress> progress;
   const absl::Status programmed = controller.RunSync([&]() -> absl::Status {
     absl::Status status = run.Begin();
-    EXPECT_EQ(controller.write_lease(), "model programming tiny");
+    EXPECT_TRUE(controller.HoldsWriteLease(WriteLeaseHolder::ModelProgramming("tiny")));
     while (status.ok() && !run.done()) {
       absl::StatusOr<photonic::v1::ProgramInSituProgress> step = run.Step();
       status = step.status();
@@ -156,7 +156,7 @@ TEST(ModelProgrammingTest, CalibratedAndProgrammedChipComesBackToTheInSilicoAccu
   EXPECT_EQ(last.total(), 15u);
   EXPECT_DOUBLE_EQ(last.fraction(), 1.0);
   EXPECT_LT(last.mean_residual(), 0.1 * last.initial_residual());
-  EXPECT_TRUE(controller.RunSync([&] { return controller.write_lease(); }).empty());
+  EXPECT_FALSE(controller.RunSync([&] { return controller.write_lease(); }).has_value());
 
   const absl::StatusOr<photonic::v1::ModelInfo> info = d.store->Info("tiny");
   ASSERT_TRUE(info.ok());
@@ -184,7 +184,7 @@ TEST(ModelProgrammingTest, StoppedRunPutsTheDeployedPhasesBack) {
     EXPECT_FALSE(SamePhases(controller.GetPhases().phases_rad, deployed));
     run.End();
     EXPECT_TRUE(SamePhases(controller.GetPhases().phases_rad, deployed));
-    EXPECT_TRUE(controller.write_lease().empty());
+    EXPECT_FALSE(controller.write_lease().has_value());
     EXPECT_TRUE(RefreshDeployment(controller, *d.store).has_value());
   });
   EXPECT_TRUE(d.store->Info("tiny")->deployed());
@@ -214,7 +214,7 @@ TEST(ModelProgrammingTest, BadOptionsAndAnUndeployedModelAreRefused) {
     const absl::Status refused = run.Begin();
     EXPECT_EQ(refused.code(), absl::StatusCode::kFailedPrecondition) << refused;
     EXPECT_NE(refused.message().find("not deployed"), std::string::npos) << refused;
-    EXPECT_TRUE(controller.write_lease().empty());
+    EXPECT_FALSE(controller.write_lease().has_value());
     run.End();
   });
 }

@@ -176,13 +176,13 @@ TEST(PowerBudgetTest, OperatorBudgetIsBoundedByTheChipAndThePresentDraw) {
     EXPECT_EQ(c.heater_limits().max_total_power_mw, 80.0);
     // While a session or calibration holds the chip the budget may be
     // lowered, never raised.
-    c.AcquireWriteLease("session s1");
+    ASSERT_TRUE(c.TakeWriteLease(WriteLeaseHolder::TrainingSession("s1")).ok());
     const absl::Status raised = c.SetPowerBudget(90.0);
     EXPECT_EQ(raised.code(), absl::StatusCode::kFailedPrecondition) << raised;
     EXPECT_NE(raised.message().find("lowered, not raised"), std::string::npos) << raised;
     EXPECT_EQ(c.heater_limits().max_total_power_mw, 80.0);
     ASSERT_TRUE(c.SetPowerBudget(78.0).ok());
-    c.ReleaseWriteLease();
+    c.ReleaseWriteLease(WriteLeaseHolder::TrainingSession("s1"));
     ASSERT_TRUE(c.SetPowerBudget(80.0).ok());
     // A fourth pi phase would make 100 mW > 80 mW.
     EXPECT_EQ(c.SetPhases(std::vector<double>{std::numbers::pi}, std::vector<std::uint32_t>{3})

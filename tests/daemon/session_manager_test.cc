@@ -135,7 +135,8 @@ TEST(SessionManagerTest, CheckpointRestartResumesAtTheSameStepWithTheSameParamet
                      .ok());
     manager.Shutdown();
   }
-  interrupted.controller->RunSync([&] { interrupted.controller->ReleaseWriteLease(); });
+  interrupted.controller->RunSync(
+      [&] { interrupted.controller->ReleaseWriteLease(WriteLeaseHolder::TrainingSession(id)); });
   {
     SessionManager manager(*interrupted.controller, state_dir, "test");
     interrupted.controller->RunSync([&] { manager.Recover(); });
