@@ -138,13 +138,14 @@ absl::StatusOr<std::vector<double>> ScpiAdcDriver::ReadCurrentsA(int averages) {
 }
 
 absl::StatusOr<std::unique_ptr<ScpiTecController>> ScpiTecController::Connect(
-    std::unique_ptr<Transport> transport, double min_c, double max_c, const ScpiOptions& options) {
+    std::unique_ptr<Transport> transport, double min_c, double max_c, const ScpiOptions& options,
+    std::shared_ptr<LinkHealth> link) {
   if (!(min_c < max_c) || min_c < -40.0 || max_c > 120.0) {
     return absl::InvalidArgumentError(
         absl::StrCat("TEC limits [", min_c, ", ", max_c, "] C are not within [-40, 120] C"));
   }
   std::unique_ptr<ScpiTecController> tec(
-      new ScpiTecController(std::move(transport), min_c, max_c, options));
+      new ScpiTecController(std::move(transport), min_c, max_c, options, std::move(link)));
   for (const std::string& command :
        {absl::StrFormat("TEC:LIM:TMIN %.3f", min_c), absl::StrFormat("TEC:LIM:TMAX %.3f", max_c)}) {
     if (absl::Status s = tec->scpi_.Command(command); !s.ok()) return s;
@@ -152,9 +153,24 @@ absl::StatusOr<std::unique_ptr<ScpiTecController>> ScpiTecController::Connect(
   return tec;
 }
 
+absl::Status ScpiTecController::ReassertAfterReconnect() {
+  if (link_ == nullptr || link_->restorations() == seen_restorations_) return absl::OkStatus();
+  std::vector<std::string> commands = {absl::StrFormat("TEC:LIM:TMIN %.3f", min_c_),
+                                       absl::StrFormat("TEC:LIM:TMAX %.3f", max_c_)};
+  if (setpoint_sent_) commands.push_back(absl::StrFormat("TEC:T %.3f", setpoint_c_));
+  if (output_on_) commands.push_back("TEC:OUT 1");
+  for (const std::string& command : commands) {
+    if (absl::Status s = scpi_.Command(command); !s.ok()) return s;
+  }
+  seen_restorations_ = link_->restorations();
+  return absl::OkStatus();
+}
+
 absl::StatusOr<double> ScpiTecController::ReadTemperatureC() {
   absl::StatusOr<std::string> reply = scpi_.Query("TEC:T?");
   if (!reply.ok()) return reply.status();
+  // The query itself may have reconnected the link.
+  if (absl::Status s = ReassertAfterReconnect(); !s.ok()) return s;
   absl::StatusOr<std::vector<double>> values = ParseScpiNumbers(*reply);
   if (!values.ok()) return values.status();
   if (values->size() != 1) return Malformed("TEC:T?", *reply);
@@ -168,11 +184,14 @@ absl::Status ScpiTecController::SetSetpointC(double celsius) {
   }
   if (absl::Status s = scpi_.Command(absl::StrFormat("TEC:T %.3f", celsius)); !s.ok()) return s;
   setpoint_c_ = celsius;
-  return absl::OkStatus();
+  setpoint_sent_ = true;
+  return ReassertAfterReconnect();
 }
 
 absl::Status ScpiTecController::SetOutput(bool on) {
-  return scpi_.Command(on ? "TEC:OUT 1" : "TEC:OUT 0");
+  if (absl::Status s = scpi_.Command(on ? "TEC:OUT 1" : "TEC:OUT 0"); !s.ok()) return s;
+  output_on_ = on;
+  return ReassertAfterReconnect();
 }
 
 }  // namespace phc::drivers::serial

@@ -88,11 +88,12 @@ absl::StatusOr<DriverSet> ConnectSerialDrivers(SerialTransports transports,
     // chip's temperature unknown, not the chip unsafe. So its link has a
     // health of its own (it reconnects with the same backoff) and does not
     // take the daemon out of service.
-    auto tec_link = std::make_unique<ReconnectingTransport>(
-        std::move(transports.tec), "tec", std::make_shared<LinkHealth>(), set.clock, ports.backoff);
-    auto tec = Named(
-        "tec", ScpiTecController::Connect(std::move(tec_link), ports.tec_setpoint_c - 10,
-                                          ports.tec_setpoint_c + 10, {.timeout = ports.timeout}));
+    auto tec_health = std::make_shared<LinkHealth>();
+    auto tec_link = std::make_unique<ReconnectingTransport>(std::move(transports.tec), "tec",
+                                                            tec_health, set.clock, ports.backoff);
+    auto tec = Named("tec", ScpiTecController::Connect(
+                                std::move(tec_link), ports.tec_setpoint_c - 10,
+                                ports.tec_setpoint_c + 10, {.timeout = ports.timeout}, tec_health));
     if (!tec.ok()) return tec.status();
     if (absl::Status s = (*tec)->SetSetpointC(ports.tec_setpoint_c); !s.ok()) return s;
     if (absl::Status s = (*tec)->SetOutput(true); !s.ok()) return s;

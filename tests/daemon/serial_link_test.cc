@@ -39,11 +39,14 @@ class SerialLinkTest : public ::testing::Test {
     devices_.push_back(emu::MakeQontrolChain(*chip_, *time_, emu::QontrolRole::kModulators,
                                              description_.modulator().max_voltage_v()));
     devices_.push_back(emu::MakeScpiAdc(*chip_, *time_));
+    devices_.push_back(emu::MakeScpiTec(*chip_, *time_));
     serial::SerialTransports transports;
     transports.heaters = Fake(0);
     transports.modulators = Fake(1);
     transports.adc = Fake(2);
+    transports.tec = Fake(3);
     adc_ = static_cast<serial::FakeTransport*>(transports.adc.get());
+    tec_ = static_cast<serial::FakeTransport*>(transports.tec.get());
     serial::SerialPorts ports;
     ports.timeout = milliseconds(0);
     ports.heater_max_voltage_v = description_.heater().max_voltage_v();
@@ -83,6 +86,7 @@ class SerialLinkTest : public ::testing::Test {
   std::vector<std::unique_ptr<emu::LineDevice>> devices_;
   std::shared_ptr<ManualClock> clock_ = std::make_shared<ManualClock>();
   serial::FakeTransport* adc_ = nullptr;
+  serial::FakeTransport* tec_ = nullptr;
   std::shared_ptr<drivers::LinkHealth> links_;
   std::vector<bool> health_;
   std::unique_ptr<ChipController> controller_;
@@ -116,6 +120,26 @@ TEST_F(SerialLinkTest, ALostAdcFailsRequestsDrivesTheHeatersSafeAndComesBackAfte
   EXPECT_EQ(ChipHeaterVolts(), 0.0);
   ASSERT_TRUE(SetPhases(1.0).ok()) << "serving again";
   EXPECT_GT(ChipHeaterVolts(), 0.0);
+}
+
+TEST_F(SerialLinkTest, ATecThatComesBackGetsItsSetpointAgain) {
+  auto read = [&] { return controller_->RunSync([&] { return controller_->ReadTemperature(); }); };
+  ASSERT_TRUE(controller_->RunSync([&] { return controller_->SetTemperatureSetpoint(27.0); }).ok());
+  EXPECT_EQ(chip_->tec_setpoint_c(), 27.0);
+
+  tec_->Unplug();
+  const absl::StatusOr<TemperatureReading> lost = read();
+  EXPECT_EQ(lost.status().code(), absl::StatusCode::kUnavailable);
+  EXPECT_NE(lost.status().message().find("TEC"), std::string::npos) << lost.status();
+  EXPECT_TRUE(links_->AllUp()) << "the TEC regulates on its own: the chip stays in service";
+  // Power-cycled while away, the controller holds its own default again.
+  chip_->SetTecSetpointC(25.0);
+  tec_->PlugIn();
+  clock_->SleepFor(milliseconds(100));  // the backoff
+  const absl::StatusOr<TemperatureReading> back = read();
+  ASSERT_TRUE(back.ok()) << back.status();
+  EXPECT_EQ(back->setpoint_c, 27.0);
+  EXPECT_EQ(chip_->tec_setpoint_c(), 27.0) << "the setpoint was sent again";
 }
 
 }  // namespace

@@ -18,7 +18,8 @@ flags=(-std=c++20 -O1 -g -fsanitize=fuzzer,address,undefined -fno-sanitize-recov
        -I"$root/drivers/include" -I"$root/drivers/testing" -I"$root/base/include")
 libs=$(pkg-config --libs absl_status absl_statusor absl_strings absl_str_format)
 sources=("$root/drivers/serial/qontrol.cc" "$root/drivers/serial/scpi.cc"
-         "$root/drivers/serial/reply_parsing.cc" "$root/drivers/testing/fake_transport.cc")
+         "$root/drivers/serial/reply_parsing.cc" "$root/drivers/testing/fake_transport.cc"
+         "$root/drivers/link_health.cc")
 status=0
 for target in qontrol_reply_fuzzer scpi_reply_fuzzer; do
   # shellcheck disable=SC2086

@@ -12,6 +12,7 @@
 
 #include "absl/status/statusor.h"
 #include "phc/drivers/instrument_drivers.h"
+#include "phc/drivers/link_health.h"
 #include "phc/drivers/serial/transport.h"
 
 namespace phc::drivers::serial {
@@ -72,11 +73,15 @@ class ScpiAdcDriver final : public AdcDriver {
 };
 
 // TEC:T? (deg C), TEC:T <C> (setpoint), TEC:OUT 1|0, TEC:LIM:TMIN/TMAX.
+// A controller that comes back after its link was lost (power-cycled,
+// replugged) may have forgotten what it was told: when `link` counts a
+// restoration, the limits, the setpoint and the output are sent again
+// before the next command completes.
 class ScpiTecController final : public TecDriver {
  public:
   static absl::StatusOr<std::unique_ptr<ScpiTecController>> Connect(
       std::unique_ptr<Transport> transport, double min_c, double max_c,
-      const ScpiOptions& options = {});
+      const ScpiOptions& options = {}, std::shared_ptr<LinkHealth> link = nullptr);
   absl::StatusOr<double> ReadTemperatureC() override;
   // INVALID_ARGUMENT outside [min_c, max_c] (nothing is sent).
   absl::Status SetSetpointC(double celsius) override;
@@ -87,12 +92,22 @@ class ScpiTecController final : public TecDriver {
 
  private:
   ScpiTecController(std::unique_ptr<Transport> transport, double min_c, double max_c,
-                    const ScpiOptions& options)
-      : scpi_(std::move(transport), options), min_c_(min_c), max_c_(max_c) {}
+                    const ScpiOptions& options, std::shared_ptr<LinkHealth> link)
+      : scpi_(std::move(transport), options),
+        min_c_(min_c),
+        max_c_(max_c),
+        link_(std::move(link)),
+        seen_restorations_(link_ ? link_->restorations() : 0) {}
+  // After a restoration of the link: the limits, setpoint and output again.
+  absl::Status ReassertAfterReconnect();
   ScpiInstrument scpi_;
   double min_c_;
   double max_c_;
+  std::shared_ptr<LinkHealth> link_;
+  std::uint64_t seen_restorations_;
+  bool setpoint_sent_ = false;
   double setpoint_c_ = 0.0;  // until the first SetSetpointC
+  bool output_on_ = false;
 };
 
 }  // namespace phc::drivers::serial
