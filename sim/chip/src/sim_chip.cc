@@ -54,6 +54,8 @@ SimChip::SimChip(const photonic::v1::ChipDescription& chip, HiddenTruth truth,
         1.0;
     modulator_lsb_v_ = modulator.max_voltage_v() / levels;
   }
+  detector_dark_mean_a_.assign(layout_.output_count, 0.0);
+  detector_dark_shot_a_.assign(layout_.output_count, 0.0);
   for (const CircuitLayout& circuit : layout_.circuits) {
     circuits_.push_back(MakeOpticalCircuit(circuit));
     const std::span<const double> splitting(truth_.splitting_error_rad);
@@ -61,6 +63,12 @@ SimChip::SimChip(const photonic::v1::ChipDescription& chip, HiddenTruth truth,
     circuits_.back()->SetImperfections(
         splitting.subspan(2 * circuit.first_mzi, 2 * circuit.mzi_count),
         amplitude.subspan(circuit.first_mzi, circuit.mzi_count));
+    const bool balanced = circuits_.back()->balanced();
+    for (int k = circuit.first_output; k < circuit.first_output + circuit.output_count; ++k) {
+      const double dark = truth_.dark_current_a[k];
+      detector_dark_mean_a_[k] = balanced ? 0.0 : dark;
+      detector_dark_shot_a_[k] = balanced ? 2 * dark : dark;
+    }
   }
   crosstalk_receivers_.resize(layout_.phase_count);
   for (int i = 0; i < layout_.phase_count; ++i) {
@@ -336,21 +344,19 @@ std::vector<double> SimChip::ReadRows(ConstRowsRef modulator_volts_v, int averag
 
   mean_a_.resize(static_cast<std::size_t>(rows) * detector_count());
   through_a_.resize(mean_a_.size());
-  for (std::size_t c = 0; c < circuits_.size(); ++c) {
-    const CircuitLayout& circuit = layout_.circuits[c];
-    // Microring banks' drop/through pairs, coherent cores' homodyne pairs.
-    const bool balanced = circuits_[c]->balanced();
-    for (int k = circuit.first_output; k < circuit.first_output + circuit.output_count; ++k) {
+  const auto detectors = static_cast<std::size_t>(detector_count());
+  for (Eigen::Index r = 0; r < rows; ++r) {
+    // Row by row over contiguous detectors (the rows are row-major).
+    const double* positive = positive_rows_.data() + r * detectors;
+    const double* negative = negative_rows_.data() + r * detectors;
+    double* mean = mean_a_.data() + r * detectors;
+    double* through = through_a_.data() + r * detectors;
+    for (std::size_t k = 0; k < detectors; ++k) {
       const double responsivity = truth_.responsivity_a_per_w[k];
-      const double dark = truth_.dark_current_a[k];
-      for (Eigen::Index r = 0; r < rows; ++r) {
-        const double positive = positive_rows_(r, k), negative = negative_rows_(r, k);
-        const std::size_t cell = static_cast<std::size_t>(r) * detector_count() + k;
-        // Balanced pairs: the two dark currents cancel, their shot noise adds.
-        mean_a_[cell] = responsivity * (positive - negative) * 1e-3 + (balanced ? 0.0 : dark);
-        through_a_[cell] =
-            responsivity * (positive + negative) * 1e-3 + (balanced ? 2 * dark : dark);
-      }
+      // Balanced pairs (microring banks' drop/through, coherent cores'
+      // homodyne pairs): the two dark currents cancel, their shot noise adds.
+      mean[k] = responsivity * (positive[k] - negative[k]) * 1e-3 + detector_dark_mean_a_[k];
+      through[k] = responsivity * (positive[k] + negative[k]) * 1e-3 + detector_dark_shot_a_[k];
     }
   }
   std::vector<double> currents_a(mean_a_.size());

@@ -185,6 +185,9 @@ class SimChip {
   // Scratch for a reading, reused: rows x inputs, rows x outputs.
   RowMajorMatrixXd input_rows_, positive_rows_, negative_rows_;
   std::vector<double> modulation_rad_, modulation_cos_, mean_a_, through_a_;
+  // Per detector, the dark current in its mean and in its shot noise (a
+  // balanced pair: 0 and both of the pair's).
+  std::vector<double> detector_dark_mean_a_, detector_dark_shot_a_;
 };
 
 }  // namespace photonsim
