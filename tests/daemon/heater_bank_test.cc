@@ -12,6 +12,7 @@
 #include <set>
 
 #include "photonsim/phase.h"
+#include "tests/manual_clock.h"
 #include "tests/test_chips.h"
 
 namespace phc::daemon {
@@ -39,14 +40,7 @@ class RecordingHeaterDriver final : public drivers::HeaterDriver {
   std::set<int> written_;
 };
 
-class ManualClock final : public drivers::Clock {
- public:
-  std::chrono::nanoseconds Now() const override { return now_; }
-  void SleepFor(std::chrono::nanoseconds d) override { now_ += d; }
-
- private:
-  std::chrono::nanoseconds now_{0};
-};
+using phc::testing::ManualClock;
 
 photonic::v1::ChipDescription BankChip() {
   photonic::v1::ChipDescription chip = phc::testing::IdealMeshChip(8);

@@ -10,6 +10,7 @@
 #include "phc/drivers/serial/fake_transport.h"
 #include "phc/drivers/serial/serial_drivers.h"
 #include "photonsim/sim_chip.h"
+#include "tests/manual_clock.h"
 #include "tests/test_chips.h"
 
 namespace phc::daemon {
@@ -19,14 +20,7 @@ namespace serial = drivers::serial;
 namespace emu = photonsim::emulators;
 using std::chrono::milliseconds;
 
-class ManualClock final : public drivers::Clock {
- public:
-  std::chrono::nanoseconds Now() const override { return now_; }
-  void SleepFor(std::chrono::nanoseconds d) override { now_ += d; }
-
- private:
-  std::chrono::nanoseconds now_{0};
-};
+using phc::testing::ManualClock;
 
 class SerialLinkTest : public ::testing::Test {
  protected:

@@ -8,20 +8,14 @@
 #include <vector>
 
 #include "phc/drivers/serial/fake_transport.h"
+#include "tests/manual_clock.h"
 
 namespace phc::drivers::serial {
 namespace {
 
 using std::chrono::milliseconds;
 
-class ManualClock final : public Clock {
- public:
-  std::chrono::nanoseconds Now() const override { return now_; }
-  void SleepFor(std::chrono::nanoseconds d) override { now_ += d; }
-
- private:
-  std::chrono::nanoseconds now_{0};
-};
+using phc::testing::ManualClock;
 
 class ReconnectingTransportTest : public ::testing::Test {
  protected:
