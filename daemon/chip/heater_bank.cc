@@ -86,7 +86,8 @@ double HeaterBank::VoltsForPowerMw(double power_mw) const {
 }
 
 absl::StatusOr<HeaterPlan> HeaterBank::Guard(std::vector<double> wrapped_phases) const {
-  HeaterPlan plan{.phases_rad = std::move(wrapped_phases), .volts_v = {}};
+  HeaterPlan plan{
+      .phases_rad = std::move(wrapped_phases), .volts_v = {}, .phase_model = phase_model_count_};
   const std::vector<double>& wanted = plan.phases_rad;
   const int n = count();
   plan.volts_v.resize(n);
@@ -119,6 +120,11 @@ absl::StatusOr<HeaterPlan> HeaterBank::Guard(std::vector<double> wrapped_phases)
 }
 
 absl::Status HeaterBank::Write(HeaterPlan plan) {
+  if (plan.phase_model != phase_model_count_) {
+    return absl::FailedPreconditionError(
+        "heater plan made under an earlier phase model (the chip was calibrated since): plan "
+        "the phases again");
+  }
   if (absl::Status s = WriteVolts(std::move(plan.volts_v), std::move(plan.phases_rad)); !s.ok()) {
     return s;
   }
@@ -231,6 +237,7 @@ absl::Status HeaterBank::DriveToZero() {
 
 void HeaterBank::InstallPhaseModel(HeaterPhaseModel model) {
   phase_model_ = std::move(model);
+  ++phase_model_count_;
   volts_follow_phases_ = false;
   std::vector<double> powers(count());
   for (int ch = 0; ch < count(); ++ch) powers[ch] = heater_model_.PowerMwForVoltage(volts_v_[ch]);

@@ -32,6 +32,7 @@ struct PhaseState {
 struct HeaterPlan {
   std::vector<double> phases_rad;  // wrapped: what the volts mean
   std::vector<double> volts_v;     // every channel, as the DAC will output them
+  std::uint64_t phase_model = 0;   // which phase model planned it (HeaterBank's count)
 };
 
 class HeaterBank {
@@ -58,6 +59,7 @@ class HeaterBank {
   // Writes a guarded plan: only channels whose volts change, ramped in
   // steps of at most max_step_v, each step settled. On a driver error the
   // state is read back (or, failing that, `lost_state` runs).
+  // FAILED_PRECONDITION for a plan made under an earlier phase model.
   absl::Status Write(HeaterPlan plan);
   // Every heater's power (nominal mW), through PowerGuard and the ramp.
   // INVALID_ARGUMENT for a wrong length or a negative or non-finite power.
@@ -99,6 +101,7 @@ class HeaterBank {
   // True when volts_v_ is exactly what Guard plans for phases_rad_ under
   // the present phase model (the last write was a phase plan).
   bool volts_follow_phases_ = false;
+  std::uint64_t phase_model_count_ = 0;  // models installed so far
   double energy_mj_ = 0.0;
   std::chrono::nanoseconds energy_checkpoint_{0};
 };

@@ -38,8 +38,9 @@ class HeaterPhaseModel {
   // entries of PowersForPhases and PhasesForPowers exactly.
   // REQUIRES: !has_crosstalk().
   double PowerForPhase(int channel, double target_phase_rad) const {
-    return photonsim::WrapPhase(target_phase_rad - bias_rad_[channel]) /
-           efficiency_rad_per_mw_[channel];
+    // max: +0 for a -0 wrap, as the crosstalk solve gives.
+    return std::max(0.0, photonsim::WrapPhase(target_phase_rad - bias_rad_[channel]) /
+                             efficiency_rad_per_mw_[channel]);
   }
   double PhaseForPower(int channel, double power_mw) const {
     return photonsim::WrapPhase(bias_rad_[channel] + efficiency_rad_per_mw_[channel] * power_mw);

@@ -68,14 +68,13 @@ ModelEvaluationRun::~ModelEvaluationRun() {
 absl::Status ModelEvaluationRun::Begin() {
   absl::StatusOr<Deployment> deployed = DeploymentOf(controller_, store_, model_id());
   if (!deployed.ok()) return deployed.status();
-  if (absl::Status s = controller_.CheckClientMayWrite(); !s.ok()) return s;
+  if (absl::Status s = controller_.TakeWriteLease(lease_holder()); !s.ok()) return s;
+  holds_lease_ = true;
   deployed_phases_rad_ = deployed->phases_rad;
   // Programmed in situ: the receivers as measured then.
   setup_.placement.output_offset_mw = deployed->output_offset_mw;
   setup_.placement.output_gain_per_mw = deployed->output_gain_per_mw;
   oracle_ = std::make_unique<ControllerOracle>(controller_, averages_);
-  if (absl::Status s = controller_.TakeWriteLease(lease_holder()); !s.ok()) return s;
-  holds_lease_ = true;
   spdlog::info("model {}: evaluating on the chip, {} test samples", model_id(), setup_.test.size());
   return absl::OkStatus();
 }

@@ -62,11 +62,12 @@ absl::Status ModelProgrammingRun::Begin() {
       trainers::onn::InSituProgrammer::Create(setup_.model, setup_.placement, controller_.layout(),
                                               deployed->phases_rad, setup_.options);
   if (!programmer.ok()) return programmer.status();
+  // Nothing of the run is kept unless it holds the chip: End() writes only then.
+  if (absl::Status s = controller_.TakeWriteLease(lease_holder()); !s.ok()) return s;
+  holds_lease_ = true;
   programmer_ = *std::move(programmer);
   deployed_ = *std::move(deployed);
   oracle_ = std::make_unique<ControllerOracle>(controller_, averages_);
-  if (absl::Status s = controller_.TakeWriteLease(lease_holder()); !s.ok()) return s;
-  holds_lease_ = true;
   spdlog::info("model {}: programming in situ, {} sweeps and {} refinements", model_id(),
                setup_.options.sweeps, setup_.options.refinements);
   return absl::OkStatus();

@@ -62,13 +62,9 @@ class CalibrationJob : public std::enable_shared_from_this<CalibrationJob> {
     if (displaced != nullptr) displaced->Finish(DisplacedStatus());
   }
 
-  // Hardware thread, when the call is admitted: takes the write lease and
-  // starts the run on the worker pool.
+  // Hardware thread, when the call is admitted and the calibration holds
+  // the write lease: starts the run on the worker pool.
   void Start() {
-    // The admission check ran in this same hardware task: the lease is free.
-    if (absl::Status s = controller_.TakeWriteLease(WriteLeaseHolder::Calibration()); !s.ok()) {
-      spdlog::critical("bug: calibration admitted while {}", s.ToString());
-    }
     state_.running = shared_from_this();
     controller_.PostWork([self = shared_from_this()] { self->Run(); });
   }
@@ -375,6 +371,10 @@ grpc::ServerWriteReactor<ProgressMessage>* CalibrationServiceImpl::Calibrate(
       return;
     }
     if (absl::Status s = MayClientWriteNow(access_, controller_, lease); !s.ok()) {
+      reactor->Refuse(s);
+      return;
+    }
+    if (absl::Status s = controller_.TakeWriteLease(WriteLeaseHolder::Calibration()); !s.ok()) {
       reactor->Refuse(s);
       return;
     }

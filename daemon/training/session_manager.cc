@@ -573,8 +573,9 @@ absl::StatusOr<SessionStatus> SessionManager::Resume(const std::string& id) {
         absl::StrCat("session ", id, " is ", photonic::v1::SessionState_Name(s->status.state()),
                      ", not paused"));
   }
-  if (absl::Status s = controller_.TakeWriteLease(WriteLeaseHolder::TrainingSession(id)); !s.ok()) {
-    return s;
+  if (absl::Status taken = controller_.TakeWriteLease(WriteLeaseHolder::TrainingSession(id));
+      !taken.ok()) {
+    return taken;
   }
   s->status.set_state(photonic::v1::SESSION_STATE_RUNNING);
   s->running_since = std::chrono::steady_clock::now();
@@ -664,6 +665,7 @@ void SessionManager::Recover() {
         !taken.ok()) {
       spdlog::error("training session {} cannot resume: {}", s.status.id(), taken.ToString());
       s.status.set_state(photonic::v1::SESSION_STATE_PAUSED);
+      Checkpoint(s);
       Publish(s, false);
       continue;
     }

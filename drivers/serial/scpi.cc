@@ -154,7 +154,9 @@ absl::StatusOr<std::unique_ptr<ScpiTecController>> ScpiTecController::Connect(
 }
 
 absl::Status ScpiTecController::ReassertAfterReconnect() {
-  if (link_ == nullptr || link_->restorations() == seen_restorations_) return absl::OkStatus();
+  if (link_ == nullptr) return absl::OkStatus();
+  const std::uint64_t restorations = link_->restorations();
+  if (restorations == seen_restorations_) return absl::OkStatus();
   std::vector<std::string> commands = {absl::StrFormat("TEC:LIM:TMIN %.3f", min_c_),
                                        absl::StrFormat("TEC:LIM:TMAX %.3f", max_c_)};
   if (setpoint_sent_) commands.push_back(absl::StrFormat("TEC:T %.3f", setpoint_c_));
@@ -162,15 +164,16 @@ absl::Status ScpiTecController::ReassertAfterReconnect() {
   for (const std::string& command : commands) {
     if (absl::Status s = scpi_.Command(command); !s.ok()) return s;
   }
-  seen_restorations_ = link_->restorations();
+  seen_restorations_ = restorations;
   return absl::OkStatus();
 }
 
 absl::StatusOr<double> ScpiTecController::ReadTemperatureC() {
   absl::StatusOr<std::string> reply = scpi_.Query("TEC:T?");
   if (!reply.ok()) return reply.status();
-  // The query itself may have reconnected the link.
-  if (absl::Status s = ReassertAfterReconnect(); !s.ok()) return s;
+  // The query itself may have reconnected the link. The reading stands
+  // either way; a re-assert that fails is tried again on the next call.
+  ReassertAfterReconnect().IgnoreError();
   absl::StatusOr<std::vector<double>> values = ParseScpiNumbers(*reply);
   if (!values.ok()) return values.status();
   if (values->size() != 1) return Malformed("TEC:T?", *reply);
@@ -182,16 +185,23 @@ absl::Status ScpiTecController::SetSetpointC(double celsius) {
     return absl::InvalidArgumentError(
         absl::StrCat("TEC setpoint ", celsius, " C is outside [", min_c_, ", ", max_c_, "] C"));
   }
+  // The limits go back before a new value (a restoration an earlier call saw).
+  if (absl::Status s = ReassertAfterReconnect(); !s.ok()) return s;
   if (absl::Status s = scpi_.Command(absl::StrFormat("TEC:T %.3f", celsius)); !s.ok()) return s;
   setpoint_c_ = celsius;
   setpoint_sent_ = true;
-  return ReassertAfterReconnect();
+  // This command may have reconnected: the setpoint is applied; the rest is
+  // re-sent now, or on the next call if that fails.
+  ReassertAfterReconnect().IgnoreError();
+  return absl::OkStatus();
 }
 
 absl::Status ScpiTecController::SetOutput(bool on) {
+  if (absl::Status s = ReassertAfterReconnect(); !s.ok()) return s;
   if (absl::Status s = scpi_.Command(on ? "TEC:OUT 1" : "TEC:OUT 0"); !s.ok()) return s;
   output_on_ = on;
-  return ReassertAfterReconnect();
+  ReassertAfterReconnect().IgnoreError();
+  return absl::OkStatus();
 }
 
 }  // namespace phc::drivers::serial

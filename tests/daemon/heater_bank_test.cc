@@ -176,6 +176,37 @@ TEST(HeaterBankTest, ANewPhaseModelOrPowersWrittenDirectlyAreNeverReusedAsAPlan)
   EXPECT_EQ(replanned->volts_v, full->volts_v);
 }
 
+TEST(HeaterBankTest, APlanFromAnEarlierPhaseModelIsRefusedAndChangesNothing) {
+  const photonic::v1::ChipDescription chip = BankChip();
+  const int n = 8 * 7;
+  Bank bank(chip, n);
+  std::mt19937_64 rng(11);
+  absl::StatusOr<HeaterPlan> stale = bank.bank.Guard(RandomPhases(n, rng));
+  ASSERT_TRUE(stale.ok()) << stale.status();
+  bank.bank.InstallPhaseModel(CalibratedModel(chip, n, 0.0));
+  const std::vector<double> before = bank.bank.phases_rad();
+  const absl::Status refused = bank.bank.Write(*stale);
+  EXPECT_EQ(refused.code(), absl::StatusCode::kFailedPrecondition) << refused;
+  EXPECT_TRUE(bank.driver.TakeWritten().empty());
+  EXPECT_EQ(bank.bank.phases_rad(), before);
+}
+
+TEST(HeaterBankTest, ANegativeZeroPhaseIsPlannedAsPlusZeroVolts) {
+  // The serial drivers format volts as text: "-0.0000" must never be sent.
+  const photonic::v1::ChipDescription chip = BankChip();
+  Bank bank(chip, 8 * 7);
+  std::vector<double> phases(8 * 7, 1.0);
+  phases[0] = -0.0;
+  phases[1] = -photonsim::kTwoPi;
+  absl::StatusOr<std::vector<double>> wanted = bank.bank.PlanPhases(phases, {});
+  ASSERT_TRUE(wanted.ok());
+  absl::StatusOr<HeaterPlan> plan = bank.bank.Guard(*wanted);
+  ASSERT_TRUE(plan.ok()) << plan.status();
+  EXPECT_EQ(plan->volts_v[0], 0.0);
+  EXPECT_FALSE(std::signbit(plan->volts_v[0]));
+  EXPECT_FALSE(std::signbit(plan->volts_v[1]));
+}
+
 TEST(PowerGuardDacTest, JudgesTheVoltsTheDacOutputsAndRefusesUnreachedPhases) {
   // 4 bits over 15 V: one code per volt.
   PowerGuard guard({.max_voltage_v = 15, .max_current_ma = 100, .max_total_power_mw = 1e4},
