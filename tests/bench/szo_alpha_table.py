@@ -45,66 +45,72 @@ def train(args, seed):
 
 def sweep(args):
     os.makedirs(args.work, exist_ok=True)
-    finished = jsonl_sweep.done(args.results, "final", lambda r: (r["seed"], r["alpha"]))
+    finished = jsonl_sweep.done(args.results, "final", lambda r: (r["seed"], r["alpha"], r["p"]))
     for seed in map(int, args.seeds.split(",")):
         params = None
-        for alpha in map(float, args.alphas.split(",")):
-            if (seed, alpha) in finished:
+        runs = [(float(a), float(p)) for p in args.ps.split(",") for a in args.alphas.split(",")]
+        for alpha, prune in runs:
+            if (seed, alpha, prune) in finished:
                 continue
             params = params or train(args, seed)
             command = [f"{args.build}/tests/bench/sparse_zo_paper_bench", "--model", args.model,
                        "--params", params, "--noise", "paper", "--noise-scale",
-                       str(args.noise_scale), "--alpha", str(alpha), "--s", "0.1", "--p", "1",
+                       str(args.noise_scale), "--alpha", str(alpha), "--s", "0.1", "--p", str(prune),
                        "--seed", str(seed), "--chip-seed", str(seed), "--forwards",
                        str(args.forwards), "--eval-every", str(args.eval_every), "--eval-test",
                        str(args.eval_test), "--test", str(args.test), "--target",
-                       str(args.targets[0]), "--label", f"alpha {alpha:g}"]
+                       str(args.targets[0]), "--label", f"alpha {alpha:g}, p {prune:g}"]
             jsonl_sweep.run(command, args.results)
 
 
 def table(args):
-    runs = collections.defaultdict(dict)  # alpha -> seed -> {"progress": [...], "final": row}
+    # (alpha, p) -> seed -> {"progress": [...], "final": row}
+    runs = collections.defaultdict(dict)
     for row in jsonl_sweep.rows(args.results):
         if row.get("benchmark") != "sparse_zo_paper" or row["stage"] not in ("progress", "final"):
             continue
-        run = runs[row["alpha"]].setdefault(row["seed"], {"progress": [], "final": None})
+        run = runs[(row["alpha"], row["p"])].setdefault(row["seed"], {"progress": [], "final": None})
         if row["stage"] == "progress":
             run["progress"].append(row)
         else:
             run["final"] = row
-    complete = {alpha: {seed: run for seed, run in by_seed.items() if run["final"]}
-                for alpha, by_seed in runs.items()}
+    complete = {key: {seed: run for seed, run in by_seed.items() if run["final"]}
+                for key, by_seed in runs.items()}
 
-    def mean_forwards(alpha, target):
-        reached = [forwards_to(run["progress"], target) for run in complete[alpha].values()]
+    def mean_forwards(key, target):
+        if key not in complete:
+            return None
+        reached = [forwards_to(run["progress"], target) for run in complete[key].values()]
         if not reached or None in reached:
             return None
         return statistics.mean(reached)
 
-    header = "| α | seeds | deployed |"
+    header = "| α | p | seeds | deployed |"
     for target in args.targets:
         header += f" forwards to {target:g} (per seed; mean) | α = 1 ÷ this |"
     print(header + " recovered | active phases | active power at the end, rad | wall |")
-    print("|---|---|---|" + "---|---|" * len(args.targets) + "---|---|---|---|")
-    for alpha in sorted(complete):
-        seeds = sorted(complete[alpha])
-        finals = [complete[alpha][s]["final"] for s in seeds]
+    print("|---|---|---|---|" + "---|---|" * len(args.targets) + "---|---|---|---|")
+    for key in sorted(complete, key=lambda k: (-k[1], k[0])):
+        alpha, prune = key
+        seeds = sorted(complete[key])
+        finals = [complete[key][s]["final"] for s in seeds]
 
-        def avg(key, fmt):
-            return fmt.format(statistics.mean(f[key] for f in finals))
+        def avg(field, fmt):
+            return fmt.format(statistics.mean(f[field] for f in finals))
 
-        line = f"| {alpha:g} | {','.join(map(str, seeds))} | {avg('deployed', '{:.4f}')} |"
+        line = (f"| {alpha:g} | {prune:g} | {','.join(map(str, seeds))} | "
+                f"{avg('deployed', '{:.4f}')} |")
         for target in args.targets:
-            each = [forwards_to(complete[alpha][s]["progress"], target) for s in seeds]
-            mean = mean_forwards(alpha, target)
-            dense = mean_forwards(1.0, target) if 1.0 in complete else None
+            each = [forwards_to(complete[key][s]["progress"], target) for s in seeds]
+            mean = mean_forwards(key, target)
+            dense = mean_forwards((1.0, prune), target)
             ratio = f"{dense / mean:.2f}×" if dense and mean else "–"
             line += (f" {' / '.join('–' if f is None else f'{f:,}' for f in each)}"
                      f"{'' if mean is None else f'; {mean:,.0f}'} | {ratio} |")
         print(line + f" {avg('recovered', '{:.4f}')} | {avg('active_phases', '{:,.0f}')} | "
               f"{avg('active_power_rad', '{:,.0f}')} | {avg('wall_s', '{:.0f} s')} |")
     if args.plot:
-        plot(args, complete)
+        plot(args, {key: runs for key, runs in complete.items() if key[1] == 1.0})
 
 
 def plot(args, complete):
@@ -114,18 +120,19 @@ def plot(args, complete):
     import matplotlib.pyplot as plt
 
     figure, axis = plt.subplots(figsize=(7, 4))
-    for alpha in sorted(complete):
-        curves = [run["progress"] for run in complete[alpha].values()]
+    for key in sorted(complete):
+        curves = [run["progress"] for run in complete[key].values()]
         length = min(len(c) for c in curves)
         forwards = [statistics.mean(c[i]["forwards"] for c in curves) for i in range(length)]
         accuracy = [statistics.mean(c[i]["test_accuracy"] for c in curves) for i in range(length)]
-        axis.plot(forwards, accuracy, marker=".", label=f"α = {alpha:g}")
+        axis.plot(forwards, accuracy, marker=".", label=f"α = {key[0]:g}")
     for target in args.targets:
         axis.axhline(target, color="grey", linestyle=":", linewidth=1)
     axis.set_xlabel("forwards (minibatch loss evaluations)")
     axis.set_ylabel(f"test accuracy ({args.eval_test:,} images)")
+    seeds = len(next(iter(complete.values()))) if complete else 0
     axis.set_title(f"SZO-SCD recovery by active fraction α (paper noise ×{args.noise_scale:g}, "
-                   f"mean of {len(next(iter(complete.values())))} seeds)", fontsize=10)
+                   f"p 1, mean of {seeds} seed{'s' if seeds != 1 else ''})", fontsize=10)
     axis.legend(fontsize=8)
     figure.tight_layout()
     figure.savefig(args.plot, dpi=110)
@@ -139,6 +146,7 @@ def main():
     parser.add_argument("--epochs", type=int, default=20, help="in silico epochs")
     parser.add_argument("--seeds", default="1")
     parser.add_argument("--alphas", default="0.05,0.1,0.15,0.3,0.5,1")
+    parser.add_argument("--ps", default="1", help="pruning probabilities p, each with every alpha")
     parser.add_argument("--noise-scale", type=float, default=5)
     parser.add_argument("--forwards", type=int, default=30000)
     parser.add_argument("--eval-every", type=int, default=1000)
