@@ -19,6 +19,7 @@
 #include <cstdio>
 #include <numbers>
 
+#include "daemon/calibration/calibrator.h"
 #include "daemon/training/controller_oracle.h"
 #include "phc/trainers/algorithms.h"
 #include "phc/trainers/onn/chip_execution.h"
@@ -58,6 +59,7 @@ int main(int argc, char** argv) {
   std::int64_t forwards = 100000, eval_every = 5000;
   int train_limit = 0, test_limit = 0, eval_test = 1000, batch = 32, samples_per_step = 0;
   double perturbation = 0.0;
+  bool calibrate = false;
   app.add_option("--model", model_path)->required()->check(CLI::ExistingFile);
   app.add_option("--params", params_path, "parameters written by model_bench --save")
       ->required()
@@ -67,7 +69,7 @@ int main(int argc, char** argv) {
       ->capture_default_str();
   app.add_option("--algorithm", algorithm,
                  "sparse_zo, or a baseline on the same start: gaussian_zo (FLOPS), spsa, stp, "
-                 "coordinate_zo")
+                 "coordinate_zo, cocd, sparse_cocd, zo_adam (ZADAM; with --alpha and --s)")
       ->capture_default_str();
   app.add_option("--q", samples_per_step, "gaussian_zo/spsa directions per step (0: default)");
   app.add_option("--mu", perturbation, "gaussian_zo/spsa/coordinate_zo perturbation, rad");
@@ -89,6 +91,9 @@ int main(int argc, char** argv) {
   app.add_option("--target", target, "report the forwards to reach this progress accuracy");
   app.add_option("--data", data_dir, "Fashion-MNIST directory");
   app.add_option("--label", label, "free text copied into every line");
+  app.add_flag("--calibrate", calibrate,
+               "calibrate the chip (RunCalibration) before deploying, as a lab would; the "
+               "deployment and the fine-tuning then use the fitted phase model");
   CLI11_PARSE(app, argc, argv);
   if (forwards < 1) {
     std::fprintf(stderr, "--forwards must be at least 1\n");
@@ -132,6 +137,14 @@ int main(int argc, char** argv) {
                 static_cast<unsigned long long>(seed), static_cast<unsigned long long>(chip_seed));
   const auto start = Clock::now();
   const absl::Status ran = bench->controller->RunSync([&]() -> absl::Status {
+    double calibration_s = 0.0;
+    if (calibrate) {
+      const auto t0 = Clock::now();
+      absl::StatusOr<photonic::v1::PhaseCalibration> fitted =
+          phc::daemon::RunCalibration(*bench->controller, {}, {}, nullptr);
+      if (!fitted.ok()) return fitted.status();
+      calibration_s = Seconds(t0);
+    }
     phc::daemon::ControllerOracle oracle(*bench->controller, 1);
     const std::vector<double> zero_power(bench->controller->phase_model().bias_rad().begin(),
                                          bench->controller->phase_model().bias_rad().end());
@@ -143,9 +156,11 @@ int main(int argc, char** argv) {
     if (!before.ok()) return before.status();
     std::printf(
         "%s, \"stage\": \"deployed\", \"in_silico\": %.4f, \"accuracy\": %.4f, "
-        "\"test\": %d, \"heater_power_mw\": %.1f}\n",
+        "\"test\": %d, \"heater_power_mw\": %.1f, \"calibrated\": %s, "
+        "\"calibration_s\": %.1f}\n",
         head, in_silico, before->accuracy, data->test.size(),
-        bench->controller->GetPhases().total_heater_power_mw);
+        bench->controller->GetPhases().total_heater_power_mw, calibrate ? "true" : "false",
+        calibration_s);
     std::fflush(stdout);
 
     onn::DeployedModelNetwork network(std::move(*model), *placement, layout);
@@ -162,10 +177,10 @@ int main(int argc, char** argv) {
     absl::StatusOr<std::unique_ptr<phc::trainers::ZoOptimizer>> optimizer =
         phc::trainers::MakeOptimizer(config, network, oracle);
     if (!optimizer.ok()) return optimizer.status();
-    // The devices a method trains: sparse_zo's (and sparse_cocd's) active set; the dense
+    // The devices a method trains: sparse_zo's (and sparse_cocd's, zo_adam's) active set; the dense
     // baselines train every mesh phase (the paper counts U and V only).
     std::vector<bool> active;
-    if (algorithm == "sparse_zo" || algorithm == "sparse_cocd") {
+    if (algorithm == "sparse_zo" || algorithm == "sparse_cocd" || algorithm == "zo_adam") {
       active = phc::trainers::SparseZoActiveMask(phc::trainers::SparseZoOptionsFrom(config),
                                                  network.attenuator_phases());
     } else {

@@ -14,33 +14,11 @@ accuracy against forwards, one line per alpha (the mean over seeds).
   tests/bench/szo_alpha_table.py --seeds 1,2 --plot docs/images/szo_alpha.png > table.md
 """
 import argparse
-import collections
 import os
 import statistics
-import subprocess
-import sys
 
 import jsonl_sweep
-
-
-def forwards_to(progress, target):
-    """The first evaluation's forwards at or above target, else None."""
-    for row in progress:
-        if row["test_accuracy"] >= target:
-            return row["forwards"]
-    return None
-
-
-def train(args, seed):
-    """The in silico model of this seed, trained once."""
-    params = os.path.join(args.work, f"{os.path.basename(args.model).split('.')[0]}_s{seed}.params")
-    if not os.path.exists(params):
-        command = [f"{args.build}/tests/bench/model_bench", "--model", args.model,
-                   "--realisation", "optical", "--seed", str(seed), "--epochs",
-                   str(args.epochs), "--save", params]
-        print("running", " ".join(command), file=sys.stderr)
-        subprocess.run(command, check=True, stdout=subprocess.DEVNULL)
-    return params
+from szo_runs import add_common_options, bench_command, forwards_to, runs_by, train
 
 
 def sweep(args):
@@ -53,29 +31,13 @@ def sweep(args):
             if (seed, alpha, prune) in finished:
                 continue
             params = params or train(args, seed)
-            command = [f"{args.build}/tests/bench/sparse_zo_paper_bench", "--model", args.model,
-                       "--params", params, "--noise", "paper", "--noise-scale",
-                       str(args.noise_scale), "--alpha", str(alpha), "--s", "0.1", "--p", str(prune),
-                       "--seed", str(seed), "--chip-seed", str(seed), "--forwards",
-                       str(args.forwards), "--eval-every", str(args.eval_every), "--eval-test",
-                       str(args.eval_test), "--test", str(args.test), "--target",
-                       str(args.targets[0]), "--label", f"alpha {alpha:g}, p {prune:g}"]
+            command = bench_command(args, params, seed, f"alpha {alpha:g}, p {prune:g}",
+                                    ["--alpha", str(alpha), "--s", "0.1", "--p", str(prune)])
             jsonl_sweep.run(command, args.results)
 
 
 def table(args):
-    # (alpha, p) -> seed -> {"progress": [...], "final": row}
-    runs = collections.defaultdict(dict)
-    for row in jsonl_sweep.rows(args.results):
-        if row.get("benchmark") != "sparse_zo_paper" or row["stage"] not in ("progress", "final"):
-            continue
-        run = runs[(row["alpha"], row["p"])].setdefault(row["seed"], {"progress": [], "final": None})
-        if row["stage"] == "progress":
-            run["progress"].append(row)
-        else:
-            run["final"] = row
-    complete = {key: {seed: run for seed, run in by_seed.items() if run["final"]}
-                for key, by_seed in runs.items()}
+    complete = runs_by(jsonl_sweep.rows(args.results), lambda row: (row["alpha"], row["p"]))
 
     def mean_forwards(key, target):
         if key not in complete:
@@ -141,23 +103,9 @@ def plot(args, complete):
 def main():
     parser = argparse.ArgumentParser(description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--build", default="build")
-    parser.add_argument("--model", default="deploy/models/mlp_64_24_24_10.textproto")
-    parser.add_argument("--epochs", type=int, default=20, help="in silico epochs")
-    parser.add_argument("--seeds", default="1")
+    add_common_options(parser, "/tmp/szo_alpha")
     parser.add_argument("--alphas", default="0.05,0.1,0.15,0.3,0.5,1")
     parser.add_argument("--ps", default="1", help="pruning probabilities p, each with every alpha")
-    parser.add_argument("--noise-scale", type=float, default=5)
-    parser.add_argument("--forwards", type=int, default=30000)
-    parser.add_argument("--eval-every", type=int, default=1000)
-    parser.add_argument("--eval-test", type=int, default=1000)
-    parser.add_argument("--test", type=int, default=2000)
-    parser.add_argument("--targets", default="0.80,0.82",
-                        help="accuracies to count the forwards to (the first is the bench's)")
-    parser.add_argument("--work", default="/tmp/szo_alpha", help="in silico models")
-    parser.add_argument("--results", default="/tmp/szo_alpha/results.jsonl")
-    parser.add_argument("--plot", help="PNG of accuracy against forwards")
-    parser.add_argument("--table-only", action="store_true", help="print what --results holds")
     args = parser.parse_args()
     args.targets = [float(t) for t in args.targets.split(",")]
     if not args.table_only:

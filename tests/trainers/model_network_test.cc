@@ -147,8 +147,12 @@ TEST(DeployedModelNetworkTest, BaselinesAreBuiltByNameAndSparseCocdKeepsItsMask)
       ValidateAlgorithmConfig({.name = "cocd", .memory_decay = 1.5, .seed = 1});
   EXPECT_EQ(bad.code(), absl::StatusCode::kInvalidArgument);
   EXPECT_NE(bad.message().find("memory_decay"), std::string::npos) << bad;
-  const absl::Status unknown = ValidateAlgorithmConfig({.name = "zo_adam"});
-  EXPECT_NE(unknown.message().find("cocd, sparse_cocd"), std::string::npos) << unknown;
+  const absl::Status unknown = ValidateAlgorithmConfig({.name = "zo_newton"});
+  EXPECT_NE(unknown.message().find("cocd, sparse_cocd, zo_adam"), std::string::npos) << unknown;
+  const absl::Status no_visits =
+      ValidateAlgorithmConfig({.name = "zo_adam", .visit_fraction = 0.0, .seed = 1});
+  EXPECT_EQ(no_visits.code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_NE(no_visits.message().find("visit_fraction"), std::string::npos) << no_visits;
 }
 
 }  // namespace

@@ -174,6 +174,84 @@ TEST(ZoOptimizerTest, SparseCocdNeverProbesOrMovesAnInactiveParameter) {
   }
 }
 
+// Adam's first update is lr * m_hat / (sqrt(v_hat) + eps) = lr * g / |g|
+// (up to eps): with s = 1 every coordinate moves by exactly lr against the
+// sign of its partial, which a central difference gets exactly on a
+// quadratic.
+TEST(ZoOptimizerTest, ZoAdamFirstStepMovesEveryVisitedCoordinateByTheLearningRate) {
+  auto optimizer = MakeZoAdam({.learning_rate = 0.01,
+                               .perturbation = 0.01,
+                               .visit_fraction = 1.0,
+                               .active = {},
+                               .seed = 1});
+  EXPECT_EQ(optimizer->name(), "zo_adam");
+  std::vector<double> x = {0.5, -0.2, 0.3, 0.7, 1.0};  // c = 0, 0.3, 0.6, 0.9, 1.2
+  const std::vector<double> start = x;
+  Quadratic q;
+  absl::StatusOr<StepResult> result = optimizer->Step(x, q.loss(), 0);
+  ASSERT_TRUE(result.ok());
+  EXPECT_EQ(result->evaluations, 10);
+  EXPECT_EQ(q.evaluations, 10);
+  EXPECT_EQ(result->changed, 5);
+  // The probes' mean is f(x) + h^2 (one coordinate off by +-h at a time).
+  EXPECT_NEAR(result->loss, Value(start) + 0.01 * 0.01, 1e-12);
+  for (std::size_t i = 0; i < x.size(); ++i) {
+    const double partial = 2.0 * (start[i] - 0.3 * static_cast<double>(i % 5));
+    EXPECT_NEAR(x[i] - start[i], partial > 0.0 ? -0.01 : 0.01, 1e-9) << i;
+  }
+}
+
+TEST(ZoOptimizerTest, ZoAdamReducesAQuadraticVisitsAboutSAndResumesFromItsState) {
+  const ZoAdamOptions options{
+      .learning_rate = 0.05, .perturbation = 0.01, .visit_fraction = 0.25, .active = {}, .seed = 4};
+  auto optimizer = MakeZoAdam(options);
+  std::vector<double> x(40, 1.5);
+  const double start = Value(x);
+  Quadratic q;
+  std::int64_t evaluations = 0;
+  for (int step = 0; step < 300; ++step) {
+    absl::StatusOr<StepResult> result = optimizer->Step(x, q.loss(), step);
+    ASSERT_TRUE(result.ok());
+    EXPECT_EQ(result->evaluations, 2 * result->changed);
+    evaluations += result->evaluations;
+  }
+  EXPECT_LT(Value(x), 0.01 * start);
+  // 300 steps x 40 parameters x s 0.25 x 2 = 6,000 expected; the count is
+  // binomial (sd ~ 2 x sqrt(12,000 x 0.25 x 0.75) = 95): 5 sd either way.
+  EXPECT_NEAR(static_cast<double>(evaluations), 6000.0, 475.0);
+  auto restored = MakeZoAdam(options);
+  ASSERT_TRUE(restored->StateFits(optimizer->SaveState(), x.size()));
+  EXPECT_FALSE(restored->StateFits(std::vector<double>(40, 0.0), x.size()));
+  restored->RestoreState(optimizer->SaveState());
+  std::vector<double> a = x, b = x;
+  for (int step = 300; step < 310; ++step) {
+    ASSERT_TRUE(optimizer->Step(a, q.loss(), step).ok());
+    ASSERT_TRUE(restored->Step(b, q.loss(), step).ok());
+  }
+  EXPECT_EQ(a, b);
+}
+
+TEST(ZoOptimizerTest, SparseZoAdamNeverProbesOrMovesAnInactiveParameter) {
+  std::vector<bool> active(10, false);
+  active[2] = active[5] = active[7] = true;
+  auto optimizer = MakeZoAdam({.learning_rate = 0.1,
+                               .perturbation = 0.02,
+                               .visit_fraction = 0.5,
+                               .active = active,
+                               .seed = 1});
+  std::vector<double> x(10, 0.0);
+  for (int step = 0; step < 30; ++step) {
+    ASSERT_TRUE(optimizer->Step(x, ActiveOnlyLinear(x), step).ok());
+  }
+  for (int i = 0; i < 10; ++i) {
+    if (active[i]) {
+      EXPECT_LT(x[i], 0.0) << i;
+    } else {
+      EXPECT_EQ(x[i], 0.0) << i;
+    }
+  }
+}
+
 TEST(ZoOptimizerTest, SparseZoReducesAQuadraticAndSkipsFrozenPhases) {
   SparseZoOptions options{.step_rad = 0.05,
                           .min_step_rad = 0.01,

@@ -46,7 +46,8 @@ absl::Status ValidateAlgorithmConfig(const AlgorithmConfig& c) {
     return absl::InvalidArgumentError(
         absl::StrCat("memory_decay = ", c.memory_decay, " must be in [0, 1]"));
   }
-  if (c.name == "sparse_cocd" && !(c.active_fraction > 0.0 && c.active_fraction <= 1.0)) {
+  if ((c.name == "sparse_cocd" || c.name == "zo_adam") &&
+      !(c.active_fraction > 0.0 && c.active_fraction <= 1.0)) {
     return absl::InvalidArgumentError(
         absl::StrCat("active_fraction = ", c.active_fraction, " must be in (0, 1]"));
   }
@@ -54,9 +55,17 @@ absl::Status ValidateAlgorithmConfig(const AlgorithmConfig& c) {
       c.name == "cocd" || c.name == "sparse_cocd") {
     return absl::OkStatus();
   }
-  return absl::InvalidArgumentError(absl::StrCat("algorithm \"", c.name,
-                                                 "\" is not one of coordinate_zo, gaussian_zo, "
-                                                 "spsa, stp, cocd, sparse_cocd, sparse_zo"));
+  if (c.name == "zo_adam") {
+    if (!(c.visit_fraction > 0.0 && c.visit_fraction <= 1.0)) {
+      return absl::InvalidArgumentError(
+          absl::StrCat("visit_fraction = ", c.visit_fraction, " must be in (0, 1]"));
+    }
+    return absl::OkStatus();
+  }
+  return absl::InvalidArgumentError(
+      absl::StrCat("algorithm \"", c.name,
+                   "\" is not one of coordinate_zo, gaussian_zo, "
+                   "spsa, stp, cocd, sparse_cocd, zo_adam, sparse_zo"));
 }
 
 absl::StatusOr<std::unique_ptr<ZoOptimizer>> MakeOptimizer(const AlgorithmConfig& c,
@@ -92,6 +101,14 @@ absl::StatusOr<std::unique_ptr<ZoOptimizer>> MakeOptimizer(const AlgorithmConfig
          .active = c.name == "sparse_cocd"
                        ? SparseZoActiveMask(SparseZoOptionsFrom(c), network.attenuator_phases())
                        : std::vector<bool>{}});
+  }
+  if (c.name == "zo_adam") {
+    return MakeZoAdam(
+        {.learning_rate = Or(c.learning_rate, 1e-3),
+         .perturbation = Or(c.perturbation_rad, 0.02),
+         .visit_fraction = c.visit_fraction,
+         .active = SparseZoActiveMask(SparseZoOptionsFrom(c), network.attenuator_phases()),
+         .seed = c.seed});
   }
   std::vector<int> chip_index = network.trainable_phases();
   return MakeSparseZo(SparseZoOptionsFrom(c), network.attenuator_phases(),

@@ -2,6 +2,7 @@
 #include <cmath>
 #include <utility>
 
+#include "phc/trainers/trained_set.h"
 #include "phc/trainers/zo_optimizers.h"
 
 namespace phc::trainers {
@@ -10,7 +11,7 @@ namespace {
 class Cocd final : public ZoOptimizer {
  public:
   explicit Cocd(CocdOptions options) : options_(std::move(options)) {}
-  std::string name() const override { return options_.active.empty() ? "cocd" : "sparse_cocd"; }
+  std::string name() const override { return trained_.everything() ? "cocd" : "sparse_cocd"; }
 
   absl::StatusOr<StepResult> Step(std::vector<double>& params, const LossFn& loss,
                                   std::int64_t step) override {
@@ -63,22 +64,12 @@ class Cocd final : public ZoOptimizer {
  private:
   // The trained parameters' indices, in the cycle's order.
   const std::vector<int>& Trained(std::size_t param_count) const {
-    if (trained_.empty() || trained_for_ != param_count) {
-      trained_.clear();
-      for (std::size_t i = 0; i < param_count; ++i) {
-        if (options_.active.empty() || (i < options_.active.size() && options_.active[i])) {
-          trained_.push_back(static_cast<int>(i));
-        }
-      }
-      trained_for_ = param_count;
-    }
-    return trained_;
+    return trained_.For(param_count);
   }
 
   CocdOptions options_;
+  TrainedSet trained_{options_.active};
   std::vector<double> memory_;  // one stored partial per trained parameter
-  mutable std::vector<int> trained_;
-  mutable std::size_t trained_for_ = 0;
 };
 
 }  // namespace

@@ -144,6 +144,7 @@ constexpr Algorithm kAlgorithms[] = {
     {"stp", runs::ValidateZo, runs::CreateZo},
     {"cocd", runs::ValidateZo, runs::CreateZo},
     {"sparse_cocd", runs::ValidateZo, runs::CreateZo},
+    {"zo_adam", runs::ValidateZo, runs::CreateZo},
     {"sparse_zo", runs::ValidateZo, runs::CreateZo},
     {"pat", runs::ValidateInSitu, runs::CreateInSitu},
     {"dat", runs::ValidateInSitu, runs::CreateInSitu},
@@ -196,7 +197,7 @@ absl::Status ValidateRun(const photonic::v1::SessionConfig& config,
     return absl::InvalidArgumentError(
         absl::StrCat("from_model: ", config.algorithm().name(),
                      " cannot start from a model; coordinate_zo, gaussian_zo, spsa, stp, cocd, "
-                     "sparse_cocd, sparse_zo, pat, dat, gift and ntkd can"));
+                     "sparse_cocd, zo_adam, sparse_zo, pat, dat, gift and ntkd can"));
   }
   return (*algorithm)->validate(config, chip, layout);
 }

@@ -18,7 +18,7 @@ namespace phc::trainers {
 
 // Hyper-parameters of every algorithm; each uses the ones it knows.
 struct AlgorithmConfig {
-  // coordinate_zo | gaussian_zo | spsa | stp | cocd | sparse_cocd | sparse_zo
+  // coordinate_zo | gaussian_zo | spsa | stp | cocd | sparse_cocd | zo_adam | sparse_zo
   std::string name = "sparse_zo";
   double learning_rate = 0.0;     // 0: the algorithm's default
   double perturbation_rad = 0.0;  // 0: default
@@ -35,6 +35,8 @@ struct AlgorithmConfig {
   double power_budget_mw = 0.0;  // sparse_zo: trained phases' heater budget
   // cocd, sparse_cocd: gamma, the stored partials' decay per step (0: 0.99).
   // sparse_cocd trains sparse_zo's active set (active_fraction).
+  // zo_adam trains sparse_zo's active set (active_fraction), visiting each
+  // active phase with probability visit_fraction per step.
   double memory_decay = 0.0;
   std::uint64_t seed = 1;
 };

@@ -107,4 +107,22 @@ struct CocdOptions {
 // CoCD does not measure f(x) itself.
 std::unique_ptr<ZoOptimizer> MakeCocd(CocdOptions options);
 
+struct ZoAdamOptions {
+  double learning_rate = 1e-3;  // eta
+  double perturbation = 0.02;   // rad, the central difference's h
+  double visit_fraction = 1.0;  // s: each trained parameter visited with this probability per step
+  std::vector<bool> active;     // which parameters are trained (empty: all)
+  std::uint64_t seed = 1;
+};
+
+// ZOO-ADAM, the zeroth-order coordinate-wise Adam of Chen et al., "ZOO:
+// Zeroth Order Optimization Based Black-box Attacks" (AISec 2017), the
+// "ZADAM" row of Gu et al.'s Tables 1 and 2: every step visits each trained
+// parameter with probability s (at least one), estimates its partial by a
+// central difference at the step's x (2 evaluations per visited parameter),
+// then moves each visited one by Adam's bias-corrected update with its own
+// moments and update count (beta1 0.9, beta2 0.999, epsilon 1e-8, ZOO's). The step's loss is the
+// mean of the probes'.
+std::unique_ptr<ZoOptimizer> MakeZoAdam(ZoAdamOptions options);
+
 }  // namespace phc::trainers
