@@ -24,6 +24,7 @@
 #include "phc/trainers/algorithms.h"
 #include "phc/trainers/onn/chip_execution.h"
 #include "phc/trainers/onn/in_silico.h"
+#include "phc/trainers/onn/in_situ_programming.h"
 #include "phc/trainers/onn/model.h"
 #include "phc/trainers/onn/model_network.h"
 #include "phc/trainers/onn_model.h"
@@ -60,6 +61,7 @@ int main(int argc, char** argv) {
   int train_limit = 0, test_limit = 0, eval_test = 1000, batch = 32, samples_per_step = 0;
   double perturbation = 0.0;
   bool calibrate = false;
+  int program_sweeps = 0, program_refinements = 20;
   app.add_option("--model", model_path)->required()->check(CLI::ExistingFile);
   app.add_option("--params", params_path, "parameters written by model_bench --save")
       ->required()
@@ -94,6 +96,12 @@ int main(int argc, char** argv) {
   app.add_flag("--calibrate", calibrate,
                "calibrate the chip (RunCalibration) before deploying, as a lab would; the "
                "deployment and the fine-tuning then use the fitted phase model");
+  app.add_option("--program-sweeps", program_sweeps,
+                 "program the deployment in situ first (ProgramCoresInSitu) with this many "
+                 "sweeps, then --program-refinements steps; fine-tuning starts from there "
+                 "(0: no programming)")
+      ->capture_default_str();
+  app.add_option("--program-refinements", program_refinements)->capture_default_str();
   CLI11_PARSE(app, argc, argv);
   if (forwards < 1) {
     std::fprintf(stderr, "--forwards must be at least 1\n");
@@ -119,7 +127,7 @@ int main(int argc, char** argv) {
   absl::StatusOr<phc::testing::PaperChip> made = phc::testing::MakePaperChip(*model, chip_options);
   if (!made.ok()) return fail(made.status());
   const photonsim::ChipLayout& layout = made->layout;
-  const onn::ChipPlacement* placement = &made->placement;
+  onn::ChipPlacement* placement = &made->placement;
   phc::testing::SimBench* bench = &made->bench;
   const std::string& noise = chip_options.noise;
   const double noise_scale = chip_options.noise_scale;
@@ -148,19 +156,31 @@ int main(int argc, char** argv) {
     phc::daemon::ControllerOracle oracle(*bench->controller, 1);
     const std::vector<double> zero_power(bench->controller->phase_model().bias_rad().begin(),
                                          bench->controller->phase_model().bias_rad().end());
-    const std::vector<double> deployed =
-        onn::DeployedPhases(*model, layout, *placement, zero_power);
+    std::vector<double> deployed = onn::DeployedPhases(*model, layout, *placement, zero_power);
     if (absl::Status st = oracle.SetPhases(deployed); !st.ok()) return st;
+    double programming_s = 0.0;
+    if (program_sweeps > 0) {
+      const auto t0 = Clock::now();
+      onn::InSituProgrammingOptions options;
+      options.sweeps = program_sweeps;
+      options.refinements = program_refinements;
+      absl::StatusOr<onn::InSituProgrammingResult> programmed =
+          onn::ProgramCoresInSitu(*model, *placement, oracle, deployed, options);
+      if (!programmed.ok()) return programmed.status();
+      onn::ApplyReceiverCalibration(*programmed, *placement);
+      deployed = programmed->phases_rad;
+      programming_s = Seconds(t0);
+    }
     absl::StatusOr<onn::ChipEvaluation> before =
         onn::ChipAccuracy(*model, *placement, oracle, data->test);
     if (!before.ok()) return before.status();
     std::printf(
         "%s, \"stage\": \"deployed\", \"in_silico\": %.4f, \"accuracy\": %.4f, "
         "\"test\": %d, \"heater_power_mw\": %.1f, \"calibrated\": %s, "
-        "\"calibration_s\": %.1f}\n",
+        "\"calibration_s\": %.1f, \"program_sweeps\": %d, \"programming_s\": %.1f}\n",
         head, in_silico, before->accuracy, data->test.size(),
         bench->controller->GetPhases().total_heater_power_mw, calibrate ? "true" : "false",
-        calibration_s);
+        calibration_s, program_sweeps, programming_s);
     std::fflush(stdout);
 
     onn::DeployedModelNetwork network(std::move(*model), *placement, layout);

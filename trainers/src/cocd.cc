@@ -2,6 +2,7 @@
 #include <cmath>
 #include <utility>
 
+#include "phc/trainers/central_difference.h"
 #include "phc/trainers/trained_set.h"
 #include "phc/trainers/zo_optimizers.h"
 
@@ -28,17 +29,12 @@ class Cocd final : public ZoOptimizer {
     double probe_sum = 0.0;
     for (int b = 0; b < block; ++b) {
       const auto slot = static_cast<std::size_t>((step * block + b) % count);
-      const int i = trained[slot];
-      const double x = params[i];
-      params[i] = x + eps;
-      absl::StatusOr<double> plus = loss(params);
-      params[i] = x - eps;
-      absl::StatusOr<double> minus = plus.ok() ? loss(params) : plus;
-      params[i] = x;
-      if (!plus.ok()) return plus.status();
-      if (!minus.ok()) return minus.status();
-      fresh.emplace_back(slot, (*plus - *minus) / (2.0 * eps));
-      probe_sum += *plus + *minus;
+      absl::StatusOr<std::pair<double, double>> probes =
+          ProbeBothWays(params, trained[slot], eps, loss);
+      if (!probes.ok()) return probes.status();
+      const auto [plus, minus] = *probes;
+      fresh.emplace_back(slot, (plus - minus) / (2.0 * eps));
+      probe_sum += plus + minus;
     }
     if (memory_.size() != trained.size()) memory_.assign(trained.size(), 0.0);
     for (double& partial : memory_) partial *= options_.memory_decay;

@@ -2,6 +2,7 @@
 #include <random>
 #include <utility>
 
+#include "phc/trainers/central_difference.h"
 #include "phc/trainers/step_random.h"
 #include "phc/trainers/trained_set.h"
 #include "phc/trainers/zo_optimizers.h"
@@ -38,17 +39,12 @@ class ZoAdam final : public ZoOptimizer {
     std::vector<double> partials;
     double probe_sum = 0.0;
     for (std::size_t slot : visited) {
-      const int i = trained[slot];
-      const double x = params[i];
-      params[i] = x + h;
-      absl::StatusOr<double> plus = loss(params);
-      params[i] = x - h;
-      absl::StatusOr<double> minus = plus.ok() ? loss(params) : plus;
-      params[i] = x;
-      if (!plus.ok()) return plus.status();
-      if (!minus.ok()) return minus.status();
-      partials.push_back((*plus - *minus) / (2.0 * h));
-      probe_sum += *plus + *minus;
+      absl::StatusOr<std::pair<double, double>> probes =
+          ProbeBothWays(params, trained[slot], h, loss);
+      if (!probes.ok()) return probes.status();
+      const auto [plus, minus] = *probes;
+      partials.push_back((plus - minus) / (2.0 * h));
+      probe_sum += plus + minus;
     }
     if (first_.size() != trained.size()) {
       first_.assign(trained.size(), 0.0);

@@ -4,6 +4,7 @@
 #include <cmath>
 #include <random>
 
+#include "phc/trainers/central_difference.h"
 #include "phc/trainers/step_random.h"
 
 namespace phc::trainers {
@@ -26,16 +27,12 @@ class CoordinateZo final : public ZoOptimizer {
     result.loss = *f0;
     ++result.evaluations;
     for (int i : chosen) {
-      const double x = params[i];
-      params[i] = x + options_.perturbation;
-      absl::StatusOr<double> plus = loss(params);
-      params[i] = x - options_.perturbation;
-      absl::StatusOr<double> minus = plus.ok() ? loss(params) : plus;
-      params[i] = x;
-      if (!plus.ok()) return plus.status();
-      if (!minus.ok()) return minus.status();
+      absl::StatusOr<std::pair<double, double>> probes =
+          ProbeBothWays(params, i, options_.perturbation, loss);
+      if (!probes.ok()) return probes.status();
+      const auto [plus, minus] = *probes;
       result.evaluations += 2;
-      params[i] = x - lr * (*plus - *minus) / (2.0 * options_.perturbation);
+      params[i] -= lr * (plus - minus) / (2.0 * options_.perturbation);
       ++result.changed;
     }
     return result;

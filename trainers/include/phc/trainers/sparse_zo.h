@@ -18,10 +18,12 @@
 // to near 2 pi. No probe whose heater power exceeds power_budget_mw is ever
 // sent to the chip (the step is pruned instead).
 //
-// The paper body was not available to us; the loop follows the authors'
-// public MixedTrain re-implementation (JeremieMelo/L2ight), and the pruning
-// rule is our reading of "dynamically pruning backward steps" under their
-// power model. docs/training.md says what is confirmed and what is not.
+// The loop is the paper's Algorithm 1. Two readings are ours
+// (docs/training.md): a backward step that would raise power(phi) is
+// pruned with probability p (lines 8-10 read literally never prune at
+// p = 1, which the text calls fully power-aware); and each active phase is
+// visited with probability s, where the paper samples exactly s|A| of them
+// without replacement (the same number on average).
 #pragma once
 
 #include <functional>
