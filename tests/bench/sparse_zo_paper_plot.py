@@ -2,9 +2,10 @@
 """Plots sparse_zo_paper_bench runs: test accuracy and active-device power
 against forwards, one line per run.
 
-    /usr/bin/python3 tests/bench/sparse_zo_paper_plot.py OUT.png RUN.jsonl...
+    /usr/bin/python3 tests/bench/sparse_zo_paper_plot.py [--title T] OUT.png RUNS.jsonl...
 
-A run with a "label" (sparse_zo_paper_bench --label) is named by it.
+A file may hold several runs, told apart (and named) by their "label"
+(sparse_zo_paper_bench --label).
 """
 import json
 import sys
@@ -15,26 +16,37 @@ matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 
 
+def runs_in(path):
+    """The progress rows of each run in a file (runs told apart by label)."""
+    runs = {}
+    for line in open(path):
+        row = json.loads(line)
+        if row["stage"] == "progress":
+            runs.setdefault(row.get("label", ""), []).append(row)
+    return runs.values()
+
+
 def main():
-    out, runs = sys.argv[1], sys.argv[2:]
+    title = "Fine-tuning mlp_64_24_24_10 deployed under the paper's noise model"
+    if sys.argv[1] == "--title":
+        title, sys.argv[1:] = sys.argv[2], sys.argv[3:]
+    out, paths = sys.argv[1], sys.argv[2:]
     figure, (accuracy, power) = plt.subplots(2, 1, figsize=(7, 6), sharex=True)
-    for path in runs:
-        rows = [json.loads(line) for line in open(path)]
-        progress = [r for r in rows if r["stage"] == "progress"]
-        if not progress:
-            continue
+    images = 1000
+    for progress in (run for path in paths for run in runs_in(path)):
         head = progress[0]
         label = head.get("label") or (
             f"noise ×{head['noise_scale']:g}, α {head['alpha']:g}, p {head['p']:g}")
         forwards = [r["forwards"] for r in progress]
+        images = head["test"]
         accuracy.plot(forwards, [r["test_accuracy"] for r in progress], marker="o", label=label)
         power.plot(forwards, [r["active_power_rad"] for r in progress], marker="o", label=label)
-    accuracy.set_ylabel("test accuracy (1,000 images)")
+    accuracy.set_ylabel(f"test accuracy ({images:,} images)")
     accuracy.legend(fontsize=8)
     power.set_ylabel("active phase shift, rad")
     power.set_yscale("log")
     power.set_xlabel("forwards (minibatch loss evaluations)")
-    figure.suptitle("Fine-tuning mlp_64_24_24_10 deployed under the paper's noise model")
+    figure.suptitle(title)
     figure.tight_layout()
     figure.savefig(out, dpi=110)
 
