@@ -153,8 +153,8 @@ TEST(RunRegistryTest, EveryAlgorithmIsFoundByItsName) {
   std::vector<std::string> names;
   for (const Algorithm& a : Algorithms()) names.emplace_back(a.name);
   EXPECT_EQ(names, (std::vector<std::string>{"coordinate_zo", "gaussian_zo", "spsa", "stp", "cocd",
-                                             "sparse_cocd", "zo_adam", "sparse_zo", "pat", "dat", "ntkd",
-                                             "dfa", "gift"}));
+                                             "sparse_cocd", "zo_adam", "sparse_zo", "pat", "dat",
+                                             "ntkd", "dfa", "gift"}));
   for (const std::string& name : names) {
     ASSERT_NE(FindAlgorithm(name), nullptr) << name;
     EXPECT_EQ(FindAlgorithm(name)->name, name);

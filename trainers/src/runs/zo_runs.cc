@@ -1,7 +1,6 @@
-// coordinate_zo, gaussian_zo, spsa, stp, cocd, sparse_cocd, zo_adam, sparse_zo sessions: a network on the
-// chip (an ONN of widths mapped onto the chip's circuits, or a deployed
-// model), its phases trained by a zeroth-order optimizer through the chip's
-// oracle.
+// coordinate_zo, gaussian_zo, spsa, stp, cocd, sparse_cocd, zo_adam, sparse_zo sessions: a network
+// on the chip (an ONN of widths mapped onto the chip's circuits, or a deployed model), its phases
+// trained by a zeroth-order optimizer through the chip's oracle.
 #include <algorithm>
 #include <cmath>
 #include <memory>
