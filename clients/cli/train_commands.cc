@@ -109,7 +109,8 @@ void AddTrainCommands(CLI::App& app, TrainCommands& c) {
   from_model->excludes(widths);
   c.start->add_option_function<std::string>(
       "--algorithm", [&config](const std::string& v) { config.mutable_algorithm()->set_name(v); },
-      "sparse_zo (default), coordinate_zo, gaussian_zo, spsa, dfa (direct feedback "
+      "sparse_zo (default), coordinate_zo, gaussian_zo, spsa, stp, cocd, sparse_cocd, zo_adam, "
+      "gift, dfa (direct feedback "
       "alignment of a digital network; see --feedback), or pat / dat (in silico training, "
       "then physics-aware / dual adaptive training on the chip mesh; --widths: the mesh "
       "size once per optical block, then the classes), or ntkd (NTK distillation into an "
@@ -130,12 +131,12 @@ void AddTrainCommands(CLI::App& app, TrainCommands& c) {
   c.start->add_option_function<double>(
       "--active-fraction",
       [&config](double v) { config.mutable_algorithm()->set_active_fraction(v); },
-      "sparse_zo: alpha, the fraction of mesh phases trained (default 0.15 with --from-model, "
-      "else 0.4)");
+      "sparse_zo, sparse_cocd, zo_adam: alpha, the fraction of mesh phases trained (default "
+      "0.15 with --from-model, else 0.4)");
   c.start->add_option_function<double>(
       "--visit-fraction",
       [&config](double v) { config.mutable_algorithm()->set_visit_fraction(v); },
-      "sparse_zo: s, the fraction of active phases visited per step (default 0.1)");
+      "sparse_zo, zo_adam: s, the fraction of active phases visited per step (default 0.1)");
   c.start->add_option_function<double>(
       "--prune-probability",
       [&config](double v) { config.mutable_algorithm()->set_prune_probability(v); },

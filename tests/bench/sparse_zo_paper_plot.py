@@ -5,7 +5,7 @@ against forwards, one line per run.
     /usr/bin/python3 tests/bench/sparse_zo_paper_plot.py [--title T] OUT.png RUNS.jsonl...
 
 A file may hold several runs, told apart (and named) by their "label"
-(sparse_zo_paper_bench --label).
+(sparse_zo_paper_bench --label) and seed.
 """
 import json
 import sys
@@ -17,12 +17,12 @@ import matplotlib.pyplot as plt  # noqa: E402
 
 
 def runs_in(path):
-    """The progress rows of each run in a file (runs told apart by label)."""
+    """The progress rows of each run in a file (runs told apart by label and seed)."""
     runs = {}
     for line in open(path):
         row = json.loads(line)
         if row["stage"] == "progress":
-            runs.setdefault(row.get("label", ""), []).append(row)
+            runs.setdefault((row.get("label", ""), row["seed"]), []).append(row)
     return runs.values()
 
 

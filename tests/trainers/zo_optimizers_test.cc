@@ -238,6 +238,54 @@ TEST(ZoOptimizerTest, SparseCocdAndZoAdamNeverProbeOrMoveAnInactiveParameter) {
   }
 }
 
+// A loss evaluation that fails mid-step (at a +h or a -h probe) fails the
+// step of zo_adam and cocd and leaves the parameters and the optimizer's
+// state as they were: the retried step is the one an untouched copy takes.
+// (coordinate_zo moves each coordinate as soon as it is measured, so a
+// failure there keeps the earlier coordinates' moves.)
+TEST(ZoOptimizerTest, ZoAdamAndCocdChangeNothingWhenAProbeFails) {
+  auto make = [](int which) -> std::unique_ptr<ZoOptimizer> {
+    if (which == 0) {
+      return MakeZoAdam({.learning_rate = 0.05,
+                         .perturbation = 0.01,
+                         .visit_fraction = 0.5,
+                         .active = {},
+                         .seed = 2});
+    }
+    return MakeCocd({.learning_rate = 0.05,
+                     .perturbation = 0.01,
+                     .block = 3,
+                     .memory_decay = 0.9,
+                     .active = {}});
+  };
+  for (int which = 0; which < 2; ++which) {
+    for (int fail_at : {1, 2, 4}) {  // a +h probe, a -h probe, a later coordinate's
+      auto optimizer = make(which);
+      std::vector<double> x(8, 1.0);
+      Quadratic q;
+      for (int step = 0; step < 3; ++step) ASSERT_TRUE(optimizer->Step(x, q.loss(), step).ok());
+      const std::vector<double> params = x, state = optimizer->SaveState();
+      int calls = 0;
+      const LossFn failing = [&](std::span<const double> p) -> absl::StatusOr<double> {
+        if (++calls == fail_at) return absl::UnavailableError("detector unplugged");
+        return q.loss()(p);
+      };
+      const absl::StatusOr<StepResult> failed = optimizer->Step(x, failing, 3);
+      ASSERT_FALSE(failed.ok()) << optimizer->name() << " fail_at " << fail_at;
+      EXPECT_EQ(failed.status().code(), absl::StatusCode::kUnavailable);
+      EXPECT_EQ(x, params) << optimizer->name() << " fail_at " << fail_at;
+      EXPECT_EQ(optimizer->SaveState(), state) << optimizer->name() << " fail_at " << fail_at;
+      // The retried step is the one an untouched copy takes.
+      auto fresh = make(which);
+      std::vector<double> y(8, 1.0);
+      for (int step = 0; step < 3; ++step) ASSERT_TRUE(fresh->Step(y, q.loss(), step).ok());
+      ASSERT_TRUE(optimizer->Step(x, q.loss(), 3).ok());
+      ASSERT_TRUE(fresh->Step(y, q.loss(), 3).ok());
+      EXPECT_EQ(x, y) << optimizer->name() << " fail_at " << fail_at;
+    }
+  }
+}
+
 TEST(ZoOptimizerTest, SparseZoReducesAQuadraticAndSkipsFrozenPhases) {
   SparseZoOptions options{.step_rad = 0.05,
                           .min_step_rad = 0.01,

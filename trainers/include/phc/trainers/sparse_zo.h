@@ -18,7 +18,7 @@
 // to near 2 pi. No probe whose heater power exceeds power_budget_mw is ever
 // sent to the chip (the step is pruned instead).
 //
-// The loop is the paper's Algorithm 1. Two readings are ours
+// The loop is the paper's Algorithm 1. Two of our readings matter here
 // (docs/training.md): a backward step that would raise power(phi) is
 // pruned with probability p (lines 8-10 read literally never prune at
 // p = 1, which the text calls fully power-aware); and each active phase is
