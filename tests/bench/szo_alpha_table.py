@@ -18,7 +18,8 @@ import os
 import statistics
 
 import jsonl_sweep
-from szo_runs import add_common_options, bench_command, forwards_to, runs_by, train
+from szo_runs import (add_common_options, bench_command, forwards_to, plot_mean_curves, runs_by,
+                      train)
 
 
 def sweep(args):
@@ -76,28 +77,12 @@ def table(args):
 
 
 def plot(args, complete):
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    figure, axis = plt.subplots(figsize=(7, 4))
-    for key in sorted(complete):
-        curves = [run["progress"] for run in complete[key].values()]
-        length = min(len(c) for c in curves)
-        forwards = [statistics.mean(c[i]["forwards"] for c in curves) for i in range(length)]
-        accuracy = [statistics.mean(c[i]["test_accuracy"] for c in curves) for i in range(length)]
-        axis.plot(forwards, accuracy, marker=".", label=f"α = {key[0]:g}")
-    for target in args.targets:
-        axis.axhline(target, color="grey", linestyle=":", linewidth=1)
-    axis.set_xlabel("forwards (minibatch loss evaluations)")
-    axis.set_ylabel(f"test accuracy ({args.eval_test:,} images)")
     seeds = len(next(iter(complete.values()))) if complete else 0
-    axis.set_title(f"SZO-SCD recovery by active fraction α (paper noise ×{args.noise_scale:g}, "
-                   f"p 1, mean of {seeds} seed{'s' if seeds != 1 else ''})", fontsize=10)
-    axis.legend(fontsize=8)
-    figure.tight_layout()
-    figure.savefig(args.plot, dpi=110)
+    plot_mean_curves(
+        args, [(f"α = {key[0]:g}", [run["progress"] for run in complete[key].values()])
+               for key in sorted(complete)],
+        f"SZO-SCD recovery by active fraction α (paper noise ×{args.noise_scale:g}, "
+        f"p 1, mean of {seeds} seed{'s' if seeds != 1 else ''})")
 
 
 def main():

@@ -20,7 +20,8 @@ import os
 import statistics
 
 import jsonl_sweep
-from szo_runs import add_common_options, bench_command, forwards_to, runs_by, train
+from szo_runs import (add_common_options, bench_command, forwards_to, plot_mean_curves, runs_by,
+                      train)
 
 # name -> (what it is, the paper's setting or ours, flags)
 METHODS = {
@@ -89,32 +90,13 @@ def table(args):
 
 
 def plot(args, complete):
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    figure, axis = plt.subplots(figsize=(7.5, 4.2))
-    for name in args.methods.split(","):
-        if name not in complete:
-            continue
-        curves = [run["progress"] for run in complete[name].values()]
-        length = min(len(c) for c in curves)
-        forwards = [statistics.mean(c[i]["forwards"] for c in curves) for i in range(length)]
-        accuracy = [statistics.mean(c[i]["test_accuracy"] for c in curves) for i in range(length)]
-        axis.plot(forwards, accuracy, marker=".", markersize=3,
-                  label=f"{METHODS[name][0].split(' (')[0]}: {METHODS[name][1]}")
-    for target in args.targets:
-        axis.axhline(target, color="grey", linestyle=":", linewidth=1)
-    axis.set_xlabel("forwards (minibatch loss evaluations)")
-    axis.set_ylabel(f"test accuracy ({args.eval_test:,} images)")
-    seeds = max(len(runs) for runs in complete.values()) if complete else 0
-    axis.set_title(f"Fine-tuning the deployed model (paper noise ×{args.noise_scale:g}, "
-                   f"mean of up to {seeds} seeds)", fontsize=10)
-    axis.set_ylim(0.3, 0.9)
-    axis.legend(fontsize=6.5, loc="lower right")
-    figure.tight_layout()
-    figure.savefig(args.plot, dpi=110)
+    names = [name for name in args.methods.split(",") if name in complete]
+    seeds = max(len(complete[name]) for name in names) if names else 0
+    plot_mean_curves(
+        args, [(f"{METHODS[name][0].split(' (')[0]}: {METHODS[name][1]}",
+                [run["progress"] for run in complete[name].values()]) for name in names],
+        f"Fine-tuning the deployed model (paper noise ×{args.noise_scale:g}, "
+        f"mean of up to {seeds} seeds)", ylim=(0.3, 0.9), legend_size=6.5)
 
 
 def main():

@@ -3,6 +3,7 @@ of a seed (trained once, kept), the sparse_zo_paper_bench command, and the
 runs of a results file grouped by a key."""
 import collections
 import os
+import statistics
 import subprocess
 import sys
 
@@ -50,6 +51,33 @@ def runs_by(rows, key):
             run["final"] = row
     return {k: {seed: run for seed, run in by_seed.items() if run["final"]}
             for k, by_seed in runs.items()}
+
+
+def plot_mean_curves(args, curves, title, ylim=None, legend_size=8):
+    """Writes args.plot: test accuracy against forwards, one line per
+    (label, [run progress rows, one list per seed]) in curves, each the mean
+    over its seeds, with the targets as dotted lines."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    figure, axis = plt.subplots(figsize=(7.5, 4.2))
+    for label, runs in curves:
+        length = min(len(c) for c in runs)
+        forwards = [statistics.mean(c[i]["forwards"] for c in runs) for i in range(length)]
+        accuracy = [statistics.mean(c[i]["test_accuracy"] for c in runs) for i in range(length)]
+        axis.plot(forwards, accuracy, marker=".", markersize=3, label=label)
+    for target in args.targets:
+        axis.axhline(target, color="grey", linestyle=":", linewidth=1)
+    axis.set_xlabel("forwards (minibatch loss evaluations)")
+    axis.set_ylabel(f"test accuracy ({args.eval_test:,} images)")
+    axis.set_title(title, fontsize=10)
+    if ylim:
+        axis.set_ylim(*ylim)
+    axis.legend(fontsize=legend_size, loc="lower right")
+    figure.tight_layout()
+    figure.savefig(args.plot, dpi=110)
 
 
 def add_common_options(parser, work):
