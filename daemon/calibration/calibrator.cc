@@ -686,6 +686,11 @@ absl::StatusOr<photonic::v1::PhaseCalibration> RunCalibration(ChipController& co
                                                               const CalibrationOptions& options,
                                                               const CalibrationProgressFn& progress,
                                                               const std::atomic<bool>* cancelled) {
+  if (const int trimmed = controller.chip().trimmed_phases_size(); trimmed > 0) {
+    return absl::FailedPreconditionError(absl::StrCat(
+        "chip \"", controller.chip().name(), "\" has ", trimmed,
+        " trimmed (passive) phase shifters; calibrating such a chip is not supported"));
+  }
   absl::StatusOr<photonic::v1::PhaseCalibration> result =
       CalibrationRun(controller, options, progress, cancelled).Run();
   // Whatever stage failed, the heaters do not stay at a sweep point.

@@ -40,8 +40,23 @@ HeaterBank::HeaterBank(const photonic::v1::ChipDescription& chip, drivers::Heate
       clock_(clock),
       settle_time_(settle_time),
       lost_state_(std::move(lost_state)),
-      phases_rad_(driver.channel_count(), 0.0),
-      volts_v_(driver.channel_count(), 0.0) {}
+      trimmed_phase_rad_(driver.channel_count(), kNotTrimmed),
+      phases_rad_(phase_model_.PhasesForPowers(std::vector<double>(driver.channel_count(), 0.0))),
+      volts_v_(driver.channel_count(), 0.0) {
+  for (const auto& trim : chip.trimmed_phases()) {
+    trimmed_phase_rad_.at(trim.phase()) = trim.phase_rad();
+  }
+}
+
+absl::Status HeaterBank::CheckTrimmed(int channel, double wrapped_phase_rad) const {
+  const double trimmed = trimmed_phase_rad_[channel];
+  if (trimmed == kNotTrimmed) return absl::OkStatus();
+  const double off = photonsim::WrapPhase(wrapped_phase_rad - trimmed);
+  if (std::min(off, photonsim::kTwoPi - off) <= kTrimmedPhaseToleranceRad) return absl::OkStatus();
+  return absl::InvalidArgumentError(
+      absl::StrCat("phase ", channel, " is trimmed (a passive shifter without a heater) at ",
+                   trimmed, " rad; it cannot be set to ", wrapped_phase_rad, " rad"));
+}
 
 absl::StatusOr<std::vector<double>> HeaterBank::PlanPhases(
     std::span<const double> phases_rad, std::span<const std::uint32_t> indices) const {
@@ -77,6 +92,11 @@ absl::StatusOr<std::vector<double>> HeaterBank::PlanPhases(
       seen[target] = true;
     }
     planned[target] = photonsim::WrapPhase(phases_rad[i]);
+    if (absl::Status s = CheckTrimmed(static_cast<int>(target), planned[target]); !s.ok()) {
+      return s;
+    }
+    // A trimmed phase is exactly its designed value: zero power.
+    if (trimmed_phase_rad_[target] != kNotTrimmed) planned[target] = trimmed_phase_rad_[target];
   }
   return planned;
 }
@@ -143,6 +163,11 @@ absl::Status HeaterBank::SetPowers(std::span<const double> powers_mw) {
     if (!(powers_mw[ch] >= 0.0 && std::isfinite(powers_mw[ch]))) {
       return absl::InvalidArgumentError(
           absl::StrCat("powers[", ch, "] = ", powers_mw[ch], " is not a finite power >= 0"));
+    }
+    if (trimmed_phase_rad_[ch] != kNotTrimmed && powers_mw[ch] != 0.0) {
+      return absl::InvalidArgumentError(
+          absl::StrCat("powers[", ch, "] = ", powers_mw[ch], ": phase ", ch,
+                       " is trimmed (a passive shifter without a heater); its power must be 0"));
     }
     volts_v[ch] = VoltsForPowerMw(powers_mw[ch]);
   }

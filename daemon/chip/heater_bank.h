@@ -4,6 +4,8 @@
 //   (steps of at most max_step_v) -> write -> settle -> energy.
 // It owns the heater state (phases, volts, energy), the phase model and the
 // guard. Not thread-safe: ChipController calls it while holding the hardware.
+// Trimmed (passive) shifters have no heater: they stay at 0 V, and a request
+// may name them only at their designed phase.
 #pragma once
 
 #include <chrono>
@@ -45,6 +47,9 @@ class HeaterBank {
              std::function<void()> lost_state);
 
   int count() const { return static_cast<int>(phases_rad_.size()); }
+  // A request may name a trimmed (passive) phase only at its designed
+  // value, within this (it is then planned at exactly that value, 0 V).
+  static constexpr double kTrimmedPhaseToleranceRad = 1e-9;
 
   // The full wrapped phase vector a request asks for. indices empty:
   // phases_rad holds every phase; else phases_rad[i] is for indices[i].
@@ -80,6 +85,8 @@ class HeaterBank {
 
  private:
   double VoltsForPowerMw(double power_mw) const;
+  // INVALID_ARGUMENT when `channel` is trimmed at another phase.
+  absl::Status CheckTrimmed(int channel, double wrapped_phase_rad) const;
   // Writes a complete, guarded voltage state; `phases` is what it means.
   absl::Status WriteVolts(std::vector<double> volts_v, std::vector<double> phases);
   absl::Status RampChannels(std::span<const int> channels, const std::vector<double>& target_v);
@@ -96,6 +103,8 @@ class HeaterBank {
   const std::chrono::nanoseconds settle_time_;
   const std::function<void()> lost_state_;
 
+  static constexpr double kNotTrimmed = -1.0;
+  std::vector<double> trimmed_phase_rad_;  // designed phase, or kNotTrimmed
   std::vector<double> phases_rad_;
   std::vector<double> volts_v_;
   // True when volts_v_ is exactly what Guard plans for phases_rad_ under

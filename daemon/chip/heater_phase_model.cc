@@ -21,7 +21,10 @@ std::vector<std::vector<photonsim::CrosstalkEntry>> CrosstalkModel(
 
 HeaterPhaseModel HeaterPhaseModel::Nominal(const photonic::v1::ChipDescription& chip) {
   const int phases = photonsim::BuildChipLayout(chip).phase_count;
-  return HeaterPhaseModel(std::vector<double>(phases, 0.0),
+  // A trimmed shifter's phase at zero power is its designed phase.
+  std::vector<double> bias(phases, 0.0);
+  for (const auto& trim : chip.trimmed_phases()) bias[trim.phase()] = trim.phase_rad();
+  return HeaterPhaseModel(std::move(bias),
                           std::vector<double>(phases, std::numbers::pi / chip.heater().p_pi_mw()),
                           std::vector<std::vector<photonsim::CrosstalkEntry>>(phases), false);
 }
@@ -29,6 +32,11 @@ HeaterPhaseModel HeaterPhaseModel::Nominal(const photonic::v1::ChipDescription& 
 absl::StatusOr<HeaterPhaseModel> HeaterPhaseModel::FromCalibration(
     const photonic::v1::ChipDescription& chip, const photonic::v1::PhaseCalibration& calibration) {
   const int phases = photonsim::BuildChipLayout(chip).phase_count;
+  if (chip.trimmed_phases_size() > 0) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "chip \"", chip.name(), "\" has ", chip.trimmed_phases_size(),
+        " trimmed (passive) phase shifters; a heater calibration of such a chip is not supported"));
+  }
   if (calibration.format_version() != 1) {
     return absl::InvalidArgumentError(
         absl::StrCat("calibration format_version ", calibration.format_version(), " is not 1"));

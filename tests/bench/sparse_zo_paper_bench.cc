@@ -60,7 +60,7 @@ int main(int argc, char** argv) {
   std::int64_t forwards = 100000, eval_every = 5000;
   int train_limit = 0, test_limit = 0, eval_test = 1000, batch = 32, samples_per_step = 0;
   double perturbation = 0.0;
-  bool calibrate = false;
+  bool calibrate = false, passive = false;
   int program_sweeps = 0, program_refinements = 20;
   app.add_option("--model", model_path)->required()->check(CLI::ExistingFile);
   app.add_option("--params", params_path, "parameters written by model_bench --save")
@@ -96,6 +96,10 @@ int main(int argc, char** argv) {
   app.add_flag("--calibrate", calibrate,
                "calibrate the chip (RunCalibration) before deploying, as a lab would; the "
                "deployment and the fine-tuning then use the fitted phase model");
+  app.add_flag("--passive", passive,
+               "the paper's mixed training: the phases a sparse method does not train are "
+               "trimmed (passive) devices at their deployed values, with no heater, no power "
+               "and no crosstalk");
   app.add_option("--program-sweeps", program_sweeps,
                  "program the deployment in situ first (ProgramCoresInSitu) with this many "
                  "sweeps, then --program-refinements steps; fine-tuning starts from there "
@@ -105,6 +109,19 @@ int main(int argc, char** argv) {
   CLI11_PARSE(app, argc, argv);
   if (forwards < 1) {
     std::fprintf(stderr, "--forwards must be at least 1\n");
+    return 2;
+  }
+  if (program_sweeps < 0 || program_refinements < 0) {
+    std::fprintf(stderr, "--program-sweeps and --program-refinements must not be negative\n");
+    return 2;
+  }
+  const bool sparse_method =
+      algorithm == "sparse_zo" || algorithm == "sparse_cocd" || algorithm == "zo_adam";
+  if (passive && (!sparse_method || calibrate || program_sweeps > 0)) {
+    std::fprintf(stderr,
+                 "--passive needs a sparse method (sparse_zo, sparse_cocd, zo_adam) and excludes "
+                 "--calibrate and --program-sweeps: trimmed devices have no heater to calibrate "
+                 "or program\n");
     return 2;
   }
   spdlog::set_default_logger(spdlog::stderr_color_mt("bench"));
@@ -126,6 +143,34 @@ int main(int argc, char** argv) {
 
   absl::StatusOr<phc::testing::PaperChip> made = phc::testing::MakePaperChip(*model, chip_options);
   if (!made.ok()) return fail(made.status());
+  const phc::trainers::AlgorithmConfig config{.name = algorithm,
+                                              .learning_rate = step,
+                                              .perturbation_rad = perturbation,
+                                              .samples_per_step = samples_per_step,
+                                              .active_fraction = alpha,
+                                              .visit_fraction = s,
+                                              .prune_probability = p,
+                                              .step_decay = decay,
+                                              .decay_every = epoch_steps,
+                                              .seed = seed};
+  if (passive) {
+    // The active set is the network's: a second copy of the model gives it
+    // before the chip is made with the rest trimmed at the deployed values.
+    absl::StatusOr<phc::testing::SavedModel> copy =
+        phc::testing::LoadSavedModel(model_path, params_path);
+    if (!copy.ok()) return fail(copy.status());
+    onn::DeployedModelNetwork probe(std::move(copy->model), made->placement, made->layout);
+    const std::vector<bool> active = phc::trainers::SparseZoActiveMask(
+        phc::trainers::SparseZoOptionsFrom(config), probe.attenuator_phases());
+    const std::vector<double> zeros(static_cast<std::size_t>(made->layout.phase_count), 0.0);
+    const std::vector<double> deployed =
+        onn::DeployedPhases(*model, made->layout, made->placement, zeros);
+    onn::TrimInactivePhases(made->description, probe.trainable_phases(), active, deployed);
+    absl::StatusOr<phc::testing::SimBench> remade =
+        phc::testing::MakeSimBench(made->description, chip_options.chip_seed);
+    if (!remade.ok()) return fail(remade.status());
+    made->bench = *std::move(remade);
+  }
   const photonsim::ChipLayout& layout = made->layout;
   onn::ChipPlacement* placement = &made->placement;
   phc::testing::SimBench* bench = &made->bench;
@@ -139,10 +184,11 @@ int main(int argc, char** argv) {
                 "\"noise_scale\": %g, "
                 "\"label\": \"%s\", \"algorithm\": \"%s\", \"q\": %d, \"mu\": %g, "
                 "\"alpha\": %g, \"s\": %g, \"p\": %g, \"lr\": %g, "
-                "\"decay\": %g, \"seed\": %llu, \"chip_seed\": %llu",
+                "\"decay\": %g, \"seed\": %llu, \"chip_seed\": %llu, \"trimmed\": %d",
                 spec->name().c_str(), noise.c_str(), noise_scale, label.c_str(), algorithm.c_str(),
                 samples_per_step, perturbation, alpha, s, p, step, decay,
-                static_cast<unsigned long long>(seed), static_cast<unsigned long long>(chip_seed));
+                static_cast<unsigned long long>(seed), static_cast<unsigned long long>(chip_seed),
+                made->description.trimmed_phases_size());
   const auto start = Clock::now();
   const absl::Status ran = bench->controller->RunSync([&]() -> absl::Status {
     double calibration_s = 0.0;
@@ -184,23 +230,13 @@ int main(int argc, char** argv) {
     std::fflush(stdout);
 
     onn::DeployedModelNetwork network(std::move(*model), *placement, layout);
-    const phc::trainers::AlgorithmConfig config{.name = algorithm,
-                                                .learning_rate = step,
-                                                .perturbation_rad = perturbation,
-                                                .samples_per_step = samples_per_step,
-                                                .active_fraction = alpha,
-                                                .visit_fraction = s,
-                                                .prune_probability = p,
-                                                .step_decay = decay,
-                                                .decay_every = epoch_steps,
-                                                .seed = seed};
     absl::StatusOr<std::unique_ptr<phc::trainers::ZoOptimizer>> optimizer =
         phc::trainers::MakeOptimizer(config, network, oracle);
     if (!optimizer.ok()) return optimizer.status();
     // The devices a method trains: sparse_zo's (and sparse_cocd's, zo_adam's) active set; the dense
     // baselines train every mesh phase (the paper counts U and V only).
     std::vector<bool> active;
-    if (algorithm == "sparse_zo" || algorithm == "sparse_cocd" || algorithm == "zo_adam") {
+    if (sparse_method) {
       active = phc::trainers::SparseZoActiveMask(phc::trainers::SparseZoOptionsFrom(config),
                                                  network.attenuator_phases());
     } else {

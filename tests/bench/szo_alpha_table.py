@@ -10,6 +10,8 @@ model and fine-tuned by sparse_zo_paper_bench for each alpha. Every run's
 JSON lines are appended to --results; a run already there is skipped, so an
 interrupted sweep resumes where it stopped. Prints markdown; --plot writes
 accuracy against forwards, one line per alpha (the mean over seeds).
+--passive runs the paper's mixed training: the phases a run does not train
+are trimmed (passive) devices on the chip, with no power and no crosstalk.
 
   tests/bench/szo_alpha_table.py --seeds 1,2 --plot docs/images/szo_alpha.png > table.md
 """
@@ -32,8 +34,11 @@ def sweep(args):
             if (seed, alpha, prune) in finished:
                 continue
             params = params or train(args, seed)
-            command = bench_command(args, params, seed, f"alpha {alpha:g}, p {prune:g}",
-                                    ["--alpha", str(alpha), "--s", "0.1", "--p", str(prune)])
+            passive = ["--passive"] if args.passive else []
+            command = bench_command(args, params, seed,
+                                    f"alpha {alpha:g}, p {prune:g}{', passive' if passive else ''}",
+                                    ["--alpha", str(alpha), "--s", "0.1", "--p", str(prune)] +
+                                    passive)
             jsonl_sweep.run(command, args.results)
 
 
@@ -82,7 +87,8 @@ def plot(args, complete):
         args, [(f"α = {key[0]:g}", [run["progress"] for run in complete[key].values()])
                for key in sorted(complete)],
         f"SZO-SCD recovery by active fraction α (paper noise ×{args.noise_scale:g}, "
-        f"p 1, mean of {seeds} seed{'s' if seeds != 1 else ''})")
+        f"p 1{', passive' if args.passive else ''}, mean of {seeds} seed"
+        f"{'s' if seeds != 1 else ''})")
 
 
 def main():
@@ -91,6 +97,9 @@ def main():
     add_common_options(parser, "/tmp/szo_alpha")
     parser.add_argument("--alphas", default="0.05,0.1,0.15,0.3,0.5,1")
     parser.add_argument("--ps", default="1", help="pruning probabilities p, each with every alpha")
+    parser.add_argument("--passive", action="store_true",
+                        help="mixed training: the inactive phases are trimmed (passive) devices "
+                             "(use its own --results)")
     args = parser.parse_args()
     args.targets = [float(t) for t in args.targets.split(",")]
     if not args.table_only:

@@ -264,6 +264,30 @@ TEST(CalibrationTest, CancelDuringTheRunInstallsNothingAndLeavesHeatersOff) {
   for (double v : bench.sim->heater_voltages_v()) EXPECT_EQ(v, 0.0);
 }
 
+TEST(CalibrationTest, RefusesAChipWithTrimmedPhasesBeforeTouchingIt) {
+  photonic::v1::ChipDescription chip = FabricatedChip(4, false);
+  auto* trim = chip.add_trimmed_phases();
+  trim->set_phase(2);
+  trim->set_phase_rad(1.0);
+  Bench bench = MakeBench(chip, 11);
+  int reports = 0;
+  std::int64_t writes = -1;
+  const absl::StatusOr<photonic::v1::PhaseCalibration> calibration = bench.controller->RunSync([&] {
+    bench.sim->TakeHeaterAudit();
+    absl::StatusOr<photonic::v1::PhaseCalibration> result = RunCalibration(
+        *bench.controller, CalibrationOptions{}, [&](const CalibrationStatus&) { ++reports; },
+        nullptr);
+    writes = bench.sim->TakeHeaterAudit().writes;
+    return result;
+  });
+  EXPECT_EQ(calibration.status().code(), absl::StatusCode::kFailedPrecondition);
+  EXPECT_EQ(writes, 0);
+  EXPECT_NE(calibration.status().message().find("1 trimmed (passive) phase shifters"),
+            std::string::npos)
+      << calibration.status();
+  EXPECT_EQ(reports, 0);
+}
+
 TEST(HeaterPhaseModelTest, CrosstalkTooStrongForTheSolveIsRejected) {
   const photonic::v1::ChipDescription chip = FabricatedChip(8, false);
   photonic::v1::PhaseCalibration calibration;

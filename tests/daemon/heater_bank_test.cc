@@ -207,6 +207,80 @@ TEST(HeaterBankTest, ANegativeZeroPhaseIsPlannedAsPlusZeroVolts) {
   EXPECT_FALSE(std::signbit(plan->volts_v[1]));
 }
 
+// Phases 3 and 10 are trimmed (passive): no heater to drive.
+photonic::v1::ChipDescription TrimmedBankChip() {
+  photonic::v1::ChipDescription chip = BankChip();
+  auto* trim = chip.add_trimmed_phases();
+  trim->set_phase(3);
+  trim->set_phase_rad(2.5);
+  trim = chip.add_trimmed_phases();
+  trim->set_phase(10);
+  trim->set_phase_rad(5.0);
+  return chip;
+}
+
+TEST(HeaterBankTest, TrimmedPhasesStayAtZeroVoltsAndRefuseAnyOtherPhase) {
+  const photonic::v1::ChipDescription chip = TrimmedBankChip();
+  const int n = 8 * 7;
+  Bank bank(chip, n);
+  EXPECT_EQ(bank.bank.phases_rad()[3], 2.5);
+  EXPECT_EQ(bank.bank.phases_rad()[10], 5.0);
+  EXPECT_EQ(bank.bank.phases_rad()[4], 0.0);
+  // Named at their designed values (one of them a turn away): 0 V.
+  std::vector<double> phases(n, 1.0);
+  phases[3] = 2.5;
+  phases[10] = 5.0 + photonsim::kTwoPi;
+  absl::StatusOr<std::vector<double>> wanted = bank.bank.PlanPhases(phases, {});
+  ASSERT_TRUE(wanted.ok()) << wanted.status();
+  EXPECT_EQ((*wanted)[3], 2.5);
+  EXPECT_EQ((*wanted)[10], 5.0);
+  absl::StatusOr<HeaterPlan> plan = bank.bank.Guard(*wanted);
+  ASSERT_TRUE(plan.ok()) << plan.status();
+  EXPECT_EQ(plan->volts_v[3], 0.0);
+  EXPECT_EQ(plan->volts_v[10], 0.0);
+  EXPECT_GT(plan->volts_v[4], 0.0);
+  ASSERT_TRUE(bank.bank.Write(*plan).ok());
+  EXPECT_EQ(bank.driver.TakeWritten().count(3), 0u);
+  const std::vector<double> before = bank.bank.phases_rad();
+  // Any other value is refused, in the full and the indexed form.
+  phases[3] = 2.6;
+  absl::StatusOr<std::vector<double>> moved = bank.bank.PlanPhases(phases, {});
+  ASSERT_EQ(moved.status().code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_NE(moved.status().message().find("phase 3 is trimmed"), std::string::npos)
+      << moved.status();
+  const std::vector<std::uint32_t> indices = {4, 10};
+  moved = bank.bank.PlanPhases(std::vector<double>{1.5, 4.9}, indices);
+  ASSERT_EQ(moved.status().code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_NE(moved.status().message().find("phase 10 is trimmed"), std::string::npos);
+  // Powers: a trimmed channel's must be 0.
+  std::vector<double> powers(n, 1.0);
+  powers[3] = powers[10] = 0.0;
+  powers[10] = 0.5;
+  const absl::Status refused = bank.bank.SetPowers(powers);
+  EXPECT_EQ(refused.code(), absl::StatusCode::kInvalidArgument) << refused;
+  EXPECT_NE(refused.message().find("phase 10 is trimmed"), std::string::npos);
+  EXPECT_TRUE(bank.driver.TakeWritten().empty());
+  EXPECT_EQ(bank.bank.phases_rad(), before);
+  powers[10] = 0.0;
+  ASSERT_TRUE(bank.bank.SetPowers(powers).ok());
+  EXPECT_EQ(bank.bank.phases_rad()[10], 5.0);
+}
+
+TEST(HeaterBankTest, ACalibrationDoesNotFitAChipWithTrimmedPhases) {
+  const photonic::v1::ChipDescription chip = TrimmedBankChip();
+  photonic::v1::PhaseCalibration calibration;
+  calibration.set_format_version(1);
+  calibration.set_chip_name(chip.name());
+  for (int i = 0; i < 8 * 7; ++i) {
+    calibration.add_phase_bias_rad(0.0);
+    calibration.add_efficiency_rad_per_mw(0.1);
+  }
+  const absl::StatusOr<HeaterPhaseModel> model =
+      HeaterPhaseModel::FromCalibration(chip, calibration);
+  ASSERT_EQ(model.status().code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_NE(model.status().message().find("trimmed"), std::string::npos);
+}
+
 TEST(PowerGuardDacTest, JudgesTheVoltsTheDacOutputsAndRefusesUnreachedPhases) {
   // 4 bits over 15 V: one code per volt.
   PowerGuard guard({.max_voltage_v = 15, .max_current_ma = 100, .max_total_power_mw = 1e4},

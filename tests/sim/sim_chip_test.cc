@@ -197,6 +197,83 @@ TEST(SimChipTest, CrosstalkShiftsNeighboursByTheConfiguredFraction) {
   EXPECT_NEAR(phases[2], eta * 10.0 * 0.05 * std::exp(-1.0), 1e-12);
 }
 
+// A trimmed (passive) shifter: its designed phase with no heater. Phase 1
+// (phi of MZI 0) is trimmed next to heated theta 0 (one pitch away).
+photonic::v1::ChipDescription TrimmedCrosstalkChip() {
+  photonic::v1::ChipDescription description = phc::testing::IdealMeshChip(4);
+  description.mutable_thermal()->set_crosstalk_nearest(0.05);
+  description.mutable_thermal()->set_crosstalk_decay_pitch(1.0);
+  description.mutable_thermal()->set_crosstalk_cutoff_pitch(3.0);
+  auto* trim = description.add_trimmed_phases();
+  trim->set_phase(1);
+  trim->set_phase_rad(2.0);
+  return description;
+}
+
+TEST(SimChipTest, TrimmedShifterHoldsItsPhaseDrawsNoPowerAndHeatsNoNeighbour) {
+  auto chip = MakeChip(TrimmedCrosstalkChip());
+  const double eta = std::numbers::pi / 25.0;
+  // At 0 V everywhere the trimmed phase is its designed value.
+  EXPECT_NEAR(chip->PhasesForTesting()[1], 2.0, 1e-12);
+  // Volts on its channel reach no heater: no power, no phase, no crosstalk
+  // (theta 0, one pitch away, stays at 0).
+  chip->SetHeaterVoltages(std::vector<int>{1}, std::vector<double>{3.0});
+  EXPECT_EQ(chip->TakeHeaterAudit().total_power_mw, 0.0);
+  std::vector<double> phases = chip->PhasesForTesting();
+  EXPECT_NEAR(phases[1], 2.0, 1e-12);
+  EXPECT_EQ(phases[0], 0.0);
+  // A powered neighbour still heats it: theta 0 at 10 mW adds 5 % of it.
+  chip->SetHeaterVoltages(std::vector<int>{0, 1}, std::vector<double>{std::sqrt(10.0), 0.0});
+  phases = chip->PhasesForTesting();
+  EXPECT_NEAR(phases[0], eta * 10.0, 1e-12);
+  EXPECT_NEAR(phases[1], 2.0 + eta * 10.0 * 0.05, 1e-12);
+}
+
+// The paper's multiplicative error: a trimmed phase is phi (1 + gamma), with
+// the same relative error a heater's efficiency gets, and the same draws
+// (a chip with trims is the same chip otherwise).
+TEST(SimChipTest, TrimmedPhaseCarriesTheEfficiencySpreadAsItsRelativeError) {
+  photonic::v1::ChipDescription plain = phc::testing::IdealMeshChip(4);
+  plain.mutable_fabrication()->set_efficiency_spread(0.05);
+  photonic::v1::ChipDescription trimmed = plain;
+  auto* trim = trimmed.add_trimmed_phases();
+  trim->set_phase(3);
+  trim->set_phase_rad(4.0);
+  const HiddenTruth a = DrawHiddenTruth(plain, 11), b = DrawHiddenTruth(trimmed, 11);
+  EXPECT_EQ(a.heater_efficiency_rad_per_mw, b.heater_efficiency_rad_per_mw);
+  const double relative = a.heater_efficiency_rad_per_mw[3] / (std::numbers::pi / 25.0);
+  EXPECT_GT(std::abs(relative - 1.0), 1e-4);  // a real draw, not the nominal
+  EXPECT_NEAR(b.trimmed_phase_rad[3], 4.0 * relative, 1e-12);
+  EXPECT_TRUE(std::isinf(b.heater_resistance_ohm[3]));
+  EXPECT_EQ(b.trimmed_phase_rad[2], 0.0);
+  EXPECT_EQ(b.heater_resistance_ohm[2], a.heater_resistance_ohm[2]);
+  auto chip = MakeChip(trimmed, 11);
+  EXPECT_NEAR(chip->PhasesForTesting()[3], 4.0 * relative, 1e-12);
+}
+
+TEST(SimChipTest, RejectsTrimsOutOfRangeTwiceOrOffTheCircle) {
+  auto message = [](const photonic::v1::ChipDescription& chip) {
+    const absl::Status status = ValidateChipDescription(chip);
+    EXPECT_EQ(status.code(), absl::StatusCode::kInvalidArgument);
+    return std::string(status.message());
+  };
+  photonic::v1::ChipDescription chip = phc::testing::IdealMeshChip(4);  // 12 phases
+  chip.add_trimmed_phases()->set_phase(12);
+  EXPECT_NE(message(chip).find("trimmed_phases[0].phase must be below the phase count 12"),
+            std::string::npos);
+  chip.mutable_trimmed_phases(0)->set_phase(5);
+  chip.add_trimmed_phases()->set_phase(5);
+  EXPECT_NE(message(chip).find("trimmed_phases[1].phase must be listed once"), std::string::npos);
+  chip.mutable_trimmed_phases(1)->set_phase(6);
+  chip.mutable_trimmed_phases(1)->set_phase_rad(2.0 * std::numbers::pi);
+  EXPECT_NE(message(chip).find("trimmed_phases[1].phase_rad must be in [0, 2 pi)"),
+            std::string::npos);
+  chip.mutable_trimmed_phases(1)->set_phase_rad(-0.1);
+  EXPECT_NE(message(chip).find("phase_rad"), std::string::npos);
+  chip.mutable_trimmed_phases(1)->set_phase_rad(6.0);
+  EXPECT_TRUE(ValidateChipDescription(chip).ok());
+}
+
 TEST(SimChipTest, PhaseSettlesAsOneMinusExpOfMinusTOverTau) {
   photonic::v1::ChipDescription description = phc::testing::IdealMeshChip(4);
   description.mutable_thermal()->set_tau_us(5.0);

@@ -2,10 +2,26 @@
 
 #include <algorithm>
 #include <cmath>
+#include <limits>
 #include <numbers>
 #include <random>
 
 namespace photonsim {
+namespace {
+
+// Trimmed shifters: no heater (infinite resistance), and the designed
+// phase with the efficiency's relative error the draw gave.
+void ApplyTrims(const photonic::v1::ChipDescription& chip, HiddenTruth& truth) {
+  const double nominal_efficiency = std::numbers::pi / chip.heater().p_pi_mw();
+  for (const auto& trim : chip.trimmed_phases()) {
+    const auto p = static_cast<std::size_t>(trim.phase());
+    truth.heater_resistance_ohm[p] = std::numeric_limits<double>::infinity();
+    truth.trimmed_phase_rad[p] =
+        trim.phase_rad() * truth.heater_efficiency_rad_per_mw[p] / nominal_efficiency;
+  }
+}
+
+}  // namespace
 
 HiddenTruth NominalTruth(const photonic::v1::ChipDescription& chip) {
   const ChipLayout layout = BuildChipLayout(chip);
@@ -15,6 +31,8 @@ HiddenTruth NominalTruth(const photonic::v1::ChipDescription& chip) {
                                             std::numbers::pi / chip.heater().p_pi_mw());
   truth.phase_bias_rad.assign(layout.phase_count, 0.0);
   truth.crosstalk = CrosstalkFromGeometry(chip, layout);
+  truth.trimmed_phase_rad.assign(layout.phase_count, 0.0);
+  ApplyTrims(chip, truth);
   truth.splitting_error_rad.assign(2 * layout.mzi_count, 0.0);
   truth.mzi_amplitude.assign(layout.mzi_count,
                              std::pow(10.0, -chip.fabrication().insertion_loss_db_mean() / 20.0));
@@ -64,6 +82,7 @@ HiddenTruth DrawHiddenTruth(const photonic::v1::ChipDescription& chip, std::uint
   }
   for (double& r : truth.responsivity_a_per_w) r *= spread(fab.responsivity_spread());
   for (double& d : truth.dark_current_a) d *= std::max(0.0, spread(fab.dark_current_spread()));
+  ApplyTrims(chip, truth);
   return truth;
 }
 

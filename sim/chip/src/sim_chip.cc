@@ -43,6 +43,7 @@ SimChip::SimChip(const photonic::v1::ChipDescription& chip, HiddenTruth truth,
       effective_power_mw_(layout_.phase_count, 0.0),
       modulator_volts_v_(layout_.input_count, 0.0),
       tec_setpoint_c_(chip.tec().setpoint_c()) {
+  PHC_CHECK(truth_.trimmed_phase_rad.size() == static_cast<std::size_t>(layout_.phase_count));
   // A bipolar DAC over [-max, max]: codes -(2^(bits-1) - 1) .. 2^(bits-1) - 1
   // (the most negative two's-complement code unused), so 0 V and both ends
   // are exact and rounding half away from zero keeps Q(-V) = -Q(V).
@@ -202,7 +203,8 @@ double SimChip::PhaseRad(int i, double drift_rad) const {
   for (const CrosstalkEntry& e : truth_.crosstalk[i]) {
     felt_mw += e.coupling * effective_power_mw_[e.source_heater];
   }
-  return truth_.phase_bias_rad[i] + drift_rad + truth_.heater_efficiency_rad_per_mw[i] * felt_mw;
+  return truth_.phase_bias_rad[i] + truth_.trimmed_phase_rad[i] + drift_rad +
+         truth_.heater_efficiency_rad_per_mw[i] * felt_mw;
 }
 
 std::vector<double> SimChip::PhasesForTesting() const {

@@ -1,6 +1,9 @@
 #include "photonsim/chip_description.h"
 
 #include <cmath>
+#include <numbers>
+#include <string>
+#include <vector>
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/string_view.h"
@@ -188,6 +191,20 @@ absl::Status ValidateChipDescription(const photonic::v1::ChipDescription& chip) 
   if (layout.phase_count > kMaxPhaseShifters) {
     return Invalid("circuits", absl::StrCat("at most ", kMaxPhaseShifters, " phase shifters"),
                    layout.phase_count);
+  }
+  std::vector<bool> trimmed(static_cast<std::size_t>(layout.phase_count), false);
+  for (int i = 0; i < chip.trimmed_phases_size(); ++i) {
+    const auto& trim = chip.trimmed_phases(i);
+    const std::string field = absl::StrCat("trimmed_phases[", i, "]");
+    if (trim.phase() >= static_cast<std::uint32_t>(layout.phase_count)) {
+      return Invalid(field + ".phase", absl::StrCat("below the phase count ", layout.phase_count),
+                     trim.phase());
+    }
+    if (trimmed[trim.phase()]) return Invalid(field + ".phase", "listed once", trim.phase());
+    trimmed[trim.phase()] = true;
+    if (!(trim.phase_rad() >= 0.0 && trim.phase_rad() < 2.0 * std::numbers::pi)) {
+      return Invalid(field + ".phase_rad", "in [0, 2 pi)", trim.phase_rad());
+    }
   }
   return absl::OkStatus();
 }

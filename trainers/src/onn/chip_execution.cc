@@ -8,6 +8,7 @@
 #include "phc/base/check.h"
 #include "phc/trainers/diff/layers.h"
 #include "photonsim/chip_layout.h"
+#include "photonsim/phase.h"
 
 namespace phc::trainers::onn {
 namespace {
@@ -118,6 +119,21 @@ void UsePaperNoiseModel(photonic::v1::ChipDescription& chip, double scale) {
   thermal.set_crosstalk_decay_pitch(1.0);
   thermal.set_crosstalk_cutoff_pitch(1.0);
   thermal.set_tau_us(tau_us);
+}
+
+int TrimInactivePhases(photonic::v1::ChipDescription& chip, std::span<const int> trained_phases,
+                       const std::vector<bool>& active, std::span<const double> deployed) {
+  PHC_CHECK(trained_phases.size() == active.size());
+  int trimmed = 0;
+  for (std::size_t i = 0; i < active.size(); ++i) {
+    if (active[i]) continue;
+    const auto phase = static_cast<std::size_t>(trained_phases[i]);
+    photonic::v1::TrimmedPhase& trim = *chip.add_trimmed_phases();
+    trim.set_phase(static_cast<std::uint32_t>(phase));
+    trim.set_phase_rad(photonsim::WrapPhase(deployed[phase]));
+    ++trimmed;
+  }
+  return trimmed;
 }
 
 void UseDatErrorModel(photonic::v1::ChipDescription& chip, double sigma_rad) {

@@ -17,6 +17,10 @@ struct HiddenTruth {
   std::vector<double> heater_efficiency_rad_per_mw;
   std::vector<double> phase_bias_rad;
   std::vector<std::vector<CrosstalkEntry>> crosstalk;  // off-diagonal Gamma, by victim heater
+  // A trimmed (passive) shifter's fixed phase as made: the designed phase
+  // times its efficiency's relative error; 0 for a shifter with a heater.
+  // A trimmed shifter has no heater: its resistance is infinite.
+  std::vector<double> trimmed_phase_rad;
   // Per MZI slot (chip-wide numbering, see CircuitLayout::first_mzi). A
   // coherent SVD core's homodyne stage fills one slot: its coupler's error is
   // the slot's first splitting entry (the second is drawn but unused) and its

@@ -76,6 +76,14 @@ photonic::v1::ChipDescription ChipForModel(const Model& model,
 // scale multiplies both (1: the paper's values).
 void UsePaperNoiseModel(photonic::v1::ChipDescription& chip, double scale = 1.0);
 
+// The sparse-ZO paper's mixed training: each trained phase (chip index
+// trained_phases[i]) whose active[i] is false becomes a trimmed (passive)
+// shifter fixed at deployed[chip index], wrapped to [0, 2 pi): no heater, no
+// power, no crosstalk emitted. Returns how many were trimmed.
+// REQUIRES: equal lengths; deployed covers the chip; none trimmed yet.
+int TrimInactivePhases(photonic::v1::ChipDescription& chip, std::span<const int> trained_phases,
+                       const std::vector<bool>& active, std::span<const double> deployed);
+
 // Replaces the chip's fabrication and thermal specs with the error model of
 // DAT (Zheng et al. 2023): static errors, N(0, sigma) on every coupler's
 // splitting angle (the authors' code also puts it on the angle: cos(pi/4 +
