@@ -5,6 +5,7 @@
 #include <utility>
 
 #include "absl/strings/str_cat.h"
+#include "phc/base/check.h"
 #include "photonsim/phase.h"
 #include "spdlog/spdlog.h"
 
@@ -40,22 +41,34 @@ HeaterBank::HeaterBank(const photonic::v1::ChipDescription& chip, drivers::Heate
       clock_(clock),
       settle_time_(settle_time),
       lost_state_(std::move(lost_state)),
-      trimmed_phase_rad_(driver.channel_count(), kNotTrimmed),
+      trimmed_phase_rad_(driver.channel_count()),
       phases_rad_(phase_model_.PhasesForPowers(std::vector<double>(driver.channel_count(), 0.0))),
       volts_v_(driver.channel_count(), 0.0) {
   for (const auto& trim : chip.trimmed_phases()) {
-    trimmed_phase_rad_.at(trim.phase()) = trim.phase_rad();
+    PHC_CHECK(trim.phase() < trimmed_phase_rad_.size());  // a validated description
+    trimmed_phase_rad_[trim.phase()] = trim.phase_rad();
+    trimmed_channels_.push_back(static_cast<int>(trim.phase()));
   }
 }
 
 absl::Status HeaterBank::CheckTrimmed(int channel, double wrapped_phase_rad) const {
-  const double trimmed = trimmed_phase_rad_[channel];
-  if (trimmed == kNotTrimmed) return absl::OkStatus();
+  if (!trimmed_phase_rad_[channel]) return absl::OkStatus();
+  const double trimmed = *trimmed_phase_rad_[channel];
   const double off = photonsim::WrapPhase(wrapped_phase_rad - trimmed);
   if (std::min(off, photonsim::kTwoPi - off) <= kTrimmedPhaseToleranceRad) return absl::OkStatus();
   return absl::InvalidArgumentError(
       absl::StrCat("phase ", channel, " is trimmed (a passive shifter without a heater) at ",
                    trimmed, " rad; it cannot be set to ", wrapped_phase_rad, " rad"));
+}
+
+absl::Status HeaterBank::CheckTrimmedVolts(std::span<const double> volts_v) const {
+  for (const int ch : trimmed_channels_) {
+    if (volts_v[ch] != 0.0) {
+      return absl::InternalError(absl::StrCat("a heater plan puts ", volts_v[ch],
+                                              " V on trimmed channel ", ch, "; nothing written"));
+    }
+  }
+  return absl::OkStatus();
 }
 
 absl::StatusOr<std::vector<double>> HeaterBank::PlanPhases(
@@ -72,6 +85,7 @@ absl::StatusOr<std::vector<double>> HeaterBank::PlanPhases(
         "indices has ", indices.size(), " entries but phases_rad has ", phases_rad.size()));
   }
   std::vector<double> planned = phases_rad_;
+  for (const int ch : trimmed_channels_) planned[ch] = *trimmed_phase_rad_[ch];
   std::vector<bool> seen(indices.empty() ? 0 : n, false);
   for (std::size_t i = 0; i < phases_rad.size(); ++i) {
     if (!std::isfinite(phases_rad[i])) {
@@ -96,7 +110,7 @@ absl::StatusOr<std::vector<double>> HeaterBank::PlanPhases(
       return s;
     }
     // A trimmed phase is exactly its designed value: zero power.
-    if (trimmed_phase_rad_[target] != kNotTrimmed) planned[target] = trimmed_phase_rad_[target];
+    if (trimmed_phase_rad_[target]) planned[target] = *trimmed_phase_rad_[target];
   }
   return planned;
 }
@@ -135,6 +149,7 @@ absl::StatusOr<HeaterPlan> HeaterBank::Guard(std::vector<double> wrapped_phases)
       plan.volts_v[i] = VoltsForPowerMw(power_mw);
     }
   }
+  if (absl::Status s = CheckTrimmedVolts(plan.volts_v); !s.ok()) return s;
   if (absl::Status s = guard_.CheckHeaterVoltages(plan.volts_v); !s.ok()) return s;
   return plan;
 }
@@ -164,7 +179,7 @@ absl::Status HeaterBank::SetPowers(std::span<const double> powers_mw) {
       return absl::InvalidArgumentError(
           absl::StrCat("powers[", ch, "] = ", powers_mw[ch], " is not a finite power >= 0"));
     }
-    if (trimmed_phase_rad_[ch] != kNotTrimmed && powers_mw[ch] != 0.0) {
+    if (trimmed_phase_rad_[ch] && powers_mw[ch] != 0.0) {
       return absl::InvalidArgumentError(
           absl::StrCat("powers[", ch, "] = ", powers_mw[ch], ": phase ", ch,
                        " is trimmed (a passive shifter without a heater); its power must be 0"));

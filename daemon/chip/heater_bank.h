@@ -11,6 +11,7 @@
 #include <chrono>
 #include <cstdint>
 #include <functional>
+#include <optional>
 #include <span>
 #include <vector>
 
@@ -87,6 +88,9 @@ class HeaterBank {
   double VoltsForPowerMw(double power_mw) const;
   // INVALID_ARGUMENT when `channel` is trimmed at another phase.
   absl::Status CheckTrimmed(int channel, double wrapped_phase_rad) const;
+  // INTERNAL when a plan would put volts on a trimmed channel (it cannot:
+  // the nominal model plans 0 V there and no calibration fits such a chip).
+  absl::Status CheckTrimmedVolts(std::span<const double> volts_v) const;
   // Writes a complete, guarded voltage state; `phases` is what it means.
   absl::Status WriteVolts(std::vector<double> volts_v, std::vector<double> phases);
   absl::Status RampChannels(std::span<const int> channels, const std::vector<double>& target_v);
@@ -103,8 +107,8 @@ class HeaterBank {
   const std::chrono::nanoseconds settle_time_;
   const std::function<void()> lost_state_;
 
-  static constexpr double kNotTrimmed = -1.0;
-  std::vector<double> trimmed_phase_rad_;  // designed phase, or kNotTrimmed
+  std::vector<std::optional<double>> trimmed_phase_rad_;  // designed phase of a trimmed shifter
+  std::vector<int> trimmed_channels_;
   std::vector<double> phases_rad_;
   std::vector<double> volts_v_;
   // True when volts_v_ is exactly what Guard plans for phases_rad_ under

@@ -1,6 +1,7 @@
 // The daemon's map between phases and heater powers:
 //   phi_i = phi0_i + eta_i * (P_i + sum_j G_ij P_j),   P = V^2 / R_nominal.
-// Nominal (phi0 = 0, eta = pi / P_pi, G = 0) until a calibration replaces it.
+// Nominal (phi0 = 0, or a trimmed shifter's designed phase; eta = pi / P_pi,
+// G = 0) until a calibration replaces it (none fits a chip with trims).
 // Powers for requested phases compensate the crosstalk G.
 #pragma once
 

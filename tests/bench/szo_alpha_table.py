@@ -24,14 +24,20 @@ from szo_runs import (add_common_options, bench_command, forwards_to, plot_mean_
                       train)
 
 
+def is_passive(row):
+    """A run of --passive (its label says so; alpha 1 trims nothing)."""
+    return row["label"].endswith(", passive")
+
+
 def sweep(args):
     os.makedirs(args.work, exist_ok=True)
-    finished = jsonl_sweep.done(args.results, "final", lambda r: (r["seed"], r["alpha"], r["p"]))
+    finished = jsonl_sweep.done(args.results, "final",
+                                lambda r: (r["seed"], r["alpha"], r["p"], is_passive(r)))
     for seed in map(int, args.seeds.split(",")):
         params = None
         runs = [(float(a), float(p)) for p in args.ps.split(",") for a in args.alphas.split(",")]
         for alpha, prune in runs:
-            if (seed, alpha, prune) in finished:
+            if (seed, alpha, prune, args.passive) in finished:
                 continue
             params = params or train(args, seed)
             passive = ["--passive"] if args.passive else []
@@ -43,7 +49,9 @@ def sweep(args):
 
 
 def table(args):
-    complete = runs_by(jsonl_sweep.rows(args.results), lambda row: (row["alpha"], row["p"]))
+    rows = [row for row in jsonl_sweep.rows(args.results)
+            if "label" not in row or is_passive(row) == args.passive]
+    complete = runs_by(rows, lambda row: (row["alpha"], row["p"]))
 
     def mean_forwards(key, target):
         if key not in complete:

@@ -254,7 +254,7 @@ TEST(HeaterBankTest, TrimmedPhasesStayAtZeroVoltsAndRefuseAnyOtherPhase) {
   EXPECT_NE(moved.status().message().find("phase 10 is trimmed"), std::string::npos);
   // Powers: a trimmed channel's must be 0.
   std::vector<double> powers(n, 1.0);
-  powers[3] = powers[10] = 0.0;
+  powers[3] = 0.0;
   powers[10] = 0.5;
   const absl::Status refused = bank.bank.SetPowers(powers);
   EXPECT_EQ(refused.code(), absl::StatusCode::kInvalidArgument) << refused;
@@ -266,7 +266,42 @@ TEST(HeaterBankTest, TrimmedPhasesStayAtZeroVoltsAndRefuseAnyOtherPhase) {
   EXPECT_EQ(bank.bank.phases_rad()[10], 5.0);
 }
 
-TEST(HeaterBankTest, ACalibrationDoesNotFitAChipWithTrimmedPhases) {
+TEST(HeaterBankTest, ATrimmedPhaseNearTheWrapIsPlannedAtExactlyItsDesignedValue) {
+  photonic::v1::ChipDescription chip = TrimmedBankChip();
+  chip.add_trimmed_phases()->set_phase(20);  // designed at 0 rad
+  Bank bank(chip, 8 * 7);
+  for (const double asked : {photonsim::kTwoPi - 1e-12, -1e-12, 0.0}) {
+    absl::StatusOr<std::vector<double>> wanted =
+        bank.bank.PlanPhases(std::vector<double>{asked}, std::vector<std::uint32_t>{20});
+    ASSERT_TRUE(wanted.ok()) << asked << ": " << wanted.status();
+    EXPECT_EQ((*wanted)[20], 0.0) << asked;
+    EXPECT_EQ((*wanted)[3], 2.5);  // unnamed trimmed phases keep their value
+  }
+  const absl::StatusOr<std::vector<double>> off = bank.bank.PlanPhases(
+      std::vector<double>{photonsim::kTwoPi - 1e-6}, std::vector<std::uint32_t>{20});
+  EXPECT_EQ(off.status().code(), absl::StatusCode::kInvalidArgument);
+}
+
+// No calibration fits a trimmed chip; a crosstalk model installed anyway
+// (here one fitted to the untrimmed chip) would give trimmed channels
+// power, and the plan is refused before anything is written.
+TEST(HeaterBankTest, APlanWithVoltsOnATrimmedChannelIsRefused) {
+  const int n = 8 * 7;
+  Bank bank(TrimmedBankChip(), n);
+  bank.bank.InstallPhaseModel(CalibratedModel(BankChip(), n, 0.05));
+  ASSERT_TRUE(bank.bank.phase_model().has_crosstalk());
+  std::vector<double> phases(n, 1.0);
+  phases[3] = 2.5;
+  phases[10] = 5.0;
+  absl::StatusOr<std::vector<double>> wanted = bank.bank.PlanPhases(phases, {});
+  ASSERT_TRUE(wanted.ok()) << wanted.status();
+  const absl::StatusOr<HeaterPlan> plan = bank.bank.Guard(*wanted);
+  EXPECT_EQ(plan.status().code(), absl::StatusCode::kInternal);
+  EXPECT_NE(plan.status().message().find("trimmed channel"), std::string::npos) << plan.status();
+  EXPECT_TRUE(bank.driver.TakeWritten().empty());
+}
+
+TEST(HeaterPhaseModelTest, ACalibrationDoesNotFitAChipWithTrimmedPhases) {
   const photonic::v1::ChipDescription chip = TrimmedBankChip();
   photonic::v1::PhaseCalibration calibration;
   calibration.set_format_version(1);

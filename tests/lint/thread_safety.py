@@ -12,7 +12,8 @@ own files (the source and the project headers it includes, from ninja's
 dependency log of the main build) use a thread-safety annotation, our
 annotated phc::base::Mutex or absl::Mutex. A unit with none of them cannot
 produce a thread-safety warning. Without the log (another generator, a unit
-not built yet) a unit is compiled; --all compiles every one.
+not built yet) or with a file newer than the unit's object, a unit is
+compiled; --all compiles every one.
 
   tests/lint/thread_safety.py BUILD_DIR [--jobs N] [--all]
 Prints one line per file with findings and a JSON summary; exit 1 on findings.
@@ -58,17 +59,29 @@ def ninja_dependencies(build_dir):
 
 
 def needs_analysis(entry, dependencies, source_root, cache):
-    """True unless the log shows none of the unit's project files uses the analysis."""
+    """True unless the log shows none of the unit's project files uses the
+    analysis. A unit whose files changed since its object was built (the log
+    may miss a new include) is analysed."""
     args = entry["arguments"] if "arguments" in entry else shlex.split(entry["command"])
     if dependencies is None or "-o" not in args:
         return True
-    files = dependencies.get(args[args.index("-o") + 1])
+    obj = args[args.index("-o") + 1]
+    files = dependencies.get(obj)
+    try:
+        built = os.path.getmtime(os.path.join(entry["directory"], obj))
+    except OSError:
+        return True
     if files is None:
         return True
     for path in files:
         real = os.path.realpath(os.path.join(entry["directory"], path))
         if not real.startswith(source_root + os.sep):
             continue  # system headers: absl's mutex is found through its uses
+        try:
+            if os.path.getmtime(real) > built:
+                return True
+        except OSError:
+            return True
         if real not in cache:
             try:
                 with open(real, errors="replace") as f:

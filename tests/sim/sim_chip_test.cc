@@ -231,10 +231,12 @@ TEST(SimChipTest, TrimmedShifterHoldsItsPhaseDrawsNoPowerAndHeatsNoNeighbour) {
 
 // The paper's multiplicative error: a trimmed phase is phi (1 + gamma), with
 // the same relative error a heater's efficiency gets, and the same draws
-// (a chip with trims is the same chip otherwise).
+// (a chip with trims is the same chip otherwise). The trim set the phase
+// after fabrication: no phase bias remains on it.
 TEST(SimChipTest, TrimmedPhaseCarriesTheEfficiencySpreadAsItsRelativeError) {
   photonic::v1::ChipDescription plain = phc::testing::IdealMeshChip(4);
   plain.mutable_fabrication()->set_efficiency_spread(0.05);
+  plain.mutable_fabrication()->set_phase_bias_std_rad(0.1);
   photonic::v1::ChipDescription trimmed = plain;
   auto* trim = trimmed.add_trimmed_phases();
   trim->set_phase(3);
@@ -244,6 +246,9 @@ TEST(SimChipTest, TrimmedPhaseCarriesTheEfficiencySpreadAsItsRelativeError) {
   const double relative = a.heater_efficiency_rad_per_mw[3] / (std::numbers::pi / 25.0);
   EXPECT_GT(std::abs(relative - 1.0), 1e-4);  // a real draw, not the nominal
   EXPECT_NEAR(b.trimmed_phase_rad[3], 4.0 * relative, 1e-12);
+  EXPECT_NE(a.phase_bias_rad[3], 0.0);
+  EXPECT_EQ(b.phase_bias_rad[3], 0.0);
+  EXPECT_EQ(b.phase_bias_rad[2], a.phase_bias_rad[2]);
   EXPECT_TRUE(std::isinf(b.heater_resistance_ohm[3]));
   EXPECT_EQ(b.trimmed_phase_rad[2], 0.0);
   EXPECT_EQ(b.heater_resistance_ohm[2], a.heater_resistance_ohm[2]);

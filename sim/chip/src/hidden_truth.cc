@@ -10,12 +10,14 @@ namespace photonsim {
 namespace {
 
 // Trimmed shifters: no heater (infinite resistance), and the designed
-// phase with the efficiency's relative error the draw gave.
+// phase with the efficiency's relative error the draw gave. Trimming sets
+// the phase after fabrication, so no phase bias remains.
 void ApplyTrims(const photonic::v1::ChipDescription& chip, HiddenTruth& truth) {
   const double nominal_efficiency = std::numbers::pi / chip.heater().p_pi_mw();
   for (const auto& trim : chip.trimmed_phases()) {
     const auto p = static_cast<std::size_t>(trim.phase());
     truth.heater_resistance_ohm[p] = std::numeric_limits<double>::infinity();
+    truth.phase_bias_rad[p] = 0.0;
     truth.trimmed_phase_rad[p] =
         trim.phase_rad() * truth.heater_efficiency_rad_per_mw[p] / nominal_efficiency;
   }

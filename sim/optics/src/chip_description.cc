@@ -1,6 +1,7 @@
 #include "photonsim/chip_description.h"
 
 #include <cmath>
+#include <cstdint>
 #include <numbers>
 #include <string>
 #include <vector>

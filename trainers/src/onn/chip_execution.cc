@@ -124,6 +124,8 @@ void UsePaperNoiseModel(photonic::v1::ChipDescription& chip, double scale) {
 int TrimInactivePhases(photonic::v1::ChipDescription& chip, std::span<const int> trained_phases,
                        const std::vector<bool>& active, std::span<const double> deployed) {
   PHC_CHECK(trained_phases.size() == active.size());
+  PHC_CHECK(chip.trimmed_phases().empty());
+  PHC_CHECK(static_cast<int>(deployed.size()) == photonsim::BuildChipLayout(chip).phase_count);
   int trimmed = 0;
   for (std::size_t i = 0; i < active.size(); ++i) {
     if (active[i]) continue;

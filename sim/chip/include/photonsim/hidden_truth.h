@@ -19,7 +19,8 @@ struct HiddenTruth {
   std::vector<std::vector<CrosstalkEntry>> crosstalk;  // off-diagonal Gamma, by victim heater
   // A trimmed (passive) shifter's fixed phase as made: the designed phase
   // times its efficiency's relative error; 0 for a shifter with a heater.
-  // A trimmed shifter has no heater: its resistance is infinite.
+  // A trimmed shifter has no heater (its resistance is infinite) and no
+  // phase bias (the trim set its phase after fabrication).
   std::vector<double> trimmed_phase_rad;
   // Per MZI slot (chip-wide numbering, see CircuitLayout::first_mzi). A
   // coherent SVD core's homodyne stage fills one slot: its coupler's error is
