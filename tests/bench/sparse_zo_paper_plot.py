@@ -33,10 +33,16 @@ def main():
     out, paths = sys.argv[1], sys.argv[2:]
     figure, (accuracy, power) = plt.subplots(2, 1, figsize=(7, 6), sharex=True)
     images = 1000
-    for progress in (run for path in paths for run in runs_in(path)):
+    runs = [run for path in paths for run in runs_in(path)]
+    seeds_of = {}
+    for progress in runs:
+        seeds_of.setdefault(progress[0].get("label"), set()).add(progress[0]["seed"])
+    for progress in runs:
         head = progress[0]
         label = head.get("label") or (
             f"noise ×{head['noise_scale']:g}, α {head['alpha']:g}, p {head['p']:g}")
+        if len(seeds_of[head.get("label")]) > 1:
+            label += f", seed {head['seed']}"  # one label, several seeds
         forwards = [r["forwards"] for r in progress]
         images = head["test"]
         accuracy.plot(forwards, [r["test_accuracy"] for r in progress], marker="o", label=label)
