@@ -130,6 +130,47 @@ TEST_F(DaemonE2eTest, BadRequestsGetInvalidArgumentAndChangeNothing) {
   EXPECT_EQ(after.SerializeAsString(), before.SerializeAsString());
 }
 
+// A chip description with a passive (trimmed) shifter: the daemon reports
+// it at its designed phase and no power, the simulated chip applies that
+// phase, and a request to move it is refused and changes nothing.
+TEST_F(DaemonE2eTest, ATrimmedPhaseShifterHoldsItsDesignedPhaseAndRefusesToMove) {
+  std::ofstream(dir_ / "trimmed8.textproto")
+      << kIdealChip << "trimmed_phases { phase: 5 phase_rad: 1.25 }\n";
+  WriteConfig("trimmed8.textproto");
+  StartDaemon("unix:" + (dir_ / "photonicd.sock").string());
+  pb::GetPhasesResponse start;
+  ASSERT_TRUE(Call(&pb::ChipService::Stub::GetPhases, pb::GetPhasesRequest(), start).ok());
+  ASSERT_EQ(start.phases_rad_size(), 56);
+  EXPECT_EQ(start.phases_rad(5), 1.25);
+  EXPECT_EQ(start.heater_power_mw(5), 0.0);
+
+  std::vector<double> phases = RandomVector(56, 0.0, 1.2 * std::numbers::pi, 23);
+  phases[5] = 1.25;
+  const std::vector<double> amplitudes = RandomVector(kN, 0.0, 1.0, 24);
+  pb::SetInputsRequest inputs_request;
+  inputs_request.mutable_amplitudes()->Assign(amplitudes.begin(), amplitudes.end());
+  pb::SetInputsResponse inputs_response;
+  ASSERT_TRUE(Call(&pb::ChipService::Stub::SetInputs, inputs_request, inputs_response).ok());
+  pb::SetPhasesRequest phases_request;
+  phases_request.mutable_phases_rad()->Assign(phases.begin(), phases.end());
+  pb::SetPhasesResponse phases_response;
+  ASSERT_TRUE(Call(&pb::ChipService::Stub::SetPhases, phases_request, phases_response).ok());
+  pb::ReadDetectorsResponse reading;
+  ASSERT_TRUE(
+      Call(&pb::ChipService::Stub::ReadDetectors, pb::ReadDetectorsRequest(), reading).ok());
+  ExpectReadingNear(reading.photocurrent_ua(), ExpectedPhotocurrentsUa(phases, amplitudes));
+
+  pb::GetPhasesResponse before;
+  ASSERT_TRUE(Call(&pb::ChipService::Stub::GetPhases, pb::GetPhasesRequest(), before).ok());
+  EXPECT_EQ(before.heater_power_mw(5), 0.0);
+  CommandResult moved = Photonctl({"set-phases", "--indices", "4,5", "--", "0.5", "2.0"});
+  EXPECT_EQ(moved.exit_code, 1);
+  EXPECT_NE(moved.err.find("INVALID_ARGUMENT: phase 5 is trimmed"), std::string::npos) << moved.err;
+  pb::GetPhasesResponse after;
+  ASSERT_TRUE(Call(&pb::ChipService::Stub::GetPhases, pb::GetPhasesRequest(), after).ok());
+  EXPECT_EQ(after.SerializeAsString(), before.SerializeAsString());
+}
+
 TEST_F(DaemonE2eTest, QueryStreamAnswersEachConfigurationInOrder) {
   StartDaemon("127.0.0.1:0");
   grpc::ClientContext context;
