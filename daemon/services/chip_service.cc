@@ -128,11 +128,7 @@ class QueryReactor final : public grpc::ServerBidiReactor<QueryRequest, QueryRes
   }
 
   void OnDone() override {
-    if (observer_ != nullptr) {
-      observer_->RpcFinished(
-          kQueryMethod, code_,
-          std::chrono::duration<double>(std::chrono::steady_clock::now() - start_).count());
-    }
+    if (!recorded_) Record(grpc::StatusCode::CANCELLED);  // ended without End
     delete this;
   }
 
@@ -231,9 +227,19 @@ class QueryReactor final : public grpc::ServerBidiReactor<QueryRequest, QueryRes
   }
 
   // Outside mu_: Finish may run OnDone (which deletes this) at once.
+  // Recorded before Finish: a client that has its status sees the stream
+  // counted (OnDone runs after the client may already have scraped).
   void End() {
-    code_ = final_.error_code();
+    Record(final_.error_code());
     Finish(final_);
+  }
+
+  void Record(grpc::StatusCode code) {
+    recorded_ = true;
+    if (observer_ == nullptr) return;
+    observer_->RpcFinished(
+        kQueryMethod, code,
+        std::chrono::duration<double>(std::chrono::steady_clock::now() - start_).count());
   }
 
   static constexpr std::size_t kReadAhead = 1024;  // messages read but not yet run
@@ -244,8 +250,8 @@ class QueryReactor final : public grpc::ServerBidiReactor<QueryRequest, QueryRes
   const std::string lease_;
   RpcObserver* const observer_;
   const std::chrono::steady_clock::time_point start_ = std::chrono::steady_clock::now();
-  grpc::StatusCode code_ = grpc::StatusCode::CANCELLED;  // until End says otherwise
-  grpc::Status final_;  // written once, by the thread that claims the finish
+  bool recorded_ = false;  // End (one thread, once) or OnDone counted the stream
+  grpc::Status final_;     // written once, by the thread that claims the finish
 
   phc::base::Mutex mu_;
   QueryRequest incoming_ ABSL_GUARDED_BY(mu_);
