@@ -69,18 +69,7 @@ TEST_F(DaemonE2eTest, CliAndGrpcClientDriveTheSimulatedChip) {
   // Program through the gRPC client, check against the mesh physics.
   const std::vector<double> phases = RandomVector(56, 0.0, 1.2 * std::numbers::pi, 21);
   const std::vector<double> amplitudes = RandomVector(kN, 0.0, 1.0, 22);
-  pb::SetInputsRequest inputs_request;
-  inputs_request.mutable_amplitudes()->Assign(amplitudes.begin(), amplitudes.end());
-  pb::SetInputsResponse inputs_response;
-  ASSERT_TRUE(Call(&pb::ChipService::Stub::SetInputs, inputs_request, inputs_response).ok());
-  pb::SetPhasesRequest phases_request;
-  phases_request.mutable_phases_rad()->Assign(phases.begin(), phases.end());
-  pb::SetPhasesResponse phases_response;
-  ASSERT_TRUE(Call(&pb::ChipService::Stub::SetPhases, phases_request, phases_response).ok());
-  pb::ReadDetectorsRequest read_request;
-  read_request.set_averages(8);
-  pb::ReadDetectorsResponse reading;
-  ASSERT_TRUE(Call(&pb::ChipService::Stub::ReadDetectors, read_request, reading).ok());
+  const pb::ReadDetectorsResponse reading = ProgramAndRead(phases, amplitudes, 8);
   ExpectReadingNear(reading.photocurrent_ua(), ExpectedPhotocurrentsUa(phases, amplitudes));
   EXPECT_EQ(reading.averages(), 8u);
 
@@ -147,17 +136,7 @@ TEST_F(DaemonE2eTest, ATrimmedPhaseShifterHoldsItsDesignedPhaseAndRefusesToMove)
   std::vector<double> phases = RandomVector(56, 0.0, 1.2 * std::numbers::pi, 23);
   phases[5] = 1.25;
   const std::vector<double> amplitudes = RandomVector(kN, 0.0, 1.0, 24);
-  pb::SetInputsRequest inputs_request;
-  inputs_request.mutable_amplitudes()->Assign(amplitudes.begin(), amplitudes.end());
-  pb::SetInputsResponse inputs_response;
-  ASSERT_TRUE(Call(&pb::ChipService::Stub::SetInputs, inputs_request, inputs_response).ok());
-  pb::SetPhasesRequest phases_request;
-  phases_request.mutable_phases_rad()->Assign(phases.begin(), phases.end());
-  pb::SetPhasesResponse phases_response;
-  ASSERT_TRUE(Call(&pb::ChipService::Stub::SetPhases, phases_request, phases_response).ok());
-  pb::ReadDetectorsResponse reading;
-  ASSERT_TRUE(
-      Call(&pb::ChipService::Stub::ReadDetectors, pb::ReadDetectorsRequest(), reading).ok());
+  const pb::ReadDetectorsResponse reading = ProgramAndRead(phases, amplitudes, 1);
   ExpectReadingNear(reading.photocurrent_ua(), ExpectedPhotocurrentsUa(phases, amplitudes));
 
   pb::GetPhasesResponse before;

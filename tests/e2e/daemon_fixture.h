@@ -77,6 +77,25 @@ class DaemonE2eTest : public ::testing::Test {
     return (stub_.get()->*method)(&context, request, &response);
   }
 
+  // Sets the inputs, then the phases, then reads the detectors.
+  pb::ReadDetectorsResponse ProgramAndRead(const std::vector<double>& phases,
+                                           const std::vector<double>& amplitudes,
+                                           std::uint32_t averages) {
+    pb::SetInputsRequest inputs_request;
+    inputs_request.mutable_amplitudes()->Assign(amplitudes.begin(), amplitudes.end());
+    pb::SetInputsResponse inputs_response;
+    EXPECT_TRUE(Call(&pb::ChipService::Stub::SetInputs, inputs_request, inputs_response).ok());
+    pb::SetPhasesRequest phases_request;
+    phases_request.mutable_phases_rad()->Assign(phases.begin(), phases.end());
+    pb::SetPhasesResponse phases_response;
+    EXPECT_TRUE(Call(&pb::ChipService::Stub::SetPhases, phases_request, phases_response).ok());
+    pb::ReadDetectorsRequest read_request;
+    read_request.set_averages(averages);
+    pb::ReadDetectorsResponse reading;
+    EXPECT_TRUE(Call(&pb::ChipService::Stub::ReadDetectors, read_request, reading).ok());
+    return reading;
+  }
+
   std::filesystem::path dir_;
   std::filesystem::path config_;
   std::unique_ptr<Subprocess> daemon_;
