@@ -60,7 +60,7 @@ ChipController::ChipController(const photonic::v1::ChipDescription& chip,
                                drivers::DriverSet drivers, std::chrono::nanoseconds settle_time)
     : chip_(chip),
       layout_(photonsim::BuildChipLayout(chip)),
-      balanced_output_(layout_.output_count, false),
+      output_dark_a_(layout_.output_count, chip.detector().dark_current_na() * 1e-9),
       drivers_(std::move(drivers)),
       settle_time_(settle_time),
       phase_count_(drivers_.heaters->channel_count()),
@@ -72,10 +72,10 @@ ChipController::ChipController(const photonic::v1::ChipDescription& chip,
       work_(io_.get_executor()),
       link_timer_(io_),
       thread_([this] { RunHardwareThread(); }) {
+  for (int k = 0; k < output_count_; ++k) all_outputs_.push_back(k);
   for (const photonsim::CircuitLayout& circuit : layout_.circuits) {
     if (!photonsim::HasBalancedOutputs(circuit)) continue;
-    for (int k = 0; k < circuit.output_count; ++k)
-      balanced_output_[circuit.first_output + k] = true;
+    for (int k = 0; k < circuit.output_count; ++k) output_dark_a_[circuit.first_output + k] = 0.0;
   }
 }
 
@@ -295,9 +295,14 @@ absl::Status ChipController::PlanInputsInto(std::span<const double> amplitudes,
         "amplitudes has ", amplitudes.size(), " entries; the chip has ", input_count_, " inputs"));
   }
   // Push-pull modulators at null reach negative fields; others start at 0.
+  // Each check is one pass without an early exit (it vectorises); only a
+  // failing pass looks for the first culprit to name.
   const double min_amplitude = chip_.modulator().bipolar() ? -1.0 : 0.0;
-  for (std::size_t i = 0; i < amplitudes.size(); ++i) {
-    if (!(amplitudes[i] >= min_amplitude && amplitudes[i] <= 1.0)) {
+  auto amplitude_ok = [&](double a) { return a >= min_amplitude && a <= 1.0; };
+  bool all_ok = true;
+  for (const double a : amplitudes) all_ok &= amplitude_ok(a);
+  for (std::size_t i = 0; !all_ok && i < amplitudes.size(); ++i) {
+    if (!amplitude_ok(amplitudes[i])) {
       return absl::InvalidArgumentError(absl::StrCat("amplitudes[", i, "] = ", amplitudes[i],
                                                      " is outside [", min_amplitude, ", 1]"));
     }
@@ -305,7 +310,8 @@ absl::Status ChipController::PlanInputsInto(std::span<const double> amplitudes,
   const double max_v = drivers_.modulators->max_voltage_v();
   const double min_v = drivers_.modulators->min_voltage_v();
   ModulatorVolts(amplitudes, volts_v);
-  for (std::size_t i = 0; i < volts_v.size(); ++i) {
+  for (const double v : volts_v) all_ok &= v >= min_v && v <= max_v;
+  for (std::size_t i = 0; !all_ok && i < volts_v.size(); ++i) {
     if (volts_v[i] > max_v) {
       return absl::FailedPreconditionError(absl::StrCat("modulator ", i, " would need ", volts_v[i],
                                                         " V, over its limit of ", max_v, " V"));
@@ -372,25 +378,23 @@ absl::StatusOr<DetectorReading> ChipController::ReadDetectors(std::uint32_t aver
   DetectorReading reading;
   reading.averages = *count;
   reading.optical_power_mw.resize(output_count_);
-  CurrentsToPowerMw(*currents_a, reading.optical_power_mw);
+  CurrentsToPowerMw(*currents_a, all_outputs_, reading.optical_power_mw);
   for (double current_a : *currents_a) reading.photocurrent_ua.push_back(current_a * 1e6);
   last_photocurrent_ua_.assign(reading.photocurrent_ua.begin(), reading.photocurrent_ua.end());
   return reading;
 }
 
 void ChipController::CurrentsToPowerMw(std::span<const double> currents_a,
+                                       std::span<const int> scan,
                                        std::span<double> power_mw) const {
   const double responsivity = chip_.detector().responsivity_a_per_w();
-  const double dark_a = chip_.detector().dark_current_na() * 1e-9;
-  for (int k = 0; k < output_count_; ++k) {
-    // Balanced pairs: the dark currents cancel; the power is drop - through.
-    const double signal_a = balanced_output_[k] ? currents_a[k] : currents_a[k] - dark_a;
-    power_mw[k] = signal_a / responsivity * 1e3;
+  for (std::size_t j = 0; j < scan.size(); ++j) {
+    power_mw[j] = (currents_a[j] - output_dark_a_[scan[j]]) / responsivity * 1e3;
   }
 }
 
 absl::StatusOr<std::vector<double>> ChipController::QueryBatch(
-    std::span<const double> amplitude_rows, std::uint32_t averages) {
+    std::span<const double> amplitude_rows, std::uint32_t averages, std::span<const int> outputs) {
   const HardwareHold hold = Hold();
   if (absl::Status s = CheckLinks(); !s.ok()) return s;
   const std::size_t inputs = static_cast<std::size_t>(input_count_);
@@ -401,6 +405,8 @@ absl::StatusOr<std::vector<double>> ChipController::QueryBatch(
   }
   absl::StatusOr<int> count = ValidateAverages(averages);
   if (!count.ok()) return count.status();
+  if (absl::Status s = photonsim::ValidateOutputScan(output_count_, outputs); !s.ok()) return s;
+  const std::span<const int> scan = outputs.empty() ? std::span<const int>(all_outputs_) : outputs;
   const std::size_t rows = amplitude_rows.size() / inputs;
   auto row_of = [&](std::span<const double> all, std::size_t r, std::size_t width) {
     return all.subspan(r * width, width);
@@ -414,8 +420,8 @@ absl::StatusOr<std::vector<double>> ChipController::QueryBatch(
     }
   }
   query_count_.fetch_add(rows, std::memory_order_relaxed);
-  const std::size_t outputs = static_cast<std::size_t>(output_count_);
-  std::vector<double> power_mw(rows * outputs);
+  const std::size_t scanned = scan.size();
+  std::vector<double> power_mw(rows * scanned);
   if (rows == 0) return power_mw;
   if (drivers_.sweeps == nullptr) {
     for (std::size_t r = 0; r < rows; ++r) {
@@ -426,8 +432,9 @@ absl::StatusOr<std::vector<double>> ChipController::QueryBatch(
       }
       absl::StatusOr<DetectorReading> reading = ReadDetectors(*count);
       if (!reading.ok()) return reading.status();
-      std::copy(reading->optical_power_mw.begin(), reading->optical_power_mw.end(),
-                power_mw.begin() + r * outputs);
+      for (std::size_t j = 0; j < scanned; ++j) {
+        power_mw[r * scanned + j] = reading->optical_power_mw[scan[j]];
+      }
     }
     return power_mw;
   }
@@ -436,24 +443,23 @@ absl::StatusOr<std::vector<double>> ChipController::QueryBatch(
   const std::span<const double> all_volts(volts_v);
   for (std::size_t first = 0; first < rows; first += kMaxSweepRows) {
     const std::size_t count_rows = std::min(kMaxSweepRows, rows - first);
-    absl::StatusOr<std::vector<double>> currents_a =
-        drivers_.sweeps->Sweep(all_volts.subspan(first * inputs, count_rows * inputs), *count);
+    absl::StatusOr<std::vector<double>> currents_a = drivers_.sweeps->Sweep(
+        all_volts.subspan(first * inputs, count_rows * inputs), *count, outputs);
     // The DAC holds the sweep's last row, or what it reached before failing.
     const std::span<const double> last_row = row_of(amplitude_rows, first + count_rows - 1, inputs);
     amplitudes_.assign(last_row.begin(), last_row.end());
     if (!currents_a.ok()) return currents_a.status();
-    if (currents_a->size() != count_rows * outputs) {
+    if (currents_a->size() != count_rows * scanned) {
       return absl::InternalError(absl::StrCat("the sweep returned ", currents_a->size(),
-                                              " currents for ", count_rows, " rows of ", outputs));
+                                              " currents for ", count_rows, " rows of ", scanned));
     }
     for (std::size_t r = 0; r < count_rows; ++r) {
-      CurrentsToPowerMw(row_of(*currents_a, r, outputs),
-                        std::span<double>(power_mw).subspan((first + r) * outputs, outputs));
+      CurrentsToPowerMw(row_of(*currents_a, r, scanned), scan,
+                        std::span<double>(power_mw).subspan((first + r) * scanned, scanned));
     }
-    last_photocurrent_ua_.clear();
-    for (double current_a : row_of(*currents_a, count_rows - 1, outputs)) {
-      last_photocurrent_ua_.push_back(current_a * 1e6);
-    }
+    last_photocurrent_ua_.resize(output_count_, 0.0);
+    const std::span<const double> last = row_of(*currents_a, count_rows - 1, scanned);
+    for (std::size_t j = 0; j < scanned; ++j) last_photocurrent_ua_[scan[j]] = last[j] * 1e6;
   }
   return power_mw;
 }

@@ -177,7 +177,8 @@ class ChipController {
   const std::vector<double>& inputs() const { return amplitudes_; }
   // averages: 0 means 1.
   absl::StatusOr<DetectorReading> ReadDetectors(std::uint32_t averages);
-  // The photocurrents of the last successful read (empty before the first).
+  // Each detector's photocurrent at its last successful conversion (empty
+  // before the first read; 0 for a detector no scan has converted yet).
   const std::vector<double>& last_photocurrent_ua() const { return last_photocurrent_ua_; }
   // Validates phases and inputs together, writes both, then reads.
   absl::StatusOr<DetectorReading> Query(const QueryConfig& config);
@@ -190,17 +191,20 @@ class ChipController {
   absl::Status QuerySequence(std::span<const QueryConfig> configs,
                              std::vector<DetectorReading>& readings);
   // Many inputs at the present phases: sends each row of amplitude_rows
-  // (rows x input_count(), row-major) in turn and reads every detector after
-  // each; returns rows x output_count() optical powers in mW. The inputs keep
-  // the last row. Every row is validated before any is sent: a bad row
-  // refuses the batch (INVALID_ARGUMENT or FAILED_PRECONDITION naming the
-  // row) and changes nothing. Runs as hardware-timed sweeps of up to
+  // (rows x input_count(), row-major) in turn and reads the detectors
+  // `outputs` (distinct, in this order; empty: every detector) after each;
+  // returns rows x outputs optical powers in mW. Where the instruments sweep,
+  // only those detectors are converted (the ADC's scan list). The inputs keep
+  // the last row. Every row and output is validated before any row is sent: a
+  // bad one refuses the batch (INVALID_ARGUMENT or FAILED_PRECONDITION naming
+  // it) and changes nothing. Runs as hardware-timed sweeps of up to
   // kMaxSweepRows where the instruments have them (drivers::SweepDriver, the
   // simulator), else row by row. Counts one query per row sent (a refused
   // batch counts none). If a sweep fails, inputs() says the row the DAC was
   // last asked to hold; a lost link drives the chip safe as for every call.
   absl::StatusOr<std::vector<double>> QueryBatch(std::span<const double> amplitude_rows,
-                                                 std::uint32_t averages);
+                                                 std::uint32_t averages,
+                                                 std::span<const int> outputs = {});
   // The TEC's reading; FAILED_PRECONDITION when the backend has no TEC, the
   // TEC's error (prefixed "TEC: ") when it does not answer. Logs a warning
   // when the temperature first drifts beyond 3 stability_k of the setpoint.
@@ -253,8 +257,9 @@ class ChipController {
   absl::StatusOr<std::vector<double>> PlanInputs(std::span<const double> amplitudes) const;
   // The same into volts_v (input_count() entries), without allocating.
   absl::Status PlanInputsInto(std::span<const double> amplitudes, std::span<double> volts_v) const;
-  // Detector currents (A) to optical power (mW), one value per output.
-  void CurrentsToPowerMw(std::span<const double> currents_a, std::span<double> power_mw) const;
+  // Currents (A) of the detectors `scan`, in order, to optical power (mW).
+  void CurrentsToPowerMw(std::span<const double> currents_a, std::span<const int> scan,
+                         std::span<double> power_mw) const;
   absl::StatusOr<int> ValidateAverages(std::uint32_t averages) const;
   // A request's full phase vector, planned and guarded (HeaterBank).
   absl::StatusOr<HeaterPlan> PlanHeaters(std::span<const double> phases_rad,
@@ -279,7 +284,10 @@ class ChipController {
 
   const photonic::v1::ChipDescription chip_;
   const photonsim::ChipLayout layout_;
-  std::vector<bool> balanced_output_;  // balanced pairs (microring banks, coherent SVD cores)
+  // Per output, the dark current in its reading: 0 for balanced pairs
+  // (microring banks, coherent SVD cores), whose two dark currents cancel.
+  std::vector<double> output_dark_a_;
+  std::vector<int> all_outputs_;  // 0 .. output_count - 1: a scan of every detector
   drivers::DriverSet drivers_;
   const std::chrono::nanoseconds settle_time_;
   std::optional<WriteLeaseHolder> write_lease_;  // hardware thread only

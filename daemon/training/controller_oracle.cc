@@ -28,8 +28,9 @@ absl::StatusOr<std::vector<double>> ControllerOracle::Query(std::span<const doub
 }
 
 absl::StatusOr<std::vector<double>> ControllerOracle::QueryBatch(
-    std::span<const double> amplitude_rows) {
-  absl::StatusOr<std::vector<double>> powers = controller_.QueryBatch(amplitude_rows, averages_);
+    std::span<const double> amplitude_rows, std::span<const int> outputs) {
+  absl::StatusOr<std::vector<double>> powers =
+      controller_.QueryBatch(amplitude_rows, averages_, outputs);
   if (!powers.ok()) return powers.status();
   queries_ += static_cast<std::int64_t>(amplitude_rows.size()) / layout().input_count;
   return powers;

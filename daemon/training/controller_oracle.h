@@ -22,7 +22,9 @@ class ControllerOracle final : public trainers::ChipOracle {
   absl::Status SetPhases(std::span<const double> phases_rad) override;
   absl::StatusOr<std::vector<double>> Query(std::span<const double> amplitudes) override;
   // ChipController::QueryBatch: one hardware-timed sweep where there is one.
-  absl::StatusOr<std::vector<double>> QueryBatch(std::span<const double> amplitude_rows) override;
+  using trainers::ChipOracle::QueryBatch;
+  absl::StatusOr<std::vector<double>> QueryBatch(std::span<const double> amplitude_rows,
+                                                 std::span<const int> outputs) override;
   double HeaterPowerMw(std::span<const double> phases_rad) const override;
   std::vector<double> HeaterPowersMw(std::span<const double> phases_rad) const override;
   double PhasePowerMw(int index, double phase_rad) const override;

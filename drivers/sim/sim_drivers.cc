@@ -116,8 +116,8 @@ class SimSweepDriver final : public SweepDriver {
   SimSweepDriver(std::shared_ptr<photonsim::SimChip> chip, double max_voltage_v)
       : chip_(chip), dac_(std::move(chip), max_voltage_v) {}
 
-  absl::StatusOr<std::vector<double>> Sweep(std::span<const double> dac_volts_rows,
-                                            int averages) override {
+  absl::StatusOr<std::vector<double>> Sweep(std::span<const double> dac_volts_rows, int averages,
+                                            std::span<const int> adc_channels) override {
     if (averages < 1) return absl::InvalidArgumentError("averages must be at least 1");
     if (dac_.channel_count() == 0) {
       return absl::FailedPreconditionError("sweep: the chip has no modulators");
@@ -127,8 +127,15 @@ class SimSweepDriver final : public SweepDriver {
                                                      " voltages are not rows of ",
                                                      dac_.channel_count(), " modulator channels"));
     }
+    for (const int channel : adc_channels) {
+      if (channel < 0 || channel >= chip_->detector_count()) {
+        return absl::InvalidArgumentError(absl::StrCat("sweep: ADC channel ", channel,
+                                                       " is out of range (the chip has ",
+                                                       chip_->detector_count(), " detectors)"));
+      }
+    }
     if (absl::Status s = dac_.CheckVoltages(dac_volts_rows); !s.ok()) return s;
-    return chip_->ReadSequencePhotocurrentsA(dac_volts_rows, averages);
+    return chip_->ReadSequencePhotocurrentsA(dac_volts_rows, averages, adc_channels);
   }
 
  private:

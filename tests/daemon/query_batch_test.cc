@@ -81,6 +81,59 @@ TEST(QueryBatchTest, EqualsQueriesRowByRowWithAndWithoutAHardwareSweep) {
   }
 }
 
+// A scan list: the outputs asked for, in the order asked, read as a full
+// read would (exact detection), with and without a hardware sweep.
+TEST(QueryBatchTest, ReadsOnlyTheOutputsAskedForInTheirOrder) {
+  const std::vector<double> phases = {0.3, 1.1, 2.0, 0.7, 2.9, 1.6, 0.2, 2.4, 1.3, 0.9, 3.0, 0.5};
+  const std::vector<int> scan = {3, 0, 2};
+  for (const bool sweeps : {true, false}) {
+    SCOPED_TRACE(sweeps ? "sweep" : "row by row");
+    Bench bench = MakeBench(sweeps);
+    const int inputs = bench.controller->input_count(), outputs = bench.controller->output_count();
+    const std::vector<double> rows = RandomAmplitudes(9, inputs, 8);
+    bench.controller->RunSync([&] {
+      ASSERT_TRUE(bench.controller->SetPhases(phases, {}).ok());
+      absl::StatusOr<std::vector<double>> all = bench.controller->QueryBatch(rows, 1);
+      absl::StatusOr<std::vector<double>> some = bench.controller->QueryBatch(rows, 1, scan);
+      ASSERT_TRUE(all.ok()) << all.status();
+      ASSERT_TRUE(some.ok()) << some.status();
+      ASSERT_EQ(some->size(), 9 * scan.size());
+      for (int r = 0; r < 9; ++r) {
+        for (std::size_t j = 0; j < scan.size(); ++j) {
+          EXPECT_NEAR((*some)[r * scan.size() + j], (*all)[r * outputs + scan[j]], 1e-12)
+              << "row " << r << " output " << scan[j];
+        }
+      }
+      // Each detector keeps its latest conversion.
+      ASSERT_EQ(bench.controller->last_photocurrent_ua().size(), static_cast<std::size_t>(outputs));
+    });
+  }
+}
+
+TEST(QueryBatchTest, ABadOutputListRefusesTheBatchAndChangesNothing) {
+  Bench bench = MakeBench(true);
+  const int inputs = bench.controller->input_count();
+  const std::vector<double> rows = RandomAmplitudes(3, inputs, 6);
+  const std::vector<std::pair<std::vector<int>, std::string>> cases = {
+      {{0, 4}, "outputs[1] = 4 is out of range (the chip has 4 outputs)"},
+      {{-1}, "outputs[0] = -1 is out of range"},
+      {{2, 1, 2}, "outputs[2] = 2 appears more than once"},
+  };
+  const auto time_before = bench.sim->now();
+  for (const auto& [outputs, message] : cases) {
+    SCOPED_TRACE(message);
+    bench.controller->RunSync([&] {
+      absl::StatusOr<std::vector<double>> powers = bench.controller->QueryBatch(rows, 1, outputs);
+      ASSERT_FALSE(powers.ok());
+      EXPECT_EQ(powers.status().code(), absl::StatusCode::kInvalidArgument);
+      EXPECT_NE(powers.status().message().find(message), std::string::npos) << powers.status();
+      EXPECT_EQ(bench.controller->query_count(), 0u);
+      EXPECT_EQ(bench.controller->inputs(), std::vector<double>(inputs, 0.0));
+    });
+    EXPECT_EQ(bench.sim->now(), time_before);
+  }
+}
+
 TEST(QueryBatchTest, ABadRowRefusesTheWholeBatchAndChangesNothing) {
   Bench bench = MakeBench(true);
   const int inputs = bench.controller->input_count();

@@ -30,7 +30,7 @@ import sys
 
 CHECKED = ("daemon/", "drivers/", "sim/", "trainers/", "base/")
 # GCC-only or warning flags of the main build, replaced by the analysis's own.
-DROPPED_PREFIXES = ("-W", "-fdiagnostics-color", "-fconcepts-diagnostics-depth")
+DROPPED_PREFIXES = ("-W", "-fdiagnostics-color", "-fconcepts-diagnostics-depth", "-fvect-cost-model")
 
 
 # A use of the analysis: an annotation, or a mutex type that carries them.

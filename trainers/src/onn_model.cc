@@ -76,12 +76,12 @@ absl::StatusOr<Eigen::MatrixXd> OnnModel::Forward(ChipOracle& oracle,
                                                    " columns; the model takes ", widths.front()));
   }
   // Layer by layer, each layer's samples in sweeps of up to kSweepRows
-  // (ChipOracle::QueryBatch).
+  // (ChipOracle::QueryBatch), reading only the layer's own outputs.
   constexpr Eigen::Index kSweepRows = 256;
   const auto inputs = static_cast<std::size_t>(chip_inputs_);
-  const auto outputs = static_cast<std::size_t>(oracle.layout().output_count);
   Eigen::MatrixXd logits(features.rows(), widths.back());
   std::vector<double> amplitudes;
+  std::vector<int> scan, scan_unit;  // a layer's outputs read, and the unit each feeds
   for (Eigen::Index first = 0; first < features.rows(); first += kSweepRows) {
     const Eigen::Index rows = std::min(kSweepRows, features.rows() - first);
     Eigen::MatrixXd activation = features.middleRows(first, rows);
@@ -102,19 +102,23 @@ absl::StatusOr<Eigen::MatrixXd> OnnModel::Forward(ChipOracle& oracle,
           }
         }
       }
-      absl::StatusOr<std::vector<double>> out = oracle.QueryBatch(amplitudes);
+      scan.clear();
+      scan_unit.clear();
+      for (std::size_t b = layer_begin; b < block; ++b) {
+        for (int o = 0; o < k_; ++o) {
+          const int unit = blocks_[b].row * k_ + o;
+          if (unit >= widths[l + 1]) continue;
+          scan.push_back(circuits_[b].first_output + o);
+          scan_unit.push_back(unit);
+        }
+      }
+      absl::StatusOr<std::vector<double>> out = oracle.QueryBatch(amplitudes, scan);
       if (!out.ok()) return out.status();
       Eigen::MatrixXd powers = Eigen::MatrixXd::Zero(rows, widths[l + 1]);
       for (Eigen::Index s = 0; s < rows; ++s) {
-        const double* reading = out->data() + s * outputs;
-        for (std::size_t b = layer_begin; b < block; ++b) {
-          const photonsim::CircuitLayout& circuit = circuits_[b];
-          for (int o = 0; o < k_; ++o) {
-            const int unit = blocks_[b].row * k_ + o;
-            if (unit < widths[l + 1]) {
-              powers(s, unit) += std::max(0.0, reading[circuit.first_output + o]);
-            }
-          }
+        const double* reading = out->data() + s * scan.size();
+        for (std::size_t j = 0; j < scan.size(); ++j) {
+          powers(s, scan_unit[j]) += std::max(0.0, reading[j]);
         }
       }
       if (l + 2 == widths.size()) {

@@ -50,11 +50,21 @@ void DetectorChain::DigitiseAll(std::span<const double> mean_a,
   const double lsb_a = lsb_v_ / gain_ohm_;
   const double full_scale = full_scale_current_a();
   if (averages == 1) {
-    // One sample per channel: a loop the compiler vectorises. (+ 0.0 turns
-    // a -0 code into +0, as the sum below does.)
+    // One sample per channel: SampleVarianceA2 and Quantise with their
+    // constants in locals (members could alias `out`), so the loop
+    // vectorises. (+ 0.0 turns a -0 code into +0, as the sum below does.)
+    const double two_q = 2.0 * kElectronCharge_C, bandwidth_hz = bandwidth_hz_;
+    const double thermal = SampleVarianceA2(0.0);
+    const double gain_ohm = gain_ohm_, lsb_v = lsb_v_, max_code = max_code_;
+    const double* mean = mean_a.data();
+    const double* current = photodiode_current_a.data();
+    const double* z = normals_.data();
+    double* code_a = out.data();
     for (std::size_t i = 0; i < out.size(); ++i) {
-      const double sigma = std::sqrt(SampleVarianceA2(photodiode_current_a[i]));
-      out[i] = Quantise(mean_a[i] + sigma * normals_[i]) + 0.0;
+      const double sigma = std::sqrt(two_q * std::abs(current[i]) * bandwidth_hz + thermal);
+      const double code = std::clamp(std::nearbyint((mean[i] + sigma * z[i]) * gain_ohm / lsb_v),
+                                     -max_code - 1.0, max_code);
+      code_a[i] = code * lsb_v / gain_ohm + 0.0;
     }
     return;
   }

@@ -12,9 +12,11 @@ namespace {
 
 // std::round (half away from zero), without the libm call: trunc is one
 // instruction on SSE4.1 and later, and x - trunc(x) is exact.
+// Branch-free (adding a zero of x's sign keeps the sign of a zero), so loops
+// over it vectorise.
 double RoundHalfAway(double x) {
   const double whole = std::trunc(x);
-  return std::abs(x - whole) >= 0.5 ? whole + std::copysign(1.0, x) : whole;
+  return whole + std::copysign(static_cast<double>(std::abs(x - whole) >= 0.5), x);
 }
 
 double QuantiseDac(double volts, double full_scale_v, std::uint32_t bits) {
@@ -82,11 +84,19 @@ SimChip::SimChip(const photonic::v1::ChipDescription& chip, HiddenTruth truth,
     std::fill_n(circuit_of_phase_.begin() + circuit.first_phase, circuit.phase_count,
                 static_cast<int>(c));
   }
+  circuit_of_output_.assign(layout_.output_count, 0);
+  for (std::size_t c = 0; c < layout_.circuits.size(); ++c) {
+    const CircuitLayout& circuit = layout_.circuits[c];
+    std::fill_n(circuit_of_output_.begin() + circuit.first_output, circuit.output_count,
+                static_cast<int>(c));
+  }
   is_settling_.assign(layout_.phase_count, 0);
   has_moved_.assign(layout_.phase_count, 0);
   phase_affected_.assign(layout_.phase_count, 0);
   built_phases_rad_.assign(layout_.phase_count, 0.0);
   circuit_dirty_.assign(circuits_.size(), 0);
+  circuit_offset_stale_.assign(circuits_.size(), 0);
+  circuit_scanned_.assign(circuits_.size(), 1);
 }
 
 void SimChip::MarkPowerMoved(int heater) {
@@ -258,107 +268,136 @@ bool SimChip::CollectMovedPhases() {
 }
 
 void SimChip::RebuildMovedCircuits() {
-  const std::span<const double> all(built_phases_rad_);
-  for (std::size_t c = 0; c < circuits_.size(); ++c) {
-    if (!circuit_dirty_[c]) continue;
-    const CircuitLayout& circuit = layout_.circuits[c];
-    circuits_[c]->SetPhases(all.subspan(circuit.first_phase, circuit.phase_count));
-    circuit_dirty_[c] = 0;
-  }
   if (drift_moved_) {
     built_drift_rad_ = DriftRad();
-    for (auto& circuit : circuits_) circuit->SetCommonPhaseOffset(built_drift_rad_);
+    std::fill(circuit_offset_stale_.begin(), circuit_offset_stale_.end(), 1);
     drift_moved_ = false;
+  }
+  // Only the circuits this reading scans; the others wait until a reading
+  // does (a circuit is a function of its phases and offset, whatever the path).
+  const std::span<const double> all(built_phases_rad_);
+  for (std::size_t c = 0; c < circuits_.size(); ++c) {
+    if (!circuit_scanned_[c]) continue;
+    if (circuit_dirty_[c]) {
+      const CircuitLayout& circuit = layout_.circuits[c];
+      circuits_[c]->SetPhases(all.subspan(circuit.first_phase, circuit.phase_count));
+      circuit_dirty_[c] = 0;
+    }
+    if (circuit_offset_stale_[c]) {
+      circuits_[c]->SetCommonPhaseOffset(built_drift_rad_);
+      circuit_offset_stale_[c] = 0;
+    }
   }
   built_ = true;
 }
 
 std::vector<double> SimChip::ReadPhotocurrentsA(int averages) {
   PHC_CHECK(averages >= 1);
-  return ReadRows(
-      Eigen::Map<const RowMajorMatrixXd>(modulator_volts_v_.data(), 1, modulator_count()),
-      averages);
+  return ReadRows(modulator_volts_v_, averages, {});
 }
 
 std::vector<double> SimChip::ReadSequencePhotocurrentsA(
-    std::span<const double> modulator_volts_rows, int averages) {
+    std::span<const double> modulator_volts_rows, int averages, std::span<const int> detectors) {
   PHC_CHECK(averages >= 1);
+  for (const int k : detectors) PHC_CHECK(k >= 0 && k < detector_count());
   const auto inputs = static_cast<std::size_t>(modulator_count());
   PHC_CHECK(inputs > 0 && modulator_volts_rows.size() % inputs == 0);
   const auto rows = static_cast<Eigen::Index>(modulator_volts_rows.size() / inputs);
   RowMajorMatrixXd volts(rows, modulator_count());
-  for (Eigen::Index r = 0; r < rows; ++r) {
-    for (int i = 0; i < modulator_count(); ++i) {
-      volts(r, i) = QuantiseModulator(modulator_volts_rows[r * inputs + i]);
+  // Row-major both: one flat loop the compiler vectorises.
+  double* quantised = volts.data();
+  const double lsb_v = modulator_lsb_v_;
+  if (lsb_v > 0.0) {
+    for (std::size_t k = 0; k < modulator_volts_rows.size(); ++k) {
+      quantised[k] = RoundHalfAway(modulator_volts_rows[k] / lsb_v) * lsb_v;
     }
+  } else {
+    std::copy(modulator_volts_rows.begin(), modulator_volts_rows.end(), quantised);
   }
   if (rows > 0) {
     for (int i = 0; i < modulator_count(); ++i) modulator_volts_v_[i] = volts(rows - 1, i);
   }
-  return ReadRows(volts, averages);
+  return ReadRows(std::span<const double>(volts.data(), modulator_volts_rows.size()), averages,
+                  detectors);
 }
 
-void SimChip::DetectRows(Eigen::Index first, Eigen::Index end) {
+void SimChip::DetectCircuitRows(std::size_t c, Eigen::Index first, Eigen::Index end) {
   if (end <= first) return;
   const Eigen::Index rows = end - first;
-  for (std::size_t c = 0; c < circuits_.size(); ++c) {
-    const CircuitLayout& circuit = layout_.circuits[c];
-    circuits_[c]->DetectBatch(
-        input_rows_.block(first, circuit.first_input, rows, circuit.input_count),
-        positive_rows_.block(first, circuit.first_output, rows, circuit.output_count),
-        negative_rows_.block(first, circuit.first_output, rows, circuit.output_count));
-  }
+  const CircuitLayout& circuit = layout_.circuits[c];
+  circuits_[c]->DetectBatch(
+      input_rows_.block(first, circuit.first_input, rows, circuit.input_count),
+      positive_rows_.block(first, circuit.first_output, rows, circuit.output_count),
+      negative_rows_.block(first, circuit.first_output, rows, circuit.output_count));
 }
 
-std::vector<double> SimChip::ReadRows(ConstRowsRef modulator_volts_v, int averages) {
-  const Eigen::Index rows = modulator_volts_v.rows();
+std::vector<double> SimChip::ReadRows(std::span<const double> modulator_volts_rows, int averages,
+                                      std::span<const int> detectors) {
+  const auto rows = static_cast<Eigen::Index>(modulator_volts_rows.size()) / modulator_count();
+  // The ADC's scan list, and the circuits that feed it.
+  scan_.assign(detectors.begin(), detectors.end());
+  if (detectors.empty()) {
+    scan_.resize(detector_count());
+    for (int k = 0; k < detector_count(); ++k) scan_[k] = k;
+  }
+  circuit_scanned_.assign(circuits_.size(), 0);
+  for (const int k : scan_) circuit_scanned_[circuit_of_output_[k]] = 1;
   // Field transmission t(V) = sin(pi/2 V / V_pi): negative below 0 V
   // (bipolar modulators only).
-  const std::size_t cells = static_cast<std::size_t>(modulator_volts_v.size());
+  const std::size_t cells = modulator_volts_rows.size();
   modulation_rad_.resize(cells);
   modulation_cos_.resize(cells);
-  for (Eigen::Index r = 0; r < rows; ++r) {
-    for (int i = 0; i < modulator_count(); ++i) {
-      modulation_rad_[r * modulator_count() + i] =
-          std::numbers::pi / 2 * modulator_volts_v(r, i) / truth_.modulator_v_pi_v;
-    }
+  // The constant in a local: a loop the compiler vectorises.
+  const double v_pi = truth_.modulator_v_pi_v;
+  for (std::size_t k = 0; k < cells; ++k) {
+    modulation_rad_[k] = std::numbers::pi / 2 * modulator_volts_rows[k] / v_pi;
   }
   input_rows_.resize(rows, modulator_count());
   SinCos(modulation_rad_, std::span<double>(input_rows_.data(), cells), modulation_cos_);
   input_rows_ *= std::sqrt(truth_.laser_power_mw);
-  positive_rows_.setZero(rows, detector_count());
-  negative_rows_.setZero(rows, detector_count());
+  // Every scanned circuit writes all of its entries (OpticalCircuit::DetectBatch).
+  positive_rows_.resize(rows, detector_count());
+  negative_rows_.resize(rows, detector_count());
 
   const double sample_time_s = description_.detector().sample_time_us() * 1e-6;
   const auto window =
       std::chrono::nanoseconds(static_cast<std::int64_t>(averages * sample_time_s * 1e9));
+  // Each scanned circuit propagates its rows in runs over which its own
+  // phases held still: a settling heater splits the runs of its circuit only
+  // (of every circuit if the common drift moved).
   UpdateCircuits();
-  Eigen::Index first = 0;
+  circuit_first_row_.assign(circuits_.size(), 0);
   for (Eigen::Index r = 1; r < rows; ++r) {
     Advance(window);  // row r - 1's conversions
-    if (CollectMovedPhases()) {
-      DetectRows(first, r);
-      RebuildMovedCircuits();
-      first = r;
+    if (!CollectMovedPhases()) continue;
+    for (std::size_t c = 0; c < circuits_.size(); ++c) {
+      if (!circuit_scanned_[c] || (!circuit_dirty_[c] && !drift_moved_)) continue;
+      DetectCircuitRows(c, circuit_first_row_[c], r);
+      circuit_first_row_[c] = r;
     }
+    RebuildMovedCircuits();
   }
-  DetectRows(first, rows);
+  for (std::size_t c = 0; c < circuits_.size(); ++c) {
+    if (circuit_scanned_[c]) DetectCircuitRows(c, circuit_first_row_[c], rows);
+  }
 
-  mean_a_.resize(static_cast<std::size_t>(rows) * detector_count());
+  const std::size_t scanned = scan_.size();
+  mean_a_.resize(static_cast<std::size_t>(rows) * scanned);
   through_a_.resize(mean_a_.size());
-  const auto detectors = static_cast<std::size_t>(detector_count());
+  const auto all = static_cast<std::size_t>(detector_count());
   for (Eigen::Index r = 0; r < rows; ++r) {
-    // Row by row over contiguous detectors (the rows are row-major).
-    const double* positive = positive_rows_.data() + r * detectors;
-    const double* negative = negative_rows_.data() + r * detectors;
-    double* mean = mean_a_.data() + r * detectors;
-    double* through = through_a_.data() + r * detectors;
-    for (std::size_t k = 0; k < detectors; ++k) {
+    // Row by row (the rows are row-major), the scanned detectors in order.
+    const double* positive = positive_rows_.data() + r * all;
+    const double* negative = negative_rows_.data() + r * all;
+    double* mean = mean_a_.data() + r * scanned;
+    double* through = through_a_.data() + r * scanned;
+    for (std::size_t j = 0; j < scanned; ++j) {
+      const int k = scan_[j];
       const double responsivity = truth_.responsivity_a_per_w[k];
       // Balanced pairs (microring banks' drop/through, coherent cores'
       // homodyne pairs): the two dark currents cancel, their shot noise adds.
-      mean[k] = responsivity * (positive[k] - negative[k]) * 1e-3 + detector_dark_mean_a_[k];
-      through[k] = responsivity * (positive[k] + negative[k]) * 1e-3 + detector_dark_shot_a_[k];
+      mean[j] = responsivity * (positive[k] - negative[k]) * 1e-3 + detector_dark_mean_a_[k];
+      through[j] = responsivity * (positive[k] + negative[k]) * 1e-3 + detector_dark_shot_a_[k];
     }
   }
   std::vector<double> currents_a(mean_a_.size());

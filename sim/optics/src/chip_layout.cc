@@ -144,4 +144,20 @@ std::vector<HeaterPosition> HeaterPositions(const CircuitLayout& circuit) {
   return positions;
 }
 
+absl::Status ValidateOutputScan(int output_count, std::span<const int> outputs) {
+  std::vector<char> seen(output_count, 0);
+  for (std::size_t j = 0; j < outputs.size(); ++j) {
+    if (outputs[j] < 0 || outputs[j] >= output_count) {
+      return absl::InvalidArgumentError(absl::StrCat("outputs[", j, "] = ", outputs[j],
+                                                     " is out of range (the chip has ",
+                                                     output_count, " outputs)"));
+    }
+    if (seen[outputs[j]]++) {
+      return absl::InvalidArgumentError(
+          absl::StrCat("outputs[", j, "] = ", outputs[j], " appears more than once"));
+    }
+  }
+  return absl::OkStatus();
+}
+
 }  // namespace photonsim

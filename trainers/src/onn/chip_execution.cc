@@ -181,10 +181,21 @@ absl::StatusOr<Eigen::MatrixXd> RunOnChip(const OpticalLinear& map, const Eigen:
   const bool receiver_calibrated =
       placement.output_gain_per_mw.size() == static_cast<std::size_t>(layout.output_count) &&
       placement.output_offset_mw.size() == static_cast<std::size_t>(layout.output_count);
-  // Rows are sent in sweeps of up to kSweepRows (ChipOracle::QueryBatch).
+  // Rows are sent in sweeps of up to kSweepRows (ChipOracle::QueryBatch),
+  // reading only the map's outputs: per output read, its y column and core.
   constexpr Eigen::Index kSweepRows = 256;
   const auto inputs = static_cast<std::size_t>(layout.input_count);
-  const auto outputs = static_cast<std::size_t>(layout.output_count);
+  std::vector<int> scan, scan_column, scan_circuit;
+  for (std::size_t b = 0; b < map.blocks().size(); ++b) {
+    const int index = placement.circuits[first_core + b];
+    const int r0 = map.blocks()[b].row * k;
+    const int out_rows = std::min(k, map.out_width() - r0);
+    for (int i = 0; i < out_rows; ++i) {
+      scan.push_back(layout.circuits[index].first_output + i);
+      scan_column.push_back(r0 + i);
+      scan_circuit.push_back(index);
+    }
+  }
   std::vector<double> amplitudes;
   Eigen::MatrixXd y = Eigen::MatrixXd::Zero(x.rows(), map.out_width());
   for (Eigen::Index first = 0; first < x.rows(); first += kSweepRows) {
@@ -203,23 +214,16 @@ absl::StatusOr<Eigen::MatrixXd> RunOnChip(const OpticalLinear& map, const Eigen:
         }
       }
     }
-    absl::StatusOr<std::vector<double>> readings = oracle.QueryBatch(amplitudes);
+    absl::StatusOr<std::vector<double>> readings = oracle.QueryBatch(amplitudes, scan);
     if (!readings.ok()) return readings.status();
     for (Eigen::Index n = 0; n < rows; ++n) {
-      const double* reading = readings->data() + n * outputs;
-      for (std::size_t b = 0; b < map.blocks().size(); ++b) {
-        const CoreBlock& block = map.blocks()[b];
-        const int index = placement.circuits[first_core + b];
-        const photonsim::CircuitLayout& circuit = layout.circuits[index];
-        const int r0 = block.row * k;
-        const int out_rows = std::min(k, map.out_width() - r0);
-        for (int i = 0; i < out_rows; ++i) {
-          const int output = circuit.first_output + i;
-          y(first + n, r0 + i) += receiver_calibrated
-                                      ? (reading[output] - placement.output_offset_mw[output]) *
-                                            placement.output_gain_per_mw[output]
-                                      : reading[output] / placement.readout_scale_mw[index];
-        }
+      const double* reading = readings->data() + n * scan.size();
+      for (std::size_t j = 0; j < scan.size(); ++j) {
+        const int output = scan[j];
+        y(first + n, scan_column[j]) +=
+            receiver_calibrated ? (reading[j] - placement.output_offset_mw[output]) *
+                                      placement.output_gain_per_mw[output]
+                                : reading[j] / placement.readout_scale_mw[scan_circuit[j]];
       }
     }
   }

@@ -63,12 +63,16 @@ class SweepDriver {
  public:
   virtual ~SweepDriver() = default;
   // Plays each row of dac_volts_rows (rows x DAC channels, row-major) and
-  // returns rows x ADC channels photocurrents in amperes, each averaged over
-  // `averages` conversions. The DAC keeps the last row. A voltage outside the
-  // DAC's range refuses the whole sweep and changes nothing.
+  // returns rows x scan photocurrents in amperes, each averaged over
+  // `averages` conversions. `adc_channels` is the ADC's scan list, the
+  // channels converted after each step in this order (empty: every channel,
+  // in index order). The DAC keeps the last row. A voltage outside the DAC's
+  // range or a channel out of range refuses the whole sweep and changes
+  // nothing.
   // REQUIRES: averages >= 1.
   virtual absl::StatusOr<std::vector<double>> Sweep(std::span<const double> dac_volts_rows,
-                                                    int averages) = 0;
+                                                    int averages,
+                                                    std::span<const int> adc_channels) = 0;
 };
 
 // The thermo-electric cooler holding the chip's temperature. Optional.

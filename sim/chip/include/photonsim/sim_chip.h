@@ -93,9 +93,15 @@ class SimChip {
   // each row sees the optics of its own time, as in single reads. The noise
   // is drawn in another order than by single reads (temperature first, then
   // the detectors), with the same statistics.
-  // REQUIRES: averages >= 1; size a multiple of modulator_count().
+  // `detectors` is the ADC's scan list: the detectors converted after each
+  // row, in this order (empty: every detector, in index order); returns rows
+  // x detectors.size() then. A detector not scanned draws no noise, and a
+  // circuit none of whose detectors is scanned is not propagated (its phases
+  // still follow the heaters).
+  // REQUIRES: averages >= 1; size a multiple of modulator_count();
+  // detectors in [0, detector_count()).
   std::vector<double> ReadSequencePhotocurrentsA(std::span<const double> modulator_volts_rows,
-                                                 int averages);
+                                                 int averages, std::span<const int> detectors = {});
 
   std::chrono::nanoseconds now() const { return now_; }
   void Advance(std::chrono::nanoseconds dt);
@@ -137,9 +143,12 @@ class SimChip {
   void RebuildMovedCircuits();
   double QuantiseModulator(double volts_v) const;
   // Reads rows of quantised modulator voltages (ReadSequencePhotocurrentsA).
-  std::vector<double> ReadRows(ConstRowsRef modulator_volts_v, int averages);
-  // Propagates input rows [first, end) of the present reading.
-  void DetectRows(Eigen::Index first, Eigen::Index end);
+  // rows x modulator_count() quantised voltages, row-major.
+  std::vector<double> ReadRows(std::span<const double> modulator_volts_rows, int averages,
+                               std::span<const int> detectors);
+  // Propagates input rows [first, end) of the present reading through
+  // circuit c.
+  void DetectCircuitRows(std::size_t c, Eigen::Index first, Eigen::Index end);
   double DriftRad() const;
   // Phase of shifter i at the given drift, from the effective powers.
   double PhaseRad(int i, double drift_rad) const;
@@ -167,6 +176,7 @@ class SimChip {
   // crosstalk_receivers_[j]: the shifters that heater j heats besides its own.
   std::vector<std::vector<int>> crosstalk_receivers_;
   std::vector<int> circuit_of_phase_;
+  std::vector<int> circuit_of_output_;
   // Heaters whose effective power is still moving towards its target.
   std::vector<int> settling_heaters_;
   std::vector<char> is_settling_;
@@ -182,6 +192,13 @@ class SimChip {
   double built_drift_rad_ = 0.0;
   std::vector<double> built_phases_rad_;
   std::vector<char> circuit_dirty_;
+  // Per circuit, the first row of the reading not yet propagated through it,
+  // and whether the reading's scan list has one of its detectors.
+  std::vector<Eigen::Index> circuit_first_row_;
+  std::vector<char> circuit_scanned_;
+  // Circuits still to be given the present drift (built_drift_rad_).
+  std::vector<char> circuit_offset_stale_;
+  std::vector<int> scan_;  // the reading's detectors, in order
   // Scratch for a reading, reused: rows x inputs, rows x outputs.
   RowMajorMatrixXd input_rows_, positive_rows_, negative_rows_;
   std::vector<double> modulation_rad_, modulation_cos_, mean_a_, through_a_;

@@ -3,9 +3,11 @@
 // heater sits (for thermal crosstalk).
 #pragma once
 
+#include <span>
 #include <string>
 #include <vector>
 
+#include "absl/status/status.h"
 #include "photonic/v1/config.pb.h"
 #include "photonsim/mzi_mesh.h"
 
@@ -43,6 +45,10 @@ struct ChipLayout {
 
 // REQUIRES: ValidateChipDescription(chip).ok().
 ChipLayout BuildChipLayout(const photonic::v1::ChipDescription& chip);
+
+// A list of outputs to read (an ADC scan list): INVALID_ARGUMENT naming the
+// first entry out of [0, output_count) or repeated.
+absl::Status ValidateOutputScan(int output_count, std::span<const int> outputs);
 
 // "mesh/clements", "mesh/reck", "mesh/butterfly", "svd", "svd/coherent",
 // "microring_bank".

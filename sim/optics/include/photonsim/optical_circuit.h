@@ -36,7 +36,8 @@ class OpticalCircuit {
   virtual void Detect(std::span<const double> input_fields, std::span<double> positive_mw,
                       std::span<double> negative_mw) const = 0;
   // Detect for a batch: row r of input_fields (rows x input_count()) gives
-  // row r of positive_mw and negative_mw (rows x output_count()). Meshes
+  // row r of positive_mw and negative_mw (rows x output_count()), every
+  // entry of both written (SimChip does not clear them first). Meshes
   // and SVD cores propagate the whole batch together (MziMesh::Propagate);
   // the default runs Detect row by row.
   virtual void DetectBatch(ConstRowsRef input_fields, RowsRef positive_mw,

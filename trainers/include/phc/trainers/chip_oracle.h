@@ -33,11 +33,18 @@ class ChipOracle {
   // Input field amplitudes in [0, 1] for every input; returns the optical
   // power in mW at every output (balanced outputs: positive minus negative).
   virtual absl::StatusOr<std::vector<double>> Query(std::span<const double> amplitudes) = 0;
-  // Query for many inputs at the present phases: amplitude_rows is rows x
-  // the chip's inputs, row-major; returns rows x outputs, row-major. Counts
-  // one query per row. The default queries row by row; an oracle over a chip
-  // that runs input sweeps in hardware sends them as one.
-  virtual absl::StatusOr<std::vector<double>> QueryBatch(std::span<const double> amplitude_rows);
+  // Query for many inputs at the present phases, reading the outputs
+  // `outputs` (distinct, in range, in this order; empty: every output):
+  // amplitude_rows is rows x the chip's inputs, row-major; returns rows x
+  // outputs, row-major. Counts one query per row. The default queries row by
+  // row; an oracle over a chip that runs input sweeps in hardware sends them
+  // as one, converting only those outputs.
+  virtual absl::StatusOr<std::vector<double>> QueryBatch(std::span<const double> amplitude_rows,
+                                                         std::span<const int> outputs);
+  // Every output.
+  absl::StatusOr<std::vector<double>> QueryBatch(std::span<const double> amplitude_rows) {
+    return QueryBatch(amplitude_rows, {});
+  }
   // The heater power, in mW, the chip would draw for these phases, from the
   // oracle's phase <-> power model (calibrated where there is one).
   virtual double HeaterPowerMw(std::span<const double> phases_rad) const = 0;
