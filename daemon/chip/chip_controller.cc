@@ -269,11 +269,17 @@ absl::Status ChipController::SetPowerBudget(double max_total_heater_power_mw) {
 absl::StatusOr<PhaseState> ChipController::SetPhases(std::span<const double> phases_rad,
                                                      std::span<const std::uint32_t> indices) {
   const HardwareHold hold = Hold();
+  if (absl::Status s = WritePhases(phases_rad, indices); !s.ok()) return s;
+  return heaters_.State();
+}
+
+absl::Status ChipController::WritePhases(std::span<const double> phases_rad,
+                                         std::span<const std::uint32_t> indices) {
+  const HardwareHold hold = Hold();
   if (absl::Status s = CheckLinks(); !s.ok()) return s;
   absl::StatusOr<HeaterPlan> plan = PlanHeaters(phases_rad, indices);
   if (!plan.ok()) return plan.status();
-  if (absl::Status s = heaters_.Write(*std::move(plan)); !s.ok()) return s;
-  return heaters_.State();
+  return heaters_.Write(*std::move(plan));
 }
 
 PhaseState ChipController::GetPhases() const {

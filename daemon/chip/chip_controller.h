@@ -170,6 +170,10 @@ class ChipController {
   // for requests over a heater limit.
   absl::StatusOr<PhaseState> SetPhases(std::span<const double> phases_rad,
                                        std::span<const std::uint32_t> indices);
+  // SetPhases without building the resulting PhaseState (every heater's
+  // power): for callers that write before nearly every query (training).
+  absl::Status WritePhases(std::span<const double> phases_rad,
+                           std::span<const std::uint32_t> indices);
   PhaseState GetPhases() const;
   // Field amplitudes in [0, 1], one per input; in [-1, 1] on a chip with
   // bipolar (push-pull) modulators. Modulator volts V = 2 V_pi / pi asin(a).

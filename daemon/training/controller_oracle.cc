@@ -11,8 +11,7 @@ ControllerOracle::ControllerOracle(ChipController& controller, std::uint32_t ave
       time_start_(controller.ChipTime()) {}
 
 absl::Status ControllerOracle::SetPhases(std::span<const double> phases_rad) {
-  absl::StatusOr<PhaseState> state = controller_.SetPhases(phases_rad, {});
-  if (!state.ok()) return state.status();
+  if (absl::Status s = controller_.WritePhases(phases_rad, {}); !s.ok()) return s;
   ++phase_writes_;
   return absl::OkStatus();
 }
