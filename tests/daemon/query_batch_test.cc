@@ -120,7 +120,10 @@ TEST(QueryBatchTest, ABadOutputListRefusesTheBatchAndChangesNothing) {
       {{2, 1, 2}, "outputs[2] = 2 appears more than once"},
   };
   const auto time_before = bench.sim->now();
-  for (const auto& [outputs, message] : cases) {
+  for (const auto& bad_case : cases) {
+    // Named copies: clang 14 cannot capture structured bindings in a lambda.
+    const std::vector<int>& outputs = bad_case.first;
+    const std::string& message = bad_case.second;
     SCOPED_TRACE(message);
     bench.controller->RunSync([&] {
       absl::StatusOr<std::vector<double>> powers = bench.controller->QueryBatch(rows, 1, outputs);
