@@ -9,6 +9,7 @@
 #include "absl/strings/str_cat.h"
 #include "daemon/chip/heater_model.h"
 #include "photonsim/phase.h"
+#include "photonsim/vector_math.h"
 #include "spdlog/spdlog.h"
 
 namespace phc::daemon {
@@ -334,14 +335,13 @@ void ChipController::ModulatorVolts(std::span<const double> amplitudes,
                                     std::span<double> volts_v) const {
   // Field transmission t = sin(pi/2 * V / V_pi)  =>  V = 2 V_pi / pi * asin(t), within
   // [-V_pi, V_pi] (negative t: bipolar modulators only, checked by PlanInputs).
-  // A dark input (t = 0, the common case between layers) is 0 V without asin.
+  // asin in vector batches (SLEEF, 1 ULP; photonsim/vector_math.h), exact 0
+  // for a dark input; "+ 0.0" turns a -0 amplitude's -0 V into +0 V, as the
+  // serial drivers print volts as text.
+  photonsim::Asin(amplitudes, volts_v);
   const double v_pi = chip_.modulator().v_pi_v();
-  for (std::size_t i = 0; i < amplitudes.size(); ++i) {
-    volts_v[i] =
-        amplitudes[i] == 0.0
-            ? 0.0
-            : std::clamp(2.0 * v_pi / std::numbers::pi * std::asin(amplitudes[i]), -v_pi, v_pi);
-  }
+  const double volts_per_rad = 2.0 * v_pi / std::numbers::pi;
+  for (double& v : volts_v) v = std::clamp(volts_per_rad * v, -v_pi, v_pi) + 0.0;
 }
 
 absl::Status ChipController::WriteInputs(std::span<const double> amplitudes) {

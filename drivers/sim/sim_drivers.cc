@@ -78,12 +78,14 @@ class SimDacDriver final : public DacDriver {
 
   // Every value of `volts_v` (one or more rows) within the DAC's range.
   absl::Status CheckVoltages(std::span<const double> volts_v) const {
-    // One pass without building a status per value; the first bad value
-    // is named.
-    const auto bad = std::find_if(volts_v.begin(), volts_v.end(), [this](double v) {
-      return !(v >= min_voltage_v_ && v <= max_voltage_v_);
-    });
-    if (bad == volts_v.end()) return absl::OkStatus();
+    // One pass without an early exit (it vectorises; a sweep checks every
+    // row's volts); only a failing pass looks for the first bad value to name.
+    const double min_v = min_voltage_v_, max_v = max_voltage_v_;
+    auto in_range = [min_v, max_v](double v) { return v >= min_v && v <= max_v; };
+    bool all_ok = true;
+    for (const double v : volts_v) all_ok &= in_range(v);
+    if (all_ok) return absl::OkStatus();
+    const auto bad = std::find_if_not(volts_v.begin(), volts_v.end(), in_range);
     const auto i = static_cast<int>(bad - volts_v.begin());
     return CheckVoltage("modulator", i % channel_count(), *bad, min_voltage_v_, max_voltage_v_);
   }

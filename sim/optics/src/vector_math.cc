@@ -68,6 +68,28 @@ void Log(std::span<const double> x, std::span<double> out) {
   for (; i < n; ++i) out[i] = std::log(x[i]);
 }
 
+void Asin(std::span<const double> x, std::span<double> out) {
+  PHC_CHECK(x.size() == out.size());
+  const std::size_t n = x.size();
+  std::size_t i = 0;
+#if defined(__AVX512F__)
+  for (; i + 8 <= n; i += 8) {
+    _mm512_storeu_pd(out.data() + i, Sleef_asind8_u10avx512f(_mm512_loadu_pd(x.data() + i)));
+  }
+#endif
+#if defined(__AVX2__) && defined(__FMA__)
+  for (; i + 4 <= n; i += 4) {
+    _mm256_storeu_pd(out.data() + i, Sleef_asind4_u10avx2(_mm256_loadu_pd(x.data() + i)));
+  }
+#endif
+#if defined(__x86_64__)
+  for (; i + 2 <= n; i += 2) {
+    _mm_storeu_pd(out.data() + i, Sleef_asind2_u10(_mm_loadu_pd(x.data() + i)));
+  }
+#endif
+  for (; i < n; ++i) out[i] = std::asin(x[i]);
+}
+
 void FillStandardNormals(std::span<double> out, std::mt19937_64& rng) {
   constexpr std::size_t kPairs = 256;
   constexpr double kUnit = 0x1p-53;  // a 53-bit integer times this is in [0, 1)

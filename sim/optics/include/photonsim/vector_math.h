@@ -23,6 +23,11 @@ void SinCos(std::span<const double> x, std::span<double> sin_out, std::span<doub
 // family as SinCos (1.0 ULP). REQUIRES: equal lengths.
 void Log(std::span<const double> x, std::span<double> out);
 
+// out[i] = asin(x[i]) for x[i] in [-1, 1] (NaN outside, as libm), same
+// kernels and family (1.0 ULP); asin(+-0) is +-0 exactly. In-place use
+// (out aliasing x) is allowed. REQUIRES: equal lengths.
+void Asin(std::span<const double> x, std::span<double> out);
+
 // Fills `out` with independent standard normal samples: Box-Muller over
 // pairs of 53-bit uniforms from `rng` (two engine draws per pair), with the
 // logarithms and sines computed in vector batches. The stream is fixed by
