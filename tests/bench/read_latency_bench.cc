@@ -6,6 +6,9 @@
 //   calibrating  a full Calibrate (default options)
 //   dat          a DAT training session: in silico pretraining, then steps
 //   sparse_zo    a sparse-ZO training session
+// Beside the reader, a probe thread sleeps 1 ms at a time and records how
+// late it wakes: the scheduler's own delay on this machine in the same
+// phase, which no daemon design removes (the floor under the reads' tail).
 //
 //   read_latency_bench [--steps N] [--transport tcp|unix]
 #include <grpcpp/grpcpp.h>
@@ -17,6 +20,8 @@
 #include <cstdio>
 #include <filesystem>
 #include <fstream>
+#include <functional>
+#include <memory>
 #include <mutex>
 #include <string>
 #include <thread>
@@ -37,56 +42,85 @@ void Fail(const std::string& what) {
   std::exit(1);
 }
 
-// Reads back to back on its own channel; latencies go to the current phase.
-class Reader {
+// Runs `sample` (which returns a duration in ms) again and again on its own
+// thread; the durations go to the current phase.
+class SampleLoop {
  public:
-  explicit Reader(const std::string& address)
-      : stub_(pb::ChipService::NewStub(
-            grpc::CreateChannel(address, grpc::InsecureChannelCredentials()))),
-        thread_([this] { Loop(); }) {}
-  ~Reader() {
+  explicit SampleLoop(std::function<double()> sample)
+      : sample_(std::move(sample)), thread_([this] { Loop(); }) {}
+  ~SampleLoop() {
     stop_ = true;
     thread_.join();
   }
 
-  // Starts a new phase; returns the latencies (ms) of the one before.
+  // Starts a new phase; returns the durations (ms) of the one before.
   std::vector<double> Switch() {
     std::lock_guard lock(mu_);
-    return std::exchange(micros_, {});
+    return std::exchange(ms_, {});
   }
 
  private:
   void Loop() {
-    pb::ReadDetectorsRequest request;
     while (!stop_) {
-      grpc::ClientContext context;
-      pb::ReadDetectorsResponse response;
-      const auto start = Clock::now();
-      const grpc::Status status = stub_->ReadDetectors(&context, request, &response);
-      const double ms = std::chrono::duration<double, std::milli>(Clock::now() - start).count();
-      if (!status.ok()) Fail("ReadDetectors: " + status.error_message());
+      const double ms = sample_();
       std::lock_guard lock(mu_);
-      micros_.push_back(ms);
+      ms_.push_back(ms);
     }
   }
 
-  std::unique_ptr<pb::ChipService::Stub> stub_;
+  std::function<double()> sample_;
   std::atomic<bool> stop_{false};
   std::mutex mu_;
-  std::vector<double> micros_;
+  std::vector<double> ms_;
   std::thread thread_;
 };
+
+double MillisSince(Clock::time_point start) {
+  return std::chrono::duration<double, std::milli>(Clock::now() - start).count();
+}
+
+// One ReadDetectors on its own channel, timed.
+std::function<double()> TimedRead(const std::string& address) {
+  std::shared_ptr<pb::ChipService::Stub> stub =
+      pb::ChipService::NewStub(grpc::CreateChannel(address, grpc::InsecureChannelCredentials()));
+  return [stub] {
+    grpc::ClientContext context;
+    pb::ReadDetectorsResponse response;
+    const auto start = Clock::now();
+    const grpc::Status status = stub->ReadDetectors(&context, {}, &response);
+    const double ms = MillisSince(start);
+    if (!status.ok()) Fail("ReadDetectors: " + status.error_message());
+    return ms;
+  };
+}
+
+// Sleeps until a deadline 1 ms ahead; returns how late it woke.
+double WakeLateness() {
+  const auto deadline = Clock::now() + std::chrono::milliseconds(1);
+  std::this_thread::sleep_until(deadline);
+  return MillisSince(deadline);
+}
 
 struct Phase {
   std::string name;
   double seconds = 0.0;
   std::vector<double> ms;
+  std::vector<double> wake_late_ms;
 };
 
 double Percentile(std::vector<double> v, double q) {
   if (v.empty()) return 0.0;
   std::sort(v.begin(), v.end());
   return v[std::min(v.size() - 1, static_cast<std::size_t>(q * v.size()))];
+}
+
+double Max(const std::vector<double>& v) {
+  return v.empty() ? 0.0 : *std::max_element(v.begin(), v.end());
+}
+
+std::size_t CountOver(const std::vector<double>& v, double limit) {
+  return static_cast<std::size_t>(
+      std::count_if(v.begin(), v.end(), [limit](double x) { return x > limit; }));
 }
 
 // Runs a session of `config` until it has done `steps` steps (or ended),
@@ -163,18 +197,21 @@ int main(int argc, char** argv) {
   auto training = pb::TrainingService::NewStub(channel);
 
   std::vector<Phase> phases;
-  auto timed = [&](const std::string& name, Reader& reader, const auto& work) {
+  auto timed = [&](const std::string& name, SampleLoop& reader, SampleLoop& probe,
+                   const auto& work) {
     reader.Switch();
+    probe.Switch();
     const auto start = Clock::now();
     work();
-    phases.push_back(
-        {name, std::chrono::duration<double>(Clock::now() - start).count(), reader.Switch()});
+    phases.push_back({name, std::chrono::duration<double>(Clock::now() - start).count(),
+                      reader.Switch(), probe.Switch()});
     std::fprintf(stderr, "%s: %.1f s\n", name.c_str(), phases.back().seconds);
   };
   {
-    Reader reader((*daemon)->address());
-    timed("idle", reader, [] { std::this_thread::sleep_for(std::chrono::seconds(2)); });
-    timed("calibrating", reader, [&] {
+    SampleLoop reader(TimedRead((*daemon)->address()));
+    SampleLoop probe(WakeLateness);
+    timed("idle", reader, probe, [] { std::this_thread::sleep_for(std::chrono::seconds(2)); });
+    timed("calibrating", reader, probe, [&] {
       grpc::ClientContext context;
       auto stream = calibration->Calibrate(&context, pb::CalibrateRequest());
       pb::CalibrationProgress progress;
@@ -182,8 +219,10 @@ int main(int argc, char** argv) {
       }
       if (grpc::Status s = stream->Finish(); !s.ok()) Fail("Calibrate: " + s.error_message());
     });
-    timed("dat", reader, [&] { RunSession(*training, SessionOf("dat", {16, 16, 10}), steps); });
-    timed("sparse_zo", reader, [&] {
+    timed("dat", reader, probe, [&] {
+      RunSession(*training, SessionOf("dat", {16, 16, 10}), steps);
+    });
+    timed("sparse_zo", reader, probe, [&] {
       RunSession(*training, SessionOf("sparse_zo", {16, 10}), steps);
     });
   }
@@ -196,10 +235,11 @@ int main(int argc, char** argv) {
     const Phase& p = phases[i];
     std::printf(
         "    {\"name\": \"%s\", \"seconds\": %.1f, \"reads\": %zu, \"p50_ms\": %.3f, "
-        "\"p99_ms\": %.3f, \"max_ms\": %.3f}%s\n",
+        "\"p99_ms\": %.3f, \"max_ms\": %.3f, \"reads_over_5ms\": %zu, \"wake_probe\": "
+        "{\"wakes\": %zu, \"p99_late_ms\": %.3f, \"max_late_ms\": %.3f, \"over_5ms\": %zu}}%s\n",
         p.name.c_str(), p.seconds, p.ms.size(), Percentile(p.ms, 0.5), Percentile(p.ms, 0.99),
-        p.ms.empty() ? 0.0 : *std::max_element(p.ms.begin(), p.ms.end()),
-        i + 1 < phases.size() ? "," : "");
+        Max(p.ms), CountOver(p.ms, 5.0), p.wake_late_ms.size(), Percentile(p.wake_late_ms, 0.99),
+        Max(p.wake_late_ms), CountOver(p.wake_late_ms, 5.0), i + 1 < phases.size() ? "," : "");
   }
   std::printf("  ]\n}\n");
   return 0;
