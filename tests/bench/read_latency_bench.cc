@@ -9,6 +9,10 @@
 // Beside the reader, a probe thread sleeps 1 ms at a time and records how
 // late it wakes: the scheduler's own delay on this machine in the same
 // phase, which no daemon design removes (the floor under the reads' tail).
+// The daemon's own metrics, scraped before and after each phase, split the
+// reads over 5 ms: how many hardware-thread tasks waited over 5 ms to start
+// or ran over 5 ms, and how many ReadDetectors calls the server itself
+// timed over 5 ms (from receipt to finish).
 //
 //   read_latency_bench [--steps N] [--transport tcp|unix]
 #include <grpcpp/grpcpp.h>
@@ -17,12 +21,14 @@
 #include <algorithm>
 #include <atomic>
 #include <chrono>
+#include <cmath>
 #include <cstdio>
 #include <filesystem>
 #include <fstream>
 #include <functional>
 #include <memory>
 #include <mutex>
+#include <sstream>
 #include <string>
 #include <thread>
 #include <vector>
@@ -31,6 +37,7 @@
 #include "photonic/v1/chip.grpc.pb.h"
 #include "photonic/v1/training.grpc.pb.h"
 #include "tests/bench/bench_daemon.h"
+#include "tests/http_client.h"
 
 namespace {
 
@@ -101,11 +108,70 @@ double WakeLateness() {
   return MillisSince(deadline);
 }
 
+// Counts of one Prometheus histogram series: all observations and those
+// above 5 ms (the count minus the le="0.005" bucket).
+struct OverFive {
+  double count = 0.0;
+  double over = 0.0;
+  OverFive operator-(const OverFive& before) const {
+    return {count - before.count, over - before.over};
+  }
+};
+
+// The series of histogram `name` whose line contains every entry of `labels`
+// (none for an unlabelled one) in the exposition text `metrics`.
+OverFive HistogramOverFiveMs(const std::string& metrics, const std::string& name,
+                             const std::vector<std::string>& labels = {}) {
+  OverFive result;
+  double within = 0.0;
+  std::istringstream lines(metrics);
+  std::string line;
+  while (std::getline(lines, line)) {
+    if (!line.starts_with(name) ||
+        !std::all_of(labels.begin(), labels.end(),
+                     [&](const std::string& l) { return line.find(l) != std::string::npos; })) {
+      continue;
+    }
+    const std::size_t space = line.rfind(' ');
+    if (space == std::string::npos) continue;
+    const double value = std::stod(line.substr(space + 1));
+    if (line.starts_with(name + "_count")) result.count = value;
+    const std::string le = "le=\"";
+    const std::size_t at = line.find(le);
+    if (line.starts_with(name + "_bucket") && at != std::string::npos &&
+        std::abs(std::stod(line.substr(at + le.size())) - 0.005) < 1e-9) {
+      within = value;
+    }
+  }
+  result.over = result.count - within;
+  return result;
+}
+
+// What the daemon counted over 5 ms, from one scrape.
+struct DaemonCounts {
+  OverFive strand_wait, strand_run, read_rpc;
+  DaemonCounts operator-(const DaemonCounts& before) const {
+    return {strand_wait - before.strand_wait, strand_run - before.strand_run,
+            read_rpc - before.read_rpc};
+  }
+};
+
+DaemonCounts ScrapeDaemonCounts(const std::string& http_address) {
+  const phc::testing::HttpResult got = phc::testing::HttpGet(http_address, "/metrics");
+  if (got.status != 200) Fail("scraping /metrics: " + got.error);
+  return {
+      HistogramOverFiveMs(got.body, "photonicd_hardware_strand_wait_seconds"),
+      HistogramOverFiveMs(got.body, "photonicd_hardware_strand_run_seconds"),
+      HistogramOverFiveMs(got.body, "photonicd_rpc_duration_seconds",
+                          {"method=\"/photonic.v1.ChipService/ReadDetectors\"", "code=\"OK\""})};
+}
+
 struct Phase {
   std::string name;
   double seconds = 0.0;
   std::vector<double> ms;
   std::vector<double> wake_late_ms;
+  DaemonCounts daemon;
 };
 
 double Percentile(std::vector<double> v, double q) {
@@ -189,7 +255,8 @@ int main(int argc, char** argv) {
   std::ofstream(config_path) << "chip_file: \"" << PHC_SOURCE_DIR
                              << "/deploy/chips/clements16.textproto\"\n"
                              << "backend: BACKEND_SIM\nsim { seed: 1 }\n"
-                             << "state_dir: \"" << (dir / "state").string() << "\"\n";
+                             << "state_dir: \"" << (dir / "state").string() << "\"\n"
+                             << "http { listen_address: \"127.0.0.1:0\" }\n";
   phc::bench::BenchDaemon bench = phc::bench::StartBenchDaemon(config_path, transport, "phc_rlat");
   std::unique_ptr<phc::daemon::Daemon>* daemon = &bench.daemon;
   auto channel = grpc::CreateChannel((*daemon)->address(), grpc::InsecureChannelCredentials());
@@ -201,10 +268,13 @@ int main(int argc, char** argv) {
                    const auto& work) {
     reader.Switch();
     probe.Switch();
+    const DaemonCounts before = ScrapeDaemonCounts(bench.daemon->http_address());
     const auto start = Clock::now();
     work();
-    phases.push_back({name, std::chrono::duration<double>(Clock::now() - start).count(),
-                      reader.Switch(), probe.Switch()});
+    const double seconds = std::chrono::duration<double>(Clock::now() - start).count();
+    std::vector<double> read_ms = reader.Switch(), wake_ms = probe.Switch();
+    phases.push_back({name, seconds, std::move(read_ms), std::move(wake_ms),
+                      ScrapeDaemonCounts(bench.daemon->http_address()) - before});
     std::fprintf(stderr, "%s: %.1f s\n", name.c_str(), phases.back().seconds);
   };
   {
@@ -236,10 +306,14 @@ int main(int argc, char** argv) {
     std::printf(
         "    {\"name\": \"%s\", \"seconds\": %.1f, \"reads\": %zu, \"p50_ms\": %.3f, "
         "\"p99_ms\": %.3f, \"max_ms\": %.3f, \"reads_over_5ms\": %zu, \"wake_probe\": "
-        "{\"wakes\": %zu, \"p99_late_ms\": %.3f, \"max_late_ms\": %.3f, \"over_5ms\": %zu}}%s\n",
+        "{\"wakes\": %zu, \"p99_late_ms\": %.3f, \"max_late_ms\": %.3f, \"over_5ms\": %zu}, "
+        "\"daemon_over_5ms\": {\"read_rpcs\": %.0f, \"of_read_rpcs\": %.0f, \"strand_waits\": "
+        "%.0f, \"strand_runs\": %.0f, \"of_strand_tasks\": %.0f}}%s\n",
         p.name.c_str(), p.seconds, p.ms.size(), Percentile(p.ms, 0.5), Percentile(p.ms, 0.99),
         Max(p.ms), CountOver(p.ms, 5.0), p.wake_late_ms.size(), Percentile(p.wake_late_ms, 0.99),
-        Max(p.wake_late_ms), CountOver(p.wake_late_ms, 5.0), i + 1 < phases.size() ? "," : "");
+        Max(p.wake_late_ms), CountOver(p.wake_late_ms, 5.0), p.daemon.read_rpc.over,
+        p.daemon.read_rpc.count, p.daemon.strand_wait.over, p.daemon.strand_run.over,
+        p.daemon.strand_wait.count, i + 1 < phases.size() ? "," : "");
   }
   std::printf("  ]\n}\n");
   return 0;
