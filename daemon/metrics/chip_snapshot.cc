@@ -7,7 +7,7 @@
 
 namespace phc::daemon {
 
-ChipSnapshot TakeChipSnapshot(const ChipController& controller, const CalibrationState& calibration,
+ChipSnapshot TakeChipSnapshot(ChipController& controller, const CalibrationState& calibration,
                               const SessionManager& sessions) {
   ChipSnapshot snapshot;
   snapshot.taken = std::chrono::steady_clock::now();
@@ -24,6 +24,10 @@ ChipSnapshot TakeChipSnapshot(const ChipController& controller, const Calibratio
     };
   }
   snapshot.sessions = sessions.List();
+  if (absl::StatusOr<TemperatureReading> temperature = controller.ReadTemperature();
+      temperature.ok()) {
+    snapshot.temperature = *temperature;
+  }
   return snapshot;
 }
 

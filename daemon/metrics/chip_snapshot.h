@@ -28,11 +28,15 @@ struct ChipSnapshot {
   HeaterLimits limits;                  // the present budget
   std::vector<double> photocurrent_ua;  // last reading; empty before one
   std::optional<CalibrationSummary> calibration;
+  // The TEC's reading; absent without a TEC or when it did not answer.
+  std::optional<TemperatureReading> temperature;
   std::vector<photonic::v1::SessionStatus> sessions;
 };
 
+// Reads the TEC (one instrument read per snapshot, at most one per 100 ms:
+// SnapshotCache); everything else is copied.
 // REQUIRES: the controller's hardware thread.
-ChipSnapshot TakeChipSnapshot(const ChipController& controller, const CalibrationState& calibration,
+ChipSnapshot TakeChipSnapshot(ChipController& controller, const CalibrationState& calibration,
                               const SessionManager& sessions);
 
 }  // namespace phc::daemon

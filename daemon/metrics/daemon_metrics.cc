@@ -121,6 +121,17 @@ void AddCalibration(const ChipSnapshot& snapshot, FamilyList& out) {
             "Phase shifters whose bias and efficiency were both fitted", calibration.fitted_phases);
 }
 
+void AddTemperature(const ChipSnapshot& snapshot, FamilyList& out) {
+  if (!snapshot.temperature) return;
+  const TemperatureReading& tec = *snapshot.temperature;
+  out.Gauge("photonicd_chip_temperature_celsius", "Chip temperature at the TEC's sensor",
+            tec.temperature_c);
+  out.Gauge("photonicd_tec_setpoint_celsius", "The TEC's setpoint", tec.setpoint_c);
+  out.Gauge("photonicd_chip_temperature_drifting",
+            "1 while the chip is more than 3 x the description's stability_k off the setpoint",
+            tec.drifting ? 1.0 : 0.0);
+}
+
 void AddSessions(const ChipSnapshot& snapshot, FamilyList& out) {
   if (snapshot.sessions.empty()) return;
   MetricFamily& info = out.Add("photonicd_session_info", "Training sessions: algorithm and state",
@@ -242,6 +253,7 @@ std::string DaemonMetrics::Render(const ChipSnapshot* snapshot,
         std::chrono::duration<double>(std::chrono::steady_clock::now() - snapshot->taken).count());
     AddHeaters(*snapshot, controller.chip().max_total_heater_power_mw(), out);
     AddCalibration(*snapshot, out);
+    AddTemperature(*snapshot, out);
     AddSessions(*snapshot, out);
   }
   AddController(controller, out);

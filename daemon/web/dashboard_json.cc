@@ -2,6 +2,9 @@
 
 #include <google/protobuf/util/json_util.h>
 
+#include <cstdio>
+#include <optional>
+
 #include "photonsim/chip_layout.h"
 
 namespace phc::daemon {
@@ -52,6 +55,12 @@ photonic::v1::DashboardState DashboardStateOf(const ChipSnapshot* snapshot,
   out.set_heater_energy_mj(snapshot->phases.heater_energy_mj);
   out.mutable_photocurrent_ua()->Assign(snapshot->photocurrent_ua.begin(),
                                         snapshot->photocurrent_ua.end());
+  if (const std::optional<TemperatureReading>& tec = snapshot->temperature) {
+    char text[96];
+    std::snprintf(text, sizeof text, "%.3f \u00b0C (setpoint %.3f \u00b0C)%s", tec->temperature_c,
+                  tec->setpoint_c, tec->drifting ? ", drifting" : "");
+    out.set_temperature(text);
+  }
   if (snapshot->calibration) {
     out.set_calibration_loaded(true);
     out.set_calibration_created_at(snapshot->calibration->created_at);

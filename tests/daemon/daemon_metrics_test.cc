@@ -101,6 +101,24 @@ TEST_F(DaemonMetricsTest, HeaterPowersAndRpcCountsAreTheChips) {
   EXPECT_EQ(SeriesValue(text, "photonicd_instrument_links_up"), 1.0);
 }
 
+// The simulated TEC holds the chip within its stated stability; a scrape
+// reports what GetTemperature reads (setpoint exactly, temperature within
+// 3 stability_k: the two reads are moments apart).
+TEST_F(DaemonMetricsTest, TheChipTemperatureIsTheTecs) {
+  Start();
+  pb::Temperature tec;
+  grpc::ClientContext context;
+  ASSERT_TRUE(stub_->GetTemperature(&context, pb::GetTemperatureRequest(), &tec).ok());
+  ASSERT_GT(tec.stability_k(), 0.0);
+  const std::string text = Scrape();
+  const std::optional<double> celsius = SeriesValue(text, "photonicd_chip_temperature_celsius");
+  ASSERT_TRUE(celsius.has_value()) << text;
+  EXPECT_NEAR(*celsius, tec.setpoint_c(), 3.0 * tec.stability_k());
+  EXPECT_NEAR(*celsius, tec.temperature_c(), 6.0 * tec.stability_k());
+  EXPECT_EQ(SeriesValue(text, "photonicd_tec_setpoint_celsius"), tec.setpoint_c());
+  EXPECT_EQ(SeriesValue(text, "photonicd_chip_temperature_drifting"), 0.0);
+}
+
 TEST_F(DaemonMetricsTest, PowerGuardRefusalsAreCountedByReason) {
   Start();
   pb::SetPowerBudgetRequest budget;

@@ -8,6 +8,7 @@
 
 #include <boost/asio/read.hpp>
 #include <boost/asio/read_until.hpp>
+#include <cstdio>
 #include <filesystem>
 #include <future>
 #include <string>
@@ -117,7 +118,17 @@ TEST_F(WebApiTest, ChipAndStateAreTheChips) {
   EXPECT_DOUBLE_EQ(shown.total_heater_power_mw(), written.total_heater_power_mw());
   EXPECT_DOUBLE_EQ(shown.budget_mw(), 2500.0);
   EXPECT_TRUE(shown.links_up());
-  EXPECT_EQ(shown.temperature(), "");  // no TEC readout yet
+  // The simulated TEC holds the chip at its setpoint (within stability_k).
+  pb::Temperature tec;
+  grpc::ClientContext tec_context;
+  Authorize(tec_context);
+  ASSERT_TRUE(stub->GetTemperature(&tec_context, {}, &tec).ok());
+  char setpoint[48];
+  std::snprintf(setpoint, sizeof setpoint, "(setpoint %.3f \u00b0C)", tec.setpoint_c());
+  EXPECT_NE(shown.temperature().find(setpoint), std::string::npos) << shown.temperature();
+  EXPECT_NEAR(std::stod(shown.temperature()), tec.setpoint_c(), 3.0 * tec.stability_k() + 5e-4)
+      << shown.temperature();
+  EXPECT_EQ(shown.temperature().find("drifting"), std::string::npos);
 }
 
 TEST_F(WebApiTest, TokensAndRolesAreTheGrpcOnes) {
