@@ -24,6 +24,10 @@ ChipSnapshot TakeChipSnapshot(ChipController& controller, const CalibrationState
     };
   }
   snapshot.sessions = sessions.List();
+  // While an instrument link is lost, a TEC read could wait out the serial
+  // timeout and its retries on the hardware thread at every scrape: skip it.
+  const std::shared_ptr<drivers::LinkHealth>& links = controller.links();
+  if (links != nullptr && !links->AllUp()) return snapshot;
   if (absl::StatusOr<TemperatureReading> temperature = controller.ReadTemperature();
       temperature.ok()) {
     snapshot.temperature = *temperature;

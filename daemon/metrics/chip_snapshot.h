@@ -34,7 +34,8 @@ struct ChipSnapshot {
 };
 
 // Reads the TEC (one instrument read per snapshot, at most one per 100 ms:
-// SnapshotCache); everything else is copied.
+// SnapshotCache), unless an instrument link is lost; everything else is
+// copied.
 // REQUIRES: the controller's hardware thread.
 ChipSnapshot TakeChipSnapshot(ChipController& controller, const CalibrationState& calibration,
                               const SessionManager& sessions);
